@@ -1,0 +1,133 @@
+"""GML geometry → numpy rings: posList parsing, polygons, surfaces, TIN triangles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from lxml import etree
+
+from citygml.model import Polygon, Surface, Texture
+from citygml.xmlparse import local_name
+
+GML_ID = "{http://www.opengis.net/gml}id"
+GML32_ID = "{http://www.opengis.net/gml/3.2}id"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+#: Turns a flat coordinate array into (n, 3) lat/lon/h rows (reprojecting, padding 2D).
+CoordinateFix = Callable[[np.ndarray], np.ndarray]
+
+
+class GeometryError(ValueError):
+    """A ring or polygon that cannot be used (too few points, odd coordinate count)."""
+
+
+def gml_id(element: etree._Element) -> str | None:
+    return element.get(GML_ID) or element.get(GML32_ID)
+
+
+def ring_coordinates(ring: etree._Element, dimension: int, fix: CoordinateFix | None) -> np.ndarray:
+    """(n, 3) coordinates of a LinearRing (posList or pos list), closing point dropped."""
+    pos_list = ring.find("{*}posList")
+    if pos_list is not None:
+        text = pos_list.text or ""
+        dim = int(pos_list.get("srsDimension") or dimension)
+    else:
+        text = " ".join(p.text or "" for p in ring.iterfind("{*}pos"))
+        dim = dimension
+    values = np.fromstring(text, sep=" ") if text.strip() else np.empty(0)
+    if values.size % dim:
+        raise GeometryError(f"{values.size} coordinates do not make {dim}D points")
+    points = values.reshape(-1, dim)
+    if fix is not None or dim != 3:
+        points = fix(points) if fix is not None else _pad(points)
+    if len(points) > 1 and np.array_equal(points[0], points[-1]):
+        points = points[:-1]
+    if len(points) < 3:
+        raise GeometryError(f"ring with {len(points)} distinct points (a ring needs 3)")
+    return points
+
+
+def _pad(points: np.ndarray) -> np.ndarray:
+    out = np.full((len(points), 3), np.nan)
+    out[:, : points.shape[1]] = points[:, :3]
+    return out
+
+
+def parse_polygon(
+    polygon: etree._Element,
+    dimension: int,
+    fix: CoordinateFix | None,
+    textures: dict[str, Texture] | None,
+) -> Polygon:
+    """A gml:Polygon (or Triangle) with its holes and, when the ring is textured, its UVs."""
+    exterior = polygon.find("{*}exterior/{*}LinearRing")
+    if exterior is None:
+        raise GeometryError("polygon without an exterior LinearRing")
+    ring_id = gml_id(exterior)
+    result = Polygon(
+        exterior=ring_coordinates(exterior, dimension, fix),
+        interiors=[ring_coordinates(r, dimension, fix) for r in polygon.iterfind("{*}interior/{*}LinearRing")],
+        id=gml_id(polygon),
+        ring_id=ring_id,
+    )
+    if textures and ring_id in textures:
+        texture = textures[ring_id]
+        if len(texture.uv) == len(result.exterior):
+            result.texture = texture
+    return result
+
+
+def parse_tin(relief: etree._Element, dimension: int, fix: CoordinateFix | None) -> np.ndarray:
+    """All gml:Triangle patches under a TIN relief as one (m, 3, 3) array."""
+    texts = [p.text or "" for p in relief.iter("{*}posList")]
+    if not texts:
+        texts = [" ".join(p.text or "" for p in t.iter("{*}pos")) for t in relief.iter("{*}Triangle")]
+    values = np.fromstring(" ".join(texts), sep=" ") if texts else np.empty(0)
+    per_triangle = 4 * dimension  # closed rings of four points
+    if values.size % per_triangle or len(texts) * per_triangle != values.size:
+        raise GeometryError("TIN triangles must be closed rings of four points")
+    points = values.reshape(-1, dimension)
+    if fix is not None or dimension != 3:
+        points = fix(points) if fix is not None else _pad(points)
+    return points.reshape(-1, 4, 3)[:, :3, :].copy()
+
+
+def collect_polygons(
+    container: etree._Element,
+    dimension: int,
+    fix: CoordinateFix | None,
+    textures: dict[str, Texture] | None,
+    problems: list[str],
+) -> tuple[list[Polygon], list[str]]:
+    """Polygons under a geometry property, and the xlink:href targets it points at instead."""
+    polygons: list[Polygon] = []
+    for polygon in container.iter("{*}Polygon", "{*}Triangle"):
+        try:
+            polygons.append(parse_polygon(polygon, dimension, fix, textures))
+        except GeometryError as exc:
+            problems.append(f"polygon {gml_id(polygon) or '(no id)'} skipped: {exc}")
+    hrefs = [m.get(XLINK_HREF) for m in container.iter("{*}surfaceMember") if m.get(XLINK_HREF)]
+    return polygons, [h.lstrip("#") for h in hrefs]
+
+
+def semantic_surfaces(
+    bounded_by: etree._Element,
+    dimension: int,
+    fix: CoordinateFix | None,
+    textures: dict[str, Texture] | None,
+    problems: list[str],
+) -> list[tuple[int, Surface]]:
+    """(LOD, Surface) for each semantic surface (RoofSurface, TrafficArea, ...) in a property."""
+    found: list[tuple[int, Surface]] = []
+    for surface in bounded_by:
+        semantic = local_name(surface.tag)
+        if not semantic:
+            continue
+        for prop in surface:
+            name = local_name(prop.tag)
+            if not (name.startswith("lod") and name[3:4].isdigit()):
+                continue
+            polygons, _ = collect_polygons(prop, dimension, fix, textures, problems)
+            found.append((int(name[3]), Surface(semantic, polygons, gml_id(surface))))
+    return found

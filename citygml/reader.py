@@ -1,0 +1,420 @@
+"""Streaming CityGML reader: one :class:`Feature` per ``core:cityObjectMember``.
+
+``lxml.etree.iterparse`` hands over each member when it closes; it is turned into a
+record and then cleared, with everything before it, so memory does not grow with the
+file. Textures live in ``app:appearanceMember`` after the features, so a textured file
+gets a quick first pass that indexes texture coordinates by ring id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+import numpy as np
+from lxml import etree
+from pyproj import Transformer
+
+from citygml import iur
+from citygml.codelists import Codelists
+from citygml.crs import GEOGRAPHIC_2D, SourceCRS, parse_srs_name
+from citygml.errors import CityGMLError, ReadWarning
+from citygml.geometry import (
+    CoordinateFix,
+    GeometryError,
+    collect_polygons,
+    gml_id,
+    parse_tin,
+    semantic_surfaces,
+)
+from citygml.model import Feature, Geometry, HazardRisk, Surface, Texture
+from citygml.xmlparse import local_name, safe_iterparse
+
+MEMBER_TAGS = ("{*}cityObjectMember", "{*}featureMember")
+APPEARANCE_TAGS = ("{*}appearanceMember", "{*}appearance")
+_LOD_PROPERTY = re.compile(r"^lod([0-4])(\w+)$")
+_SEMANTIC_CONTAINERS = frozenset({"boundedBy", "trafficArea", "auxiliaryTrafficArea", "outerBuildingInstallation"})
+_PART_CONTAINERS = frozenset({"consistsOfBuildingPart", "consistsOfBridgePart", "consistsOfTunnelPart"})
+_GENERIC_VALUE_TAGS = frozenset(
+    {"stringAttribute", "intAttribute", "doubleAttribute", "measureAttribute", "dateAttribute", "uriAttribute"}
+)
+#: Element name → PLATEAU package code, for files whose path does not say.
+ELEMENT_TYPES = {
+    "Building": "bldg", "Road": "tran", "Railway": "tran", "Track": "tran", "Square": "tran",
+    "ReliefFeature": "dem", "TINRelief": "dem", "Bridge": "brid", "WaterBody": "wtr",
+    "LandUse": "luse", "CityFurniture": "frn", "SolitaryVegetationObject": "veg",
+    "PlantCover": "veg", "Tunnel": "tun", "GenericCityObject": "gen",
+}
+
+
+@dataclass(slots=True)
+class FileInfo:
+    """What reading one file found out about it."""
+
+    source: str
+    crs: SourceCRS | None = None
+    iur_version: str | None = None
+    citygml_version: str | None = None
+    features: int = 0
+    warnings: list[ReadWarning] = field(default_factory=list)
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        self.warnings.append(ReadWarning(self.source, line, message))
+
+
+class FeatureReader:
+    """Iterates the features of one CityGML stream; :attr:`info` fills in as it goes.
+
+    ``open_stream`` is called once per pass (twice for a textured file). ``textures``
+    maps image URIs relative to the file to dataset-relative paths via ``image_base``.
+    """
+
+    def __init__(
+        self,
+        open_stream: Callable[[], IO[bytes]],
+        source: str,
+        type_code: str | None = None,
+        codelists: Codelists | None = None,
+        textures: bool = True,
+        image_base: str = "",
+    ) -> None:
+        self._open = open_stream
+        self.info = FileInfo(source)
+        self._type = type_code
+        self._codelists = codelists or Codelists()
+        self._want_textures = textures
+        self._image_base = image_base
+        self._fix: CoordinateFix | None = None
+        self._dimension = 3
+
+    def __iter__(self) -> Iterator[Feature]:
+        textures = self._read_textures() if self._want_textures and self._has_textures() else None
+        with self._open() as stream:
+            context = safe_iterparse(stream, MEMBER_TAGS)
+            yield from self._members(context, textures)
+
+    # -- passes -------------------------------------------------------------------
+
+    def _members(self, context: etree.iterparse, textures: dict[str, Texture] | None) -> Iterator[Feature]:
+        seen_errors = 0
+        started = False
+        try:
+            for _, member in context:
+                if not started:
+                    started = True
+                    self._read_root(member.getroottree().getroot())
+                errors = list(context.error_log)[seen_errors:]
+                seen_errors += len(errors)
+                feature = self._member_feature(member, textures, errors)
+                _release(member)
+                if feature is not None:
+                    self.info.features += 1
+                    yield feature
+        except etree.XMLSyntaxError as exc:
+            self.info.warn(f"XML error, rest of file skipped: {exc.msg}", exc.lineno)
+        root = _root(context)
+        for error in list(context.error_log)[seen_errors:]:
+            self.info.warn(f"XML error: {error.message}", error.line)
+        if root is None or local_name(root.tag) != "CityModel":
+            what = f"root element is <{local_name(root.tag)}>" if root is not None else "no XML content"
+            raise CityGMLError(self.info.source, f"not a CityGML file ({what})", _first_line(self.info))
+        if not started:
+            self._read_root(root)
+
+    def _member_feature(
+        self, member: etree._Element, textures: dict[str, Texture] | None, errors: list
+    ) -> Feature | None:
+        line = member.sourceline
+        fatal = [e for e in errors if e.line >= (line or 0) and e.level_name == "FATAL"]
+        for error in errors:
+            self.info.warn(f"XML error: {error.message}", error.line)
+        element = next((c for c in member if isinstance(c.tag, str)), None)
+        if element is None:
+            return None
+        if fatal:
+            self.info.warn(f"{local_name(element.tag)} {gml_id(element) or ''} skipped: it is incomplete", line)
+            return None
+        try:
+            return self._feature(element, textures, line)
+        except (GeometryError, ValueError) as exc:
+            self.info.warn(f"{local_name(element.tag)} {gml_id(element) or ''} skipped: {exc}", line)
+            return None
+
+    def _has_textures(self) -> bool:
+        needle = b"ParameterizedTexture"
+        tail = b""
+        with self._open() as stream:
+            while chunk := stream.read(1 << 22):
+                if needle in tail + chunk[: len(needle)] or needle in chunk:
+                    return True
+                tail = chunk[-len(needle) :]
+        return False
+
+    def _read_textures(self) -> dict[str, Texture]:
+        """Ring id → texture, from every ParameterizedTexture in the file."""
+        textures: dict[str, Texture] = {}
+        with self._open() as stream:
+            context = safe_iterparse(stream, APPEARANCE_TAGS)
+            try:
+                for _, member in context:
+                    for texture in member.iter("{*}ParameterizedTexture"):
+                        self._index_texture(texture, textures)
+                    _release(member)
+            except etree.XMLSyntaxError as exc:
+                self.info.warn(f"XML error in appearances, later textures skipped: {exc.msg}", exc.lineno)
+        return textures
+
+    def _index_texture(self, texture: etree._Element, textures: dict[str, Texture]) -> None:
+        uri = (texture.findtext("{*}imageURI") or "").strip()
+        if not uri or "://" in uri or uri.startswith("/"):
+            if uri:
+                self.info.warn(f"texture image {uri!r} ignored: only relative paths are read", texture.sourceline)
+            return
+        image = f"{self._image_base}{uri}"
+        for coords in texture.iter("{*}textureCoordinates"):
+            ring = (coords.get("ring") or "").lstrip("#")
+            values = np.fromstring(coords.text or "", sep=" ")
+            if not ring or values.size % 2:
+                self.info.warn("texture coordinates without a ring or with odd length skipped", coords.sourceline)
+                continue
+            uv = values.reshape(-1, 2)
+            if len(uv) > 1 and np.array_equal(uv[0], uv[-1]):
+                uv = uv[:-1]
+            textures[ring] = Texture(image, uv)
+
+    # -- the file's root ------------------------------------------------------------
+
+    def _read_root(self, root: etree._Element) -> None:
+        for uri in (root.nsmap or {}).values():
+            version = iur.uro_version(uri or "")
+            if version:
+                self.info.iur_version = version
+            if uri and re.fullmatch(r"http://www\.opengis\.net/citygml/(\d\.\d)", uri):
+                self.info.citygml_version = uri.rsplit("/", 1)[1]
+        envelope = root.find("{*}boundedBy/{*}Envelope")
+        srs = envelope.get("srsName") if envelope is not None else None
+        if srs is None:
+            self.info.warn("no srsName on the CityModel envelope; assuming EPSG:6697 (lat lon h)")
+            srs = "http://www.opengis.net/def/crs/EPSG/0/6697"
+        self.info.crs = parse_srs_name(srs)
+        if self.info.crs is None:
+            raise CityGMLError(self.info.source, f"unsupported srsName {srs!r}", envelope.sourceline)
+        self._dimension = int(envelope.get("srsDimension") or self.info.crs.dimension) if envelope is not None else 3
+        self._fix = _coordinate_fix(self.info.crs, self._dimension)
+
+    # -- one feature ----------------------------------------------------------------
+
+    def _feature(self, element: etree._Element, textures: dict[str, Texture] | None, line: int | None) -> Feature:
+        name = local_name(element.tag)
+        feature = Feature(
+            gml_id=gml_id(element) or "",
+            type=self._type or ELEMENT_TYPES.get(name, name.lower()),
+            element=name,
+            source=self.info.source,
+            line=line,
+        )
+        problems: list[str] = []
+        self._fill(feature, element, textures, problems)
+        for problem in problems:
+            self.info.warn(f"{name} {feature.gml_id}: {problem}", line)
+        return feature
+
+    def _fill(self, feature: Feature, element: etree._Element, textures: dict[str, Texture] | None, problems: list[str]) -> None:
+        hrefs: list[tuple[int, str, list[str]]] = []
+        for child in element:
+            name = local_name(child.tag)
+            if not name:
+                continue
+            lod_match = _LOD_PROPERTY.match(name)
+            if lod_match:
+                polygons, links = collect_polygons(child, self._dimension, self._fix, textures, problems)
+                lod, role = int(lod_match.group(1)), lod_match.group(2)
+                if links:
+                    hrefs.append((lod, role, links))
+                if polygons:
+                    feature.geometries.append(Geometry(lod, role, [Surface("", polygons)]))
+            elif name in _SEMANTIC_CONTAINERS:
+                for lod, surface in semantic_surfaces(child, self._dimension, self._fix, textures, problems):
+                    _add_surface(feature, lod, surface)
+            elif name in _PART_CONTAINERS:
+                for part_element in child:
+                    if isinstance(part_element.tag, str):
+                        part = Feature(gml_id(part_element) or "", feature.type, local_name(part_element.tag),
+                                       source=feature.source, line=part_element.sourceline)
+                        self._fill(part, part_element, textures, problems)
+                        feature.parts.append(part)
+            elif name == "reliefComponent":
+                self._relief(feature, child, problems)
+            elif name in iur.RISK_CONTAINERS:
+                feature.risks.extend(self._risks(child))
+            elif name == "genericAttributeSet":
+                self._generic_set(feature, child)
+            elif name in _GENERIC_VALUE_TAGS:
+                _set(feature.attributes, child.get("name") or name, self._generic_value(child))
+            elif name == "appearance":
+                continue
+            else:
+                self._attribute(feature.attributes, child, name)
+        for lod, role, links in hrefs:
+            self._resolve_links(feature, lod, role, links, problems)
+
+    def _relief(self, feature: Feature, component: etree._Element, problems: list[str]) -> None:
+        for relief in component:
+            if not isinstance(relief.tag, str):
+                continue
+            lod_text = relief.findtext("{*}lod")
+            lod = int(lod_text) if lod_text and lod_text.strip().isdigit() else 1
+            try:
+                triangles = parse_tin(relief, self._dimension, self._fix)
+            except GeometryError as exc:
+                problems.append(f"relief {gml_id(relief) or ''} skipped: {exc}")
+                continue
+            if len(triangles):
+                feature.geometries.append(Geometry(lod, "TIN", triangles=triangles))
+
+    def _resolve_links(self, feature: Feature, lod: int, role: str, links: list[str], problems: list[str]) -> None:
+        by_id = {p.id: p for g in feature.geometries for p in g.polygons() if p.id}
+        found = [by_id[link] for link in links if link in by_id]
+        broken = [link for link in links if link not in by_id]
+        if broken:
+            problems.append(f"{len(broken)} broken xlink(s) in lod{lod}{role}, e.g. #{broken[0]}")
+        if found:
+            feature.geometries.append(Geometry(lod, role, [Surface("", found)]))
+
+    # -- attributes -----------------------------------------------------------------
+
+    def _attribute(self, attributes: dict[str, object], element: etree._Element, path: str) -> None:
+        children = [c for c in element if isinstance(c.tag, str)]
+        if not children:
+            text = (element.text or "").strip()
+            if text:
+                _set(attributes, path, self._value(element, text))
+            return
+        for child in children:
+            name = local_name(child.tag)
+            # Skip i-UR's class-level wrappers (BuildingDetailAttribute) in the path.
+            child_path = path if name[:1].isupper() else f"{path}/{name}"
+            self._attribute(attributes, child, child_path)
+
+    def _value(self, element: etree._Element, text: str) -> object:
+        code_space = element.get("codeSpace")
+        if code_space:
+            return self._codelists.decode(code_space, text)
+        if element.get("uom") is not None:
+            number = _number(text)
+            return None if number in (-9999.0, 9999.0) else number
+        name = local_name(element.tag)
+        if name == "measuredHeight":
+            number = _number(text)
+            return None if number in (-9999.0, 9999.0) else number
+        if name.startswith("storeys") or name == "yearOfConstruction":
+            number = _number(text)
+            return int(number) if number is not None and number not in (-9999.0, 9999.0) else None
+        return text
+
+    def _generic_value(self, element: etree._Element) -> object:
+        text = (element.findtext("{*}value") or "").strip()
+        kind = local_name(element.tag)
+        if kind in ("intAttribute", "doubleAttribute", "measureAttribute"):
+            number = _number(text)
+            if number is not None and kind == "intAttribute" and number.is_integer():
+                return int(number)
+            return number
+        return text
+
+    def _generic_set(self, feature: Feature, element: etree._Element) -> None:
+        set_name = element.get("name") or "genericAttributeSet"
+        values = {}
+        for child in element:
+            if local_name(child.tag) in _GENERIC_VALUE_TAGS:
+                values[child.get("name") or ""] = self._generic_value(child)
+        risk = iur.parse_generic_set(set_name, {k: str(v) for k, v in values.items() if v is not None})
+        if risk is not None:
+            feature.risks.append(risk)
+        else:
+            for key, value in values.items():
+                _set(feature.attributes, f"{set_name}/{key}", value)
+
+    def _risks(self, container: etree._Element) -> list[HazardRisk]:
+        risks = []
+        for entry in container:
+            kind = iur.risk_kind(local_name(entry.tag))
+            if kind is not None:
+                risks.append(iur.parse_risk_entry(entry, kind, self._codelists.decode))
+        return risks
+
+
+# -- module helpers ---------------------------------------------------------------------
+
+
+def _release(element: etree._Element) -> None:
+    """Free a processed member and the already-processed siblings before it."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
+
+
+def _root(context: etree.iterparse) -> etree._Element | None:
+    """The document's root element once parsing has ended (None for an empty document)."""
+    try:
+        return context.root
+    except AttributeError:
+        return None
+
+
+def _first_line(info: FileInfo) -> int | None:
+    return next((w.line for w in info.warnings if w.line), None)
+
+
+def _add_surface(feature: Feature, lod: int, surface: Surface) -> None:
+    geometry = feature.geometry(lod, "boundedBy")
+    if geometry is None:
+        geometry = Geometry(lod, "boundedBy")
+        feature.geometries.append(geometry)
+    geometry.surfaces.append(surface)
+
+
+def _set(attributes: dict[str, object], key: str, value: object) -> None:
+    """Store a value; a repeated key keeps every value, as a list."""
+    if key not in attributes:
+        attributes[key] = value
+        return
+    existing = attributes[key]
+    if isinstance(existing, list):
+        existing.append(value)
+    else:
+        attributes[key] = [existing, value]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _coordinate_fix(crs: SourceCRS, dimension: int) -> CoordinateFix | None:
+    """None for lat/lon/h input; else a function giving (lat, lon, h) rows."""
+    if crs.geographic and dimension == 3:
+        return None
+    if crs.geographic:
+        return _pad_height
+    # Authority axis order on both sides (posList follows the CRS: northing, easting → lat, lon).
+    transformer = Transformer.from_crs(crs.epsg, GEOGRAPHIC_2D)
+
+    def project(points: np.ndarray) -> np.ndarray:
+        lat, lon = transformer.transform(points[:, 0], points[:, 1])
+        height = points[:, 2] if points.shape[1] > 2 else np.full(len(points), np.nan)
+        return np.column_stack([lat, lon, height])
+
+    return project
+
+
+def _pad_height(points: np.ndarray) -> np.ndarray:
+    out = np.full((len(points), 3), np.nan)
+    out[:, :2] = points[:, :2]
+    return out
