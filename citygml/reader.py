@@ -119,7 +119,8 @@ class FeatureReader:
             self.info.warn(f"XML error: {error.message}", error.line)
         if root is None or local_name(root.tag) != "CityModel":
             what = f"root element is <{local_name(root.tag)}>" if root is not None else "no XML content"
-            raise CityGMLError(self.info.source, f"not a CityGML file ({what})", _first_line(self.info))
+            line = root.sourceline if root is not None else _first_line(self.info)
+            raise CityGMLError(self.info.source, f"not a CityGML file ({what})", line)
         if not started:
             self._read_root(root)
 

@@ -20,6 +20,11 @@ app = typer.Typer(
 )
 register(app)
 
+
+@app.callback()
+def _root() -> None:
+    """machi-twin: PLATEAU 3D city models as a digital twin for disaster planning."""
+
 #: Errors that mean "bad input": one line, exit status 2, no traceback.
 INPUT_ERRORS = (CityGMLError, SimInputError, TwinInputError, FileNotFoundError, IsADirectoryError)
 
