@@ -115,10 +115,10 @@ class Dataset(AbstractContextManager):
         found = []
         for info in infos:
             name = info.filename
-            if info.is_dir() or not name.startswith(self._prefix):
-                continue
             if not _safe_member(name) or _is_symlink(info):
                 self._warn(f"{self.path}:{name}", "unsafe zip member path skipped")
+                continue
+            if info.is_dir() or not name.startswith(self._prefix):
                 continue
             relative = name[len(self._prefix):]
             self._members[relative] = name

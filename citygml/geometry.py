@@ -35,7 +35,7 @@ def ring_coordinates(ring: etree._Element, dimension: int, fix: CoordinateFix | 
     else:
         text = " ".join(p.text or "" for p in ring.iterfind("{*}pos"))
         dim = dimension
-    values = np.fromstring(text, sep=" ") if text.strip() else np.empty(0)
+    values = parse_numbers(text)
     if values.size % dim:
         raise GeometryError(f"{values.size} coordinates do not make {dim}D points")
     points = values.reshape(-1, dim)
@@ -46,6 +46,14 @@ def ring_coordinates(ring: etree._Element, dimension: int, fix: CoordinateFix | 
     if len(points) < 3:
         raise GeometryError(f"ring with {len(points)} distinct points (a ring needs 3)")
     return points
+
+
+def parse_numbers(text: str) -> np.ndarray:
+    """Whitespace-separated numbers as float64; GeometryError if any is not a number."""
+    try:
+        return np.fromstring(text, sep=" ") if text.strip() else np.empty(0)
+    except ValueError:
+        raise GeometryError("coordinates that are not numbers") from None
 
 
 def _pad(points: np.ndarray) -> np.ndarray:
@@ -83,7 +91,7 @@ def parse_tin(relief: etree._Element, dimension: int, fix: CoordinateFix | None)
     texts = [p.text or "" for p in relief.iter("{*}posList")]
     if not texts:
         texts = [" ".join(p.text or "" for p in t.iter("{*}pos")) for t in relief.iter("{*}Triangle")]
-    values = np.fromstring(" ".join(texts), sep=" ") if texts else np.empty(0)
+    values = parse_numbers(" ".join(texts))
     per_triangle = 4 * dimension  # closed rings of four points
     if values.size % per_triangle or len(texts) * per_triangle != values.size:
         raise GeometryError("TIN triangles must be closed rings of four points")

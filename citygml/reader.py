@@ -26,6 +26,7 @@ from citygml.geometry import (
     GeometryError,
     collect_polygons,
     gml_id,
+    parse_numbers,
     parse_tin,
     semantic_surfaces,
 )
@@ -98,49 +99,57 @@ class FeatureReader:
     # -- passes -------------------------------------------------------------------
 
     def _members(self, context: etree.iterparse, textures: dict[str, Texture] | None) -> Iterator[Feature]:
-        seen_errors = 0
-        started = False
+        # A fatal XML error belongs to the member it falls in, which is only known once the
+        # next member starts: each feature is held back until then.
+        errors = _ErrorCursor(context)
+        pending: tuple[Feature | None, int] | None = None
         try:
             for _, member in context:
-                if not started:
-                    started = True
+                line = member.sourceline or 0
+                if pending is None:
                     self._read_root(member.getroottree().getroot())
-                errors = list(context.error_log)[seen_errors:]
-                seen_errors += len(errors)
-                feature = self._member_feature(member, textures, errors)
+                    self._warn_errors(errors.before(line))
+                else:
+                    yield from self._settle(pending, errors.before(line))
+                pending = (self._member_feature(member, textures), line)
                 _release(member)
-                if feature is not None:
-                    self.info.features += 1
-                    yield feature
         except etree.XMLSyntaxError as exc:
             self.info.warn(f"XML error, rest of file skipped: {exc.msg}", exc.lineno)
+        if pending is not None:
+            yield from self._settle(pending, errors.before(None))
+        self._warn_errors(errors.before(None))
         root = _root(context)
-        for error in list(context.error_log)[seen_errors:]:
-            self.info.warn(f"XML error: {error.message}", error.line)
         if root is None or local_name(root.tag) != "CityModel":
             what = f"root element is <{local_name(root.tag)}>" if root is not None else "no XML content"
             line = root.sourceline if root is not None else _first_line(self.info)
             raise CityGMLError(self.info.source, f"not a CityGML file ({what})", line)
-        if not started:
+        if pending is None:
             self._read_root(root)
 
-    def _member_feature(
-        self, member: etree._Element, textures: dict[str, Texture] | None, errors: list
-    ) -> Feature | None:
-        line = member.sourceline
-        fatal = [e for e in errors if e.line >= (line or 0) and e.level_name == "FATAL"]
+    def _settle(self, pending: tuple[Feature | None, int], errors: list) -> Iterator[Feature]:
+        """Yield a held-back feature unless a fatal XML error fell inside it."""
+        feature, start = pending
+        self._warn_errors(errors)
+        if feature is None:
+            return
+        if any(e.level_name == "FATAL" for e in errors):
+            self.info.warn(f"{feature.element} {feature.gml_id} skipped: its XML is broken", start)
+            return
+        self.info.features += 1
+        yield feature
+
+    def _warn_errors(self, errors: list) -> None:
         for error in errors:
-            self.info.warn(f"XML error: {error.message}", error.line)
+            self.info.warn(f"XML error: {error.message.strip()}", error.line)
+
+    def _member_feature(self, member: etree._Element, textures: dict[str, Texture] | None) -> Feature | None:
         element = next((c for c in member if isinstance(c.tag, str)), None)
         if element is None:
             return None
-        if fatal:
-            self.info.warn(f"{local_name(element.tag)} {gml_id(element) or ''} skipped: it is incomplete", line)
-            return None
         try:
-            return self._feature(element, textures, line)
+            return self._feature(element, textures, member.sourceline)
         except (GeometryError, ValueError) as exc:
-            self.info.warn(f"{local_name(element.tag)} {gml_id(element) or ''} skipped: {exc}", line)
+            self.info.warn(f"{local_name(element.tag)} {gml_id(element) or ''} skipped: {exc}", member.sourceline)
             return None
 
     def _has_textures(self) -> bool:
@@ -176,7 +185,10 @@ class FeatureReader:
         image = f"{self._image_base}{uri}"
         for coords in texture.iter("{*}textureCoordinates"):
             ring = (coords.get("ring") or "").lstrip("#")
-            values = np.fromstring(coords.text or "", sep=" ")
+            try:
+                values = parse_numbers(coords.text or "")
+            except GeometryError:
+                values = np.empty(1)
             if not ring or values.size % 2:
                 self.info.warn("texture coordinates without a ring or with odd length skipped", coords.sourceline)
                 continue
@@ -357,6 +369,22 @@ def _release(element: etree._Element) -> None:
     if parent is not None:
         while element.getprevious() is not None:
             del parent[0]
+
+
+class _ErrorCursor:
+    """Walks a parser's error log in order, handing out the errors before a line once."""
+
+    def __init__(self, context: etree.iterparse) -> None:
+        self._context = context
+        self._next = 0
+
+    def before(self, line: int | None) -> list:
+        log = self._context.error_log  # a fresh snapshot on every access
+        taken = []
+        while self._next < len(log) and (line is None or log[self._next].line < line):
+            taken.append(log[self._next])
+            self._next += 1
+        return taken
 
 
 def _root(context: etree.iterparse) -> etree._Element | None:

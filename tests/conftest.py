@@ -1,0 +1,49 @@
+"""Shared fixtures: where the real PLATEAU samples are, and the project's own test data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PLATEAU = Path(os.environ.get("TWIN_PLATEAU_SAMPLES", REPO.parent / "shared" / "data" / "plateau"))
+
+
+def plateau_sample(name: str) -> Path:
+    """Folder of one real PLATEAU sample (read in place), or skip the test with the reason."""
+    matches = sorted(PLATEAU.glob(f"{name}*")) if PLATEAU.is_dir() else []
+    if not matches:
+        pytest.skip(f"real PLATEAU sample {name!r} not found under {PLATEAU} (set TWIN_PLATEAU_SAMPLES)")
+    return matches[0]
+
+
+@pytest.fixture
+def yokosuka() -> Path:
+    return plateau_sample("14201_yokosuka")
+
+
+@pytest.fixture
+def sapporo() -> Path:
+    return plateau_sample("01100_sapporo")
+
+
+@pytest.fixture
+def koshigaya() -> Path:
+    return plateau_sample("11222_koshigaya")
+
+
+@pytest.fixture
+def osaka() -> Path:
+    return plateau_sample("27100_osaka")
+
+
+@pytest.fixture
+def suginami() -> Path:
+    return plateau_sample("13115_suginami")
+
+
+@pytest.fixture
+def numazu() -> Path:
+    return plateau_sample("22203_numazu")
