@@ -99,25 +99,23 @@ class FeatureReader:
     # -- passes -------------------------------------------------------------------
 
     def _members(self, context: etree.iterparse, textures: dict[str, Texture] | None) -> Iterator[Feature]:
-        # A fatal XML error belongs to the member it falls in, which is only known once the
-        # next member starts: each feature is held back until then.
-        errors = _ErrorCursor(context)
-        pending: tuple[Feature | None, int] | None = None
+        # An XML error belongs to the member whose lines it falls in. Errors are logged as
+        # the parser reads ahead, so each feature is held back until the next one arrives.
+        errors = _ErrorLog(context)
+        pending: tuple[Feature | None, int, int] | None = None
         try:
             for _, member in context:
-                line = member.sourceline or 0
                 if pending is None:
                     self._read_root(member.getroottree().getroot())
-                    self._warn_errors(errors.before(line))
                 else:
-                    yield from self._settle(pending, errors.before(line))
-                pending = (self._member_feature(member, textures), line)
+                    yield from self._settle(pending, errors, to_end=False)
+                pending = (self._member_feature(member, textures), member.sourceline or 0, _last_line(member))
                 _release(member)
         except etree.XMLSyntaxError as exc:
             self.info.warn(f"XML error, rest of file skipped: {exc.msg}", exc.lineno)
         if pending is not None:
-            yield from self._settle(pending, errors.before(None))
-        self._warn_errors(errors.before(None))
+            yield from self._settle(pending, errors, to_end=True)
+        self._warn_errors(errors.take(lambda line: True))
         root = _root(context)
         if root is None or local_name(root.tag) != "CityModel":
             what = f"root element is <{local_name(root.tag)}>" if root is not None else "no XML content"
@@ -126,13 +124,14 @@ class FeatureReader:
         if pending is None:
             self._read_root(root)
 
-    def _settle(self, pending: tuple[Feature | None, int], errors: list) -> Iterator[Feature]:
-        """Yield a held-back feature unless a fatal XML error fell inside it."""
-        feature, start = pending
-        self._warn_errors(errors)
+    def _settle(self, pending: tuple[Feature | None, int, int], errors: _ErrorLog, to_end: bool) -> Iterator[Feature]:
+        """Yield a held-back feature unless a fatal XML error fell inside its lines."""
+        feature, start, end = pending
+        inside = errors.take(lambda line: start <= line and (to_end or line <= end))
+        self._warn_errors(inside)
         if feature is None:
             return
-        if any(e.level_name == "FATAL" for e in errors):
+        if any(e.level_name == "FATAL" for e in inside):
             self.info.warn(f"{feature.element} {feature.gml_id} skipped: its XML is broken", start)
             return
         self.info.features += 1
@@ -371,20 +370,28 @@ def _release(element: etree._Element) -> None:
             del parent[0]
 
 
-class _ErrorCursor:
-    """Walks a parser's error log in order, handing out the errors before a line once."""
+class _ErrorLog:
+    """The parser's error log, handing out each error once to whoever claims its line."""
 
     def __init__(self, context: etree.iterparse) -> None:
         self._context = context
-        self._next = 0
+        self._seen = 0
+        self._open: list = []
 
-    def before(self, line: int | None) -> list:
+    def take(self, claims: Callable[[int], bool]) -> list:
         log = self._context.error_log  # a fresh snapshot on every access
-        taken = []
-        while self._next < len(log) and (line is None or log[self._next].line < line):
-            taken.append(log[self._next])
-            self._next += 1
+        self._open.extend(log[i] for i in range(self._seen, len(log)))
+        self._seen = len(log)
+        taken = [e for e in self._open if claims(e.line)]
+        self._open = [e for e in self._open if not claims(e.line)]
         return taken
+
+
+def _last_line(element: etree._Element) -> int:
+    """Line of the last start tag inside an element (its end is at or just after it)."""
+    while len(element):
+        element = element[-1]
+    return element.sourceline or 0
 
 
 def _root(context: etree.iterparse) -> etree._Element | None:
