@@ -25,15 +25,20 @@ class Codelists:
     def __init__(self, opener: CodelistOpener | None = None) -> None:
         self._opener = opener
         self._tables: dict[str, dict[str, str] | None] = {}
+        self._decoded: dict[tuple[str, str], Code] = {}
         self.missing: set[str] = set()
         self.broken: dict[str, str] = {}
 
     def decode(self, code_space: str | None, code: str) -> Code:
         """The code and its label (label None when the codelist or the code is unknown)."""
-        if not code_space:
-            return Code(code)
-        table = self.table(PurePosixPath(code_space.replace("\\", "/")).name)
-        return Code(code, table.get(code) if table else None)
+        key = (code_space or "", code)
+        found = self._decoded.get(key)
+        if found is None:
+            table = self.table(PurePosixPath(code_space.replace("\\", "/")).name) if code_space else None
+            found = Code(code, table.get(code) if table else None)
+            if len(self._decoded) < 200_000:
+                self._decoded[key] = found
+        return found
 
     def table(self, name: str) -> dict[str, str] | None:
         """Code → label for one codelist file name, or None if the dataset lacks it."""

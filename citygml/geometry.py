@@ -28,24 +28,24 @@ def gml_id(element: etree._Element) -> str | None:
 
 def ring_coordinates(ring: etree._Element, dimension: int, fix: CoordinateFix | None) -> np.ndarray:
     """(n, 3) coordinates of a LinearRing (posList or pos list), closing point dropped."""
-    pos_list = ring.find("{*}posList")
-    if pos_list is not None:
-        text = pos_list.text or ""
-        dim = int(pos_list.get("srsDimension") or dimension)
+    first = ring[0] if len(ring) else None
+    if first is not None and local_name(first.tag) == "posList":
+        text = first.text or ""
+        dim = int(first.get("srsDimension") or dimension)
     else:
         text = " ".join(p.text or "" for p in ring.iterfind("{*}pos"))
         dim = dimension
     values = parse_numbers(text)
     if values.size % dim:
         raise GeometryError(f"{values.size} coordinates do not make {dim}D points")
+    if values.size > dim and values[:dim].tolist() == values[-dim:].tolist():
+        values = values[:-dim]
+    if values.size < 3 * dim:
+        raise GeometryError(f"ring with {values.size // dim} distinct points (a ring needs 3)")
     points = values.reshape(-1, dim)
-    if fix is not None or dim != 3:
-        points = fix(points) if fix is not None else _pad(points)
-    if len(points) > 1 and np.array_equal(points[0], points[-1]):
-        points = points[:-1]
-    if len(points) < 3:
-        raise GeometryError(f"ring with {len(points)} distinct points (a ring needs 3)")
-    return points
+    if fix is not None:
+        return fix(points)
+    return points if dim == 3 else _pad(points)
 
 
 def parse_numbers(text: str) -> np.ndarray:
@@ -69,16 +69,20 @@ def parse_polygon(
     textures: dict[str, Texture] | None,
 ) -> Polygon:
     """A gml:Polygon (or Triangle) with its holes and, when the ring is textured, its UVs."""
-    exterior = polygon.find("{*}exterior/{*}LinearRing")
+    exterior = None
+    interiors = []
+    for boundary in polygon:
+        name = local_name(boundary.tag)
+        if name in ("exterior", "interior") and len(boundary):
+            if name == "exterior":
+                exterior = boundary[0]
+            else:
+                interiors.append(ring_coordinates(boundary[0], dimension, fix))
     if exterior is None:
         raise GeometryError("polygon without an exterior LinearRing")
-    ring_id = gml_id(exterior)
-    result = Polygon(
-        exterior=ring_coordinates(exterior, dimension, fix),
-        interiors=[ring_coordinates(r, dimension, fix) for r in polygon.iterfind("{*}interior/{*}LinearRing")],
-        id=gml_id(polygon),
-        ring_id=ring_id,
-    )
+    attrib = exterior.attrib
+    ring_id = attrib.get(GML_ID) or attrib.get(GML32_ID)
+    result = Polygon(ring_coordinates(exterior, dimension, fix), interiors, gml_id(polygon), ring_id)
     if textures and ring_id in textures:
         texture = textures[ring_id]
         if len(texture.uv) == len(result.exterior):
@@ -110,13 +114,18 @@ def collect_polygons(
 ) -> tuple[list[Polygon], list[str]]:
     """Polygons under a geometry property, and the xlink:href targets it points at instead."""
     polygons: list[Polygon] = []
-    for polygon in container.iter("{*}Polygon", "{*}Triangle"):
+    links: list[str] = []
+    for element in container.iter("{*}Polygon", "{*}Triangle", "{*}surfaceMember"):
+        if local_name(element.tag) == "surfaceMember":
+            href = element.get(XLINK_HREF)
+            if href:
+                links.append(href.lstrip("#"))
+            continue
         try:
-            polygons.append(parse_polygon(polygon, dimension, fix, textures))
+            polygons.append(parse_polygon(element, dimension, fix, textures))
         except GeometryError as exc:
-            problems.append(f"polygon {gml_id(polygon) or '(no id)'} skipped: {exc}")
-    hrefs = [m.get(XLINK_HREF) for m in container.iter("{*}surfaceMember") if m.get(XLINK_HREF)]
-    return polygons, [h.lstrip("#") for h in hrefs]
+            problems.append(f"polygon {gml_id(element) or '(no id)'} skipped: {exc}")
+    return polygons, links
 
 
 def semantic_surfaces(

@@ -41,6 +41,7 @@ _PART_CONTAINERS = frozenset({"consistsOfBuildingPart", "consistsOfBridgePart", 
 _GENERIC_VALUE_TAGS = frozenset(
     {"stringAttribute", "intAttribute", "doubleAttribute", "measureAttribute", "dateAttribute", "uriAttribute"}
 )
+_INTEGER_ATTRIBUTES = frozenset({"storeysAboveGround", "storeysBelowGround", "yearOfConstruction", "yearOfDemolition"})
 #: Element name → PLATEAU package code, for files whose path does not say.
 ELEMENT_TYPES = {
     "Building": "bldg", "Road": "tran", "Railway": "tran", "Track": "tran", "Square": "tran",
@@ -298,32 +299,31 @@ class FeatureReader:
     # -- attributes -----------------------------------------------------------------
 
     def _attribute(self, attributes: dict[str, object], element: etree._Element, path: str) -> None:
-        children = [c for c in element if isinstance(c.tag, str)]
-        if not children:
-            text = (element.text or "").strip()
-            if text:
-                _set(attributes, path, self._value(element, text))
-            return
-        for child in children:
-            name = local_name(child.tag)
-            # Skip i-UR's class-level wrappers (BuildingDetailAttribute) in the path.
-            child_path = path if name[:1].isupper() else f"{path}/{name}"
-            self._attribute(attributes, child, child_path)
+        """Leaf values under ``element``, keyed by their path of property names."""
+        stack = [(element, path)]
+        while stack:
+            node, node_path = stack.pop()
+            if len(node) == 0:
+                text = node.text
+                if text is not None and (text := text.strip()):
+                    _set(attributes, node_path, self._value(node, node_path, text))
+                continue
+            for child in reversed(node):
+                name = local_name(child.tag)
+                if name:
+                    # i-UR's class-level wrappers (BuildingDetailAttribute) stay out of the path.
+                    stack.append((child, node_path if name[0].isupper() else f"{node_path}/{name}"))
 
-    def _value(self, element: etree._Element, text: str) -> object:
-        code_space = element.get("codeSpace")
+    def _value(self, element: etree._Element, path: str, text: str) -> object:
+        attrib = element.attrib
+        code_space = attrib.get("codeSpace")
         if code_space:
             return self._codelists.decode(code_space, text)
-        if element.get("uom") is not None:
-            number = _number(text)
-            return None if number in (-9999.0, 9999.0) else number
-        name = local_name(element.tag)
-        if name == "measuredHeight":
-            number = _number(text)
-            return None if number in (-9999.0, 9999.0) else number
-        if name.startswith("storeys") or name == "yearOfConstruction":
-            number = _number(text)
-            return int(number) if number is not None and number not in (-9999.0, 9999.0) else None
+        if "uom" in attrib or path == "measuredHeight":
+            return _measure(text)
+        if path in _INTEGER_ATTRIBUTES:
+            number = _measure(text)
+            return None if number is None else int(number)
         return text
 
     def _generic_value(self, element: etree._Element) -> object:
@@ -424,6 +424,12 @@ def _set(attributes: dict[str, object], key: str, value: object) -> None:
         existing.append(value)
     else:
         attributes[key] = [existing, value]
+
+
+def _measure(text: str) -> float | None:
+    """A number where PLATEAU's -9999 and 9999 mean unknown (None)."""
+    number = _number(text)
+    return None if number in (-9999.0, 9999.0) else number
 
 
 def _number(text: str) -> float | None:

@@ -23,6 +23,14 @@ def safe_iterparse(stream: IO[bytes], tags: tuple[str, ...]) -> etree.iterparse:
     return etree.iterparse(stream, events=("end",), tag=tags, recover=True, **SAFE_OPTIONS)
 
 
+_LOCAL_NAMES: dict[object, str] = {}
+
+
 def local_name(tag: object) -> str:
-    """``Building`` from ``{http://...}Building``; '' for comments and entities."""
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+    """``Building`` from ``{http://...}Building``; '' for comments and entities (memoised)."""
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        if len(_LOCAL_NAMES) < 100_000:
+            _LOCAL_NAMES[tag] = name
+    return name
