@@ -7,6 +7,10 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
+    from twin.commands import convert as convert_cmd
     from twin.commands import inspect as inspect_cmd
+    from twin.commands import samplecity as samplecity_cmd
 
     inspect_cmd.register(app)
+    convert_cmd.register(app)
+    samplecity_cmd.register(app)
