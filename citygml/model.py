@@ -125,8 +125,14 @@ class Feature:
         return next((g for g in self.geometries if g.lod == lod and g.role == role), None)
 
     @property
+    def all_risks(self) -> list[HazardRisk]:
+        """Risks of this feature and of its parts."""
+        return [*self.risks, *(r for part in self.parts for r in part.all_risks)]
+
+    @property
     def flood_risks(self) -> list[HazardRisk]:
-        return [r for r in self.risks if r.is_flooding]
+        """Flooding risks (all kinds but landslide) of this feature and its parts."""
+        return [r for r in self.all_risks if r.is_flooding]
 
     # Typed views of the common building attributes.
     @property

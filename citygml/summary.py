@@ -58,7 +58,7 @@ class _Tally:
         for lod in feature.lods:
             self.lods[feature.type][lod] += 1
         if feature.element == "Building":
-            self.flood += bool(_flood_risks(feature))
+            self.flood += bool(feature.flood_risks)
             self.textured += _has_texture(feature)
             if self.prefecture is None:
                 self.prefecture = _prefecture(feature)
@@ -114,10 +114,6 @@ def _finish(dataset: Dataset, files: list[DatasetFile], tally: _Tally, errors: l
     if not files:
         summary.errors.append(f"{dataset.path}: no CityGML files found (expected udx/<type>/*.gml)")
     return summary
-
-
-def _flood_risks(feature: Feature) -> bool:
-    return bool(feature.flood_risks) or any(_flood_risks(p) for p in feature.parts)
 
 
 def _has_texture(feature: Feature) -> bool:

@@ -47,3 +47,23 @@ def suginami() -> Path:
 @pytest.fixture
 def numazu() -> Path:
     return plateau_sample("22203_numazu")
+
+
+@pytest.fixture(scope="session")
+def sample_city(tmp_path_factory) -> Path:
+    """A small sample city written by ``citygml.samplecity`` (shared by the session)."""
+    from citygml.samplecity import generate
+
+    out = tmp_path_factory.mktemp("sample") / "sample_city"
+    generate(out, buildings=300, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def converted_city(sample_city, tmp_path_factory) -> Path:
+    """The sample city converted into a City folder, in a data dir of its own."""
+    from twin.convert import convert
+
+    out = tmp_path_factory.mktemp("data") / "sample"
+    convert(sample_city, out)
+    return out

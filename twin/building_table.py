@@ -25,8 +25,8 @@ def building_row(feature: Feature) -> dict[str, object]:
     """The buildings.parquet row of one Building (footprint None when it has no geometry)."""
     footprint = footprint_of(feature)
     centroid = footprint.centroid if footprint is not None and not footprint.is_empty else None
-    risks = _all_risks(feature)
-    flooding = [r for r in risks if r.is_flooding]
+    risks = feature.all_risks
+    flooding = feature.flood_risks
     depths = [r.depth_m for r in flooding if r.depth_m is not None]
     ranks = [int(r.rank.code) for r in flooding if r.rank is not None and r.rank.code.isdigit()]
     usage, kind = feature.usage, feature.building_class
@@ -116,13 +116,6 @@ def ground_height(feature: Feature) -> float | None:
     lows += [h for part in feature.parts if (h := ground_height(part)) is not None]
     lows = [h for h in lows if math.isfinite(h)]
     return min(lows) if lows else None
-
-
-def _all_risks(feature: Feature) -> list[HazardRisk]:
-    risks = list(feature.risks)
-    for part in feature.parts:
-        risks.extend(_all_risks(part))
-    return risks
 
 
 def _textured(feature: Feature) -> bool:

@@ -57,10 +57,6 @@ class Terrain:
     ys: np.ndarray  # (ny,)
     z: np.ndarray  # (ny, nx), rounded to the written precision
 
-    @property
-    def spacing(self) -> float:
-        return float(self.xs[1] - self.xs[0])
-
     def triangles(self) -> np.ndarray:
         """Vertex indices (m, 3) into the flattened grid, counter-clockwise seen from above."""
         ny, nx = self.z.shape
