@@ -26,28 +26,6 @@ def gml_id(element: etree._Element) -> str | None:
     return element.get(GML_ID) or element.get(GML32_ID)
 
 
-def ring_coordinates(ring: etree._Element, dimension: int, fix: CoordinateFix | None) -> np.ndarray:
-    """(n, 3) coordinates of a LinearRing (posList or pos list), closing point dropped."""
-    first = ring[0] if len(ring) else None
-    if first is not None and local_name(first.tag) == "posList":
-        text = first.text or ""
-        dim = int(first.get("srsDimension") or dimension)
-    else:
-        text = " ".join(p.text or "" for p in ring.iterfind("{*}pos"))
-        dim = dimension
-    values = parse_numbers(text)
-    if values.size % dim:
-        raise GeometryError(f"{values.size} coordinates do not make {dim}D points")
-    if values.size > dim and values[:dim].tolist() == values[-dim:].tolist():
-        values = values[:-dim]
-    if values.size < 3 * dim:
-        raise GeometryError(f"ring with {values.size // dim} distinct points (a ring needs 3)")
-    points = values.reshape(-1, dim)
-    if fix is not None:
-        return fix(points)
-    return points if dim == 3 else _pad(points)
-
-
 def parse_numbers(text: str) -> np.ndarray:
     """Whitespace-separated numbers as float64; GeometryError if any is not a number."""
     try:
@@ -60,34 +38,6 @@ def _pad(points: np.ndarray) -> np.ndarray:
     out = np.full((len(points), 3), np.nan)
     out[:, : points.shape[1]] = points[:, :3]
     return out
-
-
-def parse_polygon(
-    polygon: etree._Element,
-    dimension: int,
-    fix: CoordinateFix | None,
-    textures: dict[str, Texture] | None,
-) -> Polygon:
-    """A gml:Polygon (or Triangle) with its holes and, when the ring is textured, its UVs."""
-    exterior = None
-    interiors = []
-    for boundary in polygon:
-        name = local_name(boundary.tag)
-        if name in ("exterior", "interior") and len(boundary):
-            if name == "exterior":
-                exterior = boundary[0]
-            else:
-                interiors.append(ring_coordinates(boundary[0], dimension, fix))
-    if exterior is None:
-        raise GeometryError("polygon without an exterior LinearRing")
-    attrib = exterior.attrib
-    ring_id = attrib.get(GML_ID) or attrib.get(GML32_ID)
-    result = Polygon(ring_coordinates(exterior, dimension, fix), interiors, gml_id(polygon), ring_id)
-    if textures and ring_id in textures:
-        texture = textures[ring_id]
-        if len(texture.uv) == len(result.exterior):
-            result.texture = texture
-    return result
 
 
 def parse_tin(relief: etree._Element, dimension: int, fix: CoordinateFix | None) -> np.ndarray:
@@ -105,46 +55,144 @@ def parse_tin(relief: etree._Element, dimension: int, fix: CoordinateFix | None)
     return points.reshape(-1, 4, 3)[:, :3, :].copy()
 
 
-def collect_polygons(
-    container: etree._Element,
-    dimension: int,
-    fix: CoordinateFix | None,
-    textures: dict[str, Texture] | None,
-    problems: list[str],
-) -> tuple[list[Polygon], list[str]]:
-    """Polygons under a geometry property, and the xlink:href targets it points at instead."""
-    polygons: list[Polygon] = []
+_WALK = ("{*}Polygon", "{*}Triangle", "{*}LinearRing", "{*}posList", "{*}pos", "{*}surfaceMember")
+
+#: A polygon as collected: its id and its rings as (ring id, coordinate text).
+_Collected = tuple[str | None, list[tuple[str | None, str]]]
+
+
+class GeometryReader:
+    """Turns one file's geometry properties into polygons (lat/lon/h rings)."""
+
+    def __init__(self, dimension: int, fix: CoordinateFix | None, textures: dict[str, Texture] | None) -> None:
+        self.dimension = dimension
+        self.fix = fix
+        self.textures = textures
+
+    def polygons(self, container: etree._Element, problems: list[str]) -> tuple[list[Polygon], list[str]]:
+        """Polygons under a geometry property, and the xlink:href targets it points at instead."""
+        collected, links = _walk(container)
+        return self._build(collected, problems), links
+
+    def _build(self, collected: list[_Collected], problems: list[str]) -> list[Polygon]:
+        if not collected:
+            return []
+        texts = [text.strip() for _, rings in collected for _, text in rings]
+        counts = [text.count(" ") + 1 if text else 0 for text in texts]
+        try:
+            values = parse_numbers(" ".join(texts))
+        except GeometryError:
+            values = np.empty(0)
+        dimension = self.dimension
+        if values.size != sum(counts) or values.size % dimension:
+            return self._one_by_one(collected, problems)
+        if self.fix is not None or dimension != 3:
+            points = values.reshape(-1, dimension)
+            values = (self.fix(points) if self.fix is not None else _pad(points)).ravel()
+            counts = [c // dimension * 3 for c in counts]
+        polygons = []
+        end = 0
+        ring_index = 0
+        for polygon_id, rings in collected:
+            arrays = []
+            problem = None if rings else "polygon without an exterior LinearRing"
+            for _ in rings:
+                start, end = end, end + counts[ring_index]
+                ring_index += 1
+                try:
+                    arrays.append(_ring(values[start:end]))
+                except GeometryError as exc:
+                    problem = str(exc)
+            if problem:
+                problems.append(f"polygon {polygon_id or '(no id)'} skipped: {problem}")
+                continue
+            polygons.append(self._polygon(polygon_id, rings[0][0], arrays))
+        return polygons
+
+    def _one_by_one(self, collected: list[_Collected], problems: list[str]) -> list[Polygon]:
+        """The slow path, for irregular whitespace or a bad ring: each ring on its own."""
+        polygons = []
+        for polygon_id, rings in collected:
+            try:
+                if not rings:
+                    raise GeometryError("polygon without an exterior LinearRing")
+                arrays = [_ring(self._points(parse_numbers(text)).ravel()) for _, text in rings]
+            except GeometryError as exc:
+                problems.append(f"polygon {polygon_id or '(no id)'} skipped: {exc}")
+                continue
+            polygons.append(self._polygon(polygon_id, rings[0][0], arrays))
+        return polygons
+
+    def _points(self, values: np.ndarray) -> np.ndarray:
+        if values.size % self.dimension:
+            raise GeometryError(f"{values.size} coordinates do not make {self.dimension}D points")
+        points = values.reshape(-1, self.dimension)
+        if self.fix is not None:
+            return self.fix(points)
+        return points if self.dimension == 3 else _pad(points)
+
+    def _polygon(self, polygon_id: str | None, ring_id: str | None, rings: list[np.ndarray]) -> Polygon:
+        polygon = Polygon(rings[0], rings[1:], polygon_id or None, ring_id)
+        textures = self.textures
+        if textures and ring_id in textures:
+            texture = textures[ring_id]
+            if len(texture.uv) == len(polygon.exterior):
+                polygon.texture = texture
+        return polygon
+
+    def surfaces(self, bounded_by: etree._Element, problems: list[str]) -> list[tuple[int, Surface]]:
+        """(LOD, Surface) for each semantic surface (RoofSurface, TrafficArea, ...) in a property."""
+        found: list[tuple[int, Surface]] = []
+        for surface in bounded_by:
+            semantic = local_name(surface.tag)
+            if not semantic:
+                continue
+            for prop in surface:
+                name = local_name(prop.tag)
+                if name.startswith("lod") and name[3:4].isdigit():
+                    polygons, _ = self.polygons(prop, problems)
+                    found.append((int(name[3]), Surface(semantic, polygons, gml_id(surface))))
+        return found
+
+    def tin(self, relief: etree._Element) -> np.ndarray:
+        """All gml:Triangle patches under a TIN relief as one (m, 3, 3) array."""
+        return parse_tin(relief, self.dimension, self.fix)
+
+
+def _walk(container: etree._Element) -> tuple[list[_Collected], list[str]]:
+    """Polygons with their rings' ids and coordinate text, and xlink targets, in document order.
+
+    GML puts a polygon's exterior ring before its interiors, so the first ring is the exterior.
+    """
+    collected: list[_Collected] = []
     links: list[str] = []
-    for element in container.iter("{*}Polygon", "{*}Triangle", "{*}surfaceMember"):
-        if local_name(element.tag) == "surfaceMember":
+    rings: list[tuple[str | None, str]] = []
+    for element in container.iter(*_WALK):
+        name = local_name(element.tag)
+        if name == "posList":
+            if rings:
+                rings[-1] = (rings[-1][0], element.text or "")
+        elif name == "LinearRing":
+            attrib = element.attrib
+            rings.append((attrib.get(GML_ID) or attrib.get(GML32_ID), ""))
+        elif name == "Polygon" or name == "Triangle":
+            attrib = element.attrib
+            rings = []
+            collected.append((attrib.get(GML_ID) or attrib.get(GML32_ID), rings))
+        elif name == "pos":
+            if rings:
+                rings[-1] = (rings[-1][0], f"{rings[-1][1]} {element.text or ''}")
+        else:  # surfaceMember
             href = element.get(XLINK_HREF)
             if href:
                 links.append(href.lstrip("#"))
-            continue
-        try:
-            polygons.append(parse_polygon(element, dimension, fix, textures))
-        except GeometryError as exc:
-            problems.append(f"polygon {gml_id(element) or '(no id)'} skipped: {exc}")
-    return polygons, links
+    return collected, links
 
 
-def semantic_surfaces(
-    bounded_by: etree._Element,
-    dimension: int,
-    fix: CoordinateFix | None,
-    textures: dict[str, Texture] | None,
-    problems: list[str],
-) -> list[tuple[int, Surface]]:
-    """(LOD, Surface) for each semantic surface (RoofSurface, TrafficArea, ...) in a property."""
-    found: list[tuple[int, Surface]] = []
-    for surface in bounded_by:
-        semantic = local_name(surface.tag)
-        if not semantic:
-            continue
-        for prop in surface:
-            name = local_name(prop.tag)
-            if not (name.startswith("lod") and name[3:4].isdigit()):
-                continue
-            polygons, _ = collect_polygons(prop, dimension, fix, textures, problems)
-            found.append((int(name[3]), Surface(semantic, polygons, gml_id(surface))))
-    return found
+def _ring(flat: np.ndarray) -> np.ndarray:
+    """(n, 3) ring from flat lat/lon/h values, closing point dropped; at least 3 points."""
+    if flat.size > 3 and flat[:3].tolist() == flat[-3:].tolist():
+        flat = flat[:-3]
+    if flat.size < 9:
+        raise GeometryError(f"ring with {flat.size // 3} distinct points (a ring needs 3)")
+    return flat.reshape(-1, 3)

@@ -21,21 +21,14 @@ from citygml import iur
 from citygml.codelists import Codelists
 from citygml.crs import GEOGRAPHIC_2D, SourceCRS, parse_srs_name
 from citygml.errors import CityGMLError, ReadWarning
-from citygml.geometry import (
-    CoordinateFix,
-    GeometryError,
-    collect_polygons,
-    gml_id,
-    parse_numbers,
-    parse_tin,
-    semantic_surfaces,
-)
+from citygml.geometry import CoordinateFix, GeometryError, GeometryReader, gml_id, parse_numbers
 from citygml.model import Feature, Geometry, HazardRisk, Surface, Texture
+from citygml.textures import SectionStream, TextureSection, find_texture_section
 from citygml.xmlparse import local_name, safe_iterparse
 
 MEMBER_TAGS = ("{*}cityObjectMember", "{*}featureMember")
-APPEARANCE_TAGS = ("{*}appearanceMember", "{*}appearance")
-_LOD_PROPERTY = re.compile(r"^lod([0-4])(\w+)$")
+#: Top-level elements: city objects and the appearances that follow them.
+TOP_LEVEL_TAGS = (*MEMBER_TAGS, "{*}appearanceMember")
 _SEMANTIC_CONTAINERS = frozenset({"boundedBy", "trafficArea", "auxiliaryTrafficArea", "outerBuildingInstallation"})
 _PART_CONTAINERS = frozenset({"consistsOfBuildingPart", "consistsOfBridgePart", "consistsOfTunnelPart"})
 _GENERIC_VALUE_TAGS = frozenset(
@@ -88,29 +81,33 @@ class FeatureReader:
         self._codelists = codelists or Codelists()
         self._want_textures = textures
         self._image_base = image_base
-        self._fix: CoordinateFix | None = None
-        self._dimension = 3
+        self._textures: dict[str, Texture] | None = None
+        self._geometry: GeometryReader | None = None
 
     def __iter__(self) -> Iterator[Feature]:
-        textures = self._read_textures() if self._want_textures and self._has_textures() else None
+        section = find_texture_section(self._open) if self._want_textures else None
+        self._textures = self._read_textures(section) if section is not None else None
         with self._open() as stream:
-            context = safe_iterparse(stream, MEMBER_TAGS)
-            yield from self._members(context, textures)
+            context = safe_iterparse(stream, TOP_LEVEL_TAGS)
+            yield from self._members(context)
 
     # -- passes -------------------------------------------------------------------
 
-    def _members(self, context: etree.iterparse, textures: dict[str, Texture] | None) -> Iterator[Feature]:
+    def _members(self, context: etree.iterparse) -> Iterator[Feature]:
         # An XML error belongs to the member whose lines it falls in. Errors are logged as
         # the parser reads ahead, so each feature is held back until the next one arrives.
         errors = _ErrorLog(context)
         pending: tuple[Feature | None, int, int] | None = None
         try:
             for _, member in context:
+                if local_name(member.tag) == "appearanceMember":
+                    _release(member)  # indexed before, in _read_textures
+                    continue
                 if pending is None:
                     self._read_root(member.getroottree().getroot())
                 else:
                     yield from self._settle(pending, errors, to_end=False)
-                pending = (self._member_feature(member, textures), member.sourceline or 0, _last_line(member))
+                pending = (self._member_feature(member), member.sourceline or 0, _last_line(member))
                 _release(member)
         except etree.XMLSyntaxError as exc:
             self.info.warn(f"XML error, rest of file skipped: {exc.msg}", exc.lineno)
@@ -142,31 +139,21 @@ class FeatureReader:
         for error in errors:
             self.info.warn(f"XML error: {error.message.strip()}", error.line)
 
-    def _member_feature(self, member: etree._Element, textures: dict[str, Texture] | None) -> Feature | None:
+    def _member_feature(self, member: etree._Element) -> Feature | None:
         element = next((c for c in member if isinstance(c.tag, str)), None)
         if element is None:
             return None
         try:
-            return self._feature(element, textures, member.sourceline)
+            return self._feature(element, member.sourceline)
         except (GeometryError, ValueError) as exc:
             self.info.warn(f"{local_name(element.tag)} {gml_id(element) or ''} skipped: {exc}", member.sourceline)
             return None
 
-    def _has_textures(self) -> bool:
-        needle = b"ParameterizedTexture"
-        tail = b""
-        with self._open() as stream:
-            while chunk := stream.read(1 << 22):
-                if needle in tail + chunk[: len(needle)] or needle in chunk:
-                    return True
-                tail = chunk[-len(needle) :]
-        return False
-
-    def _read_textures(self) -> dict[str, Texture]:
+    def _read_textures(self, section: TextureSection) -> dict[str, Texture]:
         """Ring id → texture, from every ParameterizedTexture in the file."""
         textures: dict[str, Texture] = {}
         with self._open() as stream:
-            context = safe_iterparse(stream, APPEARANCE_TAGS)
+            context = safe_iterparse(SectionStream(stream, section), TOP_LEVEL_TAGS)
             try:
                 for _, member in context:
                     for texture in member.iter("{*}ParameterizedTexture"):
@@ -214,12 +201,12 @@ class FeatureReader:
         self.info.crs = parse_srs_name(srs)
         if self.info.crs is None:
             raise CityGMLError(self.info.source, f"unsupported srsName {srs!r}", envelope.sourceline)
-        self._dimension = int(envelope.get("srsDimension") or self.info.crs.dimension) if envelope is not None else 3
-        self._fix = _coordinate_fix(self.info.crs, self._dimension)
+        dimension = int(envelope.get("srsDimension") or self.info.crs.dimension) if envelope is not None else 3
+        self._geometry = GeometryReader(dimension, _coordinate_fix(self.info.crs, dimension), self._textures)
 
     # -- one feature ----------------------------------------------------------------
 
-    def _feature(self, element: etree._Element, textures: dict[str, Texture] | None, line: int | None) -> Feature:
+    def _feature(self, element: etree._Element, line: int | None) -> Feature:
         name = local_name(element.tag)
         feature = Feature(
             gml_id=gml_id(element) or "",
@@ -229,34 +216,38 @@ class FeatureReader:
             line=line,
         )
         problems: list[str] = []
-        self._fill(feature, element, textures, problems)
+        self._fill(feature, element, problems)
         for problem in problems:
             self.info.warn(f"{name} {feature.gml_id}: {problem}", line)
         return feature
 
-    def _fill(self, feature: Feature, element: etree._Element, textures: dict[str, Texture] | None, problems: list[str]) -> None:
+    def _fill(self, feature: Feature, element: etree._Element, problems: list[str]) -> None:
         hrefs: list[tuple[int, str, list[str]]] = []
+        attributes = feature.attributes
         for child in element:
             name = local_name(child.tag)
             if not name:
                 continue
-            lod_match = _LOD_PROPERTY.match(name)
-            if lod_match:
-                polygons, links = collect_polygons(child, self._dimension, self._fix, textures, problems)
-                lod, role = int(lod_match.group(1)), lod_match.group(2)
+            if len(child) == 0:  # a plain attribute: the common case, kept short
+                text = child.text
+                if text is not None and (text := text.strip()):
+                    _set(attributes, name, self._value(child, name, text))
+            elif name[:3] == "lod" and name[3:4].isdigit():
+                polygons, links = self._geometry.polygons(child, problems)
+                lod, role = int(name[3]), name[4:]
                 if links:
                     hrefs.append((lod, role, links))
                 if polygons:
                     feature.geometries.append(Geometry(lod, role, [Surface("", polygons)]))
             elif name in _SEMANTIC_CONTAINERS:
-                for lod, surface in semantic_surfaces(child, self._dimension, self._fix, textures, problems):
+                for lod, surface in self._geometry.surfaces(child, problems):
                     _add_surface(feature, lod, surface)
             elif name in _PART_CONTAINERS:
                 for part_element in child:
                     if isinstance(part_element.tag, str):
                         part = Feature(gml_id(part_element) or "", feature.type, local_name(part_element.tag),
                                        source=feature.source, line=part_element.sourceline)
-                        self._fill(part, part_element, textures, problems)
+                        self._fill(part, part_element, problems)
                         feature.parts.append(part)
             elif name == "reliefComponent":
                 self._relief(feature, child, problems)
@@ -280,7 +271,7 @@ class FeatureReader:
             lod_text = relief.findtext("{*}lod")
             lod = int(lod_text) if lod_text and lod_text.strip().isdigit() else 1
             try:
-                triangles = parse_tin(relief, self._dimension, self._fix)
+                triangles = self._geometry.tin(relief)
             except GeometryError as exc:
                 problems.append(f"relief {gml_id(relief) or ''} skipped: {exc}")
                 continue
