@@ -72,12 +72,14 @@ def footprint_of(feature: Feature) -> Polygon | MultiPolygon | None:
     rings = _footprint_rings(feature)
     for part in feature.parts:
         rings.extend(_footprint_rings(part))
-    polygons = [Polygon(r[:, [1, 0]]) for r in rings if len(r) >= 3]
-    polygons = [p if p.is_valid else shapely.make_valid(p) for p in polygons]
-    polygons = [p for p in polygons if not p.is_empty and p.area > 0]
-    if not polygons:
+    shapes = shapely.polygons([r[:, [1, 0]] for r in rings if len(r) >= 3])
+    valid = shapely.is_valid(shapes)
+    if not valid.all():
+        shapes[~valid] = shapely.make_valid(shapes[~valid])
+    shapes = shapes[shapely.area(shapes) > 0]
+    if not len(shapes):
         return None
-    merged = polygons[0] if len(polygons) == 1 else shapely.union_all(polygons)
+    merged = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
     if merged.geom_type == "GeometryCollection":
         merged = shapely.union_all([g for g in merged.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
     return merged
@@ -112,7 +114,8 @@ def _lowest_flat_faces(polygons) -> list[np.ndarray]:
 
 def ground_height(feature: Feature) -> float | None:
     """Lowest height of the building's LOD1/LOD2 geometry (LOD0 roof edges sit at the roof)."""
-    lows = [float(np.nanmin(p.exterior[:, 2])) for g in feature.geometries if g.lod >= 1 for p in g.polygons()]
+    heights = [p.exterior[:, 2] for g in feature.geometries if g.lod >= 1 for p in g.polygons()]
+    lows = [float(np.fmin.reduce(np.concatenate(heights)))] if heights else []
     lows += [h for part in feature.parts if (h := ground_height(part)) is not None]
     lows = [h for h in lows if math.isfinite(h)]
     return min(lows) if lows else None
