@@ -72,7 +72,11 @@ def footprint_of(feature: Feature) -> Polygon | MultiPolygon | None:
     rings = _footprint_rings(feature)
     for part in feature.parts:
         rings.extend(_footprint_rings(part))
-    shapes = shapely.polygons([r[:, [1, 0]] for r in rings if len(r) >= 3])
+    rings = [r for r in rings if len(r) >= 3]
+    if not rings:
+        return None
+    indices = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    shapes = shapely.polygons(shapely.linearrings(np.concatenate(rings)[:, [1, 0]], indices=indices))
     valid = shapely.is_valid(shapes)
     if not valid.all():
         shapes[~valid] = shapely.make_valid(shapes[~valid])
