@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from twin.convert import ConvertOptions, convert, run_inline
 from twin.errors import TwinInputError
 
 
@@ -48,6 +47,8 @@ def convert_command(
     (or the cluster at --scheduler), then a merge writes the folder. The folder appears
     only when complete; an older City at the same path is replaced at the end.
     """
+    from twin.convert import ConvertOptions, convert  # heavy (geopandas, numba): only when run
+
     if lod not in ("max", "0", "1", "2"):
         raise TwinInputError(f"--lod {lod!r}: choose max, 0, 1 or 2")
     if resolution <= 0:
@@ -83,6 +84,7 @@ def convert_command(
 
 def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task):
     from citygml.dataset import open_dataset
+    from twin.convert import run_inline
 
     with open_dataset(path) as dataset:
         files = len(dataset.files)
