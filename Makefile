@@ -3,10 +3,14 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 TWIN    := $(VENV)/bin/twin
 STAMP   := $(VENV)/.installed
+NPM_STAMP := viewer/node_modules/.installed
 DEMO    ?= build/demo
+DEMO_BUILDINGS ?= 2000
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo demo-data test bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,11 +18,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-setup: $(STAMP)
+$(NPM_STAMP): viewer/package.json viewer/package-lock.json
+	cd viewer && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
-demo: setup
-	$(TWIN) sample-city $(DEMO)/source --buildings 2000 --seed 1
+setup: $(STAMP) $(NPM_STAMP)
+
+## The sample city, converted into the server's data folder.
+demo-data: setup
+	$(TWIN) sample-city $(DEMO)/source --buildings $(DEMO_BUILDINGS) --seed 1
 	$(TWIN) inspect $(DEMO)/source
+	$(TWIN) convert $(DEMO)/source -o $(DEMO)/data/sample
+
+demo: demo-data
+	@echo "machi-twin demo: open http://$(HOST):$(PORT)/ (Ctrl-C stops the server)"
+	$(TWIN) serve --data-dir $(DEMO)/data --host $(HOST) --port $(PORT)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -26,6 +40,9 @@ test: setup
 bench: setup
 	$(PY) -m pip install -q -e '.[peers]'
 	$(PY) bench/reader.py
+	$(PY) bench/convert.py
+	$(PY) bench/flood.py
+	$(PY) bench/evacuation.py
 
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build .pytest_cache test-artifacts

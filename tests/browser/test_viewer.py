@@ -1,0 +1,126 @@
+"""The operations console in Debian's Chromium: loads offline under the CSP, colours and picks buildings."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                 "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
+                                                     "(apt-get install -y chromium); CI installs it"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``twin serve`` (default host) on a free port over the sample city; its base URL."""
+    home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
+    port = free_port()
+    log = (home.parent / "serve.log").open("w")
+    process = subprocess.Popen([TWIN, "serve", "--data-dir", str(home), "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/cities", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"twin serve did not come up: {(home.parent / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 880, "height": 560})
+        page.errors = []
+        page.external_requests = []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(f"{e.name}: {e.message}"))
+        page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:"))
+                else page.external_requests.append(r.url))
+        page.goto(server + "/")
+        page.wait_for_selector("body[data-tileset-loaded=true]", state="attached", timeout=150_000)
+        yield page
+        browser.close()
+
+
+def test_viewer_loads_offline_without_console_or_csp_errors(page, server):
+    assert page.errors == []
+    assert page.external_requests == []  # no ion, no imagery, no terrain from the internet
+    assert page.evaluate("window.CESIUM_BASE_URL") == "/cesium/"
+    assert page.evaluate("window.twinViewer.tileset.tilesLoaded") is True
+    assert "出典：国土交通省 Project PLATEAU" in page.inner_text("#attribution")
+    csp = httpx.get(server + "/").headers["content-security-policy"]
+    assert "script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'" in csp  # what Cesium needs, no more
+
+
+def test_clicking_a_building_shows_its_attributes(page, server):
+    buildings = httpx.get(f"{server}/api/cities/{CITY_ID}/buildings", params={"limit": 1000}).json()["features"]
+    tallest_first = sorted((b["properties"] for b in buildings), key=lambda p: -(p["height"] or 0))
+    target = None
+    for props in tallest_first[:20]:
+        roof = page.evaluate("([lon, lat, h]) => window.twinViewer.pagePosition(lon, lat, h)",
+                             [props["centroid_lon"], props["centroid_lat"], props["ground_height"] + props["height"] - 0.5])
+        if roof and page.evaluate(  # on the globe (not under legend or panel) and that building's roof
+                "([x, y]) => document.elementFromPoint(x, y)?.tagName === 'CANVAS' && window.twinViewer.pickAt(x, y)",
+                [roof["x"], roof["y"]]) == props["gml_id"]:
+            target = props, roof
+            break
+    assert target is not None, "no building's roof centre picks back to that building"
+    props, roof = target
+    page.mouse.click(roof["x"], roof["y"])
+    panel = page.locator(f"#panel[data-gml-id='{props['gml_id']}']")
+    panel.wait_for(timeout=15_000)
+    text = panel.inner_text()
+    assert props["gml_id"] in text
+    assert "用途" in text and "Usage" in text and props["usage_label"] in text
+
+
+def test_flood_colouring_uses_the_mlit_colours_and_the_page_is_not_blank(page):
+    page.select_option("#colour-by", "flood")
+    page.wait_for_selector("#legend[data-mode=flood]")
+    swatches = page.eval_on_selector_all("#legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert swatches[:6] == ["rgb(247, 245, 169)", "rgb(255, 216, 192)", "rgb(255, 183, 183)",
+                            "rgb(255, 145, 145)", "rgb(242, 133, 201)", "rgb(220, 122, 220)"]
+    page.wait_for_timeout(1500)  # let the restyled frame render
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer.png"))
+    pixels = np.asarray(Image.open(ARTIFACTS / "viewer.png").convert("L"), float)
+    height, width = pixels.shape
+    globe = pixels[height // 8:-height // 8, width // 3:-width // 3]  # the scene, away from bars, legend, panel
+    assert globe.std() > 12, f"the scene looks blank (grey std {globe.std():.1f})"
+    assert len(np.unique(globe.astype(int))) > 50
+    assert page.errors == []

@@ -1,0 +1,57 @@
+"""``create_app(settings)``: the FastAPI application of ``twin serve``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+
+from twin.server import problems
+from twin.server.auth import document_roles, role_registry
+from twin.server.cities import CityRegistry
+from twin.server.headers import SecurityHeaders, viewer_policy
+from twin.server.routes import cities, keys, tiles, viewer
+from twin.server.settings import Settings
+from twin.store import open_store
+from twin.store.apikeys import ApiKeys
+
+#: Already compressed or served compressed by ``twin.server.static``; never gzip twice.
+_NO_GZIP = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "model/gltf-binary", "application/octet-stream",
+            "image/ktx2", "application/wasm")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The server for ``settings.data_dir``: opens (and migrates) the database at once."""
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.database)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    # No /docs or /redoc: they load Swagger/ReDoc from a CDN, which the offline CSP forbids.
+    app = FastAPI(title="machi-twin", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="PLATEAU city models as a digital twin. Each operation's `x-roles` "
+                              "lists the roles that may call it (`anonymous` = everyone).")
+    app.state.settings = settings
+    app.state.store = store
+    app.state.keys = ApiKeys(store)
+    app.state.cities = CityRegistry(settings.data_dir)
+    problems.install(app)
+    for module in (cities, keys, tiles, viewer):
+        app.include_router(module.router)
+    role_registry(app)  # fails now if a route declares no role
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_roles(app, FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=_NO_GZIP)
+    app.add_middleware(SecurityHeaders, viewer_csp=viewer_policy(settings.imagery_origin))
+    return app

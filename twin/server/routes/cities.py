@@ -1,0 +1,118 @@
+"""``/api/cities``: converted cities, their manifests and their buildings as GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from twin.server.auth import Role, requires
+from twin.server.cities import SUMMARY_COLUMNS, City, CityRegistry, detail_properties, feature
+from twin.server.labels import labels_for
+from twin.server.problems import Problem
+
+router = APIRouter(prefix="/api/cities", tags=["cities"])
+MAX_LIMIT = 1000
+
+
+class CitySummary(BaseModel):
+    id: str
+    name: str
+    bbox: list[float] | None = None
+    center: list[float] | None = None
+    counts: dict[str, int | None] = {}
+    tileset: str | None = None
+    terrain_tileset: str | None = None
+    href: str
+
+
+class CityList(BaseModel):
+    cities: list[CitySummary]
+
+
+def registry(request: Request) -> CityRegistry:
+    return request.app.state.cities
+
+
+@router.get("", response_model=CityList, dependencies=[requires(Role.ANONYMOUS)])
+def list_cities(request: Request) -> CityList:
+    """Every converted city in the data folder."""
+    cities = registry(request)
+    return CityList(cities=[_summary(cities.get(city_id)) for city_id in cities.ids()])
+
+
+@router.get("/{city_id}", dependencies=[requires(Role.ANONYMOUS)])
+def city_manifest(city_id: str, request: Request) -> dict[str, Any]:
+    """The city's manifest (``city.json``) with the URLs of its tilesets."""
+    city = registry(request).get(city_id)
+    return {**city.manifest, "links": _links(city)}
+
+
+@router.get("/{city_id}/buildings", dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"application/geo+json": {}}}})
+def list_buildings(
+    city_id: str,
+    request: Request,
+    bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)",
+                                      examples=["139.66,35.27,139.68,35.29"])] = None,
+    usage: Annotated[str | None, Query(description="comma-separated usage codes or labels")] = None,
+    min_height: Annotated[float | None, Query(ge=0, description="metres")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Buildings as a GeoJSON FeatureCollection (footprints), paged, with the total count."""
+    table = registry(request).get(city_id).buildings()
+    usages = [u.strip() for u in usage.split(",") if u.strip()] if usage else None
+    page = table.query(_bbox(bbox), usages, min_height, limit, offset)
+    links = [{"rel": "self", "href": str(request.url), "type": "application/geo+json"}]
+    if offset + limit < page.total:
+        links.append({"rel": "next", "type": "application/geo+json",
+                      "href": str(request.url.include_query_params(offset=offset + limit, limit=limit))})
+    return {"type": "FeatureCollection",
+            "numberMatched": page.total, "numberReturned": len(page.rows),
+            "features": [feature(row, SUMMARY_COLUMNS) for _, row in page.rows.iterrows()],
+            "links": links}
+
+
+@router.get("/{city_id}/buildings/{gml_id}", dependencies=[requires(Role.ANONYMOUS)])
+def building_detail(city_id: str, gml_id: str, request: Request) -> dict[str, Any]:
+    """One building with every attribute (codes decoded) and display labels in Japanese and English."""
+    row = registry(request).get(city_id).buildings().get(gml_id)
+    if row is None:
+        raise Problem(404, f"No building {gml_id!r} in city {city_id!r}.", "unknown-building")
+    body = feature(row, [])
+    body["properties"] = detail_properties(row)
+    names = list(body["properties"]) + list(body["properties"].get("attributes") or {})
+    names += [k for r in body["properties"].get("flood_risks") or [] for k in r]
+    body["labels"] = labels_for(list(dict.fromkeys(names)))
+    return body
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise Problem(422, f"bbox {text!r}: expected four numbers west,south,east,north", "validation") from None
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise Problem(422, f"bbox {text!r}: need west ≤ east and south ≤ north within ±180/±90", "validation")
+    return west, south, east, north
+
+
+def _links(city: City) -> dict[str, str | None]:
+    files = city.manifest.get("files") or {}
+
+    def tile(key: str) -> str | None:
+        return f"/tiles/{city.id}/{files[key]}" if files.get(key) else None
+
+    return {"self": f"/api/cities/{city.id}", "buildings": f"/api/cities/{city.id}/buildings",
+            "tileset": tile("tileset"), "terrain_tileset": tile("terrain_tileset")}
+
+
+def _summary(city: City) -> CitySummary:
+    manifest, links = city.manifest, _links(city)
+    return CitySummary(id=city.id, name=manifest.get("name") or city.id, bbox=manifest.get("bbox"),
+                       center=manifest.get("center"), counts=manifest.get("counts") or {},
+                       tileset=links["tileset"], terrain_tileset=links["terrain_tileset"], href=links["self"])

@@ -1,0 +1,54 @@
+"""The operations console: its page, its modules, CesiumJS, and ``/api/config``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from twin.server.auth import Role, requires
+from twin.server.problems import Problem
+from twin.server.settings import Settings
+from twin.server.static import safe_file, serve_file
+
+router = APIRouter(tags=["viewer"])
+ATTRIBUTION = "出典：国土交通省 Project PLATEAU"
+
+
+class ViewerConfig(BaseModel):
+    imagery_url: str | None
+    imagery_credit: str
+    attribution: str
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+@router.get("/", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"text/html": {}}}})
+def console_page(request: Request) -> Response:
+    """The operations console page."""
+    return serve_file(request, safe_file(_settings(request).viewer_dir, "index.html"), "no-cache")
+
+
+@router.get("/src/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
+def viewer_module(path: str, request: Request) -> Response:
+    """The viewer's own ES modules and styles."""
+    return serve_file(request, safe_file(_settings(request).viewer_dir / "src", path), "no-cache")
+
+
+@router.get("/cesium/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
+def cesium_file(path: str, request: Request) -> Response:
+    """CesiumJS's built files (``viewer/node_modules/cesium/Build/Cesium``)."""
+    root = _settings(request).cesium_dir
+    if not root.is_dir():
+        raise Problem(404, "CesiumJS is not installed: run `npm ci` in viewer/.", "no-cesium")
+    return serve_file(request, safe_file(root, path), "public, max-age=86400")
+
+
+@router.get("/api/config", response_model=ViewerConfig, tags=["viewer"], dependencies=[requires(Role.ANONYMOUS)])
+def viewer_config(request: Request) -> ViewerConfig:
+    """What the viewer needs to know: optional imagery and the attribution to show."""
+    settings = _settings(request)
+    return ViewerConfig(imagery_url=settings.imagery_url, imagery_credit=settings.imagery_credit,
+                        attribution=ATTRIBUTION)

@@ -1,0 +1,56 @@
+"""Engine, sessions and schema migrations for SQLite (WAL, the default) or any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True)
+class Store:
+    """An engine at the newest schema and a session factory on it."""
+
+    engine: Engine
+    session: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """The default database: ``DIR/twin.db``."""
+    return f"sqlite:///{(data_dir / 'twin.db').resolve()}"
+
+
+def open_store(url: str) -> Store:
+    """Connect to ``url`` and bring its schema to the newest migration."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    upgrade(engine)
+    return Store(engine, sessionmaker(engine, expire_on_commit=False))
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to ``revision`` (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers run while a writer commits; busy_timeout waits instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
