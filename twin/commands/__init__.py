@@ -8,9 +8,17 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
     from twin.commands import convert as convert_cmd
+    from twin.commands import flood as flood_cmd
     from twin.commands import inspect as inspect_cmd
+    from twin.commands import keys as keys_cmd
+    from twin.commands import render as render_cmd
     from twin.commands import samplecity as samplecity_cmd
+    from twin.commands import serve as serve_cmd
 
     inspect_cmd.register(app)
     convert_cmd.register(app)
+    render_cmd.register(app)
     samplecity_cmd.register(app)
+    serve_cmd.register(app)
+    keys_cmd.register(app)
+    flood_cmd.register(app)
