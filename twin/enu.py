@@ -41,6 +41,24 @@ def enu_rotation(lon: float, lat: float) -> np.ndarray:
     return np.array([[-sl, -sp * cl, cp * cl], [cl, -sp * sl, cp * sl], [0.0, cp, sp]])
 
 
+def geodetic_to_local(lon: np.ndarray, lat: np.ndarray, h: np.ndarray, origins: np.ndarray,
+                      frame: np.ndarray) -> np.ndarray:
+    """ENU (n, 3) metres of geodetic points, point ``i`` in the frame at ``origins[frame[i]]``.
+
+    ``origins`` holds (lon, lat, h) rows: many frames converted in one pass, each point
+    as ``LocalFrame(*origins[frame[i]]).from_geodetic`` would.
+    """
+    origins = np.asarray(origins, float).reshape(-1, 3)
+    d = geodetic_to_ecef(lon, lat, h) - geodetic_to_ecef(*origins.T)[frame]
+    lam, phi = np.radians(origins[:, 0]), np.radians(origins[:, 1])
+    sl, cl, sp, cp = (t[frame] for t in (np.sin(lam), np.cos(lam), np.sin(phi), np.cos(phi)))
+    dx, dy, dz = d[:, 0], d[:, 1], d[:, 2]
+    # d @ enu_rotation(lon, lat), one row at a time.
+    return np.column_stack([-sl * dx + cl * dy,
+                            (-sp * cl) * dx + (-sp * sl) * dy + cp * dz,
+                            (cp * cl) * dx + (cp * sl) * dy + sp * dz])
+
+
 @dataclass(frozen=True)
 class LocalFrame:
     """An ENU frame with its origin at (lon, lat) degrees and height ``h`` metres."""

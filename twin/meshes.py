@@ -5,19 +5,24 @@ else the LOD2 solid) → LOD1 solid → LOD0 footprint extruded by ``measuredHei
 Each polygon is projected onto its best-fit plane (Newell's normal, see Sutherland,
 Sproull & Schumacker 1974, or Glassner, *Graphics Gems* III) and triangulated with
 mapbox-earcut, holes included; every polygon keeps its own vertices so normals are flat.
+
+Buildings are meshed many at a time (``building_meshes``): one coordinate transform and
+one triangulation for all their polygons, so numpy's per-call cost is paid per batch,
+not per building; each building still gets its own frame and Mesh.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import mapbox_earcut
 import numpy as np
 
-from citygml.model import Feature, Polygon
-from twin.enu import LocalFrame
+from citygml.model import Feature, Geometry, Polygon
+from twin.enu import LocalFrame, geodetic_to_local
 
 #: Planning assumptions for buildings without a usable measuredHeight (overridable).
 DEFAULT_STOREY_HEIGHT = 3.0
@@ -82,27 +87,40 @@ class MeshStats:
 
 
 @dataclass(slots=True)
-class _Pieces:
-    """Triangulated polygons collected before they become one Mesh."""
+class _Batch:
+    """The polygons chosen for many buildings, flattened into rings of (lat, lon, h) rows.
 
-    positions: list[np.ndarray] = field(default_factory=list)
-    normals: list[np.ndarray] = field(default_factory=list)
-    uv: list[np.ndarray | None] = field(default_factory=list)
-    triangles: list[np.ndarray] = field(default_factory=list)
-    triangle_image: list[np.ndarray] = field(default_factory=list)
-    images: dict[str, int] = field(default_factory=dict)
+    Rings are consecutive, each polygon's exterior first; polygons are in building
+    order, then selection order, which is the order their vertices take in the meshes.
+    """
 
-    def add(self, points: np.ndarray, tris: np.ndarray, normals: np.ndarray,
-            uv: np.ndarray | None = None, triangle_image: np.ndarray | None = None) -> None:
-        self.positions.append(points)
-        self.normals.append(np.broadcast_to(normals, points.shape))
-        self.uv.append(uv)
-        self.triangles.append(tris)
-        self.triangle_image.append(np.full(len(tris), -1, np.int32) if triangle_image is None
-                                   else triangle_image)
+    points: np.ndarray  # (n, 3)
+    ring_sizes: np.ndarray  # (rings,)
+    ring_polygon: np.ndarray  # (rings,)
+    point_building: np.ndarray  # (n,)
+    polygon_building: np.ndarray  # (polygons,)
+    polygon_mode: np.ndarray  # (polygons,) 0 surface, 1 extruded up (FootPrint), 2 down (RoofEdge)
+    polygon_height: np.ndarray  # (polygons,) extrusion height
+    textured: list[tuple[int, Polygon]]  # surface polygons with a texture, by index
+    lod: np.ndarray  # (buildings,) LOD used; −1 without geometry
+    defaulted: np.ndarray  # (buildings,) selections that got a default height
+    top: np.ndarray  # (buildings,) height added above the points (footprints)
+    below: np.ndarray  # (buildings,) height added below the points (roof edges)
+    stride: int  # keys per polygon: two caps and one wall per ring
 
-    def image(self, key: str) -> int:
-        return self.images.setdefault(key, len(self.images))
+
+@dataclass(slots=True)
+class _Part:
+    """Mesh vertices and triangles of many buildings; ``key`` orders vertices into meshes."""
+
+    positions: np.ndarray  # (n, 3)
+    normals: np.ndarray  # (n, 3)
+    # (n,) polygon × _Batch.stride + piece (extrusions: 0 top cap, 1 bottom, 2 + ring walls):
+    # sorted stably, it puts vertices in building, then polygon, then piece order.
+    key: np.ndarray
+    triangles: np.ndarray  # (m, 3) into positions
+    uv: np.ndarray | None = None  # (n, 2)
+    triangle_image: np.ndarray | None = None  # (m,) index into the building's images
 
 
 @dataclass(slots=True)
@@ -126,51 +144,41 @@ def building_mesh(feature: Feature, lod: Lod = "max", *, ellipsoidal_offset: flo
     ``ellipsoidal_offset`` (metres) is added to every height, for globes that expect
     ellipsoidal heights; 0 keeps PLATEAU's orthometric heights.
     """
-    stats = stats if stats is not None else MeshStats()
-    stats.buildings += 1
-    selections = _select_building(feature, 4 if lod == "max" else int(lod),
-                                  default_height, storey_height)
-    rings = [r for s in selections for p in s.polygons for r in (p.exterior, *p.interiors)]
-    if not rings:
-        stats.without_geometry += 1
-        return None
-    points = np.concatenate(rings)  # rows of (lat, lon, h)
-    finite = points[np.isfinite(points).all(axis=1)]
-    if len(finite) == 0:
-        stats.without_geometry += 1
-        return None
-    top = max((s.height for s in selections if s.extrude == "FootPrint"), default=0.0)
-    below = max((s.height for s in selections if s.extrude == "RoofEdge"), default=0.0)
-    h = points[:, 2] + ellipsoidal_offset
-    finite_h = finite[:, 2] + ellipsoidal_offset
-    bounds = np.array([finite[:, 1].min(), finite[:, 0].min(), finite[:, 1].max(),
-                       finite[:, 0].max(), finite_h.min() - below, finite_h.max() + top])
-    frame = LocalFrame((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, float(bounds[4]))
-    enu = frame.from_geodetic(points[:, 1], points[:, 0], h)
+    return building_meshes([feature], lod, ellipsoidal_offset=ellipsoidal_offset,
+                           default_height=default_height, storey_height=storey_height,
+                           stats=stats)[0]
 
-    pieces = _Pieces()
-    start = 0
-    for selection in selections:
-        stats.default_height += selection.defaulted
-        count = sum(len(r) for p in selection.polygons for r in (p.exterior, *p.interiors))
-        local = enu[start:start + count]
-        start += count
-        if selection.extrude:
-            ring_start = 0
-            for polygon in selection.polygons:
-                sizes = [len(polygon.exterior)] + [len(r) for r in polygon.interiors]
-                rings = np.split(local[ring_start:ring_start + sum(sizes)], np.cumsum(sizes)[:-1])
-                ring_start += sum(sizes)
-                ok = _extrude(pieces, rings, selection.height, selection.extrude == "RoofEdge")
-                stats.degenerate_polygons += not ok
-        else:
-            _add_polygons(pieces, local, selection.polygons, stats)
-    if not pieces.triangles:
-        stats.without_geometry += 1
-        return None
-    used = max(s.lod for s in selections)
-    stats.lods[used] += 1
-    return _assemble(pieces, frame, bounds, used)
+
+def building_meshes(features: Sequence[Feature], lod: Lod = "max", *,
+                    ellipsoidal_offset: float = 0.0, default_height: float = DEFAULT_HEIGHT,
+                    storey_height: float = DEFAULT_STOREY_HEIGHT,
+                    stats: MeshStats | None = None) -> list[Mesh | None]:
+    """``building_mesh`` of each feature, meshed together in one vectorised pass.
+
+    All buildings' points go through one geodetic→ENU transform and all their polygons
+    through one triangulation; each building still gets its own frame and Mesh.
+    """
+    stats = stats if stats is not None else MeshStats()
+    stats.buildings += len(features)
+    level = 4 if lod == "max" else int(lod)
+    batch = _gather([_select_building(f, level, default_height, storey_height) for f in features])
+    bounds, active = _bounds(batch, ellipsoidal_offset)
+    stats.without_geometry += len(features) - int(active.sum())
+    stats.default_height += int(batch.defaulted[active].sum())
+    origins = np.column_stack([(bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2,
+                               bounds[:, 4]])
+    with np.errstate(invalid="ignore"):
+        enu = geodetic_to_local(batch.points[:, 1], batch.points[:, 0],
+                                batch.points[:, 2] + ellipsoidal_offset, origins, batch.point_building)
+    polygon_active = active[batch.polygon_building]
+    surface = batch.polygon_mode == 0
+    images: dict[int, dict[str, int]] = {}  # building → its images, in order of first use
+    parts = []
+    if surface.any():
+        parts.append(_surfaces(batch, enu, surface, polygon_active, images, stats))
+    if not surface.all():
+        parts.append(_extrusions(batch, enu, ~surface, polygon_active, stats))
+    return _split(batch, parts, images, bounds, origins, active, stats)
 
 
 def terrain_mesh(triangles: np.ndarray, *, ellipsoidal_offset: float = 0.0,
@@ -228,14 +236,20 @@ def _select_building(feature: Feature, lod: int, default_height: float,
     return [own] if own else []
 
 
+#: Geometry roles tried at each LOD (LOD2 and up alike), most detailed first.
+_ROLES = {2: ("boundedBy", "Solid", "MultiSurface"), 1: ("Solid", "MultiSurface"),
+          0: ("FootPrint", "RoofEdge")}
+
+
 def _select(feature: Feature, lod: int, parent: Feature | None,
             defaults: tuple[float, float]) -> _Selection | None:
     """The most detailed geometry at ``lod`` or below."""
+    geometries: dict[tuple[int, str], Geometry] = {}
+    for geometry in feature.geometries:  # the first of each (lod, role), as Feature.geometry
+        geometries.setdefault((geometry.lod, geometry.role), geometry)
     for level in range(lod, -1, -1):
-        roles = ("boundedBy", "Solid", "MultiSurface") if level >= 2 else (
-            ("Solid", "MultiSurface") if level == 1 else ("FootPrint", "RoofEdge"))
-        for role in roles:
-            geometry = feature.geometry(level, role)
+        for role in _ROLES[min(level, 2)]:
+            geometry = geometries.get((level, role))
             polygons = geometry.polygons() if geometry is not None else []
             if not polygons:
                 continue
@@ -258,6 +272,247 @@ def _height(feature: Feature) -> float | None:
 def _default_height(feature: Feature, default_height: float, storey_height: float) -> float:
     storeys = feature.storeys
     return storeys * storey_height if storeys and 0 < storeys < 9999 else default_height
+
+
+#: _Batch.polygon_mode of each _Selection.extrude.
+_MODES = {None: 0, "FootPrint": 1, "RoofEdge": 2}
+
+
+def _gather(chosen: list[list[_Selection]]) -> _Batch:
+    """Flatten each building's selections into one batch of rings."""
+    rings: list[np.ndarray] = []
+    polygon_rings: list[int] = []
+    textured: list[tuple[int, Polygon]] = []
+    selection_polygons, selection_building, selection_mode, selection_height = [], [], [], []
+    for building, selections in enumerate(chosen):
+        for selection in selections:
+            polygons = selection.polygons
+            mode = _MODES[selection.extrude]
+            if mode == 0:
+                first = len(polygon_rings)
+                textured += [(first + k, p) for k, p in enumerate(polygons) if p.texture is not None]
+            rings += [r for p in polygons for r in (p.exterior, *p.interiors)]
+            polygon_rings += [1 + len(p.interiors) for p in polygons]
+            selection_polygons.append(len(polygons))
+            selection_building.append(building)
+            selection_mode.append(mode)
+            selection_height.append(selection.height)
+    counts = np.array(polygon_rings, np.int64)
+    ring_sizes = np.fromiter(map(len, rings), np.int64, len(rings))
+    ring_polygon = np.repeat(np.arange(len(counts)), counts)
+    polygon_building = np.repeat(np.array(selection_building, np.int64), selection_polygons)
+    return _Batch(
+        points=np.asarray(np.concatenate(rings) if rings else np.zeros((0, 3)), float).reshape(-1, 3),
+        ring_sizes=ring_sizes, ring_polygon=ring_polygon,
+        point_building=np.repeat(polygon_building[ring_polygon], ring_sizes),
+        polygon_building=polygon_building,
+        polygon_mode=np.repeat(np.array(selection_mode, np.int64), selection_polygons),
+        polygon_height=np.repeat(np.array(selection_height, float), selection_polygons),
+        textured=textured,
+        lod=np.array([max((s.lod for s in c), default=-1) for c in chosen], np.int64),
+        defaulted=np.array([sum(s.defaulted for s in c) for c in chosen], np.int64),
+        top=np.array([_extruded(c, "FootPrint") for c in chosen]),
+        below=np.array([_extruded(c, "RoofEdge") for c in chosen]),
+        stride=2 + int(counts.max(initial=0)))
+
+
+def _extruded(selections: list[_Selection], role: str) -> float:
+    """The largest height a building's ``role`` polygons are extruded by (0 if none)."""
+    return max((s.height for s in selections if s.extrude == role), default=0.0)
+
+
+def _bounds(batch: _Batch, ellipsoidal_offset: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each building's (west, south, east, north, min h, max h) over its finite points, and
+    whether it has any."""
+    buildings = len(batch.lod)
+    finite = np.isfinite(batch.points).all(axis=1)
+    active = np.bincount(batch.point_building[finite], minlength=buildings) > 0
+    starts = np.searchsorted(batch.point_building, np.arange(buildings))
+    # A sentinel row keeps reduceat's indices in range for buildings without points.
+    low = np.vstack([np.where(finite[:, None], batch.points, np.inf), np.full((1, 3), np.inf)])
+    high = np.vstack([np.where(finite[:, None], batch.points, -np.inf), np.full((1, 3), -np.inf)])
+    lo, hi = np.minimum.reduceat(low, starts), np.maximum.reduceat(high, starts)
+    bounds = np.column_stack([lo[:, 1], lo[:, 0], hi[:, 1], hi[:, 0],
+                              lo[:, 2] + ellipsoidal_offset - batch.below,
+                              hi[:, 2] + ellipsoidal_offset + batch.top])
+    bounds[~active] = np.nan
+    return bounds, active
+
+
+def _subset(batch: _Batch, enu: np.ndarray,
+            polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points, ring sizes, ring → polygon (renumbered) and batch indices of the polygons
+    where ``polygons`` is True."""
+    ring_mask = polygons[batch.ring_polygon]
+    point_mask = np.repeat(ring_mask, batch.ring_sizes)
+    renumber = np.cumsum(polygons) - 1
+    return (enu[point_mask], batch.ring_sizes[ring_mask], renumber[batch.ring_polygon[ring_mask]],
+            np.flatnonzero(polygons))
+
+
+def _surfaces(batch: _Batch, enu: np.ndarray, surface: np.ndarray, polygon_active: np.ndarray,
+              images: dict[int, dict[str, int]], stats: MeshStats) -> _Part:
+    """Planar polygons (holes included) triangulated, with their textures."""
+    points, sizes, ring_polygon, which = _subset(batch, enu, surface)
+    result = _triangulate(points, sizes, ring_polygon, len(which))
+    stats.degenerate_polygons += int((~result.ok & polygon_active[which]).sum())
+    part = _Part(result.points, _rows(result.normals, result.point_polygon),
+                 which[result.point_polygon] * batch.stride, result.triangles)
+    if batch.textured:
+        _texture(part, batch, result, sizes, ring_polygon, which, images, stats)
+    return part
+
+
+def _texture(part: _Part, batch: _Batch, result: _Triangulation, sizes: np.ndarray,
+             ring_polygon: np.ndarray, which: np.ndarray, images: dict[int, dict[str, int]],
+             stats: MeshStats) -> None:
+    """UVs and per-building image indices of the textured surface polygons."""
+    local = np.full(len(batch.polygon_mode), -1, np.int64)
+    local[which] = np.arange(len(which))
+    ring_start = np.cumsum(sizes) - sizes
+    exterior_start = ring_start[np.searchsorted(ring_polygon, np.arange(len(which)))]
+    raw_uv = np.full((int(sizes.sum()), 2), np.nan)
+    polygon_image = np.full(len(which), -1, np.int32)
+    for index, polygon in batch.textured:
+        k = local[index]
+        if not result.ok[k]:
+            continue
+        texture, n = polygon.texture, len(polygon.exterior)
+        if len(texture.uv) != n:
+            stats.texture_mismatches += 1
+            continue
+        raw_uv[exterior_start[k]:exterior_start[k] + n] = texture.uv
+        own = images.setdefault(int(batch.polygon_building[index]), {})
+        polygon_image[k] = own.setdefault(texture.image, len(own))
+        stats.textured_polygons += 1
+    uv = raw_uv[result.source]
+    holed = np.flatnonzero((polygon_image >= 0) & (np.bincount(ring_polygon, minlength=len(which)) > 1))
+    first = np.searchsorted(result.point_polygon, holed)
+    last = np.searchsorted(result.point_polygon, holed, side="right")
+    for lo, hi in zip(first.tolist(), last.tolist()):
+        _extend_uv(uv[lo:hi], result.points[lo:hi])
+    part.uv = np.nan_to_num(uv)
+    part.triangle_image = polygon_image[result.point_polygon[result.triangles[:, 0]]]
+
+
+def _extend_uv(uv: np.ndarray, points: np.ndarray) -> None:
+    """Fill a textured polygon's hole UVs (NaN) by the affine map fitted to its exterior."""
+    known = ~np.isnan(uv[:, 0])
+    design = np.column_stack([points, np.ones(len(points))])
+    coeffs, *_ = np.linalg.lstsq(design[known], uv[known], rcond=None)
+    uv[~known] = design[~known] @ coeffs
+
+
+def _extrusions(batch: _Batch, enu: np.ndarray, extruded: np.ndarray, polygon_active: np.ndarray,
+                stats: MeshStats) -> _Part:
+    """Prisms from footprints (up) or roof edges (down): caps and one quad per edge."""
+    points, sizes, ring_polygon, which = _subset(batch, enu, extruded)
+    cap = _triangulate(points, sizes, ring_polygon, len(which))
+    height = batch.polygon_height[which]
+    ok = cap.ok & (height > 0)
+    stats.degenerate_polygons += int((~ok & polygon_active[which]).sum())
+    kept = ok[cap.point_polygon]
+    polygon = cap.point_polygon[kept]
+    low = cap.points[kept]
+    low[:, 2] -= np.where(batch.polygon_mode[which] == 2, height, 0.0)[polygon]
+    high = low.copy()
+    high[:, 2] += height[polygon]
+    renumber = np.cumsum(kept) - 1
+    triangles = renumber[cap.triangles[ok[cap.point_polygon[cap.triangles[:, 0]]]]]
+    up = np.where(cap.normals[:, 2] >= 0, 1.0, -1.0)
+    down = up[polygon[triangles[:, 0]]] < 0
+    triangles[down] = triangles[down][:, ::-1]
+    normal = up[:, None] * cap.normals
+    key = which[polygon] * batch.stride
+    n = len(low)
+    walls = _walls(low, high, np.searchsorted(np.cumsum(sizes), cap.source[kept], side="right"),
+                   np.searchsorted(ring_polygon, polygon), key)
+    return _Part(np.concatenate([high, low, walls.positions]),
+                 np.concatenate([normal[polygon], -normal[polygon], walls.normals]),
+                 np.concatenate([key, key + 1, walls.key]),
+                 np.concatenate([triangles, triangles[:, ::-1] + n, walls.triangles + 2 * n]))
+
+
+def _walls(low: np.ndarray, high: np.ndarray, ring: np.ndarray, exterior_ring: np.ndarray,
+           key: np.ndarray) -> _Part:
+    """One quad per ring edge between ``low`` and ``high`` points, facing outwards.
+
+    ``ring`` numbers each point's ring (points of a ring consecutive), ``exterior_ring``
+    its polygon's exterior ring, ``key`` the polygon's key.
+    """
+    start = np.flatnonzero(np.r_[True, ring[1:] != ring[:-1]]) if len(ring) else np.zeros(0, np.int64)
+    size = np.diff(np.r_[start, len(ring)])
+    position = np.arange(len(ring))
+    nxt = position + 1
+    nxt[start + size - 1] = start
+    x, y = low[:, 0], low[:, 1]
+    area = np.add.reduceat(x * y[nxt] - x[nxt] * y, start) if len(ring) else np.zeros(0)
+    # Exterior anticlockwise seen from above, holes clockwise: walls then face outwards.
+    flip = np.repeat((area > 0) != (ring[start] == exterior_ring[start]), size)
+    first = np.repeat(start, size)
+    last = first + np.repeat(size, size) - 1
+    rows = np.where(flip, last - (position - first), position)
+    following = rows[nxt]
+    quads = np.stack([low[rows], low[following], high[following], high[rows]], axis=1)
+    normals = _cross(quads[:, 1] - quads[:, 0], quads[:, 3] - quads[:, 0])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    base = 4 * np.arange(len(quads))[:, None]
+    return _Part(quads.reshape(-1, 3), np.repeat(normals, 4, axis=0),
+                 np.repeat(key + 2 + ring - exterior_ring, 4),
+                 np.concatenate([base + [0, 1, 2], base + [0, 2, 3]]))
+
+
+def _split(batch: _Batch, parts: list[_Part], images: dict[int, dict[str, int]],
+           bounds: np.ndarray, origins: np.ndarray, active: np.ndarray,
+           stats: MeshStats) -> list[Mesh | None]:
+    """Order all vertices by key, then cut them and their triangles into one Mesh per building."""
+    sizes = [len(p.positions) for p in parts]
+    offsets = np.cumsum([0] + sizes[:-1])
+    key = np.concatenate([p.key for p in parts] + [np.zeros(0, np.int64)])
+    order = np.argsort(key, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    triangles = np.concatenate([p.triangles + o for p, o in zip(parts, offsets)]
+                               + [np.zeros((0, 3), np.int64)])
+    triangle_order = np.argsort(key[triangles[:, 0]], kind="stable")
+    triangles = rank[_rows(triangles, triangle_order)]
+    buildings = len(batch.lod)
+    vertex_building = batch.polygon_building[key[order] // batch.stride]
+    triangle_building = vertex_building[triangles[:, 0]]
+    vertex_end = np.cumsum(np.bincount(vertex_building, minlength=buildings))
+    vertex_start = np.r_[0, vertex_end[:-1]]
+    triangle_end = np.cumsum(np.bincount(triangle_building, minlength=buildings))
+    triangle_start = np.r_[0, triangle_end[:-1]]
+    indices = (triangles - vertex_start[triangle_building, None]).astype(np.uint32)
+    positions = _ordered([p.positions for p in parts], order, (0, 3)).astype(np.float32)
+    normals = _ordered([p.normals for p in parts], order, (0, 3)).astype(np.float32)
+    uv = triangle_image = None
+    if images:
+        uv = _ordered([p.uv if p.uv is not None else np.zeros((n, 2)) for p, n in zip(parts, sizes)],
+                      order, (0, 2)).astype(np.float32)
+        triangle_image = _ordered([p.triangle_image if p.triangle_image is not None
+                                   else np.full(len(p.triangles), -1, np.int32) for p in parts],
+                                  triangle_order, (0,)).astype(np.int32)
+    feature_ids = np.zeros(len(positions), np.uint32)
+    keep = (triangle_end > triangle_start) & active
+    stats.without_geometry += int((active & ~keep).sum())
+    stats.lods.update(batch.lod[keep].tolist())
+    meshes: list[Mesh | None] = [None] * len(keep)
+    for b, v0, v1, t0, t1, origin, lod in zip(
+            np.flatnonzero(keep).tolist(), vertex_start[keep].tolist(), vertex_end[keep].tolist(),
+            triangle_start[keep].tolist(), triangle_end[keep].tolist(), origins[keep].tolist(),
+            batch.lod[keep].tolist()):
+        named = tuple(images.get(b, ()))
+        meshes[b] = Mesh(origin=tuple(origin), positions=positions[v0:v1], normals=normals[v0:v1],
+                         indices=indices[t0:t1], bounds=bounds[b], feature_ids=feature_ids[v0:v1],
+                         uv=uv[v0:v1] if named else None,
+                         triangle_image=triangle_image[t0:t1] if named else None,
+                         images=named, lod=lod)
+    return meshes
+
+
+def _ordered(arrays: list[np.ndarray], order: np.ndarray, empty: tuple[int, ...]) -> np.ndarray:
+    return _rows(np.concatenate(arrays), order) if arrays else np.zeros(empty)
 
 
 @dataclass(slots=True)
@@ -292,13 +547,13 @@ def _triangulate(points: np.ndarray, ring_sizes: np.ndarray, ring_polygon: np.nd
     previous[starts[nonempty]] = (starts + ring_sizes - 1)[nonempty]
     finite = np.isfinite(points).all(axis=1)
     with np.errstate(invalid="ignore"):
-        keep = np.linalg.norm(points - points[previous], axis=1) > _MERGE_DISTANCE
+        keep = _norm(points - _rows(points, previous)) > _MERGE_DISTANCE
     ring_ok = (np.bincount(point_ring, ~finite, rings) == 0) & (np.bincount(point_ring, keep, rings) >= 3)
     polygon_ok = np.zeros(polygons, bool)
     polygon_ok[ring_polygon[exterior & ring_ok]] = True
     ring_used = ring_ok & polygon_ok[ring_polygon]
     source = np.flatnonzero(keep & ring_used[point_ring])
-    points = points[source]
+    points = _rows(points, source)
 
     # The rings still in use, renumbered; ``following`` is the next point around a ring.
     used = np.flatnonzero(ring_used)
@@ -312,12 +567,12 @@ def _triangulate(points: np.ndarray, ring_sizes: np.ndarray, ring_polygon: np.nd
 
     # Newell's normal of each exterior ring, about its centroid for round-off.
     centre = np.add.reduceat(points, starts) / sizes[:, None] if len(used) else np.zeros((0, 3))
-    centred = points - centre[ring_of]
-    area = 0.5 * np.add.reduceat(np.cross(centred, centred[following]), starts) if len(used) else centre
+    centred = points - _rows(centre, ring_of)
+    area = 0.5 * np.add.reduceat(_cross(centred, _rows(centred, following)), starts) if len(used) else centre
     is_exterior = exterior[used]
     normals = np.tile([0.0, 0.0, 1.0], (polygons, 1))
     origin = np.zeros((polygons, 3))
-    size = np.linalg.norm(area, axis=1)
+    size = _norm(area)
     flat_ok = np.zeros(polygons, bool)
     flat_ok[poly_of_ring[is_exterior]] = size[is_exterior] >= _MIN_AREA
     ext_rings = np.flatnonzero(is_exterior & flat_ok[poly_of_ring])
@@ -326,34 +581,28 @@ def _triangulate(points: np.ndarray, ring_sizes: np.ndarray, ring_polygon: np.nd
 
     # Plane coordinates: (u, v, normal) right-handed, so exteriors run anticlockwise.
     helper = np.eye(3)[np.argmin(np.abs(normals), axis=1)]
-    u = np.cross(helper, normals)
-    u /= np.linalg.norm(u, axis=1, keepdims=True)
-    v = np.cross(normals, u)
-    relative = points - origin[point_polygon]
-    flat = np.column_stack([np.einsum("ij,ij->i", relative, u[point_polygon]),
-                            np.einsum("ij,ij->i", relative, v[point_polygon])])
+    u = _cross(helper, normals)
+    u /= _norm(u)[:, None]
+    v = _cross(normals, u)
+    relative = points - _rows(origin, point_polygon)
+    flat = np.column_stack([_dot(relative, _rows(u, point_polygon)), _dot(relative, _rows(v, point_polygon))])
 
     preceding = np.arange(len(points)) - 1
     preceding[starts] = starts + sizes - 1
-    d1 = flat - flat[preceding]
-    d2 = flat[following] - flat
+    d1 = flat - _rows(flat, preceding)
+    d2 = _rows(flat, following) - flat
     turn = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    slack = 1e-9 * np.linalg.norm(d1, axis=1) * np.linalg.norm(d2, axis=1)
+    slack = 1e-9 * np.hypot(d1[:, 0], d1[:, 1]) * np.hypot(d2[:, 0], d2[:, 1])
     rings_of_polygon = np.bincount(poly_of_ring, minlength=polygons)
     convex_ring = np.bincount(ring_of, turn < -slack, len(used)) == 0
     fan = flat_ok[poly_of_ring] & convex_ring & (rings_of_polygon[poly_of_ring] == 1)
-    pieces = [_fan(starts[fan], sizes[fan])]
     fanned = np.zeros(polygons, bool)
     fanned[poly_of_ring[fan]] = True
-    for polygon in np.flatnonzero(flat_ok & ~fanned):
-        own = np.flatnonzero(poly_of_ring == polygon)
-        first, last = starts[own[0]], starts[own[-1]] + sizes[own[-1]]
-        ends = (starts[own] + sizes[own] - first).astype(np.uint32)
-        tris = mapbox_earcut.triangulate_float64(flat[first:last], ends)
-        pieces.append(tris.reshape(-1, 3).astype(np.int64) + first)
+    pieces = [_fan(starts[fan], sizes[fan])]
+    pieces += _earcut(flat, starts, sizes, poly_of_ring, np.flatnonzero(flat_ok & ~fanned))
     triangles = np.concatenate(pieces)
 
-    a, b, c = flat[triangles[:, 0]], flat[triangles[:, 1]], flat[triangles[:, 2]]
+    a, b, c = (_rows(flat, triangles[:, k]) for k in range(3))
     signed = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     triangles[signed < 0] = triangles[signed < 0][:, ::-1]
     triangles = triangles[np.abs(signed) > 2 * _MIN_AREA * 1e-3]
@@ -371,88 +620,35 @@ def _fan(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.column_stack([base, base + j, base + j + 1]).astype(np.int64)
 
 
-def _add_polygons(pieces: _Pieces, enu: np.ndarray, polygons: list[Polygon], stats: MeshStats) -> None:
-    """Triangulate planar polygons (holes included), with their textures, into ``pieces``."""
-    ring_sizes = [len(r) for p in polygons for r in (p.exterior, *p.interiors)]
-    ring_polygon = np.repeat(np.arange(len(polygons)), [1 + len(p.interiors) for p in polygons])
-    result = _triangulate(enu, np.array(ring_sizes), ring_polygon, len(polygons))
-    stats.degenerate_polygons += int((~result.ok).sum())
-    if not len(result.triangles):
-        return
-    uv = None
-    polygon_image = np.full(len(polygons), -1, np.int32)
-    textured = [k for k, p in enumerate(polygons) if p.texture is not None and result.ok[k]]
-    if textured:
-        raw_uv = np.full((len(enu), 2), np.nan)
-        exterior_start = np.cumsum([0] + ring_sizes)[np.r_[0, np.cumsum([1 + len(p.interiors) for p in polygons])[:-1]]]
-        for k in textured:
-            texture = polygons[k].texture
-            n = len(polygons[k].exterior)
-            if len(texture.uv) != n:
-                stats.texture_mismatches += 1
-                continue
-            raw_uv[exterior_start[k]:exterior_start[k] + n] = texture.uv
-            polygon_image[k] = pieces.image(texture.image)
-            stats.textured_polygons += 1
-        uv = raw_uv[result.source]
-        for k in np.flatnonzero((polygon_image >= 0) & np.array([bool(p.interiors) for p in polygons])):
-            _extend_uv(uv, result.points, result.point_polygon == k)
-        uv = np.nan_to_num(uv)
-    pieces.add(result.points, result.triangles, result.normals[result.point_polygon], uv,
-               polygon_image[result.point_polygon[result.triangles[:, 0]]])
+def _earcut(flat: np.ndarray, starts: np.ndarray, sizes: np.ndarray, poly_of_ring: np.ndarray,
+            polygons: np.ndarray) -> list[np.ndarray]:
+    """Earcut triangles of ``polygons`` (holes included), one call each, into ``flat`` rows."""
+    first_ring = np.searchsorted(poly_of_ring, polygons).tolist()
+    end_ring = np.searchsorted(poly_of_ring, polygons, side="right").tolist()
+    ends = starts + sizes
+    pieces = []
+    for r0, r1 in zip(first_ring, end_ring):
+        first, last = int(starts[r0]), int(ends[r1 - 1])
+        tris = mapbox_earcut.triangulate_float64(flat[first:last], (ends[r0:r1] - first).astype(np.uint32))
+        pieces.append(tris.reshape(-1, 3).astype(np.int64) + first)
+    return pieces
 
 
-def _extend_uv(uv: np.ndarray, points: np.ndarray, mask: np.ndarray) -> None:
-    """Fill a textured polygon's hole UVs by the affine map fitted to its exterior."""
-    rows = np.flatnonzero(mask)
-    known = ~np.isnan(uv[rows, 0])
-    design = np.column_stack([points[rows], np.ones(len(rows))])
-    coeffs, *_ = np.linalg.lstsq(design[known], uv[rows[known]], rcond=None)
-    uv[rows[~known]] = design[~known] @ coeffs
+def _rows(a: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``a[index]`` for an integer index: np.take is several times faster on (n, k) rows."""
+    return np.take(a, index, axis=0)
 
 
-def _extrude(pieces: _Pieces, rings: list[np.ndarray], height: float, downwards: bool) -> bool:
-    """A prism from a footprint (up) or roof edge (down): caps and one quad per edge."""
-    sizes = np.array([len(r) for r in rings])
-    cap = _triangulate(np.concatenate(rings), sizes, np.zeros(len(rings), np.int64), 1)
-    if not cap.ok[0] or height <= 0:
-        return False
-    lift = np.array([0.0, 0.0, height])
-    low = cap.points - lift if downwards else cap.points
-    high = low + lift
-    up = 1.0 if cap.normals[0, 2] >= 0 else -1.0
-    tris = cap.triangles if up > 0 else np.ascontiguousarray(cap.triangles[:, ::-1])
-    pieces.add(high, tris, up * cap.normals[0])
-    pieces.add(low, np.ascontiguousarray(tris[:, ::-1]), -up * cap.normals[0])
-    ring_of = np.searchsorted(np.cumsum(sizes), cap.source, side="right")
-    for ring in np.unique(ring_of):
-        rows = np.flatnonzero(ring_of == ring)
-        x, y = low[rows, 0], low[rows, 1]
-        # Exterior anticlockwise seen from above, holes clockwise: walls then face outwards.
-        if ((x * np.roll(y, -1) - np.roll(x, -1) * y).sum() > 0) != (ring == 0):
-            rows = rows[::-1]
-        quads = np.stack([low[rows], low[np.roll(rows, -1)], high[np.roll(rows, -1)], high[rows]], axis=1)
-        normals = np.cross(quads[:, 1] - quads[:, 0], quads[:, 3] - quads[:, 0])
-        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-        base = 4 * np.arange(len(quads))[:, None]
-        pieces.add(quads.reshape(-1, 3), np.concatenate([base + [0, 1, 2], base + [0, 2, 3]]),
-                   np.repeat(normals, 4, axis=0))
-    return True
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (n, 3) arrays (np.cross is slow on many short rows)."""
+    return np.column_stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1],
+                            a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
+                            a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]])
 
 
-def _assemble(pieces: _Pieces, frame: LocalFrame, bounds: np.ndarray, lod: int) -> Mesh:
-    """Concatenate pieces, offsetting indices."""
-    sizes = [len(p) for p in pieces.positions]
-    offsets = np.cumsum([0] + sizes[:-1])
-    indices = np.concatenate([t + o for t, o in zip(pieces.triangles, offsets)])
-    uv = triangle_image = None
-    if pieces.images:
-        uv = np.concatenate([u if u is not None else np.zeros((n, 2)) for u, n in zip(pieces.uv, sizes)])
-        uv = uv.astype(np.float32)
-        triangle_image = np.concatenate(pieces.triangle_image).astype(np.int32)
-    positions = np.concatenate(pieces.positions)
-    return Mesh(origin=(frame.lon, frame.lat, frame.h), positions=positions.astype(np.float32),
-                normals=np.concatenate(pieces.normals).astype(np.float32),
-                indices=indices.astype(np.uint32), bounds=bounds,
-                feature_ids=np.zeros(len(positions), np.uint32), uv=uv,
-                triangle_image=triangle_image, images=tuple(pieces.images), lod=lod)
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(a, a))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from citygml.model import Feature, Geometry, Polygon, Surface, Texture
 from tests.tools.synthetic_buildings import (SITE, box_building, box_polygons, footprint,
                                              textured_wall, to_plateau)
-from twin.meshes import DEFAULT_HEIGHT, MeshStats, building_mesh, terrain_mesh
+from twin.meshes import DEFAULT_HEIGHT, MeshStats, building_mesh, building_meshes, terrain_mesh
 
 
 def in_site(mesh) -> np.ndarray:
@@ -249,6 +249,67 @@ def test_yokosuka_lod1_solids_are_closed_and_match_measured_height(yokosuka_buil
         assert body.volume > 0
         height = body.bounds[1, 2] - body.bounds[0, 2]
         assert height == pytest.approx(feature.measured_height, abs=0.6), feature.gml_id
+
+
+# --- batched meshing ---------------------------------------------------------------------
+
+def assert_same_meshes(features, lod) -> None:
+    """Meshing ``features`` together gives each building the mesh it gets on its own."""
+    alone, together = MeshStats(), MeshStats()
+    expected = [building_mesh(f, lod, ellipsoidal_offset=36.7, stats=alone) for f in features]
+    meshes = building_meshes(features, lod, ellipsoidal_offset=36.7, stats=together)
+    assert together == alone
+    assert len(meshes) == len(expected)
+    for feature, mesh, one in zip(features, meshes, expected):
+        assert (mesh is None) == (one is None), feature.gml_id
+        if one is None:
+            continue
+        assert (mesh.origin, mesh.lod, mesh.images) == (one.origin, one.lod, one.images), feature.gml_id
+        np.testing.assert_array_equal(mesh.bounds, one.bounds)
+        np.testing.assert_allclose(mesh.positions, one.positions, atol=1e-5)  # metres
+        np.testing.assert_allclose(mesh.normals, one.normals, atol=1e-6)
+        np.testing.assert_array_equal(mesh.indices, one.indices)
+        np.testing.assert_array_equal(mesh.feature_ids, one.feature_ids)
+        for name in ("uv", "triangle_image"):
+            a, b = getattr(mesh, name), getattr(one, name)
+            assert (a is None) == (b is None), (feature.gml_id, name)
+            if a is not None:
+                np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("lod", ["max", 1, 0])
+def test_sample_city_meshed_together_equals_one_by_one(sample_city, lod):
+    from citygml import open_dataset
+
+    with open_dataset(sample_city) as dataset:
+        features = [f for f in dataset.features(types=["bldg"]) if f.element == "Building"]
+    assert any(f.parts for f in features) and any(2 in f.lods for f in features)
+    assert_same_meshes(features, lod)
+
+
+@pytest.mark.parametrize("lod", ["max", 0])
+def test_yokosuka_meshed_together_equals_one_by_one(yokosuka_buildings, lod):
+    assert_same_meshes(yokosuka_buildings, lod)
+
+
+def test_mixed_and_bad_buildings_meshed_together_equal_one_by_one():
+    footprint_only = Feature("f", "bldg", "Building", [Geometry(0, "FootPrint", [Surface("", [footprint(30, 0, 3, 8, 5)])])],
+                             {"measuredHeight": 7.0})
+    roof_edge = Feature("r", "bldg", "Building", [Geometry(0, "RoofEdge", [Surface("", [footprint(0, 30, 20, 6, 6)])])])
+    nan = Feature("n", "bldg", "Building", [Geometry(1, "Solid", [Surface("", [Polygon(np.full((4, 3), np.nan))])])])
+    empty = Feature("e", "bldg", "Building")
+    courtyard = Polygon(to_plateau([[0, 60, 0], [20, 60, 0], [20, 80, 0], [0, 80, 0]]),
+                        [to_plateau([[5, 65, 0], [5, 75, 0], [15, 75, 0], [15, 65, 0]])])
+    holed = Feature("h", "bldg", "Building", [Geometry(0, "FootPrint", [Surface("", [courtyard])])],
+                    {"storeysAboveGround": 3})
+    mixed = box_building("m", 60, 0, 20, 20, 5.0)
+    mixed.parts = [Feature("p", "bldg", "BuildingPart", [Geometry(0, "FootPrint", [Surface("", [footprint(60, 0, 0, 10, 20)])])]),
+                   Feature("q", "bldg", "BuildingPart", [Geometry(2, "Solid", [Surface("", box_polygons(70, 0, 0, 10, 20, 9))])])]
+    features = [footprint_only, nan, lod2_building(), empty, roof_edge, holed, mixed,
+                one_polygon(textured_wall("appearance/wall.png"))]
+    for lod in ("max", 0):
+        assert_same_meshes(features, lod)
+    assert building_meshes([]) == []
 
 
 # --- properties ----------------------------------------------------------------------------
