@@ -48,9 +48,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets readers run while a writer commits; busy_timeout waits instead of failing.
+    # WAL lets readers run while a writer commits; busy_timeout waits instead of failing;
+    # synchronous=FULL syncs the WAL on every commit, so an acknowledged write survives a crash.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

@@ -23,3 +23,186 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+# --- sensors: OGC SensorThings entities, alert state and the live event log -----------------
+
+from datetime import UTC  # noqa: E402  (sensor tables appended below the API keys)
+from typing import Any  # noqa: E402
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Integer,  # noqa: E402
+                        Table, Text, TypeDecorator, UniqueConstraint)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment stored as naive UTC (same text on SQLite and PostgreSQL), read back zone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a moment without a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+thing_locations = Table(
+    "sta_thing_locations", Base.metadata,
+    Column("thing_id", ForeignKey("sta_things.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("sta_locations.id", ondelete="CASCADE"), primary_key=True),
+)
+
+historical_location_locations = Table(
+    "sta_historical_location_locations", Base.metadata,
+    Column("historical_location_id", ForeignKey("sta_historical_locations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("location_id", ForeignKey("sta_locations.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Thing(Base):
+    """A SensorThings Thing: a gauge, a rain station, a people counter."""
+
+    __tablename__ = "sta_things"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    owner_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
+
+
+class Location(Base):
+    """Where a Thing is: GeoJSON in ``location`` (lon/lat)."""
+
+    __tablename__ = "sta_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    encoding_type: Mapped[str] = mapped_column(String(100), default="application/geo+json")
+    location: Mapped[dict[str, Any]] = mapped_column(JSON)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class HistoricalLocation(Base):
+    """When a Thing was at its Locations."""
+
+    __tablename__ = "sta_historical_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Sensor(Base):
+    """The instrument behind a Datastream."""
+
+    __tablename__ = "sta_sensors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    encoding_type: Mapped[str] = mapped_column(String(100), default="text/plain")
+    metadata_: Mapped[str] = mapped_column("metadata", Text, default="")
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class ObservedProperty(Base):
+    """What is measured; ``properties.range = [min, max]`` bounds accepted results."""
+
+    __tablename__ = "sta_observed_properties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class Datastream(Base):
+    """A time series of one Thing, Sensor and ObservedProperty; ``properties.thresholds`` drive alerts."""
+
+    __tablename__ = "sta_datastreams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    unit_of_measurement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    observation_type: Mapped[str] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("sta_things.id", ondelete="CASCADE"), index=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sta_sensors.id"), index=True)
+    observed_property_id: Mapped[int] = mapped_column(ForeignKey("sta_observed_properties.id"), index=True)
+    #: The key that may write it (``sensor`` keys write only their own); admin keys write all.
+    owner_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), default=None, index=True)
+
+
+class FeatureOfInterest(Base):
+    """The feature an Observation is about (by default its Thing's Location)."""
+
+    __tablename__ = "sta_features_of_interest"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    encoding_type: Mapped[str] = mapped_column(String(100), default="application/geo+json")
+    feature: Mapped[dict[str, Any]] = mapped_column(JSON)
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class Observation(Base):
+    """One value; (datastream, phenomenon_time) is unique so a re-sent value is not stored twice.
+
+    The unique constraint's index is also the (datastream, time) index every time query uses.
+    """
+
+    __tablename__ = "sta_observations"
+    __table_args__ = (
+        UniqueConstraint("datastream_id", "phenomenon_time", name="uq_observation_datastream_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    datastream_id: Mapped[int] = mapped_column(ForeignKey("sta_datastreams.id", ondelete="CASCADE"))
+    phenomenon_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: End of an interval phenomenonTime (people counted from ``phenomenon_time`` to here).
+    phenomenon_end: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    result_time: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    result_number: Mapped[float | None] = mapped_column(Float, default=None)
+    result_json: Mapped[Any] = mapped_column(JSON, default=None)
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    feature_of_interest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sta_features_of_interest.id"), default=None, index=True)
+
+
+class AlertState(Base):
+    """The current alert level (0–4) of a Datastream with thresholds."""
+
+    __tablename__ = "sensor_alert_states"
+
+    datastream_id: Mapped[int] = mapped_column(ForeignKey("sta_datastreams.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    level: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    phenomenon_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SensorEvent(Base):
+    """The live log behind ``/api/stream``: ids only grow, old rows are pruned to a bound."""
+
+    __tablename__ = "sensor_events"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    public: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+

@@ -1,0 +1,84 @@
+"""``/api/stream``: server-sent events of new observations and alerts, resumable with ``Last-Event-ID``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from sqlalchemy import select
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from twin.sensors import events
+from twin.sensors.alerts import LABELS
+from twin.sensors.times import iso
+from twin.server.auth import Role, RoleCheck, requires
+from twin.store.models import AlertState
+
+router = APIRouter(prefix="/api", tags=["sensors"])
+#: How often the log is read for new events, and how often an idle stream sends a comment.
+POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
+_STAFF = RoleCheck((Role.STAFF, Role.SENSOR, Role.ADMIN))
+
+
+def _is_staff(request: Request) -> bool:
+    """Whether the request carries a valid staff/sensor/admin key (anonymous readers see public events)."""
+    if "authorization" not in request.headers:
+        return False
+    _STAFF(request)  # a wrong key is a 401, not a silent downgrade
+    return True
+
+
+@router.get("/stream", dependencies=[requires(Role.ANONYMOUS)])
+async def stream(request: Request, last_event_id: Annotated[str | None, Header()] = None,
+                 after: int | None = None) -> StreamingResponse:
+    """``observations`` and ``alert`` events; ``Last-Event-ID`` (or ``?after=``) resumes after that id.
+
+    Without either, the stream starts with new events only. Footfall counters are shown to keys only.
+    """
+    public_only = not _is_staff(request)
+    store = request.app.state.store
+    start = after if after is not None else int(last_event_id) if (last_event_id or "").isdigit() else None
+
+    def fetch(last: int):
+        with store.session() as session:
+            return [(e.id, e.kind, e.data) for e in events.since(session, last, public_only)]
+
+    def newest() -> int:
+        with store.session() as session:
+            return events.latest_id(session)
+
+    async def lines() -> AsyncIterator[str]:
+        last = start if start is not None else await run_in_threadpool(newest)
+        yield "retry: 2000\n\n"
+        idle = 0.0
+        while not await request.is_disconnected():
+            batch = await run_in_threadpool(fetch, last)
+            for id_, kind, data in batch:
+                yield f"id: {id_}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                last = id_
+            if batch:
+                idle = 0.0
+                continue
+            await asyncio.sleep(POLL_SECONDS)
+            idle += POLL_SECONDS
+            if idle >= HEARTBEAT_SECONDS:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(lines(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/alerts", dependencies=[requires(Role.ANONYMOUS)])
+def alert_states(request: Request) -> dict:
+    """The current alert level of every gauge with thresholds."""
+    with request.app.state.store.session() as session:
+        states = session.scalars(select(AlertState).order_by(AlertState.datastream_id))
+        return {"alerts": [{"datastream": s.datastream_id, "level": s.level, "label": LABELS[s.level],
+                            "value": s.value, "phenomenonTime": iso(s.phenomenon_time), "since": iso(s.since)}
+                           for s in states]}
