@@ -8,6 +8,7 @@ import typer
 def register(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
     from twin.commands import convert as convert_cmd
+    from twin.commands import demo as demo_cmd
     from twin.commands import flood as flood_cmd
     from twin.commands import inspect as inspect_cmd
     from twin.commands import keys as keys_cmd
@@ -21,4 +22,5 @@ def register(app: typer.Typer) -> None:
     samplecity_cmd.register(app)
     serve_cmd.register(app)
     keys_cmd.register(app)
+    demo_cmd.register(app)
     flood_cmd.register(app)

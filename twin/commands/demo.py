@@ -1,0 +1,35 @@
+"""``twin demo``: the whole story on the sample city — generate, convert, serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from twin.commands.serve import serve
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    home: Path = typer.Option(Path("build/demo"), "--home", help="Folder for the sample dataset and the server's data."),
+    buildings: int = typer.Option(2000, "--buildings", "-n", help="Buildings in the sample city."),
+    seed: int = typer.Option(1, "--seed", help="Sample city seed."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
+) -> None:
+    """Make the sample city (once), convert it (once) and serve it; prints the URL to open."""
+    from citygml.samplecity import generate
+    from twin.convert import convert
+
+    source = home / "source"
+    city = home / "data" / "sample"
+    if not (source / "udx").is_dir():
+        typer.echo(f"twin: writing a {buildings}-building sample city to {source}", err=True)
+        generate(source, buildings=buildings, seed=seed)
+    if not (city / "city.json").is_file():
+        typer.echo(f"twin: converting it into {city}", err=True)
+        convert(source, city)
+    serve(data_dir=home / "data", host=host, port=port)
