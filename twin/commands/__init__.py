@@ -9,6 +9,7 @@ def register(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
     from twin.commands import convert as convert_cmd
     from twin.commands import demo as demo_cmd
+    from twin.commands import evacuate as evacuate_cmd
     from twin.commands import flood as flood_cmd
     from twin.commands import inspect as inspect_cmd
     from twin.commands import keys as keys_cmd
@@ -24,3 +25,4 @@ def register(app: typer.Typer) -> None:
     keys_cmd.register(app)
     demo_cmd.register(app)
     flood_cmd.register(app)
+    evacuate_cmd.register(app)

@@ -1,0 +1,21 @@
+"""Agent-based evacuation on a walkable raster, with water that slows and strands people.
+
+    from sim.evacuation import simulate
+    result = simulate(walls, cell_size, origin, agents, exits, depth=None)
+"""
+
+from sim.evacuation.fundamental_diagram import weidmann_flow, weidmann_speed
+from sim.evacuation.model import DepthProvider, EvacuationConfig, EvacuationResult, simulate
+from sim.evacuation.profiles import DEFAULT_PROFILES, Distribution, Profile
+
+__all__ = [
+    "DEFAULT_PROFILES",
+    "DepthProvider",
+    "Distribution",
+    "EvacuationConfig",
+    "EvacuationResult",
+    "Profile",
+    "simulate",
+    "weidmann_flow",
+    "weidmann_speed",
+]

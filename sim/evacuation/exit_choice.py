@@ -1,0 +1,84 @@
+"""Exit choice by expected travel time including queues.
+
+An agent's expected time to exit e is max(walk, queue): walk = T_e(x)/v₀ from the exit's
+travel-time field, queue = (agents heading for e who are nearer to it) / (e's flow
+capacity). Agents reconsider with a given probability per choice round and switch only for
+a clear gain (hysteresis), so that crowds do not oscillate between exits; agents with an
+assigned exit keep it while it is open and reachable.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.evacuation.crowd import MOVING
+
+NO_ROUTE = -2
+
+
+@numba.njit(cache=True)
+def _queue_histograms(px, py, cls, state, target, fields, h, bin_m, nbins):
+    n_exits = fields.shape[1]
+    ny, nx = fields.shape[2], fields.shape[3]
+    cum = np.zeros((n_exits, nbins + 1), dtype=np.int64)
+    for i in range(px.shape[0]):
+        e = target[i]
+        if state[i] != MOVING or e < 0:
+            continue
+        d = fields[cls[i], e, min(int(py[i] / h), ny - 1), min(int(px[i] / h), nx - 1)]
+        if np.isfinite(d):
+            cum[e, min(int(d / bin_m), nbins - 1) + 1] += 1
+    for e in range(n_exits):
+        for b in range(nbins):
+            cum[e, b + 1] += cum[e, b]
+    return cum
+
+
+@numba.njit(cache=True)
+def choose_exits(
+    px, py, v0, cls, state, target, assigned, comp, exit_comp, fields, exit_open, exit_flow,
+    h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins,
+):
+    """Update ``target`` in place; agents with no route to any open exit of their own walkable
+    region get ``NO_ROUTE`` (cut off by water), those whose region has no open exit get -1."""
+    n_exits = fields.shape[1]
+    ny, nx = fields.shape[2], fields.shape[3]
+    cum = _queue_histograms(px, py, cls, state, target, fields, h, bin_m, nbins)
+    for i in range(px.shape[0]):
+        if state[i] != MOVING:
+            continue
+        r = min(int(py[i] / h), ny - 1)
+        c = min(int(px[i] / h), nx - 1)
+        a = assigned[i]
+        if a >= 0 and exit_open[a] and np.isfinite(fields[cls[i], a, r, c]):
+            target[i] = a
+            continue
+        cur = target[i]
+        forced = cur < 0 or not exit_open[cur] or not np.isfinite(fields[cls[i], cur, r, c])
+        if not forced and draw[i] > p_reconsider:
+            continue
+        best = -1
+        best_cost = np.inf
+        cur_cost = np.inf
+        for e in range(n_exits):
+            if not exit_open[e]:
+                continue
+            d = fields[cls[i], e, r, c]
+            if not np.isfinite(d):
+                continue
+            ahead = cum[e, min(int(d / bin_m), nbins - 1)]
+            cost = max(d / v0[i], ahead / exit_flow[e])
+            if cost < best_cost:
+                best_cost = cost
+                best = e
+            if e == cur:
+                cur_cost = cost
+        if best < 0:
+            target[i] = -1
+            for e in range(n_exits):
+                if exit_open[e] and exit_comp[e] == comp[r, c]:
+                    target[i] = NO_ROUTE
+                    break
+        elif forced or best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost):
+            target[i] = best

@@ -1,0 +1,123 @@
+"""Building blocks of the evacuation engine: travel-time fields, laws, profiles, inputs, exits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.errors import SimInputError
+from sim.evacuation import DEFAULT_PROFILES, EvacuationConfig, simulate, weidmann_speed
+from sim.evacuation.navigation import exit_fields
+from sim.evacuation.rimea import agents_table, box, room_crowd
+from sim.evacuation.water import water_factor_grid
+
+
+def test_fast_marching_distance_from_a_line_is_exact_and_from_a_point_within_7_percent():
+    free = np.ones((101, 101))
+    line = exit_fields(free, [np.arange(101) * 101], 0.5)[0]  # column 0 of every row
+    assert np.allclose(line, np.arange(101) * 0.5, atol=1e-9)
+    point = exit_fields(free, [np.array([50 * 101 + 50])], 1.0)[0]
+    yy, xx = np.mgrid[0:101, 0:101]
+    d = np.hypot(yy - 50, xx - 50)
+    far = d > 10
+    # first-order fast marching overestimates diagonals; the error shrinks with distance
+    assert np.all(point[far] >= d[far] - 1e-9)
+    assert np.max((point[far] - d[far]) / d[far]) < 0.07
+
+
+def test_fast_marching_goes_round_walls_and_leaves_enclosed_cells_unreachable():
+    speed = np.ones((30, 30))
+    speed[10, :25] = 0.0  # a wall with a gap at the east end
+    speed[20:25, 20:25] = 0.0
+    speed[22, 22] = 1.0  # enclosed
+    t = exit_fields(speed, [np.array([0])], 1.0)[0]
+    assert np.isinf(t[22, 22]) and np.isinf(t[10, 5])
+    assert t[11, 0] > 2 * 25 - 1  # down to the gap and back
+    slow = exit_fields(np.full((5, 50), 0.5), [np.array([0])], 1.0)[0]
+    assert slow[0, 49] == pytest.approx(98.0)  # half speed: twice the time
+
+
+def test_weidmann_and_water_laws():
+    assert weidmann_speed(np.array([0.0]))[0] == pytest.approx(1.34)
+    assert weidmann_speed(np.array([5.4]))[0] == pytest.approx(0.0, abs=1e-12)
+    assert weidmann_speed(np.array([1.0]))[0] == pytest.approx(1.34 * (1 - np.exp(-1.913 * (1 - 1 / 5.4))))
+    f = water_factor_grid(np.array([0.0, 0.25, 0.5, 0.7, np.nan]), 0.5)
+    assert np.allclose(f, [1.0, 0.5, 0.0, 0.0, 1.0])
+
+
+def test_profile_speeds_are_drawn_inside_their_ranges_with_the_cited_means():
+    from scipy.stats import truncnorm
+
+    rng = np.random.default_rng(0)
+    for name, nominal in (("adult", 1.3), ("elderly", 1.0), ("needs_help", 0.5)):
+        s = DEFAULT_PROFILES[name].speed
+        v = s.sample(rng, 20000)
+        assert v.min() >= s.low and v.max() <= s.high
+        expected = truncnorm.mean((s.low - s.mean) / s.sd, (s.high - s.mean) / s.sd, loc=s.mean, scale=s.sd)
+        assert v.mean() == pytest.approx(expected, abs=0.01)
+        assert v.mean() == pytest.approx(nominal, rel=0.05)  # the issue's ~1.3, ~1.0 and 0.5 m/s
+    assert DEFAULT_PROFILES["adult"].depth_limit_m == 0.5
+    assert DEFAULT_PROFILES["elderly"].depth_limit_m == DEFAULT_PROFILES["needs_help"].depth_limit_m == 0.3
+
+
+def _room():
+    lay = box(0.0, 0.0, 10.0, 10.0)
+    exits = pd.DataFrame([("A", 10.25, 2.0, 0.8), ("B", 10.25, 8.0, 0.8)], columns=["id", "x", "y", "radius_m"])
+    from sim.evacuation.rimea import carve
+    carve(lay, 10.0, 1.0, 10.25, 3.0)
+    carve(lay, 10.0, 7.0, 10.25, 9.0)
+    return lay, exits
+
+
+@pytest.mark.parametrize("agents, message", [
+    (agents_table([-5.0], [1.0]), "outside the grid"),
+    (agents_table([10.1], [5.0]), "inside a wall"),
+    (agents_table([1.0], [1.0], profile=["child"]), "unknown profile"),
+    (agents_table([1.0], [1.0], exit_id=["Z"]), "not an exit"),
+    (agents_table([1.0], [1.0], speed_mps=[-1.0]), "speed_mps"),
+    (pd.DataFrame({"id": [1], "x": [1.0]}), "lacks column"),
+])
+def test_bad_inputs_raise_sim_input_error(agents, message):
+    lay, exits = _room()
+    with pytest.raises(SimInputError, match=message):
+        simulate(lay.walls, lay.cell_size, lay.origin, agents, exits)
+
+
+def test_exits_outside_the_grid_are_refused():
+    lay, exits = _room()
+    exits.loc[0, "x"] = 50.0
+    with pytest.raises(SimInputError, match="exit A .* outside the grid"):
+        simulate(lay.walls, lay.cell_size, lay.origin, agents_table([1.0], [1.0]), exits)
+
+
+def test_a_full_shelter_closes_and_the_rest_go_to_the_other():
+    lay, exits = _room()
+    exits["capacity"] = [30, np.nan]
+    x, y = room_crowd(0.0, 0.0, 10.0, 5.0, 80, np.random.default_rng(2))  # all nearer to A
+    res = simulate(lay.walls, lay.cell_size, lay.origin, agents_table(x, y), exits,
+                   config=EvacuationConfig(dt_s=0.1, duration_s=300.0))
+    got = pd.Series(res.exit_id[np.isfinite(res.arrival_s)]).value_counts()
+    assert res.arrived == 80
+    assert got["A"] == 30 and got["B"] == 50
+
+
+def test_exit_choice_spreads_a_crowd_over_two_doors_by_expected_queue():
+    lay, exits = _room()
+    x, y = room_crowd(0.0, 0.0, 10.0, 4.5, 120, np.random.default_rng(3))  # all nearer to A
+    res = simulate(lay.walls, lay.cell_size, lay.origin, agents_table(x, y), exits,
+                   config=EvacuationConfig(dt_s=0.1, duration_s=300.0))
+    got = pd.Series(res.exit_id).value_counts()
+    assert res.arrived == 120
+    assert got.get("B", 0) >= 20  # some walk further to the idle door rather than queue
+
+
+def test_same_seed_same_result_and_waiting_agents_start_on_time():
+    lay, exits = _room()
+    x, y = room_crowd(0.0, 0.0, 10.0, 10.0, 60, np.random.default_rng(4))
+    agents = agents_table(x, y, start_s=np.where(np.arange(60) < 30, 0.0, 20.0))
+    cfg = EvacuationConfig(dt_s=0.2, duration_s=200.0, seed=5)
+    a = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, config=cfg)
+    b = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, config=cfg)
+    assert np.array_equal(a.arrival_s, b.arrival_s, equal_nan=True)
+    assert np.all(a.arrival_s[30:] > 20.0)
