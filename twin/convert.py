@@ -42,6 +42,8 @@ from twin.tiles import mesh_buildings, write_building_tiles, write_terrain_tiles
 LONLAT = "EPSG:6668"  # JGD2011 geographic; tables store (lon, lat) geometry
 #: Metres of terrain kept around the buildings when the DEM is larger than the city.
 GRID_MARGIN = 200.0
+#: Official flood areas within this many metres of the buildings widen the grid to their extent.
+HAZARD_REACH = 2000.0
 MAX_GRID_CELLS = 60_000_000
 
 
@@ -215,7 +217,8 @@ def _merge(source: Path, out: Path, city_id: str, results: list[FileResult], opt
 
     on_stage("terrain")
     tin = _concat_tin([Path(r.work) / "tin.npy" for r in results if r.triangles])
-    grid, terrain_note = _terrain_grid(buildings, tin, to_local, crs_local, options)
+    hazards = _concat([Path(r.work) / "hazards.parquet" for r in results if r.hazards])
+    grid, terrain_note = _terrain_grid(buildings, hazards, tin, to_local, crs_local, options)
     if terrain_note:
         warnings.append(terrain_note)
     write_grid(out / "terrain.tif", grid)
@@ -228,7 +231,6 @@ def _merge(source: Path, out: Path, city_id: str, results: list[FileResult], opt
     on_stage("masks")
     roads = _concat([Path(r.work) / "roads.parquet" for r in results if r.roads])
     _write_masks(out / "masks.tif", grid, buildings, roads, crs_local)
-    hazards = _concat([Path(r.work) / "hazards.parquet" for r in results if r.hazards])
 
     on_stage("tables")
     _fill_ground(buildings, grid, to_local)
@@ -267,9 +269,10 @@ def _local_crs(source: Path, buildings: gpd.GeoDataFrame, results: list[FileResu
     return f"EPSG:{zone_epsg(choose_zone((west + east) / 2, (south + north) / 2, prefecture))}"
 
 
-def _grid_frame(buildings: gpd.GeoDataFrame, tin: np.ndarray | None, to_local: Transformer,
-                options: ConvertOptions) -> tuple[Affine, tuple[int, int]]:
-    """Cells covering the buildings (plus a margin) or the --bbox, clipped to the DEM."""
+def _grid_frame(buildings: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None, tin: np.ndarray | None,
+                to_local: Transformer, options: ConvertOptions) -> tuple[Affine, tuple[int, int]]:
+    """Cells covering the --bbox, or the buildings (plus a margin) and the official flood areas
+    near them (so that a flood from the river reaches the city), clipped to the DEM."""
     if options.bbox:
         w, s, e, n = options.bbox
         xs, ys = to_local.transform([w, e, w, e], [s, s, n, n])
@@ -277,6 +280,12 @@ def _grid_frame(buildings: gpd.GeoDataFrame, tin: np.ndarray | None, to_local: T
     else:
         xs, ys = to_local.transform(*buildings.total_bounds.reshape(2, 2).T)
         box = [min(xs) - GRID_MARGIN, min(ys) - GRID_MARGIN, max(xs) + GRID_MARGIN, max(ys) + GRID_MARGIN]
+        if hazards is not None and len(hazards):
+            areas = hazards.to_crs(to_local.target_crs.to_wkt()).geometry
+            near = areas[areas.intersects(shapely.box(*box).buffer(HAZARD_REACH))]
+            if len(near):
+                hx0, hy0, hx1, hy1 = near.total_bounds
+                box = [min(box[0], hx0), min(box[1], hy0), max(box[2], hx1), max(box[3], hy1)]
     if tin is not None:
         tx, ty = to_local.transform(tin[..., 1].ravel(), tin[..., 0].ravel())
         clipped = [max(box[0], tx.min()), max(box[1], ty.min()), min(box[2], tx.max()), min(box[3], ty.max())]
@@ -290,8 +299,8 @@ def _grid_frame(buildings: gpd.GeoDataFrame, tin: np.ndarray | None, to_local: T
     return Affine(res, 0, x0, 0, -res, y1), (rows, cols)
 
 
-def _terrain_grid(buildings, tin, to_local, crs_local, options) -> tuple[Grid, str | None]:
-    transform, shape = _grid_frame(buildings, tin, to_local, options)
+def _terrain_grid(buildings, hazards, tin, to_local, crs_local, options) -> tuple[Grid, str | None]:
+    transform, shape = _grid_frame(buildings, hazards, tin, to_local, options)
     crs = CRS.from_user_input(crs_local)
     heights = np.full(shape, np.nan)
     if tin is not None:

@@ -1,4 +1,4 @@
-"""``twin flood run``: a flood simulation on grids (the city mode will join it)."""
+"""``twin flood run``: a flood simulation on grids, or a scenario on a City (``--city``)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
+    city: Path = typer.Option(None, "--city", help="City folder (twin convert): run --scenario on it."),
+    scenario: str = typer.Option(None, "--scenario", help="With --city: a scenario TOML file or a built-in name "
+                                 "(river-breach, cloudburst-100mm)."),
+    cell_size: float = typer.Option(None, "--cell-size", help="With --city: coarsen the City's grid to this cell "
+                                    "size (a whole multiple of it), m."),
     dem: Path = typer.Option(None, "--dem", help="Terrain grid (GeoTIFF or .asc), metres; row 0 north."),
     manning: float = typer.Option(None, "--manning", help="Manning's n everywhere (default 0.03)."),
     manning_grid: Path = typer.Option(None, "--manning-grid", help="Manning's n per cell (grid)."),
@@ -38,7 +43,7 @@ def run(
     boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m); SIDE north/south/east/west."),
     initial_wse: str = typer.Option(None, "--initial-wse", help="Initial water-surface elevation: a number or a grid."),
     gauge: list[str] = typer.Option([], "--gauge", help="NAME=X,Y: record the depth there."),
-    duration: float = typer.Option(..., "--duration", help="Simulated time, s."),
+    duration: float = typer.Option(None, "--duration", help="Simulated time, s (with --city: overrides the scenario's)."),
     output_interval: float = typer.Option(None, "--output-interval", help="Seconds between depth frames (default: duration/10)."),
     gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples (default: the output interval)."),
     arrival_depth: float = typer.Option(0.1, "--arrival-depth", help="Depth that counts as arrival, m."),
@@ -48,10 +53,25 @@ def run(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Run a flood on grids and write depth.nc, max_depth.tif/.asc, arrival_time.tif,
-    max_velocity.tif, gauges.csv and summary.json into OUT."""
+    """Run a flood on grids (--dem) or a scenario on a City (--city, --scenario) and write depth.nc,
+    max_depth.tif/.asc, arrival_time.tif, max_velocity.tif, gauges.csv and summary.json into OUT
+    (with --city also buildings.parquet)."""
+    scheme_args = dict(precision=precision, threads=threads, cfl=cfl)
+    if city is not None or scenario is not None:
+        grid_flags = {"--dem": dem, "--manning": manning, "--manning-grid": manning_grid, "--blocked": blocked,
+                      "--rain": rain, "--rain-series": rain_series, "--initial-wse": initial_wse,
+                      "--inflow": inflow or None, "--boundary": boundary or None, "--gauge": gauge or None}
+        given = [flag for flag, value in grid_flags.items() if value is not None]
+        if given:
+            raise TwinInputError(f"{given[0]} belongs to the grid mode; with --city the scenario sets the forcing")
+        _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json)
+        return
     if dem is None:
-        raise TwinInputError("twin flood run needs --dem DEM (the city mode is not available yet)")
+        raise TwinInputError("twin flood run needs --dem DEM (grid mode) or --city CITY --scenario SCENARIO")
+    if cell_size is not None:
+        raise TwinInputError("--cell-size belongs to the city mode (--city); resample the grids for the grid mode")
+    if duration is None:
+        raise TwinInputError("twin flood run --dem needs --duration S")
     terrain = read_grid(dem)
     flood = FloodRun(
         dem=_checked_dem(terrain, dem),
@@ -70,11 +90,17 @@ def run(
         arrival_depth_m=arrival_depth,
         gauge_interval_s=gauge_interval,
     )
+    summary = _with_progress(flood.duration_s, as_json, lambda progress: run_flood(flood, out, progress))
+    _report(summary, out, as_json)
+
+
+def _with_progress(duration_s: float, quiet: bool, work):
+    """Run ``work(on_progress)`` under a rich progress bar on stderr."""
     err = Console(stderr=True)
     with Progress(TextColumn("[bold]flood"), BarColumn(), TextColumn("{task.fields[t]:>9.0f} s"),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True,
-                  disable=as_json) as bar:
-        task = bar.add_task("", total=max(flood.duration_s, 1e-9), t=0.0)
+                  disable=quiet) as bar:
+        task = bar.add_task("", total=max(duration_s, 1e-9), t=0.0)
         last = [0.0]
 
         def progress(t: float, until: float) -> None:
@@ -83,13 +109,46 @@ def run(
                 last[0] = now
                 bar.update(task, completed=t, t=t)
 
-        summary = run_flood(flood, out, progress)
+        return work(progress)
+
+
+def _report(summary: dict, out: Path, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
-    else:
-        typer.echo(f"flood: {summary['steps']} steps in {summary['wall_s']:.1f} s "
-                   f"({summary['cell_steps_per_s'] / 1e6:.1f} M cell-steps/s), max depth "
-                   f"{summary['max_depth_m']:.2f} m, mass error {summary['mass_error_rel']:.1e} -> {out}")
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"flood: {summary['steps']} steps in {summary['wall_s']:.1f} s "
+               f"({summary['cell_steps_per_s'] / 1e6:.1f} M cell-steps/s), max depth "
+               f"{summary['max_depth_m']:.2f} m, mass error {summary['mass_error_rel']:.1e} -> {out}")
+    if "buildings" in summary:
+        b, c = summary["buildings"], summary["comparison"]
+        agreement = "n/a" if c["agreement"] is None else f"{c['agreement']:.0%}"
+        typer.echo(f"buildings: {b['wetted']} of {b['count']} wetted; official rank agreement {agreement} "
+                   f"over {c['buildings_with_official_rank']} buildings with an official depth")
+
+
+def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
+              output_interval: float | None, scheme_args: dict, out: Path, as_json: bool) -> None:
+    from twin.city_flood import load_city, run_city_flood
+    from twin.scenario import load_scenario
+
+    if city is None or scenario_ref is None:
+        raise TwinInputError("the city mode needs both --city CITY and --scenario SCENARIO")
+    if not city.is_dir():
+        raise TwinInputError(f"--city {city}: no such City folder")
+    chosen = load_scenario(scenario_ref)
+    if cell_size is not None and not (np.isfinite(cell_size) and cell_size > 0):
+        raise TwinInputError(f"--cell-size must be positive metres, got {cell_size:g}")
+    if duration is not None:
+        _duration(duration)
+    if output_interval is not None:
+        _interval(output_interval, duration or chosen.duration_s)
+    grids = load_city(city, cell_size)
+    scheme = Scheme(dtype=np.dtype(_choice(scheme_args["precision"], ("float32", "float64"), "--precision")).type,
+                    threads=scheme_args["threads"], cfl=scheme_args["cfl"])
+    total = chosen.duration_s if duration is None else duration
+    summary = _with_progress(total, as_json, lambda progress: run_city_flood(
+        grids, chosen, out, progress, scheme=scheme, duration_s=duration, output_interval_s=output_interval))
+    _report(summary, out, as_json)
 
 
 def _checked_dem(grid: Grid, path: Path) -> Grid:

@@ -12,7 +12,7 @@ from twin.server import problems
 from twin.server.auth import document_roles, role_registry
 from twin.server.cities import CityRegistry
 from twin.server.headers import SecurityHeaders, viewer_policy
-from twin.server.routes import cities, keys, ngsi, sta, stream, tiles, viewer
+from twin.server.routes import cities, keys, ngsi, scenarios, sta, stream, tiles, viewer
 from twin.server.settings import Settings
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = ApiKeys(store)
     app.state.cities = CityRegistry(settings.data_dir)
     problems.install(app)
-    for module in (cities, keys, tiles, viewer, sta, ngsi, stream):
+    for module in (cities, keys, tiles, viewer, sta, ngsi, stream, scenarios):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

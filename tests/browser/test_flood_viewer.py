@@ -1,0 +1,116 @@
+"""The console's scenario panel in Debian's Chromium: a finished flood job animates over the city."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.browser.test_viewer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
+                                                     "(apt-get install -y chromium); CI installs it"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``twin serve`` over the sample city with a staff key; (base URL, key, finished job id)."""
+    home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
+    key = subprocess.run([TWIN, "keys", "create", "--role", "staff", "--name", "browser", "--data-dir", str(home)],
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    port = free_port()
+    log = (home.parent / "serve.log").open("w")
+    process = subprocess.Popen([TWIN, "serve", "--data-dir", str(home), "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/cities", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"twin serve did not come up: {(home.parent / 'serve.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+        job = httpx.post(f"{base}/api/scenarios", headers={"Authorization": f"Bearer {key}"}, timeout=60, json={
+            "city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 2,
+            "overrides": {"duration_s": 1800, "output_interval_s": 600}})
+        assert job.status_code == 202, job.text
+        job = job.json()
+        deadline = time.monotonic() + 300
+        while (state := httpx.get(f"{base}/api/scenarios/{job['id']}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the scenario job did not finish"
+            time.sleep(0.5)
+        assert state["status"] == "done", state
+        yield base, key, job["id"]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), float)
+
+
+def test_a_finished_scenario_animates_over_the_city(server):
+    base, key, job_id = server
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 640})
+        errors, external = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))
+        page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else external.append(r.url))
+        page.goto(base + "/")
+        page.wait_for_selector("body[data-tileset-loaded=true]", state="attached", timeout=150_000)
+        page.wait_for_selector(f"#flood-jobs option[value='{job_id}']", state="attached", timeout=30_000)
+        assert page.eval_on_selector_all("#flood-scenario option", "os => os.map(o => o.value)") == [
+            "cloudburst-100mm", "river-breach"]
+        page.fill("#flood-key", key)
+        page.dispatch_event("#flood-key", "change")
+        assert page.evaluate("sessionStorage.getItem('twin.staffKey')") == key
+        page.select_option("#flood-jobs", job_id)
+        page.click("#flood-open")
+        page.wait_for_selector(f"#flood[data-job='{job_id}'][data-frame='0']", timeout=30_000)
+        page.wait_for_timeout(2000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "flood-0.png"))
+
+        last = page.evaluate("Number(document.querySelector('#flood-time').max)")
+        assert last == 3
+        page.evaluate("""k => { const s = document.querySelector('#flood-time'); s.value = String(k);
+                                s.dispatchEvent(new Event('input')); }""", last)
+        page.wait_for_selector(f"#flood[data-frame='{last}']", timeout=15_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(ARTIFACTS / "flood-last.png"))
+        assert page.inner_text("#flood-time-label") == "0:30"
+        assert "wetted buildings" in page.inner_text("#flood-message")
+        page.click("#flood-play")  # plays on from the last frame: wraps to the first
+        assert page.inner_text("#flood-play") == "❚❚"
+        page.wait_for_function(f"document.querySelector('#flood').dataset.frame !== '{last}'", timeout=15_000)
+        page.click("#flood-play")
+        assert page.inner_text("#flood-play") == "▶"
+        browser.close()
+
+    before, after = rgb(ARTIFACTS / "flood-0.png"), rgb(ARTIFACTS / "flood-last.png")
+    height, width, _ = before.shape
+    scene = (slice(height // 8, height // 2), slice(width // 3, -width // 8))  # above the panel, right of the legend
+    changed = np.abs(before[scene] - after[scene]).max(axis=2) > 12
+    assert changed.mean() > 0.02, f"only {changed.mean():.1%} of the scene changed between the first and last frame"
+    wet = after[scene]
+    yellow = (np.abs(wet[..., 0] - 0xF7) < 40) & (np.abs(wet[..., 1] - 0xF5) < 40) & (wet[..., 2] < 0xD0)
+    assert yellow.mean() > 0.01, "the shallow MLIT colour shows where it rained"
+    assert errors == [] and external == []

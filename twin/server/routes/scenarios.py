@@ -1,0 +1,189 @@
+"""``/api/scenarios``: flood scenario jobs on a city — run (staff), follow, read results (anyone).
+
+Running and cancelling need the ``staff`` role; job states, progress events and results are
+readable anonymously, like the city data they are computed from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from twin.city_flood import load_city
+from twin.errors import TwinInputError
+from twin.jobs import FINISHED, Job, JobRunner
+from twin.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
+from twin.server.auth import Role, requires
+from twin.server.cities import plain
+from twin.server.problems import Problem
+
+router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
+_runner_lock = threading.Lock()
+
+
+class ScenarioRequest(BaseModel):
+    city: str = Field(description="City id (a folder of the data directory)")
+    scenario: str | None = Field(None, description="Name of a built-in scenario", examples=["cloudburst-100mm"])
+    definition: dict[str, Any] | None = Field(None, description="An inline scenario (the TOML format as JSON)")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Top-level scenario keys to replace, "
+                                      "e.g. {\"duration_s\": 1800, \"rain\": {\"mm_per_h\": 50}}")
+    cell_size: float | None = Field(None, gt=0, description="Coarsen the city's grid to this cell size, m")
+
+
+def runner(request: Request) -> JobRunner:
+    """The app's job runner, made on first use (which marks jobs cut off by a restart failed)."""
+    state = request.app.state
+    with _runner_lock:
+        if getattr(state, "jobs", None) is None:
+            state.jobs = JobRunner(state.settings.data_dir, workers=1)
+        return state.jobs
+
+
+def _job(request: Request, job_id: str) -> Job:
+    job = runner(request).get(job_id)
+    if job is None:
+        raise Problem(404, f"No scenario job {job_id!r}.", "unknown-job")
+    return job
+
+
+@router.get("/builtin", dependencies=[requires(Role.ANONYMOUS)])
+def list_builtin() -> dict[str, Any]:
+    """The built-in scenarios: name, titles and main figures."""
+    out = []
+    for name in builtin_names():
+        s = parse_scenario(builtin_data(name), f"scenario {name}").as_dict()
+        out.append({k: s[k] for k in ("name", "title", "description", "duration_s", "output_interval_s")})
+    return {"scenarios": out}
+
+
+@router.post("", status_code=202, dependencies=[requires(Role.STAFF)])
+def create_job(body: ScenarioRequest, request: Request, response: Response) -> dict[str, Any]:
+    """Queue a scenario run on a city; answers 202 with the job (follow it at ``links.events``)."""
+    if (body.scenario is None) == (body.definition is None):
+        raise Problem(422, "Give either 'scenario' (a built-in name) or 'definition' (an inline scenario).",
+                      "validation")
+    city_entry = request.app.state.cities.get(body.city)  # 404 unknown-city
+    try:
+        if body.scenario is not None:
+            data, source = builtin_data(body.scenario), f"scenario {body.scenario}"
+        else:
+            data, source = body.definition, "definition"
+        scenario = parse_scenario(with_overrides(data, body.overrides), source)
+        city = load_city(city_entry.folder, body.cell_size)
+        job = runner(request).submit(city, scenario, body.cell_size)
+    except TwinInputError as exc:
+        raise Problem(422, str(exc), "bad-scenario") from None
+    response.headers["Location"] = f"/api/scenarios/{job.id}"
+    return job.public()
+
+
+@router.get("", dependencies=[requires(Role.ANONYMOUS)])
+def list_jobs(request: Request) -> dict[str, Any]:
+    """Every scenario job, newest first."""
+    return {"jobs": [j.public() for j in runner(request).list()]}
+
+
+@router.get("/{job_id}", dependencies=[requires(Role.ANONYMOUS)])
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    """One job's state: queued, running (with progress), done, failed or cancelled (with a reason)."""
+    return _job(request, job_id).public()
+
+
+@router.delete("/{job_id}", dependencies=[requires(Role.STAFF)], status_code=202,
+               responses={204: {"description": "a finished job, deleted with its files"}})
+def cancel_job(job_id: str, request: Request) -> Response:
+    """Cancel a queued or running job (202), or delete a finished one with its results (204)."""
+    jobs = runner(request)
+    job = _job(request, job_id)
+    if job.status in FINISHED:
+        jobs.delete(job_id)
+        return Response(status_code=204)
+    cancelled = jobs.cancel(job_id) or job
+    return Response(json.dumps(cancelled.public()), status_code=202, media_type="application/json")
+
+
+@router.get("/{job_id}/events", dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def job_events(job_id: str, request: Request) -> StreamingResponse:
+    """Server-sent events: ``progress`` ({fraction, sim_time_s}) as the run advances, then one
+    ``done``, ``failed`` or ``cancelled`` with the job, and the stream ends."""
+    _job(request, job_id)
+    jobs = runner(request)
+
+    async def stream():
+        last = None
+        yield "retry: 2000\n\n"
+        while True:
+            job = jobs.get(job_id)
+            if job is None:
+                yield _event("failed", {"id": job_id, "status": "failed", "reason": "the job was deleted"})
+                return
+            if job.status in FINISHED:
+                yield _event(job.status, job.public())
+                return
+            now = (job.status, round(job.progress, 3))
+            if now != last:
+                last = now
+                yield _event("progress", {"id": job.id, "status": job.status, "fraction": round(job.progress, 4),
+                                          "sim_time_s": round(job.sim_time_s, 1)})
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.25)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _result_file(request: Request, job_id: str, *parts: str) -> Any:
+    job = _job(request, job_id)
+    if job.status != "done":
+        raise Problem(409, f"Scenario job {job_id!r} is {job.status}; results exist once it is done.", "not-done")
+    path = runner(request).folder(job_id).joinpath(*parts)
+    if not path.is_file():
+        raise Problem(404, f"No {'/'.join(parts)} for scenario job {job_id!r}.", "not-found")
+    return path
+
+
+@router.get("/{job_id}/summary.json", dependencies=[requires(Role.ANONYMOUS)])
+def job_summary(job_id: str, request: Request) -> Any:
+    """The run's summary: volume budget, buildings wetted, comparison with the official ranks."""
+    return json.loads(_result_file(request, job_id, "result", "summary.json").read_text(encoding="utf-8"))
+
+
+@router.get("/{job_id}/buildings", dependencies=[requires(Role.ANONYMOUS)])
+def job_buildings(job_id: str, request: Request, wetted_only: bool = False) -> dict[str, Any]:
+    """Per building: max adjacent depth, first wetting time, official and simulated ranks."""
+    table = pd.read_parquet(_result_file(request, job_id, "result", "buildings.parquet"))
+    if wetted_only:
+        table = table[table["first_wet_s"].notna()]
+    rows = [{k: plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
+    return {"count": len(rows), "buildings": rows}
+
+
+@router.get("/{job_id}/frames", dependencies=[requires(Role.ANONYMOUS)])
+def job_frames(job_id: str, request: Request) -> dict[str, Any]:
+    """Depth frames: times (s), the lon/lat rectangle [west, south, east, north] and PNG URLs."""
+    index = json.loads(_result_file(request, job_id, "frames", "frames.json").read_text(encoding="utf-8"))
+    index["urls"] = [f"/api/scenarios/{job_id}/frames/{k}.png" for k in range(index["count"])]
+    return index
+
+
+@router.get("/{job_id}/frames/{k}.png", dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"image/png": {}}}})
+def job_frame(job_id: str, k: int, request: Request) -> FileResponse:
+    """Depth at output time ``k`` in MLIT colours, transparent where dry, on the frames' rectangle."""
+    if k < 0:
+        raise Problem(404, f"No frame {k}.", "not-found")
+    path = _result_file(request, job_id, "frames", f"{k}.png")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
