@@ -28,10 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_SAMPLES = Path(os.environ.get("TWIN_PLATEAU_SAMPLES", ROOT.parent / "shared" / "data" / "plateau"))
-#: A recent real PLATEAU tile of LOD0/LOD1 buildings, used only when sample-city is missing.
-TEMPLATE_TILE = "27100_osaka-shi_city_2024_citygml_1_op/udx/bldg/51357309_bldg_6697_op.gml"
-FALLBACK_FILE_BUILDINGS = 5000
 
 TARGET_BUILDINGS_PER_S = 5000.0
 TARGET_RATIO = 3.0
@@ -56,19 +52,10 @@ def make_city(out: Path, buildings: int, seed: int) -> str:
     """Write a sample city into ``out``; returns how it was made."""
     if (out / "udx" / "bldg").is_dir():
         return _recorded_source(out)
-    try:
-        from citygml.samplecity import generate  # type: ignore[attr-defined]
-    except ImportError:
-        generate = None
-    if generate is not None:
-        generate(out, buildings=buildings, seed=seed)
-        source = f"citygml.samplecity.generate(buildings={buildings}, seed={seed})"
-    else:
-        template = REAL_SAMPLES / TEMPLATE_TILE
-        if not template.is_file():
-            raise SystemExit("bench/reader.py: no citygml.samplecity.generate and no real samples to repeat")
-        _repeat_city(template, out, buildings)
-        source = f"fallback: members of {TEMPLATE_TILE} repeated to {buildings} buildings (sample-city not available)"
+    from citygml.samplecity import generate
+
+    generate(out, buildings=buildings, seed=seed)
+    source = f"citygml.samplecity.generate(buildings={buildings}, seed={seed})"
     (out / "bench-source.txt").write_text(source)
     return source
 
@@ -101,26 +88,6 @@ def _renamed(member: bytes, copy: int) -> bytes:
         return member
     suffix = b"_x%d" % copy
     return ID_REFERENCE.sub(lambda m: m.group(1) + m.group(2) + suffix + b'"', member)
-
-
-def _repeat_city(template: Path, out: Path, buildings: int) -> None:
-    """A fallback city: the template's members repeated, ``FALLBACK_FILE_BUILDINGS`` per file."""
-    head, members, tail = _split_members(template.read_bytes())
-    folder = out / "udx" / "bldg"
-    folder.mkdir(parents=True, exist_ok=True)
-    mesh = int(template.name[:8])
-    written, copy, file_index = 0, 0, 0
-    while written < buildings:
-        count = min(FALLBACK_FILE_BUILDINGS, buildings - written)
-        with open(folder / f"{mesh + file_index}_bldg_6697_op.gml", "wb") as stream:
-            stream.write(head)
-            for i in range(count):
-                index = written + i
-                stream.write(_renamed(members[index % len(members)], index // len(members)))
-                stream.write(b"\n\t")
-            stream.write(tail)
-        written += count
-        file_index += 1
 
 
 def make_large_copy(small: Path, out: Path, factor: int = 4) -> Path:

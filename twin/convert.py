@@ -29,7 +29,6 @@ from rasterio.crs import CRS
 from citygml.crs import choose_zone, zone_epsg
 from citygml.dataset import BBox, Dataset, DatasetFile, feature_bbox, open_dataset
 from citygml.errors import CityGMLError
-from citygml.meshcode import mesh_bbox
 from twin import __version__
 from twin.area_table import HAZARD_TYPES, hazard_row, road_row
 from twin.building_table import building_row

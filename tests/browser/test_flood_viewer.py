@@ -11,14 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.test_viewer import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
 from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                     "(apt-get install -y chromium); CI installs it"),
-]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 
 @pytest.fixture(scope="module")
@@ -27,22 +23,7 @@ def server(tmp_path_factory):
     home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
     key = subprocess.run([TWIN, "keys", "create", "--role", "staff", "--name", "browser", "--data-dir", str(home)],
                          capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-    port = free_port()
-    log = (home.parent / "serve.log").open("w")
-    process = subprocess.Popen([TWIN, "serve", "--data-dir", str(home), "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/cities", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"twin serve did not come up: {(home.parent / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    with running_server(home) as base:
         job = httpx.post(f"{base}/api/scenarios", headers={"Authorization": f"Bearer {key}"}, timeout=60, json={
             "city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 2,
             "overrides": {"duration_s": 1800, "output_interval_s": 600}})
@@ -54,10 +35,6 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         assert state["status"] == "done", state
         yield base, key, job["id"]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 def rgb(path: Path) -> np.ndarray:

@@ -2,61 +2,24 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
+from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                 "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium "
-                                                     "(apt-get install -y chromium); CI installs it"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``twin serve`` (default host) on a free port over the sample city; its base URL."""
     home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
-    port = free_port()
-    log = (home.parent / "serve.log").open("w")
-    process = subprocess.Popen([TWIN, "serve", "--data-dir", str(home), "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/cities", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"twin serve did not come up: {(home.parent / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+    with running_server(home) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
