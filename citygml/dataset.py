@@ -216,7 +216,7 @@ class Dataset(AbstractContextManager):
             reader = self.reader(file, textures)
             try:
                 for feature in reader:
-                    if bbox is None or _feature_in(feature, bbox):
+                    if bbox is None or feature_in(feature, bbox):
                         yield feature
             except CityGMLError as exc:
                 reader.info.warnings.append(ReadWarning(exc.source, exc.line, exc.message))
@@ -272,7 +272,8 @@ def _intersects(a: BBox, b: BBox) -> bool:
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
 
-def _feature_in(feature: Feature, bbox: BBox) -> bool:
+def feature_in(feature: Feature, bbox: BBox) -> bool:
+    """True when the feature's lon/lat box meets ``bbox`` (or it has no geometry to tell)."""
     box = feature_bbox(feature)
     return box is None or _intersects(box, bbox)
 

@@ -27,7 +27,7 @@ from pyproj import Transformer
 from rasterio.crs import CRS
 
 from citygml.crs import choose_zone, zone_epsg
-from citygml.dataset import BBox, Dataset, DatasetFile, feature_bbox, open_dataset
+from citygml.dataset import BBox, Dataset, DatasetFile, feature_in, open_dataset
 from citygml.errors import CityGMLError
 from twin import __version__
 from twin.area_table import HAZARD_TYPES, hazard_row, road_row
@@ -101,13 +101,7 @@ def convert_file(dataset_path: str, file: DatasetFile, work: str, options: Conve
 
 
 def _in_bbox(features, bbox: BBox | None):
-    if bbox is None:
-        yield from features
-        return
-    for feature in features:
-        box = feature_bbox(feature)
-        if box is None or (box[0] <= bbox[2] and bbox[0] <= box[2] and box[1] <= bbox[3] and bbox[1] <= box[3]):
-            yield feature
+    return features if bbox is None else (f for f in features if feature_in(f, bbox))
 
 
 def _buildings(dataset: Dataset, features, work: str, options: ConvertOptions, result: FileResult) -> None:
