@@ -36,6 +36,7 @@ class KeyInfo:
     role: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class ApiKeys:
@@ -45,14 +46,14 @@ class ApiKeys:
         self._store = store
         self._verified: dict[bytes, str] = {}  # sha256(key) → key id
 
-    def create(self, name: str, role: str) -> str:
-        """A new key for ``name``; the only time its plain text exists."""
+    def create(self, name: str, role: str, expires_at: datetime | None = None) -> str:
+        """A new key for ``name`` (refused after ``expires_at`` if given); the only time its plain text exists."""
         if not _NAME.match(name):
             raise TwinInputError(f"key name {name!r}: use 1–100 letters, digits, '.', '_', '@' or '-'")
         key_id = secrets.token_hex(6)
         key = f"twin_{key_id}_{secrets.token_urlsafe(32)}"
         row = ApiKey(id=key_id, name=name, role=role, key_hash=_hasher.hash(key),
-                     created_at=datetime.now(UTC))
+                     created_at=datetime.now(UTC), expires_at=expires_at)
         try:
             with self._store.session.begin() as session:
                 session.add(row)
@@ -82,7 +83,7 @@ class ApiKeys:
             return None
         with self._store.session() as session:
             row = session.get(ApiKey, match.group(1))
-            if row is None or row.revoked_at is not None:
+            if row is None or row.revoked_at is not None or _expired(row):
                 return None
             digest = hashlib.sha256(key.encode()).digest()
             if self._verified.get(digest) != row.id:
@@ -93,7 +94,11 @@ class ApiKeys:
 
 
 def _info(row: ApiKey) -> KeyInfo:
-    return KeyInfo(row.id, row.name, row.role, _utc(row.created_at), _utc(row.revoked_at))
+    return KeyInfo(row.id, row.name, row.role, _utc(row.created_at), _utc(row.revoked_at), _utc(row.expires_at))
+
+
+def _expired(row: ApiKey) -> bool:
+    return row.expires_at is not None and _utc(row.expires_at) <= datetime.now(UTC)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
