@@ -5,11 +5,14 @@ running, done, failed or cancelled, with a reason), ``result/`` (the city flood 
 folder) and ``frames/`` (a PNG per output time, depth in MLIT colours on a lon/lat grid, and
 ``frames.json``). At most ``workers`` jobs run at once (threads; the numba kernels release
 the GIL). Jobs found queued or running when the runner starts were cut off by a restart and
-are marked failed.
+are marked failed. ``job.json`` is replaced atomically (``twin.durable``); results and frames
+are written into hidden staging folders and renamed into place only once complete, so a
+full disk or a crash never leaves a half-written result that could be served.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import secrets
@@ -29,10 +32,12 @@ from rasterio.crs import CRS
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from twin.city_flood import CityGrids, flood_run, run_city_flood
+from twin.durable import publish, staging_folder, write_atomic
 from twin.scenario import Scenario
 
 JOB_ID = re.compile(r"^[a-f0-9]{12}$")
 ACTIVE = ("queued", "running")
+INTERRUPTED = "interrupted by a server restart"
 FINISHED = ("done", "failed", "cancelled")
 #: MLIT standard inundation-depth colours (水害ハザードマップ作成の手引き, 2016): upper bound (m), RGB.
 MLIT_CLASSES = ((0.5, "#F7F5A9"), (3.0, "#FFD8C0"), (5.0, "#FFB7B7"), (10.0, "#FF9191"),
@@ -94,7 +99,9 @@ class JobRunner:
             except (OSError, ValueError, TypeError):
                 continue
             if job.status in ACTIVE:
-                job.status, job.reason, job.finished = "failed", "interrupted by a server restart", _now()
+                job.status, job.reason, job.finished = "failed", INTERRUPTED, _now()
+                for leftover in path.parent.glob(".*.partial"):
+                    shutil.rmtree(leftover, ignore_errors=True)
                 self._save(job)
             self._jobs[job.id] = job
 
@@ -153,9 +160,7 @@ class JobRunner:
         folder = self.folder(job.id)
         if not folder.is_dir():
             return
-        tmp = folder / ".job.json.partial"
-        tmp.write_text(json.dumps(asdict(job), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(folder / "job.json")
+        write_atomic(folder / "job.json", (json.dumps(asdict(job), indent=2, ensure_ascii=False) + "\n").encode())
 
     def _run(self, job: Job, city: CityGrids, scenario: Scenario) -> None:
         cancel = self._cancel[job.id]
@@ -175,17 +180,34 @@ class JobRunner:
                 last[0] = now
                 self._save(job)
 
+        folder = self.folder(job.id)
+        result, frames = staging_folder(folder / "result"), staging_folder(folder / "frames")
         try:
-            folder = self.folder(job.id)
-            run_city_flood(city, scenario, folder / "result", progress)
-            write_frames(folder / "result" / "depth.nc", folder / "frames", city.crs)
+            run_city_flood(city, scenario, result, progress)
+            write_frames(result / "depth.nc", frames, city.crs)
+            publish(result, folder / "result")
+            publish(frames, folder / "frames")
             job.status, job.progress = "done", 1.0
         except Cancelled:
             job.status, job.reason = "cancelled", "cancelled while running"
+        except OSError as exc:
+            job.status, job.reason = "failed", _disk_reason(exc)
         except Exception as exc:  # the job fails, the server lives on; the reason is kept for the user
             job.status, job.reason = "failed", f"{type(exc).__name__}: {exc}"
+        if job.status != "done":
+            for partial in (result, frames, folder / "result", folder / "frames"):
+                shutil.rmtree(partial, ignore_errors=True)
         job.finished = _now()
-        self._save(job)
+        try:
+            self._save(job)
+        except OSError:
+            pass  # disk still full: the state stays right in memory; a restart marks the job interrupted
+
+
+def _disk_reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full while writing results ({exc.strerror or exc}); nothing was kept"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def mlit_colours(depth: np.ndarray) -> np.ndarray:

@@ -10,9 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MEDIA_TYPE = "application/problem+json"
+#: Seconds a client should wait before retrying while the database is away.
+DATABASE_RETRY_AFTER = 5
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +63,16 @@ def install(app: FastAPI) -> None:
                   for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem_response(request, 422, detail, "validation", errors=errors)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A database that went away (server down, file gone, connection dropped, locked) is
+        # a temporary outage: 503 with Retry-After; the pool reconnects when it is back.
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
+            return problem_response(request, 503, "The database is unavailable; retry shortly.",
+                                    "database-unavailable", headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+        return await _crash(request, exc)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

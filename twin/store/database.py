@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -30,12 +31,27 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def open_store(url: str) -> Store:
-    """Connect to ``url`` and bring its schema to the newest migration."""
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+    """Connect to ``url`` and bring its schema to the newest migration.
+
+    A server must fail (503) rather than start over when its database goes away: pooled
+    PostgreSQL connections are pinged before use, and after the migrations a SQLite file is
+    reopened read-write only, so a missing file is an error instead of a new empty database.
+    """
+    engine = _engine(make_url(url))
     upgrade(engine)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        engine.dispose()
+        engine = _engine(engine.url.set(database=f"file:{quote(engine.url.database)}",
+                                        query={**engine.url.query, "mode": "rw", "uri": "true"}))
     return Store(engine, sessionmaker(engine, expire_on_commit=False))
+
+
+def _engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
