@@ -1,0 +1,94 @@
+"""Scenario reports and comparisons: ``/api/scenarios/{id}/report`` and ``/api/scenarios/compare``.
+
+Readable anonymously, like the results they are made from. Registered before the
+``scenarios`` router so that ``/api/scenarios/compare`` is not taken for a job id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from twin.compare import compare_jobs
+from twin.errors import TwinInputError
+from twin.report import charts, report_html, report_map
+from twin.scenario_figures import scenario_figures
+from twin.server.auth import Role, requires
+from twin.server.problems import Problem
+from twin.server.routes.scenarios import runner
+from twin.server.routes.viewer import ATTRIBUTION
+
+router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
+JobId = Query(pattern=r"^[a-f0-9]{12}$", description="A scenario job id")
+
+
+def _done(request: Request, job_id: str) -> tuple[Path, dict[str, Any]]:
+    """The folder and public state of a finished job (404 unknown, 409 not done)."""
+    jobs = runner(request)
+    job = jobs.get(job_id)
+    if job is None:
+        raise Problem(404, f"No scenario job {job_id!r}.", "unknown-job")
+    if job.status != "done":
+        raise Problem(409, f"Scenario job {job_id!r} is {job.status}; results exist once it is done.", "not-done")
+    return jobs.folder(job_id), job.public()
+
+
+def _comparison(request: Request, a: str, b: str):
+    if a == b:
+        raise Problem(422, "Compare two different jobs (a and b are the same).", "validation")
+    folder_a, job_a = _done(request, a)
+    folder_b, job_b = _done(request, b)
+    try:
+        return compare_jobs(folder_a, job_a, folder_b, job_b)
+    except TwinInputError as exc:
+        raise Problem(422, str(exc), "not-comparable") from None
+
+
+@router.get("/compare", dependencies=[requires(Role.ANONYMOUS)])
+def compare(request: Request, a: str = JobId, b: str = JobId) -> dict[str, Any]:
+    """Two finished jobs on one city: each one's figures, the changes B − A (flooded area,
+    buildings by depth class, people stranded, shelters overflowing) and the max-depth
+    difference map (``map.url``, a PNG on ``map.rectangle`` = [west, south, east, north])."""
+    comparison = _comparison(request, a, b)
+    figures = comparison.figures
+    figures["map"] = {"url": f"/api/scenarios/compare.png?{urlencode({'a': a, 'b': b})}",
+                      "rectangle": figures["difference"]["rectangle"]}
+    return figures
+
+
+@router.get("/compare.png", dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"image/png": {}}}}, response_class=Response)
+def compare_png(request: Request, a: str = JobId, b: str = JobId) -> Response:
+    """The max-depth difference B − A in lon/lat: reds deeper in B, blues shallower, transparent unchanged."""
+    return Response(_comparison(request, a, b).png, media_type="image/png",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/{job_id}/report", dependencies=[requires(Role.ANONYMOUS)], response_model=None,
+            responses={200: {"content": {"text/html": {}, "application/json": {}}}})
+def report(job_id: str, request: Request,
+           format: Literal["html", "json"] = Query("html", description="html (printable page) or json")
+           ) -> HTMLResponse | dict[str, Any]:
+    """A printable report of a finished job: map picture, key figures (buildings flooded by
+    depth class, people affected, evacuation clearance time, shelter overflows) and charts;
+    ``?format=json`` gives the same figures as JSON."""
+    folder, job = _done(request, job_id)
+    figures = scenario_figures(folder, job)
+    if format == "json":
+        return figures
+    page = report_html(figures, f"/api/scenarios/{job_id}/report/map.png", charts(folder, figures), ATTRIBUTION)
+    return HTMLResponse(page)
+
+
+@router.get("/{job_id}/report/map.png", dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"image/png": {}}}}, response_class=FileResponse)
+def report_picture(job_id: str, request: Request) -> FileResponse:
+    """The report's map: the city with the scenario's maximum depth (pyvista), cached in the job folder."""
+    folder, job = _done(request, job_id)
+    city = request.app.state.cities.get(job["city"])  # 404 when the city is gone
+    path = report_map(city.folder, folder)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
