@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from twin.store.database import sqlite_url
@@ -25,6 +25,21 @@ class Settings(BaseSettings):
     imagery_url: str | None = None
     imagery_credit: str = ""
     viewer_dir: Path = VIEWER_DIR
+    #: Largest request body (any route, chunked included), bytes; larger ones get 413.
+    max_body_bytes: int = Field(16 << 20, gt=0)
+    #: Writes per second per key/user and per client IP (0 = no limit), and the burst allowed.
+    write_rate: float = Field(1000.0, ge=0)
+    write_burst: int = Field(2000, ge=1)
+    #: Expensive routes (``METHOD /path`` as in OpenAPI): per key/user and per IP, per minute.
+    expensive_per_minute: float = Field(10.0, ge=0)
+    expensive_burst: int = Field(5, ge=1)
+    expensive_routes: list[str] = ["POST /api/scenarios", "POST /api/session"]
+    #: Origins allowed to call the API from other sites (CORS); none by default.
+    cors_origins: list[str] = []
+    #: How long an operator's sign-in lasts, hours.
+    session_hours: float = Field(8.0, gt=0, le=24 * 7)
+    #: Folder that admins may import PLATEAU datasets from (``POST /api/cities``); default ``DIR/import``.
+    import_dir: Path | None = None
 
     @field_validator("imagery_url")
     @classmethod
@@ -33,9 +48,23 @@ class Settings(BaseSettings):
             raise ValueError("TWIN_IMAGERY_URL must be an http(s) URL template")
         return value or None
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+                raise ValueError(f"TWIN_CORS_ORIGINS: {origin!r} is not an origin like https://host[:port]")
+        return [origin.rstrip("/") for origin in value]
+
     @property
     def database(self) -> str:
         return self.database_url or sqlite_url(self.data_dir)
+
+    @property
+    def imports(self) -> Path:
+        """The import folder: ``import_dir``, or ``import`` inside the data folder."""
+        return self.import_dir or self.data_dir / "import"
 
     @property
     def cesium_dir(self) -> Path:
