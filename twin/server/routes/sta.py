@@ -59,9 +59,8 @@ def in_session(request: Request, work: Callable[..., T], *args: Any, write: bool
     """Run ``work(session, *args)`` in one transaction; sensor input errors become problem+json."""
     store = request.app.state.store
     try:
-        if write:
-            with store.session.begin() as session:
-                return work(session, *args)
+        if write:  # joined with concurrent writes into one commit, answered once committed
+            return request.app.state.writes.run(lambda session: work(session, *args))
         with store.session() as session:
             return work(session, *args)
     except SensorInputError as exc:
