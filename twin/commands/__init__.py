@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     from twin.commands import render as render_cmd
     from twin.commands import samplecity as samplecity_cmd
     from twin.commands import serve as serve_cmd
+    from twin.commands import users as users_cmd
 
     inspect_cmd.register(app)
     convert_cmd.register(app)
@@ -23,6 +24,7 @@ def register(app: typer.Typer) -> None:
     samplecity_cmd.register(app)
     serve_cmd.register(app)
     keys_cmd.register(app)
+    users_cmd.register(app)
     demo_cmd.register(app)
     flood_cmd.register(app)
     evacuate_cmd.register(app)

@@ -5,17 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from datetime import timedelta
+
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from twin.server import problems
-from twin.server.auth import document_roles, role_registry
+from twin.server.audit import AuditTrail
+from twin.server.auth import CSRF_HEADER, document_roles, role_registry
 from twin.server.cities import CityRegistry
 from twin.server.headers import SecurityHeaders, viewer_policy
-from twin.server.routes import cities, keys, ngsi, scenarios, sta, stream, tiles, viewer
+from twin.server.limits import BodyLimit
+from twin.server.ratelimit import Limit, RateLimiter
+from twin.server.routes import audit, cities, keys, ngsi, scenarios, session, sta, stream, tiles, viewer
 from twin.server.settings import Settings
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys
+from twin.store.audit import AuditLog
+from twin.store.users import Users
 
 #: Already compressed or served compressed by ``twin.server.static``; never gzip twice.
 _NO_GZIP = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "model/gltf-binary", "application/octet-stream",
@@ -40,9 +48,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.keys = ApiKeys(store)
+    app.state.users = Users(store, timedelta(hours=settings.session_hours))
+    app.state.audit = AuditLog(store)
+    app.state.limiter = RateLimiter(Limit(settings.write_rate, settings.write_burst),
+                                    Limit(settings.expensive_per_minute / 60, settings.expensive_burst),
+                                    frozenset(settings.expensive_routes))
     app.state.cities = CityRegistry(settings.data_dir)
     problems.install(app)
-    for module in (cities, keys, tiles, viewer, sta, ngsi, stream, scenarios):
+    for module in (session, audit, cities, keys, tiles, viewer, sta, ngsi, stream, scenarios):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 
@@ -53,5 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=_NO_GZIP)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Last-Event-ID", CSRF_HEADER])
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(AuditTrail, audit=app.state.audit)
     app.add_middleware(SecurityHeaders, viewer_csp=viewer_policy(settings.imagery_origin))
     return app
