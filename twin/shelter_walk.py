@@ -145,7 +145,7 @@ class ShelterWalk:
     def cell_of(self, lon: float, lat: float) -> tuple[int, int] | None:
         """The grid cell holding lon/lat, or None outside the grid."""
         x, y = self._to_map.transform(lon, lat)
-        col, row = ~self.transform * (x, y)
+        col, row = ~self.transform @ (x, y)
         r, c = int(math.floor(row)), int(math.floor(col))
         return (r, c) if 0 <= r < self.walls.shape[0] and 0 <= c < self.walls.shape[1] else None
 
@@ -160,7 +160,7 @@ class ShelterWalk:
         if shelter is None:
             return None
         x, y = self._to_map.transform(lon, lat)
-        cx, cy = self.transform * (start[1] + 0.5, start[0] + 0.5)
+        cx, cy = self.transform @ (start[1] + 0.5, start[0] + 0.5)
         sx, sy = self._to_map.transform(shelter.lon, shelter.lat)
         distance = float(self.distance[start]) + math.hypot(x - cx, y - cy)
         return WalkAnswer(shelter=shelter, distance_m=distance, straight_m=math.hypot(sx - x, sy - y),
@@ -172,7 +172,7 @@ class ShelterWalk:
         if len(path) > 2:
             step = np.diff(path, axis=0)
             keep[1:-1] = np.any(step[1:] != step[:-1], axis=1)  # only where the direction changes
-        xs, ys = self.transform * (path[keep, 1] + 0.5, path[keep, 0] + 0.5)
+        xs, ys = self.transform @ (path[keep, 1] + 0.5, path[keep, 0] + 0.5)
         lons, lats = self._to_lonlat.transform(xs, ys)
         points = [(lon, lat), *zip(np.round(lons, 7).tolist(), np.round(lats, 7).tolist()), (shelter.lon, shelter.lat)]
         return [(float(a), float(b)) for a, b in points]

@@ -35,7 +35,7 @@ def max_depth_at(max_depth_tif: Path, lon: float, lat: float) -> float | None:
     """
     with rasterio.open(max_depth_tif) as src:
         x, y = Transformer.from_crs(LONLAT, src.crs.to_wkt(), always_xy=True).transform(lon, lat)
-        col, row = ~src.transform * (x, y)
+        col, row = ~src.transform @ (x, y)
         r, c = math.floor(row), math.floor(col)
         if not (0 <= r < src.height and 0 <= c < src.width):
             return None
