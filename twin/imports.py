@@ -151,7 +151,7 @@ class ImportRunner:
             job.status, job.warnings = "done", len(manifest.get("warnings") or [])
         except (TwinInputError, CityGMLError) as exc:
             job.status, job.reason = "failed", str(exc)
-        except Exception as exc:  # the job fails, the server lives on; the reason is kept for the admin
+        except Exception as exc:  # noqa: BLE001 - the job fails, the server lives on; the admin sees why
             job.status, job.reason = "failed", f"{type(exc).__name__}: {exc}"
         job.finished = _now()
         try:
