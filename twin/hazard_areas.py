@@ -56,7 +56,7 @@ def depth_class(rank_code: int | None, rank_label: str | None) -> int | None:
 class HazardAreas:
     """A city's hazard areas with their classes, simplified lon/lat geometry and a spatial index."""
 
-    frame: gpd.GeoDataFrame  # columns: layer, rank_code, rank_label, depth_class, colour, scale, description
+    frame: gpd.GeoDataFrame  # layer, rank_code, rank_label, depth_class, colour, scale, description, water_level
 
     @classmethod
     def from_parquet(cls, path) -> HazardAreas:
@@ -77,6 +77,7 @@ class HazardAreas:
             "scale": [s if isinstance(s, str) else None for s in raw["scale"]],
             "description": [s if isinstance(s, str) else None for s in raw["source"]],
             "kind": [s if isinstance(s, str) else None for s in raw["kind"]],
+            "water_level": [None if v is None or not np.isfinite(v) else round(float(v), 2) for v in raw["water_level"]],
         }, geometry=geometry, crs=raw.crs)
         frame["original"] = raw.geometry.to_numpy()  # exact geometry for point queries
         return cls(frame)
@@ -98,7 +99,8 @@ class HazardAreas:
         return rows.sort_values("depth_class", ascending=False, na_position="last")
 
 
-PROPERTIES = ("gml_id", "layer", "rank_code", "rank_label", "depth_class", "colour", "scale", "description", "kind")
+PROPERTIES = ("gml_id", "layer", "rank_code", "rank_label", "depth_class", "colour", "scale", "description", "kind",
+              "water_level")
 
 
 def area_properties(row) -> dict:

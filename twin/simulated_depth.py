@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from PIL import Image
 from pyproj import Transformer
+from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-from twin.jobs import Job
+from twin.jobs import Job, mlit_colours
 
 LONLAT = "EPSG:6668"  # JGD2011 lon/lat with always_xy=True
 
@@ -47,3 +50,19 @@ def max_depth_at(max_depth_tif: Path, lon: float, lat: float) -> float | None:
     if np.isfinite(centre):
         return max(float(centre), 0.0)
     return max(float(np.nanmax(block)), 0.0) if np.isfinite(block).any() else None
+
+
+def max_depth_png(max_depth_tif: Path) -> tuple[bytes, list[float]]:
+    """The maximum depth in MLIT colours (transparent where dry) on a lon/lat grid, and its
+    rectangle [west, south, east, north] for an image layer."""
+    with rasterio.open(max_depth_tif) as src:
+        depth = src.read(1, masked=True).filled(np.nan).astype(np.float32)
+        transform, width, height = calculate_default_transform(src.crs, LONLAT, src.width, src.height, *src.bounds)
+        out = np.full((height, width), np.nan, np.float32)
+        reproject(depth, out, src_transform=src.transform, src_crs=src.crs, dst_transform=transform, dst_crs=LONLAT,
+                  resampling=Resampling.nearest, src_nodata=np.nan, dst_nodata=np.nan)
+    buffer = io.BytesIO()
+    Image.fromarray(mlit_colours(out), "RGBA").save(buffer, format="PNG", compress_level=6)
+    west, north = transform @ (0, 0)
+    east, south = transform @ (width, height)
+    return buffer.getvalue(), [west, south, east, north]

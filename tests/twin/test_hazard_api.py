@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -14,6 +15,7 @@ import rasterio
 import shapely
 from affine import Affine
 from fastapi.testclient import TestClient
+from PIL import Image
 from pyproj import CRS, Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -220,6 +222,20 @@ def test_hazard_at_reports_the_latest_finished_simulation_labelled_as_such(tmp_p
         lon_dry, lat_dry = Transformer.from_crs(crs, "EPSG:6668", always_xy=True).transform(x + 100, y)
         dry = client.get(f"/api/cities/{CITY_ID}/hazard-at", params={"lon": lon_dry, "lat": lat_dry}).json()
         assert dry["simulation"]["max_depth_m"] == 0 and dry["simulation"]["depth_class"] is None
+        info = client.get(f"/api/cities/{CITY_ID}/hazard-simulation").json()
+        assert info["kind"] == "simulation" and info["id"] == "bbbbbbbbbbbb" and info["title"] == "newer"
+        picture = client.get(info["image"])
+        assert picture.headers["content-type"] == "image/png"
+        image = np.asarray(Image.open(io.BytesIO(picture.content)).convert("RGBA"))
+        west, south, east, north = info["rectangle"]
+        row = int((north - lat) / (north - south) * image.shape[0])
+        col = int((lon - west) / (east - west) * image.shape[1])
+        assert "#%02X%02X%02X" % tuple(image[row, col, :3]) == MLIT[2] and image[row, col, 3] > 0
+        assert image[0, 0, 3] == 0  # dry is transparent
+    with TestClient(create_app(Settings(data_dir=tmp_path / "empty"))) as client:
+        (tmp_path / "empty" / CITY_ID).symlink_to(converted_sample_city(), target_is_directory=True)
+        none = client.get(f"/api/cities/{CITY_ID}/hazard-simulation")
+        assert none.status_code == 404 and none.json()["type"] == "/problems/no-simulation"
 
 
 @pytest.mark.parametrize(("path", "params", "status", "slug"), [

@@ -12,7 +12,7 @@ import weakref
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from twin.hazard_areas import (CLASS_COLOURS, CLASS_LABELS_EN, CLASS_LABELS_JA, HazardAreas, area_properties,
                                depth_class_of_depth, feature_collection)
@@ -21,12 +21,13 @@ from twin.server.cities import City
 from twin.server.problems import Problem
 from twin.server.routes.cities import _bbox, registry
 from twin.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
-from twin.simulated_depth import latest_done, max_depth_at, scenario_title
+from twin.simulated_depth import latest_done, max_depth_at, max_depth_png, scenario_title
 
 router = APIRouter(prefix="/api/cities", tags=["hazard"])
 Layer = Literal["fld", "tnm", "htd", "ifld", "rfld"]
 _areas: weakref.WeakKeyDictionary[City, HazardAreas] = weakref.WeakKeyDictionary()
 _walks: weakref.WeakKeyDictionary[City, ShelterWalk] = weakref.WeakKeyDictionary()
+_pictures: dict[str, tuple[bytes, list[float]]] = {}  # job id → max-depth PNG and its rectangle
 _area_lock = threading.Lock()
 _walk_lock = threading.Lock()
 
@@ -106,6 +107,48 @@ def hazard_at(
         deepest.setdefault(area["layer"], area)  # rows come deepest first
     return {"lon": lon, "lat": lat, "official": official, "deepest_by_layer": deepest,
             "simulation": _simulation(request, city, lon, lat), "shelter": _shelter(walk, lon, lat, speed)}
+
+
+@router.get("/{city_id}/hazard-simulation", dependencies=[requires(Role.ANONYMOUS)])
+def hazard_simulation(city_id: str, request: Request) -> dict[str, Any]:
+    """The city's latest finished simulated flood (a simulation, not an official map): its title and
+    a picture of the maximum depth in MLIT colours over a lon/lat rectangle; 404 when there is none."""
+    city = registry(request).get(city_id)
+    job, tif = _latest_simulation(request, city)
+    _, rectangle = _picture(job.id, tif)
+    return {"kind": "simulation", "id": job.id, "title": scenario_title(job), "finished": job.finished,
+            "rectangle": rectangle, "image": f"/api/cities/{city.id}/hazard-simulation/{job.id}.png"}
+
+
+@router.get("/{city_id}/hazard-simulation/{job_id}.png", dependencies=[requires(Role.ANONYMOUS)],
+            response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def hazard_simulation_png(city_id: str, job_id: str, request: Request) -> Response:
+    """The maximum-depth picture of a finished scenario of this city."""
+    city = registry(request).get(city_id)
+    job, tif = _latest_simulation(request, city, job_id)
+    png, _ = _picture(job.id, tif)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _latest_simulation(request: Request, city: City, job_id: str | None = None):
+    from twin.server.routes.scenarios import runner  # its job runner is made on first use
+
+    jobs = runner(request)
+    job = jobs.get(job_id) if job_id else latest_done(jobs.list(), city.id)
+    if job is None or job.city != city.id or job.status != "done":
+        raise Problem(404, f"City {city.id!r} has no finished simulated flood"
+                           + (f" {job_id!r}." if job_id else "."), "no-simulation")
+    tif = jobs.folder(job.id) / "result" / "max_depth.tif"
+    if not tif.is_file():
+        raise Problem(404, f"Scenario job {job.id!r} has no max_depth.tif.", "no-simulation")
+    return job, tif
+
+
+def _picture(job_id: str, tif) -> tuple[bytes, list[float]]:
+    with _area_lock:
+        if job_id not in _pictures:
+            _pictures[job_id] = max_depth_png(tif)
+        return _pictures[job_id]
 
 
 def legend() -> list[dict[str, Any]]:
