@@ -22,7 +22,7 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.features import rasterize
 
-from sim.flood import Boundaries, Boundary, Forcing, Inflow, Rain, Scheme
+from sim.flood import Boundaries, Boundary, Forcing, Inflow, Rain, Scheme, Series
 from twin.errors import TwinInputError
 from twin.flood_run import FloodRun, run_flood
 from twin.rasters import Grid, read_grid
@@ -113,7 +113,7 @@ def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
     blocked = city.blocked if scenario.buildings != "none" else np.zeros_like(city.blocked)
     manning = np.where(city.roads >= 0.5, scenario.manning_roads, scenario.manning)
     sides = {side: (Boundary.closed() if kind == "closed" else Boundary.open() if kind == "open"
-                    else Boundary.fixed_stage(float(kind)))
+                    else Boundary.fixed_stage(kind if isinstance(kind, Series) else float(kind)))
              for side, kind in scenario.boundaries}
     inflows = tuple(_inflow(city, scenario, i, blocked) for i in range(len(scenario.inflows)))
     rain = Rain(scenario.rain) if scenario.rain is not None else None

@@ -103,7 +103,7 @@ def _add_flood(pv, plotter, result: Path, terrain) -> None:
     grid["depth"] = depth.ravel(order="F")
     wet = grid.threshold(0.05, scalars="depth")
     if wet.n_points:
-        colours = np.array([_depth_colour(d) for d in wet["depth"]])
+        colours = np.array([_rgb(_depth_colour(d)) for d in wet["depth"]])
         plotter.add_mesh(wet, scalars=colours, rgb=True, opacity=0.8)
 
 

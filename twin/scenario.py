@@ -44,7 +44,7 @@ class Scenario:
     output_interval_s: float
     rain: Series | None = None
     inflows: tuple[InflowSpec, ...] = ()
-    boundaries: tuple[tuple[str, str | float], ...] = ()  # (side, "closed" | "open" | stage WSE m)
+    boundaries: tuple[tuple[str, str | float | Series], ...] = ()  # (side, "closed" | "open" | stage WSE m)
     manning: float = 0.03
     manning_roads: float = 0.015
     buildings: str = "walls"
@@ -63,7 +63,9 @@ class Scenario:
                 "rain_mm_per_h": series(self.rain),
                 "inflows": [{"name": i.name, "crs": i.crs, "positions": [list(p) for p in i.positions],
                              "m3_per_s": series(i.m3_per_s)} for i in self.inflows],
-                "boundaries": dict(self.boundaries), "manning": self.manning,
+                "boundaries": {side: series(kind) if isinstance(kind, Series) else kind
+                               for side, kind in self.boundaries},
+                "manning": self.manning,
                 "manning_roads": self.manning_roads, "buildings": self.buildings,
                 "arrival_depth_m": self.arrival_depth_m}
 
@@ -262,7 +264,7 @@ class _Parser:
             return tuple((float(v[0]), float(v[1])) for v in value)
         raise self.error(key, f"expected [a, b] (a point) or [[a1, b1], [a2, b2]] (a line), got {value!r}")
 
-    def boundaries(self, value: Any) -> tuple[tuple[str, str | float], ...]:
+    def boundaries(self, value: Any) -> tuple[tuple[str, str | float | Series], ...]:
         if not isinstance(value, dict):
             raise self.error("boundaries", "expected a table such as {east = \"open\", north = 12.5}")
         out = []
@@ -273,6 +275,9 @@ class _Parser:
                 out.append((side, kind))
             elif isinstance(kind, (int, float)) and not isinstance(kind, bool) and np.isfinite(kind):
                 out.append((side, float(kind)))
+            elif isinstance(kind, list):  # a stage hydrograph, e.g. from a river gauge
+                out.append((side, self.series(kind, f"boundaries.{side}", hold=False, minimum=None)))
             else:
-                raise self.error(f"boundaries.{side}", f"\"closed\", \"open\" or a stage (WSE, m), got {kind!r}")
+                raise self.error(f"boundaries.{side}", f"\"closed\", \"open\", a stage (WSE, m) or "
+                                                       f"[[time_s, WSE m], ...], got {kind!r}")
         return tuple(out)
