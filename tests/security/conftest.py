@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.browser.serving import free_port
 from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
@@ -66,3 +71,22 @@ def app(tmp_path) -> FastAPI:
 def client(app) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+@contextmanager
+def served(app: FastAPI, **config) -> Iterator[int]:
+    """``app`` served by uvicorn in a thread on a free loopback port (``config``: e.g. ssl files); yields the port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
