@@ -4,25 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import dask
 from distributed import Client, LocalCluster, as_completed
 
 
 def dask_runner(workers: int, scheduler: str | None = None):
-    """A runner (see ``twin.convert.Runner``) that maps tasks onto dask workers.
+    """A runner (see ``twin.tasks.Runner``) that maps tasks onto dask workers.
 
     Without ``scheduler`` it starts a LocalCluster of ``workers`` single-threaded
     processes for the run; with one (``tcp://host:8786``) it uses that cluster, whose
-    workers must see the dataset and output paths.
+    workers must see the dataset and output paths. Local workers are forked rather
+    than spawned: they start with this process's modules already imported (about
+    0.2 s instead of 3–4 s of imports per worker on a 2-core machine).
     """
 
     def run(task: Callable, args: list[tuple], done: Callable) -> list:
-        cluster = None if scheduler else LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-            silence_logs=40,
-        )
+        cluster = None
+        if scheduler is None:
+            with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=40)
         try:
             with Client(scheduler or cluster) as client:
-                futures = [client.submit(task, *item, pure=False) for item in args]
+                # Submitted in the given order (callers put the longest tasks first), so
+                # the last task to start is a short one and no worker idles at the end.
+                futures = [client.submit(task, *item, pure=False, priority=-k) for k, item in enumerate(args)]
                 results = []
                 for future in as_completed(futures):
                     results.append(future.result())

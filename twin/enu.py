@@ -36,9 +36,15 @@ def ecef_to_geodetic(xyz: np.ndarray) -> np.ndarray:
 
 def enu_rotation(lon: float, lat: float) -> np.ndarray:
     """3×3 matrix whose columns are the east, north and up unit vectors in ECEF."""
-    lam, phi = np.radians(lon), np.radians(lat)
+    return enu_rotations(np.array([lon], float), np.array([lat], float))[0]
+
+
+def enu_rotations(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """(n, 3, 3): ``enu_rotation`` of each (lon, lat) pair, in one pass."""
+    lam, phi = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
     sl, cl, sp, cp = np.sin(lam), np.cos(lam), np.sin(phi), np.cos(phi)
-    return np.array([[-sl, -sp * cl, cp * cl], [cl, -sp * sl, cp * sl], [0.0, cp, sp]])
+    rows = [[-sl, -sp * cl, cp * cl], [cl, -sp * sl, cp * sl], [np.zeros_like(cp), cp, sp]]
+    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
 
 
 def geodetic_to_local(lon: np.ndarray, lat: np.ndarray, h: np.ndarray, origins: np.ndarray,

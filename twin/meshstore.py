@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ class MeshBatchWriter:
             lookup = np.array([self._image(key) for key in mesh.images] + [-1], np.int32)
             mesh.triangle_image = lookup[mesh.triangle_image]
         self._meshes.append(mesh)
-        self._properties.append(properties)
+        self._properties.append(properties if properties.lod is not None else replace(properties, lod=mesh.lod))
 
     def _image(self, key: str) -> int:
         if key not in self._images:
@@ -134,6 +135,46 @@ def _stack(parts: list[np.ndarray], empty: tuple[int, ...], dtype: type) -> np.n
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(empty, dtype)
 
 
+@dataclass
+class MeshSet:
+    """Buildings of one batch with their arrays concatenated (see ``MeshBatch.gather``).
+
+    ``indices`` index the set's vertices; ``vertex_building`` gives each vertex's building
+    (0 … len−1, in the order asked for); ``triangle_image`` indexes the batch's
+    ``image_names`` (−1: untextured) and ``uv`` is zero where there is no texture.
+    """
+
+    origins: np.ndarray  # (b, 3) lon, lat, h of each building's ENU frame
+    bounds: np.ndarray  # (b, 6)
+    lods: np.ndarray  # (b,)
+    positions: np.ndarray  # (v, 3) float32, each in its building's ENU frame
+    normals: np.ndarray  # (v, 3) float32
+    uv: np.ndarray  # (v, 2) float32
+    indices: np.ndarray  # (t, 3) int64
+    vertex_building: np.ndarray  # (v,)
+    triangle_image: np.ndarray  # (t,) int32
+
+
+def concat_sets(sets: list[MeshSet]) -> MeshSet:
+    """One set of several, indices and building numbers shifted to their place."""
+    vertex_shift = np.cumsum([0] + [len(s.positions) for s in sets])
+    building_shift = np.cumsum([0] + [len(s.origins) for s in sets])
+    return MeshSet(
+        origins=np.concatenate([s.origins for s in sets]), bounds=np.concatenate([s.bounds for s in sets]),
+        lods=np.concatenate([s.lods for s in sets]), positions=np.concatenate([s.positions for s in sets]),
+        normals=np.concatenate([s.normals for s in sets]), uv=np.concatenate([s.uv for s in sets]),
+        indices=np.concatenate([s.indices + v for s, v in zip(sets, vertex_shift)]),
+        vertex_building=np.concatenate([s.vertex_building + b for s, b in zip(sets, building_shift)]),
+        triangle_image=np.concatenate([s.triangle_image for s in sets]),
+    )
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(s, s + c)`` over ``starts`` and ``counts``, without a loop."""
+    ends = np.cumsum(counts)
+    return np.repeat(starts - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
+
+
 class MeshBatch:
     """A batch folder opened for reading; arrays are memory-mapped."""
 
@@ -160,26 +201,29 @@ class MeshBatch:
         triangles = np.diff(a["triangle_offsets"])
         return vertices * 36 + triangles * 12 + np.asarray(a["image_bytes"])
 
-    def properties(self) -> list[BuildingProperties]:
+    def property_lines(self) -> list[str]:
+        """The properties of each building as unparsed JSON lines (parse only those needed)."""
         with open(self.folder / "properties.jsonl", encoding="utf-8") as lines:
-            return [BuildingProperties.from_json(line) for line in lines]
+            return lines.readlines()
 
-    def mesh(self, i: int) -> Mesh:
-        """Building ``i``; its images are named by file in ``image_path``."""
+    def gather(self, which: np.ndarray) -> MeshSet:
+        """Buildings ``which`` (indices into the batch) as one set of concatenated arrays."""
         a = self._arrays
-        v0, v1 = a["vertex_offsets"][i], a["vertex_offsets"][i + 1]
-        t0, t1 = a["triangle_offsets"][i], a["triangle_offsets"][i + 1]
-        triangle_image = np.array(a["triangle_image"][t0:t1])
-        used = np.unique(triangle_image[triangle_image >= 0])
-        textured = len(used) > 0
-        images = tuple(self.image_names[k] for k in used)
-        return Mesh(origin=tuple(a["origins"][i]), positions=np.array(a["positions"][v0:v1]),
-                    normals=np.array(a["normals"][v0:v1]), indices=np.array(a["indices"][t0:t1]),
-                    bounds=np.array(a["bounds"][i]), feature_ids=np.zeros(v1 - v0, np.uint32),
-                    uv=np.array(a["uv"][v0:v1]) if textured else None,
-                    triangle_image=np.where(triangle_image >= 0, np.searchsorted(used, triangle_image),
-                                            -1).astype(np.int32) if textured else None,
-                    images=images, lod=int(a["lods"][i]))
+        which = np.asarray(which, np.int64)
+        vertex_offsets, triangle_offsets = np.asarray(a["vertex_offsets"]), np.asarray(a["triangle_offsets"])
+        v_start, v_count = vertex_offsets[which], np.diff(vertex_offsets)[which]
+        t_start, t_count = triangle_offsets[which], np.diff(triangle_offsets)[which]
+        vertices, triangles = _ranges(v_start, v_count), _ranges(t_start, t_count)
+        # Vertex indices are per building; shift them to the building's place in the set.
+        shift = np.repeat(np.cumsum(v_count) - v_count, t_count)
+        return MeshSet(
+            origins=np.asarray(a["origins"][which]), bounds=np.asarray(a["bounds"][which]),
+            lods=np.asarray(a["lods"][which]), positions=np.asarray(a["positions"][vertices]),
+            normals=np.asarray(a["normals"][vertices]), uv=np.asarray(a["uv"][vertices]),
+            indices=np.asarray(a["indices"][triangles], np.int64) + shift[:, None],
+            vertex_building=np.repeat(np.arange(len(which)), v_count),
+            triangle_image=np.asarray(a["triangle_image"][triangles]),
+        )
 
     def image_path(self, name: str) -> Path:
         return self.folder / "images" / name

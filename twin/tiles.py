@@ -18,17 +18,18 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from citygml.model import Feature
-from twin.enu import LocalFrame, enu_rotation
+from twin.enu import LocalFrame, enu_rotations, geodetic_to_ecef
 from twin.glb import GltfBuilder
 from twin.meshes import Lod, Mesh, MeshStats, building_meshes, terrain_mesh
-from twin.meshstore import MeshBatch, MeshBatchWriter, image_mime
+from twin.meshstore import MeshBatch, MeshBatchWriter, MeshSet, concat_sets, image_mime
+from twin.tasks import Runner, run_inline
 from twin.tile_metadata import CLASS_NAME, BuildingProperties, schema, table_columns
 from twin.tileset import (Tile, build_quadtree, fill_regions, plane_coordinates,
                           region_of_bounds, write_tilesets)
@@ -111,8 +112,13 @@ def write_buildings(items: Iterable[tuple[Mesh, BuildingProperties]], out_dir: P
 
 def write_building_tiles(batches: Sequence[Path | str], out_dir: Path | str,
                          options: TilingOptions = TilingOptions(),
-                         metadata: dict | None = None) -> TilesetSummary:
-    """Merge batch folders into ``out_dir/tileset.json`` + ``content/*.glb``."""
+                         metadata: dict | None = None, runner: Runner = run_inline,
+                         on_tile: Callable[[LeafContent], None] = lambda leaf: None) -> TilesetSummary:
+    """Merge batch folders into ``out_dir/tileset.json`` + ``content/*.glb``.
+
+    The quadtree is planned here from the buildings' origins and sizes; each leaf's glb
+    is a task for ``runner`` (tiles are independent, so they are written in parallel).
+    """
     out_dir = Path(out_dir)
     opened = [MeshBatch(b) for b in batches]
     which = np.concatenate([np.full(len(b), k) for k, b in enumerate(opened)] + [np.zeros(0, int)])
@@ -121,19 +127,59 @@ def write_building_tiles(batches: Sequence[Path | str], out_dir: Path | str,
         raise ValueError("no buildings to tile")
     origins = np.concatenate([b.origins for b in opened])
     sizes = np.concatenate([b.estimated_bytes() for b in opened])
-    properties = [b.properties() for b in opened]
     root = build_quadtree(plane_coordinates(origins[:, 0], origins[:, 1]), sizes,
                           options.max_buildings, options.max_bytes)
-    for leaf in root.leaves():
-        meshes = [opened[which[i]].mesh(local[i]) for i in leaf.members]
-        props = [_with_lod(properties[which[i]][local[i]], m) for i, m in zip(leaf.members, meshes)]
-        images = {name: opened[which[i]].image_path(name).read_bytes()
-                  for i, m in zip(leaf.members, meshes) for name in m.images}
-        bounds = np.array([m.bounds for m in meshes])
-        frame = LocalFrame((bounds[:, 0].min() + bounds[:, 2].max()) / 2,
-                           (bounds[:, 1].min() + bounds[:, 3].max()) / 2, float(bounds[:, 4].min()))
-        _write_content(leaf, out_dir, building_glb(meshes, props, images, frame), frame, bounds)
+    leaves = {leaf.id: leaf for leaf in root.leaves()}
+    (out_dir / "content").mkdir(parents=True, exist_ok=True)
+    batch_paths = [str(b) for b in batches]
+    args = [(batch_paths, np.column_stack([which[leaf.members], local[leaf.members]]),
+             str(out_dir / "content" / f"{leaf.id}.glb"), leaf.id) for leaf in leaves.values()]
+    # Biggest tiles first, so that parallel workers finish together.
+    args.sort(key=lambda item: -len(item[1]))
+    for content in runner(write_leaf, args, on_tile):
+        leaf = leaves[content.id]
+        leaf.content, leaf.transform, leaf.region = Path(content.path), content.transform, content.region
     return _finish(root, out_dir, options.levels_per_file, len(which), metadata)
+
+
+@dataclass(frozen=True)
+class LeafContent:
+    """What a leaf's task wrote: its glb, ENU→ECEF transform and region."""
+
+    id: str
+    path: str
+    transform: np.ndarray
+    region: np.ndarray
+
+
+def write_leaf(batches: Sequence[str], members: np.ndarray, path: str, leaf_id: str) -> LeafContent:
+    """Write one leaf tile's glb: ``members`` are (batch, building in batch) rows."""
+    members = members[np.lexsort((members[:, 1], members[:, 0]))]
+    sets, properties, names, images = [], [], [], []
+    lookup: dict[str, int] = {}
+    for k in np.unique(members[:, 0]):
+        batch = MeshBatch(batches[k])
+        chosen = members[members[:, 0] == k, 1]
+        mesh_set = batch.gather(chosen)
+        lines = batch.property_lines()
+        properties += [BuildingProperties.from_json(lines[i]) for i in chosen]
+        # Batch image numbers → the tile's (the trailing −1 keeps untextured triangles at −1).
+        table = np.full(len(batch.image_names) + 1, -1, np.int64)
+        for used in np.unique(mesh_set.triangle_image[mesh_set.triangle_image >= 0]):
+            name = batch.image_names[used]
+            if name not in lookup:
+                lookup[name] = len(names)
+                names.append(name)
+                images.append(batch.image_path(name).read_bytes())
+            table[used] = lookup[name]
+        mesh_set.triangle_image = table[mesh_set.triangle_image]
+        sets.append(mesh_set)
+    geometry = concat_sets(sets)
+    bounds = geometry.bounds
+    frame = LocalFrame((bounds[:, 0].min() + bounds[:, 2].max()) / 2,
+                       (bounds[:, 1].min() + bounds[:, 3].max()) / 2, float(bounds[:, 4].min()))
+    Path(path).write_bytes(building_glb(geometry, properties, names, images, frame))
+    return LeafContent(leaf_id, path, frame.matrix(), region_of_bounds(bounds))
 
 
 def write_terrain_tiles(triangles: np.ndarray, out_dir: Path | str, *,
@@ -158,10 +204,11 @@ def write_terrain_tiles(triangles: np.ndarray, out_dir: Path | str, *,
     return _finish(root, out_dir, levels_per_file, 0, None)
 
 
-def building_glb(meshes: Sequence[Mesh], properties: Sequence[BuildingProperties],
-                 images: Mapping[str, bytes], frame: LocalFrame) -> bytes:
-    """One glb of buildings (feature ``i`` = ``meshes[i]`` = ``properties[i]``) in ``frame``."""
-    positions, normals, uv, indices, feature_ids, triangle_image, names = _merge(meshes, frame)
+def building_glb(geometry: MeshSet, properties: Sequence[BuildingProperties], names: Sequence[str],
+                 images: Sequence[bytes], frame: LocalFrame) -> bytes:
+    """One glb of buildings (feature ``i`` = building ``i`` of ``geometry`` = ``properties[i]``)
+    in ``frame``; ``geometry.triangle_image`` indexes ``names``/``images`` (−1: untextured)."""
+    positions, normals = _in_frame(geometry, frame)
     builder = GltfBuilder()
     builder.json["asset"]["copyright"] = ATTRIBUTION
     builder.use_extension("EXT_mesh_features")
@@ -178,53 +225,36 @@ def building_glb(meshes: Sequence[Mesh], properties: Sequence[BuildingProperties
         "propertyTables": [{"name": "buildings", "class": CLASS_NAME, "count": len(properties),
                             "properties": table_properties}]}}
     materials = {-1: builder.material(_BUILDING_MATERIAL)}
-    for k, name in enumerate(names):
-        data = images[name]
+    for k, (name, data) in enumerate(zip(names, images)):
         texture = builder.texture(data, image_mime(data) or "image/png")
         materials[k] = builder.material({"name": name, "doubleSided": True, "pbrMetallicRoughness": {
             "baseColorTexture": {"index": texture}, "metallicFactor": 0.0, "roughnessFactor": 1.0}})
-    for group in np.unique(triangle_image):
-        tris = indices[triangle_image == group]
+    feature_ids = geometry.vertex_building.astype(np.uint32)
+    for group in np.unique(geometry.triangle_image):
+        tris = geometry.indices[geometry.triangle_image == group]
         used, remapped = np.unique(tris, return_inverse=True)
         ids = feature_ids[used]
         extension = {"featureIds": [{"featureCount": int(len(np.unique(ids))), "attribute": 0,
                                      "propertyTable": 0}]}
         texcoords = None
         if group >= 0:
-            texcoords = uv[used] * [1.0, -1.0] + [0.0, 1.0]  # CityGML v up → glTF v down
+            texcoords = geometry.uv[used] * [1.0, -1.0] + [0.0, 1.0]  # CityGML v up → glTF v down
         builder.primitive(positions[used], normals[used], remapped.reshape(-1, 3), materials[int(group)],
                           uv=texcoords, feature_ids=ids,
                           extensions={"EXT_mesh_features": extension})
     return builder.to_glb()
 
 
-def _merge(meshes: Sequence[Mesh], frame: LocalFrame):
-    """All meshes in ``frame``'s glTF y-up axes, with feature ids and tile-wide image indices."""
-    names = list(dict.fromkeys(n for m in meshes for n in m.images))
-    lookup = {n: k for k, n in enumerate(names)}
-    positions, normals, uvs, indices, ids, tri_images = [], [], [], [], [], []
-    offset = 0
-    for k, mesh in enumerate(meshes):
-        # Building ENU → ECEF → tile ENU → glTF, as one rotation and one translation.
-        rotation = ENU_TO_GLTF @ frame.rotation.T @ enu_rotation(mesh.origin[0], mesh.origin[1])
-        shift = ENU_TO_GLTF @ frame.from_ecef(mesh.frame.origin_ecef[None])[0]
-        positions.append(mesh.positions.astype(np.float64) @ rotation.T + shift)
-        normals.append(mesh.normals @ rotation.T)
-        uvs.append(mesh.uv if mesh.uv is not None else np.zeros((len(mesh.positions), 2), np.float32))
-        indices.append(mesh.indices.astype(np.int64) + offset)
-        ids.append(np.full(len(mesh.positions), k, np.uint32))
-        if mesh.triangle_image is None:
-            tri_images.append(np.full(len(mesh.indices), -1, np.int64))
-        else:
-            table = np.array([lookup[n] for n in mesh.images] + [-1], np.int64)
-            tri_images.append(table[mesh.triangle_image])
-        offset += len(mesh.positions)
-    return (np.concatenate(positions), np.concatenate(normals), np.concatenate(uvs),
-            np.concatenate(indices), np.concatenate(ids), np.concatenate(tri_images), names)
-
-
-def _with_lod(props: BuildingProperties, mesh: Mesh) -> BuildingProperties:
-    return props if props.lod is not None else dataclasses.replace(props, lod=mesh.lod)
+def _in_frame(geometry: MeshSet, frame: LocalFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and normals moved from each building's ENU frame into ``frame``'s glTF y-up axes."""
+    origins = geometry.origins
+    # Building ENU → ECEF → tile ENU → glTF, as one rotation and one translation per building.
+    rotations = ENU_TO_GLTF @ frame.rotation.T @ enu_rotations(origins[:, 0], origins[:, 1])
+    shifts = frame.from_ecef(geodetic_to_ecef(*origins.T)) @ ENU_TO_GLTF.T
+    building = geometry.vertex_building
+    positions = np.einsum("vij,vj->vi", rotations[building], geometry.positions.astype(np.float64))
+    normals = np.einsum("vij,vj->vi", rotations[building], geometry.normals.astype(np.float64))
+    return positions + shifts[building], normals
 
 
 def _write_content(leaf: Tile, out_dir: Path, glb: bytes, frame: LocalFrame,

@@ -84,7 +84,7 @@ def convert_command(
 
 def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task):
     from citygml.dataset import open_dataset
-    from twin.convert import run_inline
+    from twin.tasks import run_inline
 
     with open_dataset(path) as dataset:
         files = len(dataset.files)
