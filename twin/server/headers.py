@@ -62,6 +62,8 @@ class SecurityHeaders:
                     headers.setdefault(name, value)
                 scripted = headers.get("content-type", "").startswith(_SCRIPTED)
                 headers.setdefault("Content-Security-Policy", self.viewer_csp if scripted else STRICT_POLICY)
+                if scope.get("scheme") == "https":  # only over TLS (RFC 6797 §7.2: ignored over plain HTTP)
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
