@@ -10,6 +10,7 @@ comparison with the official PLATEAU ranks to ``summary.json``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,10 +92,12 @@ def _coarsened(terrain: Grid, blocked: np.ndarray, roads: np.ndarray, cell_size:
                folder: Path) -> tuple[Grid, np.ndarray, np.ndarray]:
     """Block means over k × k cells (edge cells that do not fill a block are dropped)."""
     k = cell_size / terrain.cell_size
-    if k < 1 or abs(k - round(k)) > 1e-6:
+    if not math.isfinite(k) or k < 1 or abs(k - round(k)) > 1e-6:
         raise TwinInputError(f"--cell-size {cell_size:g}: must be a whole multiple of the City's "
                              f"{terrain.cell_size:g} m cells ({folder})")
     k = int(round(k))
+    if k > min(terrain.shape):
+        raise TwinInputError(f"--cell-size {cell_size:g}: larger than the City's grid ({folder})")
     if k == 1:
         return terrain, blocked, roads
     rows, cols = terrain.shape[0] // k, terrain.shape[1] // k

@@ -17,6 +17,8 @@ from twin.sensors.times import parse_moment
 
 DEFAULT_TOP = 100
 MAX_TOP = 10_000
+#: Offsets beyond a 64-bit integer are refused (the databases cannot hold them).
+MAX_SKIP = 2**63 - 1
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 
 Literal = Union[float, int, str, bool, datetime, None]
@@ -77,7 +79,7 @@ def parse_query(options: dict[str, str]) -> Query:
         if name == "$top":
             query.top = _integer(name, value, 0, MAX_TOP)
         elif name == "$skip":
-            query.skip = _integer(name, value, 0, None)
+            query.skip = _integer(name, value, 0, MAX_SKIP)
         elif name == "$count":
             if value not in ("true", "false"):
                 raise SensorInputError(f"$count: expected true or false, got {value!r}", 400, "bad-query")
@@ -96,7 +98,7 @@ def parse_query(options: dict[str, str]) -> Query:
 
 
 def _integer(name: str, text: str, low: int, high: int | None) -> int:
-    if not re.fullmatch(r"\d+", text.strip()):
+    if not re.fullmatch(r"\d{1,19}", text.strip()):
         raise SensorInputError(f"{name}: expected a whole number, got {text!r}", 400, "bad-query")
     value = int(text)
     if value < low or (high is not None and value > high):

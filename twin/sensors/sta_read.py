@@ -13,7 +13,8 @@ from twin.sensors.errors import SensorInputError
 from twin.sensors.sta_entities import SETS, EntitySet
 from twin.sensors.sta_query import Expand, Query
 
-_SEGMENT = re.compile(r"([A-Za-z]+)(?:\((\d+)\))?")
+#: Ids are 64-bit: longer digit strings name nothing (and never reach the database).
+_SEGMENT = re.compile(r"([A-Za-z]+)(?:\((\d{1,18})\))?")
 
 
 @dataclass(frozen=True)

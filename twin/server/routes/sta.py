@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -18,6 +17,7 @@ from twin.sensors.sta_entities import SETS
 from twin.sensors.sta_query import parse_query
 from twin.sensors.sta_read import read, resolve
 from twin.sensors.sta_write import create, parse_data_arrays
+from twin.server import json_body
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.store.apikeys import KeyInfo
@@ -27,7 +27,8 @@ PREFIX = "/sta/v1.1"
 #: Largest request bodies accepted: one entity, and a CreateObservations batch.
 MAX_ENTITY_BYTES = 1 << 20
 MAX_BATCH_BYTES = 16 << 20
-_POST_PATH = re.compile(r"([A-Za-z]+)(?:\((\d+)\)/([A-Za-z]+))?")
+#: Ids are 64-bit: longer digit strings name nothing (and never reach the database).
+_POST_PATH = re.compile(r"([A-Za-z]+)(?:\((\d{1,18})\)/([A-Za-z]+))?")
 T = TypeVar("T")
 
 Reader = Annotated[KeyInfo, requires(Role.STAFF, Role.SENSOR)]
@@ -46,9 +47,9 @@ async def read_json(request: Request, limit: int) -> Any:
             raise Problem(413, f"The body is larger than {limit} bytes.", "too-large")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Problem(400, f"The body is not JSON: {exc}", "bad-json") from None
+        return json_body.loads(b"".join(chunks))
+    except ValueError as exc:  # also UnicodeDecodeError; numbers out of range, nesting too deep
+        raise Problem(400, f"The body is not acceptable JSON: {exc}", "bad-json") from None
 
 
 def writer_of(key: KeyInfo) -> Writer:
