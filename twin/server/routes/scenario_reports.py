@@ -7,7 +7,7 @@ Readable anonymously, like the results they are made from. Registered before the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +23,8 @@ from twin.server.routes.scenarios import runner
 from twin.server.routes.viewer import ATTRIBUTION
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
-JobId = Query(pattern=r"^[a-f0-9]{12}$", description="A scenario job id")
+JobA = Annotated[str, Query(pattern=r"^[a-f0-9]{12}$", description="Job A (the reference)")]
+JobB = Annotated[str, Query(pattern=r"^[a-f0-9]{12}$", description="Job B (compared with A)")]
 
 
 def _done(request: Request, job_id: str) -> tuple[Path, dict[str, Any]]:
@@ -49,7 +50,7 @@ def _comparison(request: Request, a: str, b: str):
 
 
 @router.get("/compare", dependencies=[requires(Role.ANONYMOUS)])
-def compare(request: Request, a: str = JobId, b: str = JobId) -> dict[str, Any]:
+def compare(request: Request, a: JobA, b: JobB) -> dict[str, Any]:
     """Two finished jobs on one city: each one's figures, the changes B − A (flooded area,
     buildings by depth class, people stranded, shelters overflowing) and the max-depth
     difference map (``map.url``, a PNG on ``map.rectangle`` = [west, south, east, north])."""
@@ -62,7 +63,7 @@ def compare(request: Request, a: str = JobId, b: str = JobId) -> dict[str, Any]:
 
 @router.get("/compare.png", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"image/png": {}}}}, response_class=Response)
-def compare_png(request: Request, a: str = JobId, b: str = JobId) -> Response:
+def compare_png(request: Request, a: JobA, b: JobB) -> Response:
     """The max-depth difference B − A in lon/lat: reds deeper in B, blues shallower, transparent unchanged."""
     return Response(_comparison(request, a, b).png, media_type="image/png",
                     headers={"Cache-Control": "public, max-age=3600"})
