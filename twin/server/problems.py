@@ -78,3 +78,26 @@ def install(app: FastAPI) -> None:
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(request, 500, "The server failed; the error is in its log.")
+
+
+#: The body of every error answer, as documented in the OpenAPI spec.
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}, "instance": {"type": "string"}},
+}
+
+
+def document(schema: dict) -> dict:
+    """Document every operation's errors as they are sent: ``4XX``/``5XX`` (and 422) as problem+json."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    problem = {"content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid input", **problem}
+            responses.setdefault("4XX", {"description": "Refused (see the problem's type)", **problem})
+            responses.setdefault("5XX", {"description": "Server failure or unavailable", **problem})
+    return schema
