@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     #: How long an operator's sign-in lasts, hours.
     session_hours: float = Field(8.0, gt=0, le=24 * 7)
+    #: Footfall for the public: cells counting fewer people are withheld, and so are areas
+    #: with fewer counters (one counter's area series would be that device's series).
+    footfall_k: int = Field(10, ge=1)
+    footfall_min_counters: int = Field(2, ge=1)
     #: Folder that admins may import PLATEAU datasets from (``POST /api/cities``); default ``DIR/import``.
     import_dir: Path | None = None
 

@@ -1,0 +1,193 @@
+"""Sensor ingestion benchmark over loopback; prints one JSON object.
+
+Starts ``twin serve`` on a temporary data folder (SQLite by default, or a throwaway
+PostgreSQL cluster with ``--postgres``), creates one Datastream per client, then for each
+mode runs ``--clients`` concurrent HTTP clients (one thread and one keep-alive connection
+each) for ``--seconds``:
+
+- ``single``: one ``POST /sta/v1.1/Observations`` per observation;
+- ``batched``: ``POST /sta/v1.1/CreateObservations`` with ``--batch`` observations each.
+
+Reports observations/s, requests/s, p50/p99 latency, errors, and the CPU time the server and
+the clients spent per request (on a shared machine, CPU rather than the cores bounds the rates). Targets (issue #6, SQLite):
+≥ 500 requests/s single and ≥ 5,000 observations/s batched.
+
+Usage: python bench/ingest.py [--clients 8] [--seconds 5] [--batch 500] [--postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from twin.store import open_store  # noqa: E402
+from twin.store.apikeys import ApiKeys  # noqa: E402
+from twin.store.database import sqlite_url  # noqa: E402
+
+MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def server(home: Path, database_url: str) -> Iterator[tuple[str, int]]:
+    """``twin serve`` on a free port (its URL and pid), stopped with SIGTERM afterwards."""
+    port = free_port()
+    env = {**os.environ, "TWIN_DATABASE_URL": database_url}
+    process = subprocess.Popen([str(Path(sys.executable).with_name("twin")), "serve", "--data-dir", str(home),
+                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/api/config", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("twin serve did not start") from None
+                time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def datastreams(url: str, key: str, count: int) -> list[int]:
+    """One Thing with ``count`` water-level Datastreams; their ids."""
+    thing = {"name": "bench", "Locations": [{"name": "bench", "encodingType": "application/geo+json",
+                                             "location": {"type": "Point", "coordinates": [139.7, 35.6]}}],
+             "Datastreams": [{"name": f"bench {n}", "unitOfMeasurement": {"name": "metre", "symbol": "m"},
+                              "observationType": MEASUREMENT,
+                              "Sensor": {"name": "bench", "encodingType": "text/plain", "metadata": "-"},
+                              "ObservedProperty": {"name": "level", "definition": "urn:level"}}
+                             for n in range(count)]}
+    header = {"Authorization": f"Bearer {key}"}
+    created = httpx.post(f"{url}/sta/v1.1/Things", json=thing, headers=header, timeout=30).json()
+    listed = httpx.get(created["Datastreams@iot.navigationLink"], headers=header, timeout=30).json()
+    return sorted(d["@iot.id"] for d in listed["value"])
+
+
+def run(clients: int, seconds: float, request: Callable[[httpx.Client, int, int], tuple[httpx.Response, int]],
+        url: str, key: str, server_pid: int) -> dict:
+    """``clients`` threads calling ``request(http, client, n)`` for ``seconds``; the figures."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    stored = [0] * clients
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+    stop = threading.Event()
+
+    def client(c: int) -> None:
+        with httpx.Client(base_url=f"{url}/sta/v1.1", headers={"Authorization": f"Bearer {key}"},
+                          timeout=30) as http:
+            start.wait()
+            n = 0
+            while not stop.is_set():
+                began = time.perf_counter()
+                answer, observations = request(http, c, n)
+                latencies[c].append(time.perf_counter() - began)
+                if answer.status_code == 201:
+                    stored[c] += observations
+                else:
+                    errors[c] += 1
+                n += 1
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began, server_cpu, client_cpu = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    server_cpu, client_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - client_cpu
+    all_latencies = np.concatenate([np.asarray(x) for x in latencies]) * 1000
+    return {"clients": clients, "seconds": round(elapsed, 2), "requests": int(all_latencies.size),
+            "observations": sum(stored), "errors": sum(errors),
+            "requests_per_s": round(all_latencies.size / elapsed, 1),
+            "observations_per_s": round(sum(stored) / elapsed, 1),
+            "latency_ms": {"p50": round(float(np.percentile(all_latencies, 50)), 2),
+                           "p99": round(float(np.percentile(all_latencies, 99)), 2),
+                           "max": round(float(all_latencies.max()), 2)},
+            "server_cpu_ms_per_request": round(1000 * server_cpu / all_latencies.size, 3),
+            "client_cpu_ms_per_request": round(1000 * client_cpu / all_latencies.size, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster, not SQLite")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        home = Path(tmp)
+        if args.postgres:
+            from tests.store.postgres import create_database, postgres_cluster
+
+            database_url = create_database(stack.enter_context(postgres_cluster()), "twin_bench")
+        else:
+            database_url = sqlite_url(home)
+        store = open_store(database_url)
+        key = ApiKeys(store).create("bench", "sensor")
+        store.close()
+        url, pid = stack.enter_context(server(home, database_url))
+        streams = datastreams(url, key, args.clients)
+
+        def single(http: httpx.Client, c: int, n: int) -> tuple[httpx.Response, int]:
+            moment = (EPOCH + timedelta(seconds=n)).isoformat()
+            return http.post("/Observations", json={"Datastream": {"@iot.id": streams[c]},
+                                                    "phenomenonTime": moment, "result": 1.0 + n % 7}), 1
+
+        def batched(http: httpx.Client, c: int, n: int) -> tuple[httpx.Response, int]:
+            first = EPOCH + timedelta(days=365, seconds=n * args.batch)
+            data = [[(first + timedelta(seconds=i)).isoformat(), 1.0 + i % 7] for i in range(args.batch)]
+            return http.post("/CreateObservations", json=[{
+                "Datastream": {"@iot.id": streams[c]}, "components": ["phenomenonTime", "result"],
+                "dataArray@iot.count": len(data), "dataArray": data}]), len(data)
+
+        report = {"backend": "postgresql" if args.postgres else "sqlite",
+                  "single": run(args.clients, args.seconds, single, url, key, pid),
+                  "batched": {"batch": args.batch, **run(args.clients, args.seconds, batched, url, key, pid)},
+                  "targets": {"single_requests_per_s": 500, "batched_observations_per_s": 5000}}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
