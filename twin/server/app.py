@@ -18,12 +18,13 @@ from twin.server.cities import CityRegistry
 from twin.server.headers import SecurityHeaders, viewer_policy
 from twin.server.limits import BodyLimit
 from twin.server.ratelimit import Limit, RateLimiter
-from twin.server.routes import audit, cities, keys, ngsi, scenarios, session, sta, stream, tiles, viewer
+from twin.server.routes import audit, cities, footfall, hazard, imports, keys, live_forcing, ngsi, scenario_reports, scenarios, session, shelters, sta, stream, tiles, viewer
 from twin.server.settings import Settings
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys
 from twin.store.audit import AuditLog
 from twin.store.users import Users
+from twin.store.group_commit import GroupCommit
 
 #: Already compressed or served compressed by ``twin.server.static``; never gzip twice.
 _NO_GZIP = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "model/gltf-binary", "application/octet-stream",
@@ -35,10 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.database)
+    writes = GroupCommit(store.session)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        writes.close()
         store.close()
 
     # No /docs or /redoc: they load Swagger/ReDoc from a CDN, which the offline CSP forbids.
@@ -53,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(Limit(settings.write_rate, settings.write_burst),
                                     Limit(settings.expensive_per_minute / 60, settings.expensive_burst),
                                     frozenset(settings.expensive_routes))
+    app.state.writes = writes
     app.state.cities = CityRegistry(settings.data_dir)
     problems.install(app)
-    for module in (session, audit, cities, keys, tiles, viewer, sta, ngsi, stream, scenarios):
+    # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
+    for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing, scenario_reports, scenarios, shelters):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 
