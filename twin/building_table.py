@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
@@ -22,14 +23,19 @@ FLAT_TOLERANCE = 0.05
 
 
 def building_row(feature: Feature) -> dict[str, object]:
-    """The buildings.parquet row of one Building (footprint None when it has no geometry)."""
-    footprint = footprint_of(feature)
-    centroid = footprint.centroid if footprint is not None and not footprint.is_empty else None
+    """The buildings.parquet row of one Building, its footprint still as rings.
+
+    ``footprint_rings`` holds (lat, lon, h) rings; ``building_table`` turns the rows of
+    many buildings into polygons and centroids in a few bulk shapely calls.
+    """
     risks = feature.all_risks
     flooding = feature.flood_risks
     depths = [r.depth_m for r in flooding if r.depth_m is not None]
     ranks = [int(r.rank.code) for r in flooding if r.rank is not None and r.rank.code.isdigit()]
     usage, kind = feature.usage, feature.building_class
+    rings = _footprint_rings(feature)
+    for part in feature.parts:
+        rings.extend(_footprint_rings(part))
     return {
         "gml_id": feature.gml_id,
         "building_id": feature.building_id,
@@ -47,11 +53,20 @@ def building_row(feature: Feature) -> dict[str, object]:
         "flood_risks": json.dumps([risk_json(r) for r in risks], ensure_ascii=False),
         "attributes": json.dumps(feature.attributes, ensure_ascii=False, default=_json_value),
         "textured": _textured(feature),
-        "centroid_lon": centroid.x if centroid is not None else None,
-        "centroid_lat": centroid.y if centroid is not None else None,
         "ground_height": ground_height(feature),
-        "geometry": footprint,
+        "footprint_rings": [r for r in rings if len(r) >= 3],
     }
+
+
+def building_table(rows: list[dict[str, object]], crs: str) -> gpd.GeoDataFrame:
+    """Rows of ``building_row`` as a GeoDataFrame: footprint polygons (lon/lat) and centroids."""
+    rings = [row.pop("footprint_rings") for row in rows]
+    footprints = footprints_of(rings)
+    centroids = shapely.centroid(footprints)
+    frame = gpd.GeoDataFrame(rows, geometry=footprints, crs=crs)
+    frame["centroid_lon"] = shapely.get_x(centroids)
+    frame["centroid_lat"] = shapely.get_y(centroids)
+    return frame[[*COLUMNS, "geometry"]]
 
 
 def risk_json(risk: HazardRisk) -> dict[str, object]:
@@ -67,23 +82,38 @@ def risk_json(risk: HazardRisk) -> dict[str, object]:
     }
 
 
-def footprint_of(feature: Feature) -> Polygon | MultiPolygon | None:
-    """Ground outline in lon/lat: LOD0 footprint/roof edge, else the solid's base, else ground surfaces."""
-    rings = _footprint_rings(feature)
-    for part in feature.parts:
-        rings.extend(_footprint_rings(part))
-    rings = [r for r in rings if len(r) >= 3]
-    if not rings:
-        return None
-    indices = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
-    shapes = shapely.polygons(shapely.linearrings(np.concatenate(rings)[:, [1, 0]], indices=indices))
-    valid = shapely.is_valid(shapes)
-    if not valid.all():
-        shapes[~valid] = shapely.make_valid(shapes[~valid])
-    shapes = shapes[shapely.area(shapes) > 0]
-    if not len(shapes):
-        return None
-    merged = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
+def footprints_of(rings_per_building: list[list[np.ndarray]]) -> np.ndarray:
+    """One ground outline (lon/lat) per building from its (lat, lon, h) rings, None without any.
+
+    All rings become polygons in one call; only buildings with several pieces (parts,
+    LOD0 footprints in pieces) or invalid rings take a per-building union or repair.
+    """
+    out = np.full(len(rings_per_building), None, dtype=object)
+    counts = np.array([len(rings) for rings in rings_per_building], np.int64)
+    flat = [ring for rings in rings_per_building for ring in rings]
+    if not flat:
+        return out
+    owner = np.repeat(np.arange(len(rings_per_building)), counts)
+    ring_index = np.repeat(np.arange(len(flat)), [len(r) for r in flat])
+    shapes = shapely.polygons(shapely.linearrings(np.concatenate(flat)[:, [1, 0]], indices=ring_index))
+    invalid = ~shapely.is_valid(shapes)
+    if invalid.any():
+        shapes[invalid] = shapely.make_valid(shapes[invalid])
+    keep = shapely.area(shapes) > 0
+    shapes, owner = shapes[keep], owner[keep]
+    pieces = np.bincount(owner, minlength=len(out))
+    single = pieces[owner] == 1
+    out[owner[single]] = shapes[single]
+    for building in np.flatnonzero(pieces > 1):
+        out[building] = _union(shapes[owner == building])
+    collections = np.flatnonzero(shapely.get_type_id(out) == 7)  # GeometryCollection
+    for building in collections:
+        out[building] = _union(shapes[owner == building])
+    return out
+
+
+def _union(shapes: np.ndarray) -> Polygon | MultiPolygon:
+    merged = shapely.union_all(shapes)
     if merged.geom_type == "GeometryCollection":
         merged = shapely.union_all([g for g in merged.geoms if g.geom_type in ("Polygon", "MultiPolygon")])
     return merged

@@ -23,7 +23,7 @@ def dask_runner(workers: int, scheduler: str | None = None):
         if scheduler is None:
             with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
+                                       dashboard_address=":0", silence_logs=40)  # any free port, no clash
         try:
             with Client(scheduler or cluster) as client:
                 # Submitted in the given order (callers put the longest tasks first), so

@@ -32,7 +32,7 @@ from citygml.dataset import BBox, Dataset, DatasetFile, feature_in, open_dataset
 from citygml.errors import CityGMLError
 from twin import __version__
 from twin.area_table import HAZARD_TYPES, hazard_row, road_row
-from twin.building_table import building_row
+from twin.building_table import building_row, building_table
 from twin.errors import TwinInputError
 from twin.meshes import Lod, MeshStats
 from twin.rasters import Grid, write_grid
@@ -120,7 +120,9 @@ def _buildings(dataset: Dataset, features, work: str, options: ConvertOptions, r
 
     mesh_buildings(recorded(features), Path(work) / "mesh", dataset.read_bytes, lod=options.lod,
                    ellipsoidal_offset=options.ellipsoidal_offset, stats=result.mesh_stats)
-    result.buildings = _table(rows, Path(work) / "buildings.parquet")
+    if rows:
+        building_table(rows, LONLAT).to_parquet(Path(work) / "buildings.parquet")
+    result.buildings = len(rows)
 
 
 def _terrain(features, work: str, result: FileResult) -> None:

@@ -71,7 +71,7 @@ class BuildingProperties:
         )
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps({name: getattr(self, name) for name in _PROPERTIES}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, line: str) -> BuildingProperties:
