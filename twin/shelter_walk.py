@@ -78,7 +78,7 @@ def nearest_open(walls: np.ndarray, r: int, c: int, radius: int = SNAP_CELLS) ->
     return int(rows[k] + r0), int(cols[k] + c0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def descend(t: np.ndarray, r: int, c: int) -> np.ndarray:
     """Cells (row, col) from (r, c) down ``t`` to a zero (a source), never cutting a wall corner."""
     ny, nx = t.shape
@@ -105,11 +105,17 @@ def descend(t: np.ndarray, r: int, c: int) -> np.ndarray:
     return path[:n]
 
 
+@numba.njit(cache=True, nogil=True)
+def _fast_marching_nogil(speed: np.ndarray, sources: np.ndarray, cell_size: float) -> np.ndarray:
+    # The same kernel without the GIL, so that a server thread computing a field keeps serving.
+    return fast_marching(speed, sources, cell_size)
+
+
 def travel_distance(walls: np.ndarray, sources: list[tuple[int, int]], cell_size: float) -> np.ndarray:
     """Distance (m) from the nearest source over open cells; inf in walls and cut-off pockets."""
     speed = np.where(walls, 0.0, 1.0)
     flat = np.array([r * walls.shape[1] + c for r, c in sources], dtype=np.int64)
-    return fast_marching(speed, flat, float(cell_size))
+    return _fast_marching_nogil(speed, flat, float(cell_size))
 
 
 class ShelterWalk:

@@ -222,7 +222,7 @@ def test_hazard_at_reports_the_latest_finished_simulation_labelled_as_such(tmp_p
         lon_dry, lat_dry = Transformer.from_crs(crs, "EPSG:6668", always_xy=True).transform(x + 100, y)
         dry = client.get(f"/api/cities/{CITY_ID}/hazard-at", params={"lon": lon_dry, "lat": lat_dry}).json()
         assert dry["simulation"]["max_depth_m"] == 0 and dry["simulation"]["depth_class"] is None
-        info = client.get(f"/api/cities/{CITY_ID}/hazard-simulation").json()
+        info = client.get(f"/api/cities/{CITY_ID}/hazard-simulation").json()["simulation"]
         assert info["kind"] == "simulation" and info["id"] == "bbbbbbbbbbbb" and info["title"] == "newer"
         picture = client.get(info["image"])
         assert picture.headers["content-type"] == "image/png"
@@ -234,7 +234,8 @@ def test_hazard_at_reports_the_latest_finished_simulation_labelled_as_such(tmp_p
         assert image[0, 0, 3] == 0  # dry is transparent
     with TestClient(create_app(Settings(data_dir=tmp_path / "empty"))) as client:
         (tmp_path / "empty" / CITY_ID).symlink_to(converted_sample_city(), target_is_directory=True)
-        none = client.get(f"/api/cities/{CITY_ID}/hazard-simulation")
+        assert client.get(f"/api/cities/{CITY_ID}/hazard-simulation").json() == {"simulation": None}
+        none = client.get(f"/api/cities/{CITY_ID}/hazard-simulation/bbbbbbbbbbbb.png")
         assert none.status_code == 404 and none.json()["type"] == "/problems/no-simulation"
 
 

@@ -112,12 +112,16 @@ def hazard_at(
 @router.get("/{city_id}/hazard-simulation", dependencies=[requires(Role.ANONYMOUS)])
 def hazard_simulation(city_id: str, request: Request) -> dict[str, Any]:
     """The city's latest finished simulated flood (a simulation, not an official map): its title and
-    a picture of the maximum depth in MLIT colours over a lon/lat rectangle; 404 when there is none."""
+    a picture of the maximum depth in MLIT colours over a lon/lat rectangle; ``simulation`` is null
+    when the city has none (an answer, not an error: the public page asks every time)."""
     city = registry(request).get(city_id)
-    job, tif = _latest_simulation(request, city)
+    try:
+        job, tif = _latest_simulation(request, city)
+    except Problem:
+        return {"simulation": None}
     _, rectangle = _picture(job.id, tif)
-    return {"kind": "simulation", "id": job.id, "title": scenario_title(job), "finished": job.finished,
-            "rectangle": rectangle, "image": f"/api/cities/{city.id}/hazard-simulation/{job.id}.png"}
+    return {"simulation": {"kind": "simulation", "id": job.id, "title": scenario_title(job), "finished": job.finished,
+                           "rectangle": rectangle, "image": f"/api/cities/{city.id}/hazard-simulation/{job.id}.png"}}
 
 
 @router.get("/{city_id}/hazard-simulation/{job_id}.png", dependencies=[requires(Role.ANONYMOUS)],

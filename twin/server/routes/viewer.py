@@ -31,6 +31,13 @@ def console_page(request: Request) -> Response:
     return serve_file(request, safe_file(_settings(request).viewer_dir, "index.html"), "no-cache")
 
 
+@router.get("/hazard", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"text/html": {}}}})
+def hazard_page(request: Request) -> Response:
+    """The public hazard map (no login, no cookies, nothing from outside)."""
+    return serve_file(request, safe_file(_settings(request).viewer_dir, "hazard.html"), "no-cache")
+
+
 @router.get("/src/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
 def viewer_module(path: str, request: Request) -> Response:
     """The viewer's own ES modules and styles."""

@@ -1,0 +1,132 @@
+"""The public hazard map in Debian's Chromium at phone size: offline, a tap answers, two languages, no sideways scroll."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import httpx
+import pytest
+from shapely.ops import polylabel
+
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
+from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
+#: MLIT standard inundation-depth colours (水害ハザードマップ作成の手引き, 2016) as the browser reports them.
+MLIT_RGB = ["rgb(247, 245, 169)", "rgb(255, 216, 192)", "rgb(255, 183, 183)",
+            "rgb(255, 145, 145)", "rgb(242, 133, 201)", "rgb(220, 122, 220)"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
+    with running_server(home) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def phone(server):
+    """A 360 × 740 phone in Japanese, the page loaded (buildings' first view and hazard areas)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 740}, locale="ja-JP")
+        page = context.new_page()
+        page.errors, page.external = [], []
+        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page.errors.append(f"{e.name}: {e.message}"))
+        page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else page.external.append(r.url))
+        page.goto(server + "/hazard")
+        page.wait_for_selector("body[data-tileset-loaded=true]", state="attached", timeout=120_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hazard-phone.png"))
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_loads_offline_in_japanese_with_mlit_legend_and_attribution(phone, server):
+    assert phone.errors == []
+    assert phone.external == []  # no tiles, fonts, analytics or anything else from outside
+    assert phone.evaluate("document.cookie") == ""
+    assert "set-cookie" not in httpx.get(server + "/hazard").headers
+    assert phone.evaluate("document.documentElement.lang") == "ja"
+    assert phone.inner_text("h1 [data-i18n=title]") == "洪水ハザードマップ"
+    assert "出典：国土交通省 Project PLATEAU" in phone.inner_text("#attribution")
+    swatches = phone.eval_on_selector_all("#legend .swatch", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert swatches == MLIT_RGB
+    assert phone.evaluate("document.body.dataset.layer") == "fld:L2"  # the maximum assumed scale first
+
+
+def test_a_tap_shows_the_depth_class_and_the_nearest_shelter(phone, server):
+    areas = gpd.read_parquet(converted_sample_city() / "hazards.parquet")
+    target = areas[(areas["layer"] == "fld") & (areas["scale"] == "L2")].sort_values("rank").iloc[-1]
+    point = polylabel(max(getattr(target.geometry, "geoms", [target.geometry]), key=lambda g: g.area), 1e-6)
+    phone.evaluate("([lon, lat]) => window.hazardMap.lookDown(lon, lat, 300)", [point.x, point.y])
+    phone.wait_for_timeout(1500)  # the view's tiles and the classified areas draw
+    spot = phone.evaluate("([lon, lat]) => window.hazardMap.pagePosition(lon, lat, 0)", [point.x, point.y])
+    assert phone.evaluate("([x, y]) => document.elementFromPoint(x, y).tagName", [spot["x"], spot["y"]]) == "CANVAS"
+    phone.mouse.click(spot["x"], spot["y"])
+    answer = phone.locator("#answer[data-lon]")
+    answer.wait_for(timeout=30_000)
+    lon, lat = float(answer.get_attribute("data-lon")), float(answer.get_attribute("data-lat"))
+    assert abs(lon - point.x) < 2e-4 and abs(lat - point.y) < 2e-4  # the tap lands within about 20 m
+    expected = httpx.get(f"{server}/api/cities/{CITY_ID}/hazard-at", params={"lon": lon, "lat": lat}).json()
+    assert target.gml_id in {a["gml_id"] for a in expected["official"]}
+    text = answer.inner_text()
+    deepest = expected["deepest_by_layer"]["fld"]
+    assert deepest["class_label_ja"] in text and deepest["depth_class"] == int(target["rank"]) - 1
+    assert expected["shelter"]["name"] in text
+    assert f"{round(expected['shelter']['distance_m'])} m" in text
+    assert f"{max(1, round(expected['shelter']['walk_time_s'] / 60))} 分" in text
+    phone.screenshot(path=str(ARTIFACTS / "hazard-phone-answer.png"))
+    assert phone.errors == []
+
+
+def test_the_language_switch_changes_labels_and_is_remembered(phone):
+    assert phone.inner_text("#legend-title") == "浸水深（国土交通省の標準色）"
+    phone.click("#lang")
+    assert phone.evaluate("document.documentElement.lang") == "en"
+    assert phone.inner_text("h1 [data-i18n=title]") == "Flood hazard map"
+    assert phone.inner_text("#legend-title") == "Flood depth (MLIT standard colours)"
+    assert phone.eval_on_selector_all("#legend li", "els => els.map(e => e.textContent)")[0] == "< 0.5 m"
+    assert "Maximum assumed" in phone.inner_text("#layer")
+    assert phone.evaluate("localStorage.getItem('machi-twin.lang')") == "en"
+    # the next visit starts in the remembered language, whatever the browser prefers
+    assert phone.evaluate("import('/src/i18n.js').then((m) => m.initialLanguage())") == "en"
+    phone.click("#lang")
+    assert phone.evaluate("localStorage.getItem('machi-twin.lang')") == "ja"
+    assert phone.inner_text("h1 [data-i18n=title]") == "洪水ハザードマップ"
+
+
+def test_keyboard_reaches_every_control_with_a_visible_focus(phone, server):
+    phone.evaluate("document.activeElement?.blur()")
+    reached = []
+    for _ in range(8):
+        phone.keyboard.press("Tab")
+        reached.append(phone.evaluate("document.activeElement.id || document.activeElement.tagName"))
+        outline = phone.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", f"{reached[-1]} has no visible focus"
+    for control in ("lang", "layer", "coords", "centre", "locate"):
+        assert control in reached
+    areas = gpd.read_parquet(converted_sample_city() / "hazards.parquet")
+    point = areas.iloc[0].geometry.representative_point()
+    lon, lat = round(point.x, 6), round(point.y, 6)
+    phone.fill("#coords", "")
+    phone.focus("#coords")
+    phone.keyboard.type(f"{lat}, {lon}")  # as maps print it: latitude first
+    phone.keyboard.press("Enter")
+    phone.wait_for_function("lat => Math.abs(Number(document.querySelector('#answer').dataset.lat) - lat) < 1e-9",
+                            arg=lat, timeout=30_000)
+    expected = httpx.get(f"{server}/api/cities/{CITY_ID}/hazard-at", params={"lon": lon, "lat": lat}).json()
+    assert expected["official"], "the representative point of an area lies in it"
+    text = phone.inner_text("#answer")
+    assert all(a["class_label_ja"] in text for a in expected["official"])
+    assert phone.evaluate("document.activeElement.id") == "answer"  # the answer is read out next
+
+
+def test_a_phone_screen_never_scrolls_sideways(phone):
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+    assert phone.evaluate("document.body.scrollWidth") <= 360
+    boxes = phone.eval_on_selector_all("#controls, #legend, #answer, header, footer",
+                                       "els => els.map(e => e.getBoundingClientRect().right)")
+    assert max(boxes) <= 360

@@ -1,0 +1,118 @@
+// Japanese and English strings of the public hazard map, the language choice and its memory.
+// The choice is kept in localStorage only (no cookie); the default follows navigator.languages.
+
+const STRINGS = {
+  ja: {
+    title: "洪水ハザードマップ",
+    subtitle: "浸水の深さと最寄りの避難場所",
+    language: "English",
+    languageLabel: "Switch to English",
+    layer: "表示する想定",
+    scaleL2: "想定最大規模 (L2)",
+    scaleL1: "計画規模 (L1)",
+    simulation: "シミュレーション",
+    simulationNote: "シミュレーション結果（公式の想定ではありません）",
+    legend: "浸水深（国土交通省の標準色）",
+    checkCentre: "画面中央を調べる",
+    locate: "現在地",
+    coordinates: "緯度, 経度",
+    coordinatesHint: "例: 35.9265, 139.4716",
+    check: "調べる",
+    tapHint: "地図をタップすると、その場所の浸水の深さと最寄りの避難場所を表示します。",
+    loading: "読み込み中…",
+    place: "調べた場所",
+    official: "公式の浸水想定",
+    notInArea: "浸水想定区域の外です",
+    simulated: "シミュレーション",
+    simulatedMax: "最大浸水深",
+    dry: "浸水なし",
+    shelter: "最寄りの洪水避難場所",
+    distance: "徒歩距離",
+    walkTime: "徒歩時間",
+    minutes: "分",
+    speedNote: (v) => `歩く速さ ${v} m/秒で計算（道路・空地を通り、建物は通れないものとします）`,
+    noShelter: "歩いて行ける洪水避難場所が見つかりません",
+    outside: "この場所は地図の範囲外です",
+    close: "閉じる",
+    failed: "読み込めませんでした",
+    layers: { fld: "洪水（河川）", tnm: "津波", htd: "高潮", ifld: "内水", rfld: "ため池" },
+    capacity: "収容人数",
+    people: "人",
+  },
+  en: {
+    title: "Flood hazard map",
+    subtitle: "Flood depth and the nearest shelter",
+    language: "日本語",
+    languageLabel: "日本語に切り替える (Switch to Japanese)",
+    layer: "Scenario shown",
+    scaleL2: "Maximum assumed (L2)",
+    scaleL1: "Planned scale (L1)",
+    simulation: "Simulation",
+    simulationNote: "Simulation result (not an official map)",
+    legend: "Flood depth (MLIT standard colours)",
+    checkCentre: "Check the map centre",
+    locate: "My location",
+    coordinates: "Latitude, longitude",
+    coordinatesHint: "e.g. 35.9265, 139.4716",
+    check: "Check",
+    tapHint: "Tap the map to see the flood depth there and the nearest shelter.",
+    loading: "Loading…",
+    place: "Selected place",
+    official: "Official flood depth",
+    notInArea: "Outside the official flood areas",
+    simulated: "Simulation",
+    simulatedMax: "maximum depth",
+    dry: "stays dry",
+    shelter: "Nearest flood shelter",
+    distance: "Walking distance",
+    walkTime: "Walking time",
+    minutes: "min",
+    speedNote: (v) => `At ${v} m/s on streets and open ground; buildings cannot be crossed.`,
+    noShelter: "No flood shelter can be reached on foot from here",
+    outside: "This place is outside the map",
+    close: "Close",
+    failed: "Could not load",
+    layers: { fld: "River flood", tnm: "Tsunami", htd: "Storm surge", ifld: "Inland flood", rfld: "Reservoir" },
+    capacity: "Capacity",
+    people: "people",
+  },
+};
+
+const KEY = "machi-twin.lang";
+
+/** The remembered language, else the first of the browser's languages we have, else Japanese. */
+export function initialLanguage() {
+  let saved = null;
+  try {
+    saved = localStorage.getItem(KEY);
+  } catch {
+    // storage disabled: fall back to the browser's languages
+  }
+  if (saved in STRINGS) return saved;
+  for (const tag of navigator.languages ?? [navigator.language]) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (base in STRINGS) return base;
+  }
+  return "ja";
+}
+
+export function rememberLanguage(lang) {
+  try {
+    localStorage.setItem(KEY, lang);
+  } catch {
+    // not remembered, still switched
+  }
+}
+
+/** The strings of ``lang``. */
+export const strings = (lang) => STRINGS[lang] ?? STRINGS.ja;
+
+/** Fill every [data-i18n] element's text (and [data-i18n-label] aria-label, [data-i18n-placeholder]). */
+export function applyStrings(root, lang) {
+  const t = strings(lang);
+  root.documentElement.lang = lang;
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t[el.dataset.i18n];
+  for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t[el.dataset.i18nLabel]);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t[el.dataset.i18nPlaceholder];
+  root.title = `${t.title} · machi-twin`;
+}
