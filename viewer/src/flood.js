@@ -1,6 +1,7 @@
 // Scenario panel: run a built-in flood scenario on the open city (staff key), follow its progress
 // over server-sent events, then animate the depth frames over the 3D city with a time slider.
 import * as Cesium from "/cesium/index.js";
+import { sessionHeaders, signedIn } from "./signin.js";
 
 const KEY_STORAGE = "twin.staffKey";
 const FRAME_MS = 800;
@@ -170,13 +171,13 @@ export function initFloodPanel(element, widget, currentCity) {
   ui.key.addEventListener("change", () => sessionStorage.setItem(KEY_STORAGE, ui.key.value.trim()));
   ui.run.addEventListener("click", async () => {
     const key = ui.key.value.trim();
-    if (!key) { say("職員キーが必要です · a staff key is needed to run a scenario", true); return; }
-    sessionStorage.setItem(KEY_STORAGE, key);
+    if (!key && !signedIn()) { say("職員キーかサインインが必要です · a staff key or a sign-in is needed to run a scenario", true); return; }
+    if (key) sessionStorage.setItem(KEY_STORAGE, key);
     ui.run.disabled = true;
     try {
       const job = await api("/api/scenarios", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        headers: { "Content-Type": "application/json", ...(key ? { Authorization: `Bearer ${key}` } : sessionHeaders()) },
         body: JSON.stringify({ city: currentCity().id, scenario: ui.scenario.value }),
       });
       say(`実行中 running ${job.id}`);

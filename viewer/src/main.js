@@ -8,6 +8,7 @@ import { initFloodPanel } from "./flood.js";
 import { renderLegend } from "./legend.js";
 import { hidePanel, showBuilding, showMessage } from "./panel.js";
 import { createScene, featureAt, highlightColour, loadCity, onLeftClick, pagePosition, removeCity, viewCity } from "./scene.js";
+import { initSignIn } from "./signin.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { city: null, loaded: null, mode: $("colour-by").value, selected: null };
@@ -78,6 +79,7 @@ async function start() {
   onLeftClick(widget, (feature) => select(feature));
   $("colour-by").addEventListener("change", (event) => colourBy(event.target.value));
   renderLegend($("legend"), state.mode);
+  window.twinViewer.signIn = initSignIn($("signin"));
 
   const cities = await listCities();
   if (cities.length === 0) {
