@@ -43,6 +43,7 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py
+	$(PY) bench/viewer.py
 
 clean:
 	rm -rf build .pytest_cache test-artifacts
