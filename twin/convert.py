@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -199,35 +200,38 @@ def _merge(source: Path, out: Path, city_id: str, results: list[FileResult], opt
     crs_local = _local_crs(source, buildings, results)
     to_local = Transformer.from_crs(LONLAT, crs_local, always_xy=True)  # (lon, lat) → (x east, y north)
 
-    on_stage("tiles")
-    tiles = write_building_tiles([Path(r.work) / "mesh" for r in results if r.buildings], out, runner=runner)
+    # The tiles are written by the runner's workers while this process does the grids.
+    with ThreadPoolExecutor(1) as background:
+        tiling = background.submit(write_building_tiles, [Path(r.work) / "mesh" for r in results if r.buildings],
+                                   out, runner=runner)
+        on_stage("terrain")
+        tin = _concat_tin([Path(r.work) / "tin.npy" for r in results if r.triangles])
+        hazards = _concat([Path(r.work) / "hazards.parquet" for r in results if r.hazards])
+        grid, terrain_note = _terrain_grid(buildings, hazards, tin, to_local, crs_local, options)
+        if terrain_note:
+            warnings.append(terrain_note)
+        write_grid(out / "terrain.tif", grid)
+        terrain_tiles = None
+        if tin is not None:
+            kept = _triangles_in_grid(tin, to_local, grid)
+            if len(kept):
+                terrain_tiles = write_terrain_tiles(kept, out / "terrain", ellipsoidal_offset=options.ellipsoidal_offset)
 
-    on_stage("terrain")
-    tin = _concat_tin([Path(r.work) / "tin.npy" for r in results if r.triangles])
-    hazards = _concat([Path(r.work) / "hazards.parquet" for r in results if r.hazards])
-    grid, terrain_note = _terrain_grid(buildings, hazards, tin, to_local, crs_local, options)
-    if terrain_note:
-        warnings.append(terrain_note)
-    write_grid(out / "terrain.tif", grid)
-    terrain_tiles = None
-    if tin is not None:
-        kept = _triangles_in_grid(tin, to_local, grid)
-        if len(kept):
-            terrain_tiles = write_terrain_tiles(kept, out / "terrain", ellipsoidal_offset=options.ellipsoidal_offset)
+        on_stage("masks")
+        roads = _concat([Path(r.work) / "roads.parquet" for r in results if r.roads])
+        _write_masks(out / "masks.tif", grid, buildings, roads, crs_local)
 
-    on_stage("masks")
-    roads = _concat([Path(r.work) / "roads.parquet" for r in results if r.roads])
-    _write_masks(out / "masks.tif", grid, buildings, roads, crs_local)
-
-    on_stage("tables")
-    _fill_ground(buildings, grid, to_local)
-    buildings.to_parquet(out / "buildings.parquet")
-    if hazards is not None:
-        hazards.to_parquet(out / "hazards.parquet")
-    if roads is not None:
-        roads.to_parquet(out / "roads.parquet")
-    if shelters is not None:
-        (out / "shelters.geojson").write_bytes(shelters)
+        on_stage("tables")
+        _fill_ground(buildings, grid, to_local)
+        buildings.to_parquet(out / "buildings.parquet")
+        if hazards is not None:
+            hazards.to_parquet(out / "hazards.parquet")
+        if roads is not None:
+            roads.to_parquet(out / "roads.parquet")
+        if shelters is not None:
+            (out / "shelters.geojson").write_bytes(shelters)
+        on_stage("tiles")
+        tiles = tiling.result()
 
     manifest = _manifest(source, city_id, buildings, grid, crs_local, results, tiles, terrain_tiles,
                          hazards, roads, shelters is not None, options, warnings)

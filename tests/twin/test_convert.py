@@ -121,12 +121,18 @@ def test_yokosuka_keeps_textured_lod2(yokosuka, tmp_path):
 def test_dask_cluster_gives_the_same_city(sample_city, converted_city, tmp_path):
     from twin.cluster import dask_runner
 
-    convert(sample_city, tmp_path / "dask", runner=dask_runner(2))
+    with dask_runner(2) as runner:
+        convert(sample_city, tmp_path / "dask", runner=runner)
     inline = gpd.read_parquet(converted_city / "buildings.parquet").sort_values("gml_id")
     distributed = gpd.read_parquet(tmp_path / "dask" / "buildings.parquet").sort_values("gml_id")
     assert list(inline["gml_id"]) == list(distributed["gml_id"])
     with rasterio.open(converted_city / "terrain.tif") as a, rasterio.open(tmp_path / "dask" / "terrain.tif") as b:
         np.testing.assert_array_equal(a.read(1), b.read(1))
+    # Tiles written by the workers are the same bytes as those written inline.
+    glbs = sorted(p.relative_to(converted_city) for p in converted_city.glob("content/*.glb"))
+    assert glbs
+    assert glbs == sorted(p.relative_to(tmp_path / "dask") for p in (tmp_path / "dask").glob("content/*.glb"))
+    assert all((converted_city / p).read_bytes() == (tmp_path / "dask" / p).read_bytes() for p in glbs)
 
 
 def test_bbox_keeps_only_buildings_inside(sample_city, converted_city, tmp_path):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, ContextManager
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from twin.errors import TwinInputError
+
+if TYPE_CHECKING:
+    from twin.tasks import Runner
 
 
 def register(app: typer.Typer) -> None:
@@ -66,8 +71,8 @@ def convert_command(
         def on_stage(stage: str) -> None:
             bar.update(task, description=f"writing {stage}")
 
-        runner = _runner(path, workers, scheduler, bar, task)
-        manifest = convert(path, out, options, runner, on_file, on_stage)
+        with _runner(path, workers, scheduler, bar, task) as runner:
+            manifest = convert(path, out, options, runner, on_file, on_stage)
     if as_json:
         typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
         return
@@ -82,7 +87,7 @@ def convert_command(
         console.print(f"[yellow]… {len(manifest['warnings']) - 10} more warnings in {out / 'city.json'}[/yellow]")
 
 
-def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task):
+def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task) -> ContextManager[Runner]:
     from citygml.dataset import open_dataset
     from twin.tasks import run_inline
 
@@ -92,7 +97,7 @@ def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task
     if scheduler is None:
         workers = workers or min(os.cpu_count() or 1, files)
         if workers <= 1:
-            return run_inline
+            return nullcontext(run_inline)
     from twin.cluster import dask_runner
 
     return dask_runner(max(workers, 1), scheduler)
