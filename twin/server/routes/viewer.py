@@ -38,6 +38,13 @@ def hazard_page(request: Request) -> Response:
     return serve_file(request, safe_file(_settings(request).viewer_dir, "hazard.html"), "no-cache")
 
 
+@router.get("/footfall", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"text/html": {}}}})
+def footfall_page(request: Request) -> Response:
+    """The area-management footfall dashboard (k-anonymised aggregates; staff sessions see counters)."""
+    return serve_file(request, safe_file(_settings(request).viewer_dir, "footfall.html"), "no-cache")
+
+
 @router.get("/src/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
 def viewer_module(path: str, request: Request) -> Response:
     """The viewer's own ES modules and styles."""
