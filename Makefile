@@ -30,8 +30,11 @@ demo-data: setup
 	$(TWIN) inspect $(DEMO)/source
 	$(TWIN) convert $(DEMO)/source -o $(DEMO)/data/sample
 
+## The server, with the simulator in the background: 3 weeks of footfall, then a storm at 60x.
 demo: demo-data
-	@echo "machi-twin demo: open http://$(HOST):$(PORT)/ (Ctrl-C stops the server)"
+	@echo "machi-twin demo: open http://$(HOST):$(PORT)/ and /footfall (Ctrl-C stops the server)"
+	test -s $(DEMO)/simulator.key || (umask 077; $(TWIN) keys create --role admin --name demo-simulator --data-dir $(DEMO)/data > $(DEMO)/simulator.key)
+	$(TWIN) sensors simulate --city sample --url http://$(HOST):$(PORT) --key "$$(cat $(DEMO)/simulator.key)" --backfill 21d --wait 60 > $(DEMO)/simulator.log 2>&1 &
 	$(TWIN) serve --data-dir $(DEMO)/data --host $(HOST) --port $(PORT)
 
 test: setup
@@ -43,6 +46,7 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py
+	$(PY) bench/ingest.py
 	$(PY) bench/viewer.py
 
 clean:

@@ -36,6 +36,7 @@ def simulate(
     duration: str = typer.Option("8h", "--duration", help="Simulated time to stream (the storm lasts 8h)."),
     backfill: str = typer.Option("0d", "--backfill", help="People-counter history to send first, e.g. 21d."),
     seed: int = typer.Option(1, "--seed", help="Seed of the random counts."),
+    wait: float = typer.Option(0.0, "--wait", min=0, help="Seconds to wait for the server to come up."),
 ) -> None:
     """Create the devices, back-fill counter history, then stream a storm and footfall in simulated time."""
     from datetime import UTC, datetime
@@ -45,7 +46,7 @@ def simulate(
     length, history = parse_duration(duration, "--duration"), parse_duration(backfill, "--backfill")
     if not url.startswith(("http://", "https://")):
         raise TwinInputError(f"--url {url!r}: expected an http(s) URL")
-    feed = Feed(url, key, city, seed=seed)
+    feed = _connect(lambda: Feed(url, key, city, seed=seed), wait)
     for warning in feed.install():
         typer.echo(f"twin: warning: {warning}", err=True)
     now = datetime.now(UTC)
@@ -61,3 +62,17 @@ def simulate(
             typer.echo(f"twin: {moment.isoformat(timespec='minutes')} {sent} observations sent", err=True)
 
     run_live(feed, now, length, speed, progress)
+
+
+def _connect(make, wait: float):
+    """``make()``, retried while the server is not reachable yet, for up to ``wait`` seconds."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return make()
+        except TwinInputError as exc:
+            if "cannot reach" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
