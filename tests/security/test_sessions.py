@@ -9,6 +9,7 @@ from sqlalchemy import select
 from fastapi.testclient import TestClient
 
 from tests.security.conftest import PASSWORD, add_operator, assert_problem, bearer, make_app, role_keys
+from twin.server.problems import Problem
 from twin.store.models import User
 from twin.store.users import FREE_FAILURES, SignInError
 
@@ -132,3 +133,22 @@ def test_only_hashes_are_stored(app, tmp_path):
     dump = "\n".join(app.state.store.engine.raw_connection().driver_connection.iterdump())
     assert PASSWORD not in dump and signed.token not in dump
     assert "$argon2id$" in dump
+
+
+def test_a_staff_session_sees_the_staff_events_of_the_stream(app):
+    from twin.server.routes.stream import _is_staff
+
+    sato = add_operator(app, "sato", "staff")
+    signed = app.state.users.sign_in("sato", PASSWORD, sato.code())
+
+    def request(cookies: dict[str, str]):
+        from starlette.requests import Request
+
+        header = "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()
+        return Request({"type": "http", "method": "GET", "path": "/api/stream", "headers": [(b"cookie", header)],
+                        "app": app, "query_string": b""})
+
+    assert _is_staff(request({"twin_session": signed.token})) is True
+    assert _is_staff(request({})) is False
+    with pytest.raises(Problem, match="session has expired"):
+        _is_staff(request({"twin_session": "forged"}))

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from twin.sensors import events
 from twin.sensors.alerts import LABELS
 from twin.sensors.times import iso
-from twin.server.auth import Role, RoleCheck, requires
+from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
 from twin.store.models import AlertState
 
 router = APIRouter(prefix="/api", tags=["sensors"])
@@ -26,8 +26,8 @@ _STAFF = RoleCheck((Role.STAFF, Role.SENSOR, Role.ADMIN))
 
 
 def _is_staff(request: Request) -> bool:
-    """Whether the request carries a valid staff/sensor/admin key (anonymous readers see public events)."""
-    if "authorization" not in request.headers:
+    """Whether the request carries a valid staff/sensor/admin key or session (anonymous readers see public events)."""
+    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
         return False
     _STAFF(request)  # a wrong key is a 401, not a silent downgrade
     return True
