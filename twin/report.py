@@ -79,7 +79,7 @@ def _row(label: str, value: str) -> str:
     return f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>"
 
 
-def _number(value: float | int | None, fmt: str = "{:,.0f}") -> str:
+def _number(value: float | None, fmt: str = "{:,.0f}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
@@ -115,15 +115,15 @@ def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">",
         f"<title>{escape(name)} — machi-twin report</title><style>{_STYLE}</style></head><body>",
         f"<h1>浸水シナリオ報告 Scenario report: {escape(name)}</h1>",
-        f"<p class=\"note\">都市 City {escape(figures['city'])} · ジョブ job {escape(figures['job'])} · "
-        f"継続時間 duration {_number(scenario.get('duration_s'), '{:.0f}')} s · "
-        f"浸水の判定 flooded from {DRY_DEPTH_M:g} m</p>",
+        (f"<p class=\"note\">都市 City {escape(figures['city'])} · ジョブ job {escape(figures['job'])} · "
+         f"継続時間 duration {_number(scenario.get('duration_s'), '{:.0f}')} s · "
+         f"浸水の判定 flooded from {DRY_DEPTH_M:g} m</p>"),
     ]
     if map_url:
         parts.append(f"<img class=\"map\" src=\"{escape(map_url)}\" alt=\"最大浸水深の地図 map of the maximum depth\">")
     parts += ["<h2>主要な数値 Key figures</h2><table>", *key, "</table>",
-              "<h2>浸水深別 By depth class (MLIT)</h2><table><tr><th>浸水深 depth</th><th>建物 buildings</th>"
-              f"<th>面積 area (ha)</th></tr>{classes}</table>"]
+              ("<h2>浸水深別 By depth class (MLIT)</h2><table><tr><th>浸水深 depth</th><th>建物 buildings</th>"
+               f"<th>面積 area (ha)</th></tr>{classes}</table>")]
     if evacuation is not None and evacuation["shelters_overflowing"]:
         rows = "".join(f"<tr><th>{escape(str(s['name']))}</th><td>{s['capacity']:,}</td><td>{s['arrivals']:,}</td>"
                        f"<td>{s['overflow']:,}</td></tr>" for s in evacuation["shelters_overflowing"])

@@ -87,7 +87,7 @@ def building_table(files: JobFiles) -> pd.DataFrame:
 def building_figures(table: pd.DataFrame) -> dict[str, Any]:
     """Buildings in all, flooded, and flooded per simulated MLIT depth class."""
     ranks = table["simulated_rank"].astype(int)
-    return {"count": int(len(table)), "flooded": int((ranks >= 1).sum()),
+    return {"count": len(table), "flooded": int((ranks >= 1).sum()),
             "by_depth_class": {RANK_LABELS[r]: int((ranks == r).sum()) for r in FLOOD_RANKS}}
 
 
@@ -112,7 +112,7 @@ def evacuation_figures(files: JobFiles, table: pd.DataFrame) -> dict[str, Any] |
     out["shelters_overflowing"] = []
     if (folder / "shelters.csv").is_file():
         shelters = pd.read_csv(folder / "shelters.csv", dtype={"shelter_id": str})
-        out["shelters"] = int(len(shelters))
+        out["shelters"] = len(shelters)
         over = shelters[shelters["overflow"] > 0]
         out["shelters_overflowing"] = [
             {"shelter_id": r.shelter_id, "name": r.name, "capacity": int(r.capacity),

@@ -4,6 +4,8 @@
 import * as Cesium from "/cesium/index.js";
 
 const NO_DATA = "#d9d9d4";
+// A building counts as flooded from 1 cm next to it (twin.city_flood.DRY_DEPTH_M).
+const SIMULATED_WET_M = 0.01;
 
 // PLATEAU bldg:usage codes (Building_usage.xml).
 const USAGE = [
@@ -76,9 +78,31 @@ export function styleFor(mode) {
   return style;
 }
 
+/**
+ * A style colouring buildings by a scenario's simulated max adjacent depth (MLIT classes);
+ * ``depths`` maps gml_id → depth in metres (dry or unknown buildings get the no-data grey).
+ */
+export function simulatedStyle(depths) {
+  const style = new Cesium.Cesium3DTileStyle();
+  style.color = {
+    evaluateColor: (feature, result) => {
+      const depth = depths.get(feature.getProperty("gml_id"));
+      const k = depth >= SIMULATED_WET_M ? floodClass(depth, null) : -1;
+      return Cesium.Color.clone(k >= 0 ? floodColours[k][2] : noData, result);
+    },
+  };
+  return style;
+}
+
 /** Legend of ``mode``: {title, entries: [{colour, label}]}. */
 export function legendFor(mode) {
   const none = { colour: NO_DATA, label: "不明・なし / unknown, none" };
+  if (mode === "simulated") {
+    return {
+      title: "シミュレーション最大浸水深 Simulated max. depth",
+      entries: [...FLOOD.map(([, , colour, label]) => ({ colour, label })), { colour: NO_DATA, label: "浸水なし / dry" }],
+    };
+  }
   if (mode === "usage") {
     return { title: "用途 Usage", entries: [...USAGE.map(([, ja, en, colour]) => ({ colour, label: `${ja} / ${en}` })), none] };
   }

@@ -1,0 +1,212 @@
+// Layers panel: switch on and off what is drawn over the city — the buildings, the official
+// hazard layers (fld river, tnm tsunami, htd high tide, ifld inland, rfld reservoir; MLIT colours
+// from /api/cities/{city}/hazards), the simulated depth of the open scenario, the sensors with
+// their latest values (SensorThings) and the flood shelters.
+// Exposes the state of each layer on the panel element (data-on="fld sensors …") for tests.
+import * as Cesium from "/cesium/index.js";
+
+const HAZARD_LAYERS = [
+  ["fld", "洪水浸水想定区域", "River flood"],
+  ["tnm", "津波浸水想定", "Tsunami"],
+  ["htd", "高潮浸水想定区域", "Storm surge"],
+  ["ifld", "内水浸水想定区域", "Inland flood"],
+  ["rfld", "ため池浸水想定区域", "Reservoir flood"],
+];
+const SENSOR_COLOUR = "#00e5ff";
+const SHELTER_COLOUR = "#43a047";
+// Sensors: each Thing with its Locations and Datastreams, each stream with its newest observation.
+const SENSORS_URL = "/sta/v1.1/Things?$top=1000&$expand=Locations,"
+  + "Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))";
+
+function el(tag, props = {}, ...children) {
+  const element = Object.assign(document.createElement(tag), props);
+  element.append(...children);
+  return element;
+}
+
+async function getJson(url) {
+  // SensorThings reads need a staff key: the one the flood panel keeps for this tab.
+  const key = sessionStorage.getItem("twin.staffKey");
+  const response = await fetch(url, { headers: { Accept: "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) } });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail ?? detail; } catch { /* not problem+json */ }
+    throw new Error(`${url}: ${response.status} ${detail}`);
+  }
+  return response.json();
+}
+
+/** Point features [{lon, lat, text}] drawn as dots with labels, in one primitive collection pair. */
+class PointLayer {
+  constructor(widget, colour) {
+    this.widget = widget;
+    this.colour = Cesium.Color.fromCssColorString(colour);
+    this.points = widget.scene.primitives.add(new Cesium.PointPrimitiveCollection());
+    this.labels = widget.scene.primitives.add(new Cesium.LabelCollection());
+    this.show = false;
+  }
+
+  draw(items) {
+    this.points.removeAll();
+    this.labels.removeAll();
+    for (const { lon, lat, text } of items) {
+      const position = Cesium.Cartesian3.fromDegrees(lon, lat, 0);
+      this.points.add({ position, pixelSize: 11, color: this.colour, outlineColor: Cesium.Color.BLACK, outlineWidth: 2,
+        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY });
+      this.labels.add({ position, text, font: "13px sans-serif", fillColor: Cesium.Color.WHITE,
+        outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE,
+        pixelOffset: new Cesium.Cartesian2(8, -8), horizontalOrigin: Cesium.HorizontalOrigin.LEFT,
+        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY });
+    }
+    this.setShown(this.show);
+  }
+
+  setShown(show) {
+    this.show = show;
+    this.points.show = this.labels.show = show;
+    this.widget.scene.requestRender();
+  }
+}
+
+/** "name: value unit" lines of a Thing's streams, from their newest observation. */
+export function sensorText(thing) {
+  const lines = (thing.Datastreams ?? []).map((stream) => {
+    const newest = stream.Observations?.[0];
+    const unit = stream.unitOfMeasurement?.symbol ?? "";
+    const value = typeof newest?.result === "number" ? `${Number(newest.result.toFixed(2))} ${unit}`.trim() : "–";
+    return `${stream.name}: ${value}`;
+  });
+  return [thing.name, ...lines].join("\n");
+}
+
+function thingPosition(thing) {
+  const location = thing.Locations?.find((l) => l.location?.type === "Point")?.location;
+  return location ? { lon: location.coordinates[0], lat: location.coordinates[1] } : null;
+}
+
+/**
+ * Build the panel in ``element``. ``options``: currentCity() → manifest, buildings() → the
+ * buildings tileset, floodOverlay() → the flood panel's overlay, floodElement → the flood
+ * panel (its "flood-job" events re-apply the simulated depth switch).
+ */
+export function initLayersPanel(element, widget, { currentCity, buildings, floodOverlay, floodElement }) {
+  const hazards = new Map(); // layer → GeoJsonDataSource, loaded on first use
+  const sensors = new PointLayer(widget, SENSOR_COLOUR);
+  const shelters = new PointLayer(widget, SHELTER_COLOUR);
+  const message = el("p", { className: "flood-message" });
+  const on = new Set();
+  const say = (text, isError = false) => {
+    message.textContent = text;
+    message.classList.toggle("error", isError);
+    if (isError) console.warn(`layers: ${text}`);
+  };
+  const record = (name, shown) => {
+    if (shown) on.add(name); else on.delete(name);
+    element.dataset.on = [...on].sort().join(" ");
+    widget.scene.requestRender();
+  };
+
+  async function showHazard(layer, shown) {
+    if (shown && !hazards.has(layer)) {
+      const city = currentCity();
+      const url = `/api/cities/${encodeURIComponent(city.id)}/hazards?layer=${layer}`;
+      const collection = await getJson(url);
+      const source = await Cesium.GeoJsonDataSource.load(collection, { clampToGround: true });
+      for (const entity of source.entities.values) {
+        const colour = entity.properties?.colour?.getValue() ?? "#888888";
+        if (entity.polygon) {
+          entity.polygon.material = Cesium.Color.fromCssColorString(colour).withAlpha(0.6);
+          entity.polygon.outline = false;
+        }
+      }
+      await widget.dataSources.add(source);
+      hazards.set(layer, source);
+      if (collection.features.length === 0) say(`${layer}: この都市にはありません · none in this city`);
+    }
+    if (hazards.has(layer)) hazards.get(layer).show = shown;
+  }
+
+  async function refreshSensors() {
+    const { value } = await getJson(SENSORS_URL);
+    const items = value.map((thing) => ({ ...thingPosition(thing), text: sensorText(thing) })).filter((i) => i.lon !== undefined);
+    sensors.draw(items);
+    return items.length;
+  }
+
+  async function refreshShelters() {
+    const city = currentCity();
+    const { features } = await getJson(`/api/cities/${encodeURIComponent(city.id)}/shelters`);
+    shelters.draw(features.map((f) => ({
+      lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
+      text: `${f.properties.name ?? f.properties.id}${f.properties.capacity ? ` (${f.properties.capacity})` : ""}`,
+    })));
+    return features.length;
+  }
+
+  const simulatedShown = () => on.has("simulated");
+  function applySimulated() {
+    const primitive = floodOverlay()?.primitive;
+    if (primitive) primitive.show = simulatedShown();
+    widget.scene.requestRender();
+  }
+
+  const switches = [
+    ["buildings", "建物", "Buildings", true, async (shown) => { const t = buildings(); if (t) t.show = shown; }],
+    ...HAZARD_LAYERS.map(([layer, ja, en]) => [layer, ja, en, false, (shown) => showHazard(layer, shown)]),
+    ["simulated", "シミュレーション浸水深", "Simulated depth", true, async () => applySimulated()],
+    ["sensors", "センサー（最新値）", "Sensors (latest)", false, async (shown) => {
+      if (shown) say(`センサー sensors: ${await refreshSensors()}`);
+      sensors.setShown(shown);
+    }],
+    ["shelters", "避難所", "Shelters", false, async (shown) => {
+      if (shown) say(`避難所 shelters: ${await refreshShelters()}`);
+      shelters.setShown(shown);
+    }],
+  ];
+  const list = el("ul", { className: "layer-list" });
+  for (const [name, ja, en, initial, apply] of switches) {
+    const box = el("input", { type: "checkbox", checked: initial, id: `layer-${name}` });
+    box.dataset.layer = name;
+    box.addEventListener("change", async () => {
+      box.disabled = true;
+      try {
+        record(name, box.checked); // before apply: applySimulated reads it
+        await apply(box.checked);
+      } catch (error) {
+        box.checked = false;
+        record(name, false);
+        say(error.message, true);
+      } finally {
+        box.disabled = false;
+        element.dataset.busy = String(list.querySelectorAll("input:disabled").length);
+      }
+    });
+    if (initial) on.add(name);
+    list.append(el("li", {}, el("label", { htmlFor: box.id }, box, ` ${ja} `, el("span", { className: "en" }, en))));
+  }
+  element.dataset.on = [...on].sort().join(" ");
+  element.replaceChildren(el("h2", { textContent: "レイヤー Layers" }), list, message);
+  floodElement.addEventListener("flood-job", applySimulated);
+
+  /** Drop what belongs to the previous city (hazard areas, shelters) when another one opens. */
+  function cityChanged() {
+    for (const source of hazards.values()) widget.dataSources.remove(source, true);
+    hazards.clear();
+    for (const box of list.querySelectorAll("input")) {
+      if (box.checked && box.dataset.layer !== "buildings" && box.dataset.layer !== "simulated") {
+        box.checked = false;
+        record(box.dataset.layer, false);
+      }
+    }
+    sensors.setShown(false);
+    shelters.setShown(false);
+  }
+
+  return { cityChanged, refreshSensors, isOn: (name) => on.has(name) };
+}
+
+/** gml_id → simulated max adjacent depth (m) of a finished scenario job's buildings. */
+export async function simulatedDepths(jobId) {
+  const { buildings } = await getJson(`/api/scenarios/${encodeURIComponent(jobId)}/buildings`);
+  return new Map(buildings.map((b) => [b.gml_id, b.max_adjacent_depth_m]));
+}
