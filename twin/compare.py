@@ -61,8 +61,8 @@ def colours(diff: np.ndarray) -> np.ndarray:
 def lonlat_picture(diff: np.ndarray, grid: Grid) -> tuple[bytes, list[float]]:
     """The difference warped onto a lon/lat grid as PNG bytes, and its [west, south, east, north]."""
     rows, cols = diff.shape
-    west, north = grid.transform * (0, 0)
-    east, south = grid.transform * (cols, rows)
+    west, north = grid.transform @ (0, 0)
+    east, south = grid.transform @ (cols, rows)
     dst_transform, width, height = calculate_default_transform(grid.crs, LONLAT, cols, rows,
                                                                west, south, east, north)
     out = np.full((height, width), np.nan, np.float32)
@@ -71,8 +71,8 @@ def lonlat_picture(diff: np.ndarray, grid: Grid) -> tuple[bytes, list[float]]:
               src_nodata=np.nan, dst_nodata=np.nan)
     buffer = io.BytesIO()
     Image.fromarray(colours(out), "RGBA").save(buffer, format="PNG")
-    w, n = dst_transform * (0, 0)
-    e, s = dst_transform * (width, height)
+    w, n = dst_transform @ (0, 0)
+    e, s = dst_transform @ (width, height)
     return buffer.getvalue(), [w, s, e, n]
 
 

@@ -20,7 +20,7 @@ def quick_job(rain_mm_per_h: float, cell_size: float = 4) -> dict:
                           "rain": {"series": [[0, rain_mm_per_h], [600, 0]]}}}
 
 
-def run_job(client: TestClient, staff: dict[str, str], body: dict, timeout: float = 180) -> str:
+def run_job(client: TestClient, staff: dict[str, str], body: dict, timeout: float = 600) -> str:
     """Submit ``body`` and wait until the job is done; its id."""
     response = client.post("/api/scenarios", json=body, headers=staff)
     assert response.status_code == 202, response.text
