@@ -158,16 +158,19 @@ def test_oversized_numbers_in_bodies(http, number):
             "ObservedProperty": {"name": "level", "definition": "urn:level"}}]})
     assert stream.status_code == 201, stream.text
     datastream = http.get(stream.headers["location"] + "/Datastreams").json()["value"][0]["@iot.id"]
-    body = '{"Datastream": {"@iot.id": %s}, "phenomenonTime": "2024-06-01T00:00:00Z", "result": %s}'
     headers = {"content-type": "application/json"}
-    refused(http.post("/sta/v1.1/Observations", content=body % (datastream, number), headers=headers))
-    refused(http.post("/sta/v1.1/Observations", content=body % (number, "1.0"), headers=headers))
-    refused(http.post("/api/scenarios", content='{"city": "%s", "scenario": "cloudburst-100mm", "cell_size": %s}'
-                      % (CITY_ID, number), headers=headers))
-    refused(http.post("/api/scenarios", content='{"city": "%s", "scenario": "cloudburst-100mm", '
-                      '"overrides": {"duration_s": %s}}' % (CITY_ID, number), headers=headers))
-    refused(http.post("/ngsi/v2/entities", content='{"id": "g1", "type": "WaterLevel", '
-                      '"level": {"type": "Number", "value": %s}}' % number, headers=headers))
+
+    def observation(stream_id: str, result: str) -> str:
+        return f'{{"Datastream": {{"@iot.id": {stream_id}}}, "phenomenonTime": "2024-06-01T00:00:00Z", "result": {result}}}'
+
+    refused(http.post("/sta/v1.1/Observations", content=observation(datastream, number), headers=headers))
+    refused(http.post("/sta/v1.1/Observations", content=observation(number, "1.0"), headers=headers))
+    refused(http.post("/api/scenarios", headers=headers,
+                      content=f'{{"city": "{CITY_ID}", "scenario": "cloudburst-100mm", "cell_size": {number}}}'))
+    refused(http.post("/api/scenarios", headers=headers,
+                      content=f'{{"city": "{CITY_ID}", "scenario": "cloudburst-100mm", "overrides": {{"duration_s": {number}}}}}'))
+    refused(http.post("/ngsi/v2/entities", headers=headers,
+                      content=f'{{"id": "g1", "type": "WaterLevel", "level": {{"type": "Number", "value": {number}}}}}'))
 
 
 @pytest.mark.parametrize("endpoint", ["/sta/v1.1/Observations", "/sta/v1.1/Things", "/ngsi/v2/entities",
@@ -184,7 +187,7 @@ def test_huge_and_deep_json_bodies(http, endpoint):
 
 def _hostile_dataset(root: Path, prolog: str, value: str) -> None:
     generate(root, buildings=8, seed=3)
-    gml = sorted(root.glob("udx/bldg/*.gml"))[0]
+    gml = min(root.glob("udx/bldg/*.gml"))
     xml = gml.read_text(encoding="utf-8")
     xml = xml.replace("<core:CityModel", prolog + "\n<core:CityModel", 1)
     opening = re.search(r"<bldg:Building\b[^>]*>", xml)

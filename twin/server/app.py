@@ -20,6 +20,7 @@ from twin.server.limits import BodyLimit
 from twin.server.ratelimit import Limit, RateLimiter
 from twin.server.routes import audit, cities, footfall, hazard, imports, keys, live_forcing, ngsi, scenario_reports, scenarios, session, shelters, sta, stream, tiles, viewer
 from twin.server.settings import Settings
+from twin.server.tile_responses import TileResponses
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys
 from twin.store.audit import AuditLog
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(TileResponses)  # innermost: replays tile answers after the first one
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=_NO_GZIP)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,

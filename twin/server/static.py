@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import stat
+import threading
+from collections import OrderedDict
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +20,7 @@ from fastapi import Request
 from fastapi.responses import FileResponse, Response
 
 from twin.server.problems import Problem
+from twin.server.tile_responses import SERVED_FILE
 
 MEDIA_TYPES = {
     ".json": "application/json", ".geojson": "application/geo+json",
@@ -35,6 +38,9 @@ TILE_SUFFIXES = frozenset({".json", ".glb", ".gltf", ".bin", ".subtree", ".png",
 _COMPRESSIBLE = frozenset({".json", ".geojson", ".gltf", ".html", ".js", ".mjs", ".css", ".svg",
                            ".xml", ".txt", ".wasm"})
 _GZIP_LIMIT = 16 * 1024 * 1024
+#: Files up to this size are answered from memory: no file handle and no worker thread per
+#: request, which is most of the cost of a tile request (bench/load.py).
+_MEMORY_FILE_LIMIT = 2 * 1024 * 1024
 
 
 def safe_file(root: Path, relative: str, suffixes: frozenset[str] | None = None) -> Path:
@@ -60,6 +66,7 @@ def safe_file(root: Path, relative: str, suffixes: frozenset[str] | None = None)
 def serve_file(request: Request, path: Path, cache_control: str) -> Response:
     """``path`` with validators and caching headers; 304, 206 and gzip as the request allows."""
     info = path.stat()
+    request.scope[SERVED_FILE] = (str(path), info.st_mtime_ns, info.st_size)
     suffix = path.suffix.lower()
     media_type = MEDIA_TYPES.get(suffix, "application/octet-stream")
     etag = '"' + hashlib.sha256(f"{info.st_mtime_ns}-{info.st_size}".encode()).hexdigest()[:32] + '"'
@@ -76,6 +83,9 @@ def serve_file(request: Request, path: Path, cache_control: str) -> Response:
         return Response(body, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
     if "range" in request.headers:
         _check_range(request.headers["range"], info.st_size)
+    elif info.st_size <= _MEMORY_FILE_LIMIT:
+        return Response(_CONTENTS.get(str(path), info.st_mtime_ns, info.st_size), media_type=media_type,
+                        headers={**headers, "Accept-Ranges": "bytes"})
     return FileResponse(path, media_type=media_type, headers=headers, stat_result=info)
 
 
@@ -117,6 +127,35 @@ def _check_range(header: str, size: int) -> None:
 def _unsatisfiable(header: str, size: int) -> Problem:
     return Problem(416, f"Range {header!r} does not fit a file of {size} bytes.", "range-not-satisfiable",
                    headers={"Content-Range": f"bytes */{size}"})
+
+
+class FileCache:
+    """Contents of recently served files, keyed by path, mtime and size; at most ``max_bytes`` held."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._held: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, path: str, mtime_ns: int, size: int) -> bytes:
+        key = (path, mtime_ns, size)
+        with self._lock:
+            if key in self._held:
+                self._held.move_to_end(key)
+                return self._held[key]
+        with open(path, "rb") as handle:
+            body = handle.read()
+        with self._lock:
+            if key not in self._held:
+                self._held[key] = body
+                self._size += len(body)
+                while self._size > self.max_bytes:
+                    self._size -= len(self._held.popitem(last=False)[1])
+        return body
+
+
+_CONTENTS = FileCache(256 * 1024 * 1024)
 
 
 @lru_cache(maxsize=64)

@@ -15,7 +15,7 @@ CACHE_CONTROL = "public, max-age=300"
 @router.get("/tiles/{city_id}/{path:path}", response_class=Response,
                   dependencies=[requires(Role.ANONYMOUS)],
                   responses={200: {"content": {"application/json": {}, "model/gltf-binary": {}}}})
-def tile_file(city_id: str, path: str, request: Request) -> Response:
+async def tile_file(city_id: str, path: str, request: Request) -> Response:
     """A tileset or tile content file of a city (ETag, Range and gzip supported)."""
     city = request.app.state.cities.get(city_id)
     return serve_file(request, safe_file(city.folder, path, TILE_SUFFIXES), CACHE_CONTROL)
