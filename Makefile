@@ -47,6 +47,7 @@ bench: setup
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py
 	$(PY) bench/ingest.py
+	$(PY) bench/load.py
 	$(PY) bench/viewer.py
 
 clean:
