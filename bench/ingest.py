@@ -63,9 +63,9 @@ def server(home: Path, database_url: str) -> Iterator[tuple[str, int]]:
     """``twin serve`` on a free port (its URL and pid), stopped with SIGTERM afterwards."""
     port = free_port()
     env = {**os.environ, "TWIN_DATABASE_URL": database_url}
+    log = (home / "serve.log").open("w")
     process = subprocess.Popen([str(Path(sys.executable).with_name("twin")), "serve", "--data-dir", str(home),
-                                "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                                "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -75,7 +75,7 @@ def server(home: Path, database_url: str) -> Iterator[tuple[str, int]]:
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("twin serve did not start") from None
+                    raise RuntimeError(f"twin serve did not start: {(home / 'serve.log').read_text()[-2000:]}") from None
                 time.sleep(0.1)
         yield url, process.pid
     finally:
@@ -84,6 +84,7 @@ def server(home: Path, database_url: str) -> Iterator[tuple[str, int]]:
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def datastreams(url: str, key: str, count: int) -> list[int]:
