@@ -82,7 +82,8 @@ def convert_file(dataset_path: str, file: DatasetFile, work: str, options: Conve
     result = FileResult(file.name, file.type, work)
     os.makedirs(work, exist_ok=True)
     with open_dataset(dataset_path) as dataset:
-        reader = dataset.reader(file)
+        # Textures only go on LOD2 meshes: with --lod 0 or 1 their section is not read at all.
+        reader = dataset.reader(file, textures=options.lod in ("max", 2))
         features = _in_bbox(reader, options.bbox)
         try:
             if file.type == "bldg":
