@@ -80,7 +80,8 @@ def test_writes_are_limited_per_key_and_per_ip(limited):
     assert_problem(ip1.post("/ngsi/v2/notify", json={}, headers=bearer(second)), 429)  # so is ip1's
     assert ip3.post("/ngsi/v2/notify", json={}, headers=bearer(second)).status_code != 429
     limit = ip1.post("/ngsi/v2/notify", json={}, headers=bearer(first))
-    assert int(limit.headers["retry-after"]) == 100  # one token at 0.01/s
+    # One token at 0.01/s is 100 s, less what refilled since the bucket emptied (seconds on a busy machine).
+    assert 90 <= int(limit.headers["retry-after"]) <= 100
     for _ in range(10):  # reads are never limited
         assert ip1.get("/ngsi/v2/entities", headers=bearer(first)).status_code == 200
 
@@ -92,7 +93,7 @@ def test_simulation_jobs_have_their_own_low_limit(limited):
         assert_problem(client.post("/api/scenarios", json=RUN, headers=bearer(keys["staff"])), 404)  # no such city
     refused = client.post("/api/scenarios", json=RUN, headers=bearer(keys["staff"]))
     assert "POST /api/scenarios" in assert_problem(refused, 429)["detail"]
-    assert int(refused.headers["retry-after"]) == 60
+    assert 50 <= int(refused.headers["retry-after"]) <= 60  # one token at 1/min, less the refill meanwhile
 
 
 def test_a_forged_key_does_not_drain_the_real_keys_bucket(limited):

@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/scenarios/{job_id}/evacuation/{name}"): ANYONE,
     ("GET", "/api/scenarios/live-forcing"): STAFF,
     ("GET", "/hazard"): ANYONE,
+    ("GET", "/footfall"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazard-simulation"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazard-simulation/{job_id}.png"): ANYONE,
     ("GET", "/api/cities/{city_id}/shelters"): ANYONE,
