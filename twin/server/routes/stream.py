@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -10,12 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from sqlalchemy import select
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
-from twin.sensors import events
 from twin.sensors.alerts import LABELS
 from twin.sensors.times import iso
 from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
+from twin.server.event_feed import EventFeed
 from twin.store.models import AlertState
 
 router = APIRouter(prefix="/api", tags=["sensors"])
@@ -23,6 +21,14 @@ router = APIRouter(prefix="/api", tags=["sensors"])
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 _STAFF = RoleCheck((Role.STAFF, Role.SENSOR, Role.ADMIN))
+
+
+def event_feed(request: Request) -> EventFeed:
+    """The app's shared reader of the event log, made on first use."""
+    state = request.app.state
+    if getattr(state, "event_feed", None) is None:
+        state.event_feed = EventFeed(state.store, POLL_SECONDS)
+    return state.event_feed
 
 
 def _is_staff(request: Request) -> bool:
@@ -41,30 +47,21 @@ async def stream(request: Request, last_event_id: Annotated[str | None, Header()
     Without either, the stream starts with new events only. Footfall counters are shown to keys only.
     """
     public_only = not _is_staff(request)
-    store = request.app.state.store
+    feed = event_feed(request)
     start = after if after is not None else int(last_event_id) if (last_event_id or "").isdigit() else None
 
-    def fetch(last: int):
-        with store.session() as session:
-            return [(e.id, e.kind, e.data) for e in events.since(session, last, public_only)]
-
-    def newest() -> int:
-        with store.session() as session:
-            return events.latest_id(session)
-
     async def lines() -> AsyncIterator[str]:
-        last = start if start is not None else await run_in_threadpool(newest)
+        last = start if start is not None else await feed.newest()
         yield "retry: 2000\n\n"
         idle = 0.0
         while not await request.is_disconnected():
-            batch = await run_in_threadpool(fetch, last)
-            for id_, kind, data in batch:
-                yield f"id: {id_}\nevent: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-                last = id_
+            batch = await feed.after(last, public_only, POLL_SECONDS)
+            for event in batch:
+                yield f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
+                last = event.id
             if batch:
                 idle = 0.0
                 continue
-            await asyncio.sleep(POLL_SECONDS)
             idle += POLL_SECONDS
             if idle >= HEARTBEAT_SECONDS:
                 idle = 0.0
