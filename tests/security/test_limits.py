@@ -65,7 +65,8 @@ def raw_request(port: int, head: str, chunks: list[bytes], finish: bool) -> tupl
 
 def _complete(answer: bytes) -> bool:
     head, _, body = answer.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length"))
+    lines = head.lower().split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in lines if line.startswith(b"content-length"))
     return len(body) >= length
 
 

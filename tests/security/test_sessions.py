@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from tests.security.conftest import PASSWORD, add_operator, assert_problem, bearer, make_app, role_keys
+from tests.security.conftest import (
+    PASSWORD,
+    add_operator,
+    assert_problem,
+    bearer,
+    make_app,
+    role_keys,
+)
 from twin.server.problems import Problem
 from twin.store.models import User
 from twin.store.users import FREE_FAILURES, SignInError

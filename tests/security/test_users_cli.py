@@ -70,7 +70,8 @@ def test_users_create_prints_the_totp_secret_once_and_the_operator_signs_in(tmp_
     (["--role", "staff"], "", "no password on standard input"),
 ])
 def test_bad_users_create_is_one_line_and_exit_2(tmp_path, twin, args, stdin, message):
-    done = twin("users", "create", "--name", "sato", *args, "--password-stdin", "--data-dir", str(tmp_path), stdin=stdin)
+    done = twin("users", "create", "--name", "sato", *args, "--password-stdin", "--data-dir", str(tmp_path),
+                stdin=stdin)
     assert done.returncode == 2 and message in done.stderr and done.stderr.strip().count("\n") == 0
 
 

@@ -35,10 +35,10 @@ class AuditPage(BaseModel):
 
 @router.get("/audit", response_model=AuditPage, dependencies=[requires(Role.ADMIN)])
 async def audit(request: Request,
-                since: Annotated[AwareDatetime | None, Query(description="Only entries at or after this moment")] = None,
+                since: Annotated[AwareDatetime | None, Query(description="Entries at or after this moment")] = None,
                 actor: Annotated[str | None, Query(max_length=120, description="e.g. key:gauge-1, user:sato")] = None,
                 action: Literal["write", "signin", "signout", "denied"] | None = None,
-                before: Annotated[int | None, Query(ge=1, lt=2**63, description="Page: entries older than this id")] = None,
+                before: Annotated[int | None, Query(ge=1, lt=2**63, description="Entries older than this id")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditPage:
     """Writes, sign-ins and refused requests: who, what, when, from where. ``next`` links the older page."""
     log: AuditLog = request.app.state.audit

@@ -14,7 +14,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from twin.server.auth import CSRF_COOKIE, SESSION_COOKIE, Caller, Role, SessionUser, requires
+from twin.server.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Caller,
+    Role,
+    SessionUser,
+    requires,
+)
 from twin.server.problems import Problem
 from twin.store.users import SignInError, Users
 
@@ -30,7 +37,7 @@ class SignIn(BaseModel):
 class Session(BaseModel):
     name: str
     role: str
-    csrf_token: str = Field(description=f"Send it in X-CSRF-Token on writes made with the session cookie")
+    csrf_token: str = Field(description="Send it in X-CSRF-Token on writes made with the session cookie")
     expires_at: datetime
 
 
