@@ -69,12 +69,17 @@ def store_observations(session: Session, writer: Writer, batch: list[NewObservat
         if not writer.admin and stream.owner != writer.key_id:
             raise SensorInputError(f"Datastream {stream.id} belongs to another key", 403, "forbidden")
         rows.setdefault((obs.datastream_id, obs.phenomenon_time), _row(obs, stream, where))
-    existing = _ids(session, list(rows))
-    fresh = [row for key, row in rows.items() if key not in existing]
+    # One INSERT … ON CONFLICT DO NOTHING RETURNING: the rows it returns are the new ones; only
+    # re-sent observations (none, usually) need a second look-up for their first id.
+    statement = _insert_ignoring_duplicates(session).returning(
+        Observation.id, Observation.datastream_id, Observation.phenomenon_time)
+    ids = {(stream, moment): id_ for id_, stream, moment in session.execute(statement, list(rows.values()))}
+    fresh = [row for key, row in rows.items() if key in ids]
     if fresh:
-        session.execute(_insert_ignoring_duplicates(session), fresh)
         _announce(session, streams, fresh)
-    ids = existing | _ids(session, [k for k in rows if k not in existing])
+    resent = [key for key in rows if key not in ids]
+    if resent:
+        ids |= _ids(session, resent)
     return [ids[(o.datastream_id, o.phenomenon_time)] for o in batch]
 
 
