@@ -7,7 +7,7 @@ import "./cesium-base.js";
 import * as Cesium from "/cesium/index.js";
 import { barChart, lineChart } from "./chart.js";
 import { getCity, getConfig, listCities } from "./api.js";
-import { createScene, loadCity, viewCity } from "./scene.js";
+import { createScene, loadCity, removeCity, viewCity } from "./scene.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_COLUMN_M = 120;
@@ -36,7 +36,7 @@ const STRINGS = {
 };
 const state = {
   lang: (navigator.languages ?? []).some((l) => l.startsWith("ja")) ? "ja" : "en",
-  widget: null, city: null, areas: [], summary: null, comparison: null, counters: null, columns: null, outlines: null,
+  widget: null, city: null, loaded: null, areas: [], summary: null, comparison: null, counters: null, columns: null, outlines: null,
 };
 const t = () => STRINGS[state.lang];
 
@@ -198,8 +198,9 @@ async function refresh() {
 
 async function chooseCity(id) {
   state.city = await getCity(id);
-  const loaded = await loadCity(state.widget, state.city, new Cesium.Cesium3DTileStyle({ color: "color('#dfe5e8')" }));
-  viewCity(state.widget, loaded, state.city);
+  removeCity(state.widget, state.loaded);
+  state.loaded = await loadCity(state.widget, state.city, new Cesium.Cesium3DTileStyle({ color: "color('#dfe5e8')" }));
+  viewCity(state.widget, state.loaded, state.city);
   state.areas = (await getJSON(api("areas"))).features;
   $("area").replaceChildren(new Option(t().all, ""), ...state.areas.map(({ properties: p }) => {
     const option = new Option(state.lang === "ja" ? p.name : p.name_en, p.id);
