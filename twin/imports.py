@@ -16,10 +16,10 @@ import re
 import secrets
 import shutil
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import SimpleQueue
 
 from citygml.dataset import open_dataset
 from citygml.errors import CityGMLError
@@ -82,7 +82,11 @@ def resolve_source(import_dir: Path, source: str) -> Path:
 
 
 class ImportRunner:
-    """Runs conversions one at a time on a thread and keeps each job's state file current."""
+    """Runs conversions one at a time and keeps each job's state file current.
+
+    The worker is a daemon thread: stopping the server cuts a conversion off (the next start
+    marks it interrupted and removes its staging folder) instead of waiting for it.
+    """
 
     def __init__(self, data_dir: Path, import_dir: Path) -> None:
         self.data_dir = data_dir
@@ -91,7 +95,8 @@ class ImportRunner:
         self.root.mkdir(parents=True, exist_ok=True)
         self._jobs: dict[str, ImportJob] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-import")
+        self._queue: SimpleQueue[tuple[ImportJob, Path]] = SimpleQueue()
+        threading.Thread(target=self._work, name="twin-import", daemon=True).start()
         self._recover()
 
     def _recover(self) -> None:
@@ -127,11 +132,12 @@ class ImportRunner:
         with self._lock:
             self._jobs[job.id] = job
         self._save(job)
-        self._pool.submit(self._run, job, path)
+        self._queue.put((job, path))
         return job
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def _work(self) -> None:
+        while True:
+            self._run(*self._queue.get())
 
     def _save(self, job: ImportJob) -> None:
         write_atomic(self.root / f"{job.id}.json", (json.dumps(asdict(job), indent=2, ensure_ascii=False) + "\n").encode())
