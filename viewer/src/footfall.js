@@ -90,6 +90,7 @@ function drawColumns(items) {
     geometryInstances: instances, asynchronous: false,
     appearance: new Cesium.PerInstanceColorAppearance({ translucent: false, closed: true }) })) : null;
   document.body.dataset.columns = String(instances.length);
+  scene.requestRender();
 }
 
 function drawOutlines() {
@@ -107,6 +108,7 @@ function drawOutlines() {
   state.outlines = instances.length ? scene.primitives.add(new Cesium.Primitive({
     geometryInstances: instances, asynchronous: false,
     appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: false }) })) : null;
+  scene.requestRender();
 }
 
 async function refreshColumns() {
@@ -216,6 +218,7 @@ async function main() {
   const config = await getConfig();
   $("attribution").textContent = config.attribution;
   state.widget = createScene($("globe"), { imageryUrl: config.imagery_url, imageryCredit: config.imagery_credit });
+  state.widget.scene.requestRenderMode = true; // a dashboard: draw when something changes, not 60 times a second
   const cities = await listCities();
   if (!cities.length) {
     $("status").textContent = t().noData;
