@@ -38,9 +38,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from twin.store import open_store  # noqa: E402
-from twin.store.apikeys import ApiKeys  # noqa: E402
-from twin.store.database import sqlite_url  # noqa: E402
+from twin.store import open_store
+from twin.store.apikeys import ApiKeys
+from twin.store.database import sqlite_url
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)

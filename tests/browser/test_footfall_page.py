@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
-from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
+from tests.browser.serving import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NEEDS_CHROMIUM,
+    running_server,
+)
+from tests.twin.fixtures_city import (
+    CITY_ID,
+    TWIN,
+    converted_sample_city,
+    data_dir_linking,
+)
 from twin.sensors.footfall import LOCAL
 from twin.sensors.simulate import Feed
 

@@ -78,7 +78,8 @@ def served(database_url, tmp_path):  # noqa: F811 - the imported fixture
                                        headers=headers["sensor"]).json()["value"][0]["@iot.id"]
         feed = {"c1": lambda h, scale: scale * h, "c2": lambda h, scale: scale, "c3": lambda h, scale: 5}
         batch = [{"Datastream": {"@iot.id": streams[name]}, "components": ["phenomenonTime", "result"],
-                  "dataArray": intervals(DAY1, lambda h: rule(h, 1)) + intervals(DAY2, lambda h: rule(h, 2))}
+                  "dataArray": intervals(DAY1, lambda h, rule=rule: rule(h, 1))
+                  + intervals(DAY2, lambda h, rule=rule: rule(h, 2))}
                  for name, rule in feed.items()]
         sent = client.post("/sta/v1.1/CreateObservations", json=batch, headers=headers["sensor"])
         assert sent.status_code == 201, sent.text

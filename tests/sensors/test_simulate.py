@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -86,6 +87,6 @@ def test_live_feed_keeps_to_the_requested_speed():
 def test_river_stage_is_a_smooth_rise_and_fall():
     stages = [river_stage_m(h / 4) for h in range(33)]
     peak = stages.index(max(stages))
-    assert all(a <= b for a, b in zip(stages[:peak], stages[1:peak + 1]))
-    assert all(a >= b for a, b in zip(stages[peak:], stages[peak + 1:]))
+    assert all(a <= b for a, b in pairwise(stages[:peak + 1]))
+    assert all(a >= b for a, b in pairwise(stages[peak:]))
     assert max(stages) > THRESHOLDS["danger"] and stages[0] < THRESHOLDS["standby"]
