@@ -121,9 +121,20 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
       }
       await widget.dataSources.add(source);
       hazards.set(layer, source);
+      await drawn();
       if (collection.features.length === 0) say(`${layer}: この都市にはありません · none in this city`);
     }
     if (hazards.has(layer)) hazards.get(layer).show = shown;
+  }
+
+  /** Resolves once the data sources' ground primitives are built and drawn (they build in workers). */
+  function drawn() {
+    return new Promise((resolve) => {
+      const remove = widget.scene.postRender.addEventListener(() => {
+        if (widget.dataSourceDisplay.ready) { remove(); resolve(); } else widget.scene.requestRender();
+      });
+      widget.scene.requestRender();
+    });
   }
 
   async function refreshSensors() {
