@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from twin.sensors import footfall
 from twin.sensors.errors import SensorInputError
 from twin.sensors.footfall_areas import Area, load_areas, parse_areas, save_areas
-from twin.server.auth import Role, RoleCheck, requires
+from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
 from twin.server.problems import Problem
 from twin.server.routes.sta import MAX_ENTITY_BYTES, read_json
 
@@ -32,7 +32,7 @@ def _rules(request: Request) -> footfall.Rules:
     """Staff (a staff or admin key or session) see detail; everyone else k-anonymised aggregates."""
     settings = request.app.state.settings
     public = footfall.Rules(True, settings.footfall_k, settings.footfall_min_counters)
-    if "authorization" not in request.headers and "twin_session" not in request.cookies:
+    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
         return public
     try:
         _STAFF(request)  # a wrong key is a 401, not a silent downgrade
