@@ -9,6 +9,9 @@ DEMO_BUILDINGS ?= 2000
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
+## A finished flood + evacuation for the console (about a minute on the 2000-building city).
+DEMO_SCENARIO ?= --data-dir $(DEMO)/data --city sample --scenario river-breach --cell-size 16 --duration 3600 \
+	--evacuation --people-per-agent 5 --evacuation-cell-size 4 --evacuation-duration 1800
 
 .PHONY: setup demo demo-data test bench clean
 
@@ -29,6 +32,7 @@ demo-data: setup
 	$(TWIN) sample-city $(DEMO)/source --buildings $(DEMO_BUILDINGS) --seed 1
 	$(TWIN) inspect $(DEMO)/source
 	$(TWIN) convert $(DEMO)/source -o $(DEMO)/data/sample
+	test -n "$$(ls $(DEMO)/data/scenarios 2>/dev/null)" || $(TWIN) scenario run $(DEMO_SCENARIO)
 
 ## The server, with the simulator in the background: 3 weeks of footfall, then a storm at 60x.
 demo: demo-data

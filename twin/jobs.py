@@ -31,6 +31,7 @@ from PIL import Image
 from rasterio.crs import CRS
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from twin.city_evacuation import evacuation_spec, run_city_evacuation
 from twin.city_flood import CityGrids, flood_run, run_city_flood
 from twin.durable import publish, staging_folder, write_atomic
 from twin.scenario import Scenario
@@ -65,6 +66,7 @@ class Job:
     started: str | None = None
     finished: str | None = None
     cell_size_m: float | None = None
+    evacuation: dict | None = None  # options of an evacuation after the flood (twin.city_evacuation)
 
     def public(self) -> dict:
         body = asdict(self)
@@ -73,6 +75,9 @@ class Job:
             body["links"].update(summary=f"/api/scenarios/{self.id}/summary.json",
                                  buildings=f"/api/scenarios/{self.id}/buildings",
                                  frames=f"/api/scenarios/{self.id}/frames")
+            if self.evacuation is not None:
+                body["links"].update(evacuation=f"/api/scenarios/{self.id}/evacuation/summary.json",
+                                     agents=f"/api/scenarios/{self.id}/agents")
         return body
 
 
@@ -116,10 +121,12 @@ class JobRunner:
         with self._lock:
             return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
 
-    def submit(self, city: CityGrids, scenario: Scenario, cell_size: float | None = None) -> Job:
+    def submit(self, city: CityGrids, scenario: Scenario, cell_size: float | None = None,
+               evacuation: dict | None = None) -> Job:
         """Check the scenario against the city now (TwinInputError if bad), then queue it."""
         flood_run(city, scenario)  # positions outside the grid or in a building fail here, not later
-        job = Job(id=secrets.token_hex(6), city=city.id, scenario=scenario.as_dict(), cell_size_m=cell_size)
+        job = Job(id=secrets.token_hex(6), city=city.id, scenario=scenario.as_dict(), cell_size_m=cell_size,
+                  evacuation=evacuation)
         self.folder(job.id).mkdir(parents=True)
         with self._lock:
             self._jobs[job.id] = job
@@ -185,8 +192,13 @@ class JobRunner:
         try:
             run_city_flood(city, scenario, result, progress)
             write_frames(result / "depth.nc", frames, city.crs)
+            if job.evacuation is not None:
+                run_city_evacuation(city.folder, evacuation_spec(job.evacuation, result, job.cell_size_m),
+                                    staging_folder(folder / "evacuation"), lambda *_: _stop_if(cancel))
             publish(result, folder / "result")
             publish(frames, folder / "frames")
+            if job.evacuation is not None:
+                publish(folder / ".evacuation.partial", folder / "evacuation")
             job.status, job.progress = "done", 1.0
         except Cancelled:
             job.status, job.reason = "cancelled", "cancelled while running"
@@ -195,13 +207,19 @@ class JobRunner:
         except Exception as exc:  # the job fails, the server lives on; the reason is kept for the user
             job.status, job.reason = "failed", f"{type(exc).__name__}: {exc}"
         if job.status != "done":
-            for partial in (result, frames, folder / "result", folder / "frames"):
+            for partial in (result, frames, folder / "result", folder / "frames", folder / ".evacuation.partial",
+                            folder / "evacuation"):
                 shutil.rmtree(partial, ignore_errors=True)
         job.finished = _now()
         try:
             self._save(job)
         except OSError:
             pass  # disk still full: the state stays right in memory; a restart marks the job interrupted
+
+
+def _stop_if(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled
 
 
 def _disk_reason(exc: OSError) -> str:

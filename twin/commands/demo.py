@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from twin.commands.scenario import run as scenario_run
 from twin.commands.serve import serve
 
 
@@ -20,7 +21,8 @@ def demo(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
 ) -> None:
-    """Make the sample city (once), convert it (once) and serve it; prints the URL to open."""
+    """Make the sample city (once), convert it (once), run a flood + evacuation scenario (once)
+and serve it; prints the URL to open."""
     from citygml.samplecity import generate
     from twin.convert import convert
 
@@ -32,4 +34,9 @@ def demo(
     if not (city / "city.json").is_file():
         typer.echo(f"twin: converting it into {city}", err=True)
         convert(source, city)
+    if not any((home / "data" / "scenarios").glob("*/evacuation/summary.json")):
+        typer.echo("twin: running the river-breach flood and its evacuation (about a minute)", err=True)
+        scenario_run(data_dir=home / "data", city="sample", scenario="river-breach", cell_size=16.0, duration=3600.0,
+                     evacuation=True, time_of_day="night", people_per_agent=5.0, vertical=0,
+                     evacuation_cell_size=4.0, evacuation_duration=1800.0)
     serve(data_dir=home / "data", host=host, port=port)

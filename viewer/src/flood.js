@@ -129,6 +129,7 @@ export function initFloodPanel(element, widget, currentCity) {
     ui.slider.value = String(k);
     ui.time.textContent = formatTime(frames.times_s[k]);
     element.dataset.frame = String(k);
+    element.dispatchEvent(new CustomEvent("flood-time", { detail: { jobId: element.dataset.job, t: frames.times_s[k] } }));
     await overlay.showFrame(k);
   }
 
@@ -149,6 +150,7 @@ export function initFloodPanel(element, widget, currentCity) {
     const summary = await api(`/api/scenarios/${jobId}/summary.json`);
     const b = summary.buildings;
     say(`最大浸水深 max depth ${summary.max_depth_m.toFixed(2)} m · 浸水建物 wetted buildings ${b.wetted} / ${b.count}`);
+    element.dispatchEvent(new CustomEvent("flood-job", { detail: { jobId, t: frames.times_s[Number(ui.slider.value)] } }));
   }
 
   function follow(job) {

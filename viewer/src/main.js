@@ -4,6 +4,7 @@ import "./cesium-base.js";
 import * as Cesium from "/cesium/index.js";
 import { getBuilding, getCity, getConfig, listCities } from "./api.js";
 import { styleFor } from "./colouring.js";
+import { initEvacuationPanel } from "./evacuation.js";
 import { initFloodPanel } from "./flood.js";
 import { renderLegend } from "./legend.js";
 import { hidePanel, showBuilding, showMessage } from "./panel.js";
@@ -93,6 +94,7 @@ async function start() {
   chooser.value = cities.some((c) => c.id === wanted) ? wanted : cities[0].id;
   chooser.addEventListener("change", () => openCity(widget, chooser.value).catch((e) => setStatus(e.message, true)));
   await openCity(widget, chooser.value);
+  window.twinViewer.evacuation = initEvacuationPanel($("evacuation"), widget, $("flood"), () => state.city);
   window.twinViewer.flood = initFloodPanel($("flood"), widget, () => state.city);
   resolveReady(widget);
 }

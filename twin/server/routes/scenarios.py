@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from twin.city_evacuation import EVACUATION_FILES, agents_at, evacuation_spec
 from twin.city_flood import load_city
 from twin.errors import TwinInputError
 from twin.jobs import FINISHED, Job, JobRunner
@@ -28,6 +29,26 @@ router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
 _runner_lock = threading.Lock()
 
 
+class EvacuationRequest(BaseModel):
+    """An evacuation run after the flood, on its depth (docs/evacuation.md, "On the city")."""
+
+    model_config = ConfigDict(extra="forbid")
+    time_of_day: Literal["day", "night"] = Field("night", description="Who is where: residents (night) or "
+                                                 "daytime occupants (day)")
+    shelters: Literal["city", "city+vertical"] = Field("city", description="The city's designated shelters, "
+                                                       "optionally with vertical evacuation into tall sturdy buildings")
+    vertical: int = Field(20, ge=1, le=200, description="With city+vertical: how many buildings take evacuees")
+    people_per_agent: float = Field(1.0, ge=1, le=1000, description="Sampling: people one agent stands for")
+    duration_s: float = Field(3600.0, gt=0, le=86400, description="Simulated time, s")
+    cell_size: float | None = Field(None, gt=0, description="Walking grid cell size, m (default: the flood's)")
+    seed: int = Field(0, ge=0)
+
+    def options(self) -> dict[str, Any]:
+        body = self.model_dump(exclude={"shelters", "vertical"})
+        body["vertical"] = self.vertical if self.shelters == "city+vertical" else 0
+        return body
+
+
 class ScenarioRequest(BaseModel):
     city: str = Field(description="City id (a folder of the data directory)")
     scenario: str | None = Field(None, description="Name of a built-in scenario", examples=["cloudburst-100mm"])
@@ -35,6 +56,8 @@ class ScenarioRequest(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict, description="Top-level scenario keys to replace, "
                                       "e.g. {\"duration_s\": 1800, \"rain\": {\"mm_per_h\": 50}}")
     cell_size: float | None = Field(None, gt=0, description="Coarsen the city's grid to this cell size, m")
+    evacuation: EvacuationRequest | None = Field(None, description="Evacuate the city's people after the flood, "
+                                                 "through its water")
 
 
 def runner(request: Request) -> JobRunner:
@@ -77,7 +100,10 @@ def create_job(body: ScenarioRequest, request: Request, response: Response) -> d
             data, source = body.definition, "definition"
         scenario = parse_scenario(with_overrides(data, body.overrides), source)
         city = load_city(city_entry.folder, body.cell_size)
-        job = runner(request).submit(city, scenario, body.cell_size)
+        evacuation = body.evacuation.options() if body.evacuation is not None else None
+        if evacuation is not None:
+            evacuation_spec(evacuation, None, body.cell_size)
+        job = runner(request).submit(city, scenario, body.cell_size, evacuation)
     except TwinInputError as exc:
         raise Problem(422, str(exc), "bad-scenario") from None
     response.headers["Location"] = f"/api/scenarios/{job.id}"
@@ -187,3 +213,24 @@ def job_frame(job_id: str, k: int, request: Request) -> FileResponse:
         raise Problem(404, f"No frame {k}.", "not-found")
     path = _result_file(request, job_id, "frames", f"{k}.png")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/{job_id}/evacuation/{name}", dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
+def job_evacuation_file(job_id: str, name: str, request: Request) -> Any:
+    """The evacuation's results: ``summary.json``, ``clearance.csv`` (people arrived, stranded,
+    evacuating over time), ``shelters.csv`` (arrivals, overflow), ``stranded.csv``, ``buildings.csv``."""
+    if name not in EVACUATION_FILES:
+        raise Problem(404, f"No evacuation file {name!r}; one of {', '.join(EVACUATION_FILES)}.", "not-found")
+    path = _result_file(request, job_id, "evacuation", name)
+    if name.endswith(".json"):
+        return json.loads(path.read_text(encoding="utf-8"))
+    return FileResponse(path, media_type="text/csv; charset=utf-8")
+
+
+@router.get("/{job_id}/agents", dependencies=[requires(Role.ANONYMOUS)])
+def job_agents(job_id: str, request: Request, t: float = Query(0.0, ge=0, description="Time, s")) -> dict[str, Any]:
+    """Every agent's lon, lat and state (waiting, walking, arrived, stranded) at the stored time
+    nearest ``t``, and the people in each shelter by then."""
+    path = _result_file(request, job_id, "evacuation", "agents.parquet")
+    return agents_at(path.parent, t)
