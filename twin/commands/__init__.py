@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     from twin.commands import render as render_cmd
     from twin.commands import samplecity as samplecity_cmd
     from twin.commands import scenario as scenario_cmd
+    from twin.commands import sensors as sensors_cmd
     from twin.commands import serve as serve_cmd
     from twin.commands import users as users_cmd
 
@@ -29,4 +30,5 @@ def register(app: typer.Typer) -> None:
     demo_cmd.register(app)
     flood_cmd.register(app)
     evacuate_cmd.register(app)
+    sensors_cmd.register(app)
     scenario_cmd.register(app)
