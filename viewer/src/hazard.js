@@ -1,5 +1,7 @@
-// Public hazard map: the city in 3D, official flood depth areas in MLIT colours, the latest simulation
+// Public hazard map: the city in 2.5D, official flood depth areas in MLIT colours, the latest simulation
 // (labelled as such), and a tap (or the keyboard controls) → depth class there and the nearest shelter.
+// Kept light for phones: buildings only (no terrain tileset) and the areas as flat polygons at the
+// city's mean ground height — draping them over 3D Tiles (classification) took twice as long to draw.
 // No login, no cookies, nothing from outside this server. Sets body[data-tileset-loaded] and
 // body[data-hazards-loaded] when ready; exposes window.hazardMap for tests.
 import "./cesium-base.js";
@@ -10,6 +12,8 @@ import { createScene, loadCity, pagePosition, viewCity } from "./scene.js";
 
 const $ = (id) => document.getElementById(id);
 const AREA_ALPHA = 0.6;
+/** Height (m, ellipsoidal) of the flat layers: the city's mean ground height, areas just above. */
+const groundHeight = () => (state.city?.center?.[2] ?? 0) + (state.city?.ellipsoidal_offset ?? 0);
 const BUILDINGS = new Cesium.Cesium3DTileStyle({ color: "color('#eef1f3')" });
 const state = {
   lang: initialLanguage(), city: null, hazards: [], legend: [], areas: null, simulation: null, overlay: null,
@@ -72,7 +76,7 @@ const ring = (coordinates) => Cesium.Cartesian3.fromDegreesArray(coordinates.sli
 
 function drawAreas(widget, key) {
   const [layer, scale] = key.split(":");
-  if (state.areas) widget.scene.groundPrimitives.remove(state.areas);
+  if (state.areas) widget.scene.primitives.remove(state.areas);
   state.areas = null;
   const chosen = state.hazards
     .filter(({ properties: p }) => p.layer === layer && (p.scale ?? "") === scale && p.colour)
@@ -80,6 +84,7 @@ function drawAreas(widget, key) {
   const instances = chosen.flatMap((feature) => polygonsOf(feature.geometry).map((rings) => new Cesium.GeometryInstance({
     id: feature.id,
     geometry: new Cesium.PolygonGeometry({
+      height: groundHeight() + 0.2,
       polygonHierarchy: new Cesium.PolygonHierarchy(ring(rings[0]), rings.slice(1).map((h) => new Cesium.PolygonHierarchy(ring(h)))),
     }),
     attributes: {
@@ -88,8 +93,8 @@ function drawAreas(widget, key) {
     },
   })));
   if (instances.length) {
-    state.areas = widget.scene.groundPrimitives.add(new Cesium.GroundPrimitive({
-      geometryInstances: instances, classificationType: Cesium.ClassificationType.BOTH,
+    state.areas = widget.scene.primitives.add(new Cesium.Primitive({
+      geometryInstances: instances, appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
     }));
   }
   document.body.dataset.layer = key;
@@ -103,17 +108,18 @@ function renderLegend() {
 // ---- the latest simulation ------------------------------------------------------------------------------
 
 function showSimulation(widget, on) {
-  if (state.overlay) widget.scene.groundPrimitives.remove(state.overlay);
+  if (state.overlay) widget.scene.primitives.remove(state.overlay);
   state.overlay = null;
   $("simulation-note").hidden = !on;
   if (!on || !state.simulation) return;
   const material = Cesium.Material.fromType("Image", { image: state.simulation.image, color: new Cesium.Color(1, 1, 1, 0.8) });
-  state.overlay = widget.scene.groundPrimitives.add(new Cesium.GroundPrimitive({
+  state.overlay = widget.scene.primitives.add(new Cesium.Primitive({
     geometryInstances: new Cesium.GeometryInstance({
-      geometry: new Cesium.RectangleGeometry({ rectangle: Cesium.Rectangle.fromDegrees(...state.simulation.rectangle) }),
+      geometry: new Cesium.RectangleGeometry({
+        rectangle: Cesium.Rectangle.fromDegrees(...state.simulation.rectangle), height: groundHeight() + 0.4,
+      }),
     }),
     appearance: new Cesium.MaterialAppearance({ material, translucent: true, flat: true }),
-    classificationType: Cesium.ClassificationType.BOTH,
   }));
 }
 
@@ -195,25 +201,20 @@ function closeButton() {
 
 function clearMarks() {
   state.marks?.removeAll();
-  if (state.route) state.widget.scene.groundPrimitives.remove(state.route);
-  state.route = null;
+  state.route?.removeAll();
 }
 
 function drawMarks(widget, answer) {
   clearMarks();
-  const height = (state.city.center?.[2] ?? 0) + (state.city.ellipsoidal_offset ?? 0);
+  const height = groundHeight() + 1;
   const opts = { pixelSize: 12, outlineColor: Cesium.Color.WHITE, outlineWidth: 2, disableDepthTestDistance: Number.POSITIVE_INFINITY };
   state.marks.add({ ...opts, position: Cesium.Cartesian3.fromDegrees(answer.lon, answer.lat, height), color: Cesium.Color.fromCssColorString("#0b5fa5") });
   if (!answer.shelter) return;
   state.marks.add({ ...opts, position: Cesium.Cartesian3.fromDegrees(answer.shelter.lon, answer.shelter.lat, height), color: Cesium.Color.fromCssColorString("#1a9c3c") });
-  state.route = widget.scene.groundPrimitives.add(new Cesium.GroundPolylinePrimitive({
-    geometryInstances: new Cesium.GeometryInstance({
-      geometry: new Cesium.GroundPolylineGeometry({ positions: Cesium.Cartesian3.fromDegreesArray(answer.shelter.route.coordinates.flat()), width: 5 }),
-      attributes: { color: Cesium.ColorGeometryInstanceAttribute.fromColor(Cesium.Color.fromCssColorString("#1a9c3c")) },
-    }),
-    appearance: new Cesium.PolylineColorAppearance(),
-    classificationType: Cesium.ClassificationType.BOTH,
-  }));
+  state.route.add({
+    positions: answer.shelter.route.coordinates.map(([lon, lat]) => Cesium.Cartesian3.fromDegrees(lon, lat, height)),
+    width: 5, material: Cesium.Material.fromType("Color", { color: Cesium.Color.fromCssColorString("#1a9c3c") }),
+  });
 }
 
 async function checkAt(widget, lon, lat) {
@@ -234,7 +235,11 @@ async function checkAt(widget, lon, lat) {
 function lonLatAtCanvas(widget, position) {
   const { scene } = widget;
   let cartesian = scene.pickPositionSupported ? scene.pickPosition(position) : undefined;
-  if (!cartesian) cartesian = widget.camera.pickEllipsoid(position, scene.globe.ellipsoid);
+  if (!cartesian) { // open ground: where the view ray meets the ellipsoid raised to the ground height
+    const { x, y, z } = Cesium.Ellipsoid.WGS84.radii;
+    const h = groundHeight();
+    cartesian = widget.camera.pickEllipsoid(position, new Cesium.Ellipsoid(x + h, y + h, z + h));
+  }
   if (!cartesian) return null;
   const c = Cesium.Cartographic.fromCartesian(cartesian);
   return { lon: Cesium.Math.toDegrees(c.longitude), lat: Cesium.Math.toDegrees(c.latitude) };
@@ -260,8 +265,11 @@ function setLanguage(lang) {
 async function start() {
   setLanguage(state.lang);
   const widget = createScene($("globe"));
+  widget.scene.globe.show = false; // no terrain: the flat areas and the page background are the ground
+  widget.scene.backgroundColor = Cesium.Color.fromCssColorString("#cfd8dc");
   state.widget = widget;
   state.marks = widget.scene.primitives.add(new Cesium.PointPrimitiveCollection());
+  state.route = widget.scene.primitives.add(new Cesium.PolylineCollection());
   window.hazardMap = {
     widget,
     checkAt: (lon, lat) => checkAt(widget, lon, lat),
@@ -300,7 +308,7 @@ async function start() {
     $("simulation-title").textContent = simulation ? `: ${simulation.title}` : "";
   }).catch((error) => console.error(`simulation: ${error.message}`));
 
-  const loaded = await loadCity(widget, state.city, BUILDINGS);
+  const loaded = await loadCity(widget, { ...state.city, links: { ...state.city.links, terrain_tileset: null } }, BUILDINGS);
   viewCity(widget, loaded, state.city);
   $("layer").addEventListener("change", (event) => drawAreas(widget, event.target.value));
   $("simulation").addEventListener("change", (event) => showSimulation(widget, event.target.checked));
