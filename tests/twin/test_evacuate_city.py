@@ -198,14 +198,18 @@ def test_knee_deep_water_strands_exactly_the_elderly_and_those_who_need_help(con
     assert set(stranded["profile"]) == {"elderly", "needs_help"}
 
 
+def test_city_mode_options_are_checked():
+    with pytest.raises(TwinInputError, match="'day' or 'night'"):
+        CityEvacuation(time_of_day="noon").checked()
+    with pytest.raises(TwinInputError, match="not both"):
+        CityEvacuation(flood_result=Path("f"), official_hazard="fld").checked()
+
+
 def test_cli_city_mode_and_its_errors(converted_city, tmp_path):
     done = subprocess.run([TWIN, "evacuate", "run", "--city", str(converted_city), "--official-hazard", "fld:L9",
                            "-o", str(tmp_path / "x")], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "no official hazard areas 'fld:L9'" in done.stderr
     assert "Traceback" not in done.stderr
-    done = subprocess.run([TWIN, "evacuate", "run", "--city", str(converted_city), "--time-of-day", "noon",
-                           "-o", str(tmp_path / "x")], capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and "'day' or 'night'" in done.stderr
     done = subprocess.run([TWIN, "evacuate", "run", "--city", str(converted_city), "--walls", "w.tif",
                            "-o", str(tmp_path / "x")], capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "--walls belongs to the grid mode" in done.stderr
