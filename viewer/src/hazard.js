@@ -95,6 +95,7 @@ function drawAreas(widget, key) {
   if (instances.length) {
     state.areas = widget.scene.primitives.add(new Cesium.Primitive({
       geometryInstances: instances, appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
+      asynchronous: false, // a few hundred polygons: quicker here than starting geometry workers
     }));
   }
   document.body.dataset.layer = key;
@@ -120,6 +121,7 @@ function showSimulation(widget, on) {
       }),
     }),
     appearance: new Cesium.MaterialAppearance({ material, translucent: true, flat: true }),
+    asynchronous: false,
   }));
 }
 
