@@ -126,7 +126,7 @@ def shot(page, name: str) -> np.ndarray:
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(1500)  # let Cesium finish the frame
     path = ARTIFACTS / f"console-{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), timeout=120_000)
     return np.asarray(Image.open(path).convert("RGB"), float)
 
 
@@ -147,19 +147,26 @@ def toggle(page, layer: str) -> None:
     page.wait_for_function(f"!document.querySelector('#layer-{layer}').disabled", polling=250, timeout=60_000)
 
 
-def look_down_on(page, base: str) -> None:
-    """Point the camera straight down over the city and as much again around it, where its
-    official river-flood areas are (the sample city's buildings run up to the river)."""
-    west, south, east, north = httpx.get(f"{base}/api/cities/{CITY_ID}").json()["bbox"]
-    dx, dy = east - west, north - south
+def look_down_on(page, west: float, south: float, east: float, north: float) -> None:
+    """Point the camera straight down over a lon/lat rectangle."""
     page.evaluate("""([w, s, e, n]) => { const widget = window.twinViewer.viewer;
         const Rectangle = widget.camera.computeViewRectangle().constructor;  // Cesium is not a page global
         widget.camera.setView({ destination: Rectangle.fromDegrees(w, s, e, n) });
-        widget.scene.requestRender(); }""", [west - dx, south - dy, east + dx, north + dy])
+        widget.scene.requestRender(); }""", [west, south, east, north])
+
+
+def extent(features: list[dict]) -> tuple[float, float, float, float]:
+    """[west, south, east, north] of GeoJSON (Multi)Polygons."""
+    points = [p for f in features for polygon in (f["geometry"]["coordinates"] if f["geometry"]["type"] == "MultiPolygon"
+                                                  else [f["geometry"]["coordinates"]]) for ring in polygon for p in ring]
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    return min(lons), min(lats), max(lons), max(lats)
 
 
 def test_layer_switches_change_what_is_drawn(page, server):
-    look_down_on(page, server["base"])
+    areas = httpx.get(f"{server['base']}/api/cities/{CITY_ID}/hazards", params={"layer": "fld"}).json()["features"]
+    assert areas, "the sample city has official river-flood areas"
+    look_down_on(page, *extent(areas))
     base = shot(page, "base")
     toggle(page, "fld")  # the official river-flood areas, MLIT colours
     fld = shot(page, "layer-fld")
@@ -167,6 +174,10 @@ def test_layer_switches_change_what_is_drawn(page, server):
     assert "fld" in page.get_attribute("#layers", "data-on")
     toggle(page, "fld")
     assert changed(base, shot(page, "layer-fld-off")) < 0.01, "switched off, the flood layer is gone"
+    west, south, east, north = httpx.get(f"{server['base']}/api/cities/{CITY_ID}").json()["bbox"]
+    dx, dy = (east - west) / 2, (north - south) / 2
+    look_down_on(page, west - dx, south - dy, east + dx, north + dy)
+    base = shot(page, "city")
     toggle(page, "buildings")
     assert changed(base, shot(page, "layer-no-buildings")) > 0.01
     toggle(page, "buildings")

@@ -68,6 +68,27 @@ class PointLayer {
   }
 }
 
+/** One ground primitive of a hazard layer's (Multi)Polygons, each in its feature's MLIT colour,
+ * draped over the terrain and the buildings. */
+export function hazardPrimitive(collection) {
+  const instances = collection.features.flatMap((feature) => {
+    const polygons = feature.geometry.type === "MultiPolygon" ? feature.geometry.coordinates : [feature.geometry.coordinates];
+    const colour = Cesium.Color.fromCssColorString(feature.properties.colour ?? "#888888").withAlpha(0.6);
+    const ring = (coordinates) => Cesium.Cartesian3.fromDegreesArray(coordinates.flatMap(([lon, lat]) => [lon, lat]));
+    return polygons.map(([outer, ...holes]) => new Cesium.GeometryInstance({
+      geometry: new Cesium.PolygonGeometry({
+        polygonHierarchy: new Cesium.PolygonHierarchy(ring(outer), holes.map((h) => new Cesium.PolygonHierarchy(ring(h)))),
+      }),
+      attributes: { color: Cesium.ColorGeometryInstanceAttribute.fromColor(colour) },
+    }));
+  });
+  return new Cesium.GroundPrimitive({
+    geometryInstances: instances,
+    appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
+    classificationType: Cesium.ClassificationType.BOTH,
+  });
+}
+
 /** "name: value unit" lines of a Thing's streams, from their newest observation. */
 export function sensorText(thing) {
   const lines = (thing.Datastreams ?? []).map((stream) => {
@@ -90,7 +111,7 @@ function thingPosition(thing) {
  * panel (its "flood-job" events re-apply the simulated depth switch).
  */
 export function initLayersPanel(element, widget, { currentCity, buildings, floodOverlay, floodElement }) {
-  const hazards = new Map(); // layer → GeoJsonDataSource, loaded on first use
+  const hazards = new Map(); // layer → its GroundPrimitive (null when the city has none), made on first use
   const sensors = new PointLayer(widget, SENSOR_COLOUR);
   const shelters = new PointLayer(widget, SHELTER_COLOUR);
   const message = el("p", { className: "flood-message" });
@@ -109,29 +130,22 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
   async function showHazard(layer, shown) {
     if (shown && !hazards.has(layer)) {
       const city = currentCity();
-      const url = `/api/cities/${encodeURIComponent(city.id)}/hazards?layer=${layer}`;
-      const collection = await getJson(url);
-      const source = await Cesium.GeoJsonDataSource.load(collection, { clampToGround: true });
-      for (const entity of source.entities.values) {
-        const colour = entity.properties?.colour?.getValue() ?? "#888888";
-        if (entity.polygon) {
-          entity.polygon.material = Cesium.Color.fromCssColorString(colour).withAlpha(0.6);
-          entity.polygon.outline = false;
-        }
-      }
-      await widget.dataSources.add(source);
-      hazards.set(layer, source);
-      await drawn();
+      const collection = await getJson(`/api/cities/${encodeURIComponent(city.id)}/hazards?layer=${layer}`);
+      const primitive = collection.features.length ? widget.scene.primitives.add(hazardPrimitive(collection)) : null;
+      hazards.set(layer, primitive);
+      if (primitive) await built(primitive);
       if (collection.features.length === 0) say(`${layer}: この都市にはありません · none in this city`);
     }
-    if (hazards.has(layer)) hazards.get(layer).show = shown;
+    const primitive = hazards.get(layer);
+    if (primitive) primitive.show = shown;
+    widget.scene.requestRender();
   }
 
-  /** Resolves once the data sources' ground primitives are built and drawn (they build in workers). */
-  function drawn() {
+  /** Resolves once a ground primitive's geometry, built in web workers, is ready to draw. */
+  function built(primitive) {
     return new Promise((resolve) => {
       const remove = widget.scene.postRender.addEventListener(() => {
-        if (widget.dataSourceDisplay.ready) { remove(); resolve(); } else widget.scene.requestRender();
+        if (primitive.ready) { remove(); resolve(); } else widget.scene.requestRender();
       });
       widget.scene.requestRender();
     });
@@ -201,7 +215,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
 
   /** Drop what belongs to the previous city (hazard areas, shelters) when another one opens. */
   function cityChanged() {
-    for (const source of hazards.values()) widget.dataSources.remove(source, true);
+    for (const primitive of hazards.values()) if (primitive) widget.scene.primitives.remove(primitive);
     hazards.clear();
     for (const box of list.querySelectorAll("input")) {
       if (box.checked && box.dataset.layer !== "buildings" && box.dataset.layer !== "simulated") {
