@@ -3,13 +3,17 @@
 import "./cesium-base.js";
 import * as Cesium from "/cesium/index.js";
 import { getBuilding, getCity, getConfig, listCities } from "./api.js";
-import { styleFor } from "./colouring.js";
+import { simulatedStyle, styleFor } from "./colouring.js";
+import { initComparePanel } from "./compare.js";
 import { initEvacuationPanel } from "./evacuation.js";
 import { initFloodPanel } from "./flood.js";
+import { initLayersPanel, simulatedDepths } from "./layers.js";
 import { renderLegend } from "./legend.js";
+import { initLivePanel } from "./live.js";
 import { hidePanel, showBuilding, showMessage } from "./panel.js";
 import { createScene, featureAt, highlightColour, loadCity, onLeftClick, pagePosition, removeCity, viewCity } from "./scene.js";
 import { initSignIn } from "./signin.js";
+import { initTemplatesPanel } from "./templates.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { city: null, loaded: null, mode: $("colour-by").value, selected: null };
@@ -40,15 +44,24 @@ async function select(feature) {
   return gmlId;
 }
 
-function colourBy(mode) {
+/** Colour the buildings by ``mode``; "simulated" uses the scenario open in the flood panel. */
+async function colourBy(mode) {
+  let style = styleFor(mode);
+  if (mode === "simulated") {
+    const jobId = $("flood").dataset.job;
+    if (!jobId) throw new Error("シナリオ結果を開いてください · open a scenario result first (flood panel)");
+    style = simulatedStyle(await simulatedDepths(jobId));
+  }
   state.mode = mode;
-  if (state.loaded) state.loaded.buildings.style = styleFor(mode);
+  $("colour-by").value = mode;
+  if (state.loaded) state.loaded.buildings.style = style;
   renderLegend($("legend"), mode);
 }
 
 async function openCity(widget, id) {
   clearSelection();
   removeCity(widget, state.loaded);
+  window.twinViewer.layers?.cityChanged();
   state.loaded = null;
   document.body.dataset.tilesetLoaded = "false";
   setStatus("読み込み中… loading");
@@ -78,7 +91,7 @@ async function start() {
     colourBy,
   };
   onLeftClick(widget, (feature) => select(feature));
-  $("colour-by").addEventListener("change", (event) => colourBy(event.target.value));
+  $("colour-by").addEventListener("change", (event) => colourBy(event.target.value).catch((e) => setStatus(e.message, true)));
   renderLegend($("legend"), state.mode);
   window.twinViewer.signIn = initSignIn($("signin"));
 
@@ -96,6 +109,16 @@ async function start() {
   await openCity(widget, chooser.value);
   window.twinViewer.evacuation = initEvacuationPanel($("evacuation"), widget, $("flood"), () => state.city);
   window.twinViewer.flood = initFloodPanel($("flood"), widget, () => state.city);
+  const flood = window.twinViewer.flood;
+  window.twinViewer.layers = initLayersPanel($("layers"), widget, { currentCity: () => state.city,
+    buildings: () => state.loaded?.buildings, floodOverlay: () => flood.overlay, floodElement: $("flood") });
+  window.twinViewer.live = initLivePanel($("live"), $("alert-banner"));
+  window.twinViewer.templates = initTemplatesPanel($("templates"), widget, flood, () => state.city);
+  window.twinViewer.compare = initComparePanel($("compare"), widget, () => state.city);
+  $("flood").addEventListener("flood-job", () => {
+    window.twinViewer.compare.refresh();
+    if (state.mode === "simulated") colourBy("simulated").catch((e) => setStatus(e.message, true));
+  });
   resolveReady(widget);
 }
 
