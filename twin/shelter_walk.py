@@ -152,7 +152,7 @@ class ShelterWalk:
         """The grid cell holding lon/lat, or None outside the grid."""
         x, y = self._to_map.transform(lon, lat)
         col, row = ~self.transform @ (x, y)
-        r, c = int(math.floor(row)), int(math.floor(col))
+        r, c = math.floor(row), math.floor(col)
         return (r, c) if 0 <= r < self.walls.shape[0] and 0 <= c < self.walls.shape[1] else None
 
     def nearest(self, lon: float, lat: float) -> WalkAnswer | None:

@@ -230,7 +230,7 @@ def test_hazard_at_reports_the_latest_finished_simulation_labelled_as_such(tmp_p
         west, south, east, north = info["rectangle"]
         row = int((north - lat) / (north - south) * image.shape[0])
         col = int((lon - west) / (east - west) * image.shape[1])
-        assert "#%02X%02X%02X" % tuple(image[row, col, :3]) == MLIT[2] and image[row, col, 3] > 0
+        assert "#{:02X}{:02X}{:02X}".format(*image[row, col, :3]) == MLIT[2] and image[row, col, 3] > 0
         assert image[0, 0, 3] == 0  # dry is transparent
     with TestClient(create_app(Settings(data_dir=tmp_path / "empty"))) as client:
         (tmp_path / "empty" / CITY_ID).symlink_to(converted_sample_city(), target_is_directory=True)
