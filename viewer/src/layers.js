@@ -51,12 +51,13 @@ class PointLayer {
     this.labels.removeAll();
     for (const { lon, lat, text } of items) {
       const position = Cesium.Cartesian3.fromDegrees(lon, lat, 0);
+      // On the ellipsoid, drawn through everything (no clamping: these collections have no scene to clamp in).
       this.points.add({ position, pixelSize: 11, color: this.colour, outlineColor: Cesium.Color.BLACK, outlineWidth: 2,
-        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY });
+        disableDepthTestDistance: Number.POSITIVE_INFINITY });
       this.labels.add({ position, text, font: "13px sans-serif", fillColor: Cesium.Color.WHITE,
         outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE,
         pixelOffset: new Cesium.Cartesian2(8, -8), horizontalOrigin: Cesium.HorizontalOrigin.LEFT,
-        heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, disableDepthTestDistance: Number.POSITIVE_INFINITY });
+        disableDepthTestDistance: Number.POSITIVE_INFINITY });
     }
     this.setShown(this.show);
   }
