@@ -97,6 +97,8 @@ def page(server):
         page.errors = []
         page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: page.errors.append(f"{e.name}: {e.message}"))
+        page.missing = []  # URLs answered 404
+        page.on("response", lambda r: page.missing.append(r.url) if r.status == 404 else None)
         page.add_init_script(f"sessionStorage.setItem('twin.staffKey', '{server['staff']}')")
         page.goto(server["base"] + "/")
         until(page, "body[data-tileset-loaded=true]", 150_000)
@@ -107,6 +109,13 @@ def page(server):
 
 # Waits poll on a timer and controls are driven through the DOM: Playwright's own waits and
 # actionability checks run on animation frames, which a busy SwiftShader renderer hands out slowly.
+def no_errors(page) -> bool:
+    """No console or page errors, except the 404s of the evacuation panel's probe for results that a
+    flood-only job does not have (Chromium logs each as "Failed to load resource")."""
+    probes = all(url.endswith("/evacuation/summary.json") for url in page.missing)
+    return probes and [e for e in page.errors if not e.startswith("Failed to load resource")] == []
+
+
 def until(page, selector: str, timeout: float = 60_000) -> None:
     """Wait until ``selector`` matches an element."""
     page.wait_for_function(f"!!document.querySelector({selector!r})", polling=250, timeout=timeout)
@@ -197,7 +206,7 @@ def test_layer_switches_change_what_is_drawn(page, server):
     until(page, "#legend[data-mode='simulated']")
     simulated = shot(page, "colour-simulated")
     assert changed(official, simulated) > 0.001, "simulated depths colour the buildings differently"
-    assert page.errors == []
+    assert no_errors(page), (page.errors, page.missing)
 
 
 def test_live_panel_charts_levels_and_raises_the_banner(page, server):
@@ -218,7 +227,7 @@ def test_live_panel_charts_levels_and_raises_the_banner(page, server):
     assert "避難判断水位" in page.inner_text("#live-alerts")
     press(page, "#dock details:nth-of-type(1) summary")  # fold the layers away: the charts show
     shot(page, "live")
-    assert page.errors == []
+    assert no_errors(page), (page.errors, page.missing)
 
 
 def test_compare_panel_shows_the_api_figures_and_the_difference_map(page, server):
@@ -239,7 +248,7 @@ def test_compare_panel_shows_the_api_figures_and_the_difference_map(page, server
     area = page.eval_on_selector("tr[data-key='flooded_area_m2'] td", "c => c.textContent")
     assert area == f"{body['a']['flooded_area_m2'] / 1e4:.2f}"
     assert page.get_attribute("#compare .compare-reports a >> nth=0", "href") == f"/api/scenarios/{light}/report"
-    assert page.errors == []
+    assert no_errors(page), (page.errors, page.missing)
 
 
 def test_cloudburst_template_runs_and_opens_in_the_flood_panel(page, server):
@@ -265,4 +274,4 @@ def test_cloudburst_template_runs_and_opens_in_the_flood_panel(page, server):
     west, south, east, north = city["bbox"]
     margin = 0.02  # the view shows a little around the city's buildings
     assert west - margin < lon < east + margin and south - margin < lat < north + margin
-    assert page.errors == []
+    assert no_errors(page), (page.errors, page.missing)
