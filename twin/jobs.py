@@ -204,7 +204,7 @@ class JobRunner:
             job.status, job.reason = "cancelled", "cancelled while running"
         except OSError as exc:
             job.status, job.reason = "failed", _disk_reason(exc)
-        except Exception as exc:  # the job fails, the server lives on; the reason is kept for the user
+        except Exception as exc:  # noqa: BLE001 - the job fails, the server lives on; the user sees why
             job.status, job.reason = "failed", f"{type(exc).__name__}: {exc}"
         if job.status != "done":
             for partial in (result, frames, folder / "result", folder / "frames", folder / ".evacuation.partial",
