@@ -110,10 +110,8 @@ def page(server):
 # Waits poll on a timer and controls are driven through the DOM: Playwright's own waits and
 # actionability checks run on animation frames, which a busy SwiftShader renderer hands out slowly.
 def no_errors(page) -> bool:
-    """No console or page errors, except the 404s of the evacuation panel's probe for results that a
-    flood-only job does not have (Chromium logs each as "Failed to load resource")."""
-    probes = all(url.endswith("/evacuation/summary.json") for url in page.missing)
-    return probes and [e for e in page.errors if not e.startswith("Failed to load resource")] == []
+    """No console or page errors and no request answered 404."""
+    return page.missing == [] and page.errors == []
 
 
 def until(page, selector: str, timeout: float = 60_000) -> None:

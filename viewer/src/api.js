@@ -1,7 +1,15 @@
 // The server's REST API (see /openapi.json); every call rejects with the problem's detail.
 
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+const KEY_STORAGE = "twin.staffKey";
+
+/** The staff key the flood panel keeps for this tab, if one was entered. */
+export const staffKey = () => sessionStorage.getItem(KEY_STORAGE);
+
+/** GET ``url`` as JSON (with the tab's staff key when there is one; a session cookie goes anyway). */
+export async function getJSON(url) {
+  const key = staffKey();
+  const headers = { Accept: "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+  const response = await fetch(url, { headers });
   if (!response.ok) {
     let detail = response.statusText;
     try {

@@ -88,9 +88,11 @@ export function initEvacuationPanel(element, widget, floodElement, currentCity) 
   async function openJob(jobId) {
     const ticket = ++opening;
     clear();
+    const job = await fetch(`/api/scenarios/${jobId}`).then((r) => (r.ok ? r.json() : null));
+    if (!job?.links?.evacuation || ticket !== opening) return; // a flood without an evacuation, or another job opened meanwhile
     const base = `/api/scenarios/${jobId}/evacuation`;
-    const found = await fetch(`${base}/summary.json`);
-    if (!found.ok || ticket !== opening) return; // a flood without an evacuation, or another job opened meanwhile
+    const found = await fetch(job.links.evacuation);
+    if (!found.ok || ticket !== opening) return;
     const [summary, clearance, shelters] = await Promise.all([
       found.json(), getCsv(`${base}/clearance.csv`), getCsv(`${base}/shelters.csv`)]);
     if (ticket !== opening) return;

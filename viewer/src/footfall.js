@@ -218,7 +218,6 @@ async function main() {
   const config = await getConfig();
   $("attribution").textContent = config.attribution;
   state.widget = createScene($("globe"), { imageryUrl: config.imagery_url, imageryCredit: config.imagery_credit });
-  state.widget.scene.requestRenderMode = true; // a dashboard: draw when something changes, not 60 times a second
   const cities = await listCities();
   if (!cities.length) {
     $("status").textContent = t().noData;

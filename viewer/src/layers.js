@@ -4,6 +4,8 @@
 // their latest values (SensorThings) and the flood shelters.
 // Exposes the state of each layer on the panel element (data-on="fld sensors …") for tests.
 import * as Cesium from "/cesium/index.js";
+import { getJSON, staffKey } from "./api.js";
+import { signedIn } from "./signin.js";
 
 const HAZARD_LAYERS = [
   ["fld", "洪水浸水想定区域", "River flood"],
@@ -24,17 +26,6 @@ function el(tag, props = {}, ...children) {
   return element;
 }
 
-async function getJson(url) {
-  // SensorThings reads need a staff key: the one the flood panel keeps for this tab.
-  const key = sessionStorage.getItem("twin.staffKey");
-  const response = await fetch(url, { headers: { Accept: "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) } });
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail ?? detail; } catch { /* not problem+json */ }
-    throw new Error(`${url}: ${response.status} ${detail}`);
-  }
-  return response.json();
-}
 
 /** Point features [{lon, lat, text}] drawn as dots with labels, in one primitive collection pair. */
 class PointLayer {
@@ -131,7 +122,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
   async function showHazard(layer, shown) {
     if (shown && !hazards.has(layer)) {
       const city = currentCity();
-      const collection = await getJson(`/api/cities/${encodeURIComponent(city.id)}/hazards?layer=${layer}`);
+      const collection = await getJSON(`/api/cities/${encodeURIComponent(city.id)}/hazards?layer=${layer}`);
       const primitive = collection.features.length ? widget.scene.primitives.add(hazardPrimitive(collection)) : null;
       hazards.set(layer, primitive);
       if (primitive) await built(primitive);
@@ -153,7 +144,8 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
   }
 
   async function refreshSensors() {
-    const { value } = await getJson(SENSORS_URL);
+    if (!staffKey() && !signedIn()) throw new Error("センサーは職員のみ · sign in or enter a staff key to see the sensors");
+    const { value } = await getJSON(SENSORS_URL);
     const items = value.map((thing) => ({ ...thingPosition(thing), text: sensorText(thing) })).filter((i) => i.lon !== undefined);
     sensors.draw(items);
     return items.length;
@@ -161,7 +153,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
 
   async function refreshShelters() {
     const city = currentCity();
-    const { features } = await getJson(`/api/cities/${encodeURIComponent(city.id)}/shelters`);
+    const { features } = await getJSON(`/api/cities/${encodeURIComponent(city.id)}/shelters`);
     shelters.draw(features.map((f) => ({
       lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1],
       text: `${f.properties.name ?? f.properties.id}${f.properties.capacity ? ` (${f.properties.capacity})` : ""}`,
@@ -233,6 +225,6 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
 
 /** gml_id → simulated max adjacent depth (m) of a finished scenario job's buildings. */
 export async function simulatedDepths(jobId) {
-  const { buildings } = await getJson(`/api/scenarios/${encodeURIComponent(jobId)}/buildings`);
+  const { buildings } = await getJSON(`/api/scenarios/${encodeURIComponent(jobId)}/buildings`);
   return new Map(buildings.map((b) => [b.gml_id, b.max_adjacent_depth_m]));
 }

@@ -1,7 +1,9 @@
 // Live panel: river levels against their three thresholds (氾濫注意水位, 避難判断水位, 氾濫危険水位;
 // twin/sensors/alerts.py), rain, and alerts as they arrive over /api/stream (server-sent events),
 // with a banner while any gauge is at or above 避難判断水位 (alert level 3).
+import { getJSON, staffKey } from "./api.js";
 import { lineChart } from "./chart.js";
+import { signedIn } from "./signin.js";
 
 const HISTORY = 200; // newest observations drawn per stream
 const EVACUATION_LEVEL = 3;
@@ -19,13 +21,6 @@ function el(tag, props = {}, ...children) {
   return element;
 }
 
-async function getJson(url) {
-  // SensorThings reads need a staff key: the one the flood panel keeps for this tab.
-  const key = sessionStorage.getItem("twin.staffKey");
-  const response = await fetch(url, { headers: { Accept: "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) } });
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
-  return response.json();
-}
 
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
@@ -93,15 +88,19 @@ export function initLivePanel(element, banner) {
     charts.replaceChildren();
     message.textContent = "";
     message.classList.remove("error");
-    const { alerts } = await getJson("/api/alerts");
+    const { alerts } = await getJSON("/api/alerts");
     for (const a of alerts) levels.set(a.datastream, a.level);
     updateBanner();
-    const { value } = await getJson("/sta/v1.1/Datastreams?$top=1000");
+    if (!staffKey() && !signedIn()) {
+      message.textContent = "センサーの値は職員のみ · Sign in or enter a staff key to see the sensors.";
+      return;
+    }
+    const { value } = await getJSON("/sta/v1.1/Datastreams?$top=1000");
     for (const stream of value) {
       const kind = streamKind(stream);
       if (!kind) continue;
       const id = stream["@iot.id"];
-      const { value: observations } = await getJson(
+      const { value: observations } = await getJSON(
         `/sta/v1.1/Datastreams(${id})/Observations?$top=${HISTORY}&$orderby=phenomenonTime desc`);
       const points = observations.filter((o) => typeof o.result === "number")
         .map((o) => [Date.parse(o.phenomenonTime), o.result]).reverse();

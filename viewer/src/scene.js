@@ -2,6 +2,7 @@
 import * as Cesium from "/cesium/index.js";
 
 const GLOBE_COLOUR = "#30404a";
+const HEARTBEAT_MS = 250;
 
 /** A CesiumWidget that needs nothing from the internet; ``imageryUrl`` adds an XYZ layer. */
 export function createScene(container, { imageryUrl = null, imageryCredit = "" } = {}) {
@@ -13,6 +14,12 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "" }
     shouldAnimate: false,
   });
   const { scene } = widget;
+  // Draw when something changes, not 60 times a second: Cesium renders on camera moves and
+  // tile loads by itself; a slow heartbeat shows changes made through the API (styles,
+  // overlays, agents) within a quarter of a second.
+  scene.requestRenderMode = true;
+  scene.maximumRenderTimeChange = Infinity;
+  setInterval(() => scene.requestRender(), HEARTBEAT_MS);
   scene.globe.baseColor = Cesium.Color.fromCssColorString(GLOBE_COLOUR);
   scene.backgroundColor = Cesium.Color.fromCssColorString("#10171b");
   scene.globe.showGroundAtmosphere = false;
