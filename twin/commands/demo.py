@@ -39,4 +39,4 @@ and serve it; prints the URL to open."""
         scenario_run(data_dir=home / "data", city="sample", scenario="river-breach", cell_size=16.0, duration=3600.0,
                      evacuation=True, time_of_day="night", people_per_agent=5.0, vertical=0,
                      evacuation_cell_size=4.0, evacuation_duration=1800.0)
-    serve(data_dir=home / "data", host=host, port=port)
+    serve(data_dir=home / "data", host=host, port=port, certfile=None, keyfile=None)
