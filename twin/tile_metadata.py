@@ -9,7 +9,7 @@ See EXT_structural_metadata and the 3D Metadata Specification (3D Tiles 1.1, OGC
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Sequence
 
 import numpy as np
