@@ -9,32 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.twin.fixtures_city import converted_sample_city, data_dir_linking
 from tests.twin.fixtures_jobs import quick_job, run_job, write_evacuation
-from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
 WET_M = 0.01  # flooded from 1 cm, as the per-building depths
 SAME_M = 0.01  # differences under 1 cm are "unchanged"
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return create_app(Settings(data_dir=data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())))
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def staff(app) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.keys.create('ops-desk', 'staff')}"}
 
 
 @pytest.fixture(scope="module")

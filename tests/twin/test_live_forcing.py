@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from sim.flood import Boundary
-from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+from tests.twin.fixtures_city import CITY_ID, converted_sample_city
 from twin.city_flood import flood_run, load_city
 from twin.errors import TwinInputError
 from twin.scenario import parse_scenario
-from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 #: (minutes after 09:00Z, stage m, rain mm/h); the window below is 09:30–10:30Z.
 READINGS = [(0, 0.8, 2.0), (30, 1.0, 10.0), (60, 1.6, 40.0), (90, 2.4, 25.0), (120, 2.2, 5.0)]
 DATUM = 11.5  # gauge zero, m T.P.
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return create_app(Settings(data_dir=data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())))
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def staff(app) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.keys.create('desk', 'staff')}"}
 
 
 @pytest.fixture(scope="module")

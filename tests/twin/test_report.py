@@ -11,12 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.twin.fixtures_city import converted_sample_city, data_dir_linking
 from tests.twin.fixtures_jobs import quick_job, run_job, write_evacuation
-from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
 #: MLIT depth classes (upper bounds, m) and the depth from which a cell or building counts as
@@ -24,22 +21,6 @@ PROBLEM = "application/problem+json"
 BOUNDS = [0.5, 3.0, 5.0, 10.0, 20.0]
 LABELS = ["<0.5 m", "0.5-3 m", "3-5 m", "5-10 m", "10-20 m", ">=20 m"]
 WET_M = 0.01
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return create_app(Settings(data_dir=data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())))
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def staff(app) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.keys.create('ops-desk', 'staff')}"}
 
 
 @pytest.fixture(scope="module")

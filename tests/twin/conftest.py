@@ -1,0 +1,26 @@
+"""Module-scoped server fixtures on a copy of the converted sample city: the app, its
+TestClient and a staff key's headers (a module that defines its own takes those)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.twin.fixtures_city import converted_sample_city, data_dir_linking
+from twin.server import Settings, create_app
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return create_app(Settings(data_dir=data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())))
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def staff(app) -> dict[str, str]:
+    return {"Authorization": f"Bearer {app.state.keys.create('ops-desk', 'staff')}"}
