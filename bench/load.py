@@ -14,7 +14,7 @@ than the server does, and both share the machine's cores). Reports per kind: req
 requests/s, p50/p99 latency (ms) and errors (transport errors and non-2xx). Targets (issue
 #8, 2 cores): 2,000 tile requests/s, 100 concurrent SSE subscribers, zero errors.
 
-Usage: python bench/load.py [--seconds 30] [--processes 2] [--sse 100] [--workers 1] [--buildings 120]
+Usage: python bench/load.py [--seconds 30] [--processes 2] [--sse 100] [--buildings 120]
 """
 
 from __future__ import annotations
@@ -177,11 +177,9 @@ def tile_paths(home: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(home: Path, workers: int) -> Iterator[tuple[str, int]]:
+def server(home: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     command = [str(Path(sys.executable).with_name("twin")), "serve", "--data-dir", str(home), "--port", str(port)]
-    if workers > 1:
-        command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -242,13 +240,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--sse", type=int, default=100, help="concurrent SSE subscribers")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes (twin serve --workers)")
     parser.add_argument("--buildings", type=int, default=120)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="twin-load-") as tmp:
         home = Path(tmp)
         plan = prepare(home, args.buildings)
-        with server(home, args.workers) as (url, pid):
+        with server(home) as (url, pid):
             add_datastream(url, plan)
             port = int(url.rsplit(":", 1)[1])
             queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -263,8 +260,7 @@ def main() -> None:
                 process.join(10)
             server_cpu = cpu_seconds(pid) - cpu_before
     merged = {kind: [s for r in results for s in r[kind]] for kind in CONCURRENCY}
-    report = {"seconds": args.seconds, "client_processes": args.processes, "server_workers": args.workers,
-              "tile_files": len(plan["tiles"]),
+    report = {"seconds": args.seconds, "client_processes": args.processes, "tile_files": len(plan["tiles"]),
               **{kind: summarise(kind, samples, args.seconds) for kind, samples in merged.items()},
               "sse": sse, "server_cpu_s": round(server_cpu, 1),
               # CPU per answered request: what bounds the rates when the cores are shared.
