@@ -27,9 +27,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.flood import (Boundaries, Boundary, FloodModel, Forcing, Rain, Scheme,  # noqa: E402
-                       Series)
-from sim.flood.analytic import ritter, thacker_omega, thacker_planar  # noqa: E402
+from sim.flood import (
+    Boundaries,
+    Boundary,
+    FloodModel,
+    Forcing,
+    Inflow,
+    Rain,
+    Scheme,
+    Series,
+)
+from sim.flood.analytic import (
+    MACDONALD_BASE,
+    macdonald_bed,
+    macdonald_depth,
+    ritter,
+    thacker_omega,
+    thacker_planar,
+)
 
 
 def throughput(n: int, steps: int) -> list[dict]:
@@ -58,7 +73,7 @@ def throughput(n: int, steps: int) -> list[dict]:
 # -- the same analytical problems in both engines ---------------------------------------------
 
 def _ritter_setup(dx: float) -> dict:
-    return dict(length=2000.0, width=4 * dx, x0=-1000.0, h0=2.0, t_end=60.0)
+    return {"length": 2000.0, "width": 4 * dx, "x0": -1000.0, "h0": 2.0, "t_end": 60.0}
 
 
 def _engine_ritter(dx: float) -> tuple[float, float, int]:
@@ -90,6 +105,43 @@ def _engine_thacker(dx: float, amplitude: float) -> tuple[float, float, int]:
     result = model.run(t_end)
     exact = thacker_planar(x, t_end, amplitude=amplitude)[1]
     return result.wall_s, float(np.abs(result.depth.mean(axis=0) - exact).mean()), result.steps * nx * ny
+
+
+_MAC = {"length": 1000.0, "rows": 3, "manning": 0.033, "t_end": 3500.0}
+
+
+def _engine_macdonald(dx: float, q0: float, base: float) -> tuple[float, float, int]:
+    """SWASHES' MacDonald long channel (as in tests/sim/test_flood_macdonald.py), starting from a
+    lake at the outlet's level; mean |h - h_exact| after ``t_end`` (steady by then)."""
+    length, rows = _MAC["length"], _MAC["rows"]
+    x = (np.arange(int(length / dx)) + 0.5) * dx
+    bed = macdonald_bed(x, q0, base=base)
+    outlet = float(macdonald_bed(length + dx / 2, q0, base=base)[0] + macdonald_depth(length + dx / 2, base=base))
+    forcing = Forcing(inflows=(Inflow.line((0, 0), (rows - 1, 0), q0 * rows * dx),),
+                      boundaries=Boundaries(east=Boundary.fixed_stage(outlet)))
+    model = FloodModel(np.repeat(bed[None, :], rows, 0), dx, manning=_MAC["manning"], forcing=forcing,
+                       initial_wse=outlet, scheme=Scheme(dtype=np.float64, threads=1))
+    result = model.run(_MAC["t_end"])
+    error = float(np.abs(result.depth.mean(axis=0) - macdonald_depth(x, base=base)).mean())
+    return result.wall_s, error, result.steps * rows * len(x)
+
+
+def _anuga_macdonald(anuga, dx: float, q0: float, base: float) -> tuple[float, float, int]:
+    length, rows = _MAC["length"], _MAC["rows"]
+    xs = np.linspace(0.0, length, 2001)
+    bed = macdonald_bed(xs, q0, base=base)
+    outlet = float(bed[-1] + macdonald_depth(length, base=base))
+    domain = _anuga_domain(anuga, length, rows * dx, dx, 0.0)
+    domain.set_quantity("elevation", lambda x, y: np.interp(x, xs, bed))
+    domain.set_quantity("stage", lambda x, y: np.maximum(np.interp(x, xs, bed), outlet))
+    domain.set_quantity("friction", _MAC["manning"])
+    reflective = anuga.Reflective_boundary(domain)
+    domain.set_boundary({"left": reflective, "top": reflective, "bottom": reflective,
+                         "right": anuga.Transmissive_momentum_set_stage_boundary(domain, function=lambda t: outlet)})
+    anuga.Inlet_operator(domain, [[0.0, 0.0], [0.0, rows * dx]], Q=q0 * rows * dx)
+    wall, work = _anuga_evolve(domain, _MAC["t_end"])
+    x, h = _anuga_depth(domain)
+    return wall, float(np.abs(h - macdonald_depth(x, base=base)).mean()), work
 
 
 def _anuga_domain(anuga, length: float, width: float, dx: float, x0: float, y0: float = 0.0):
@@ -170,6 +222,14 @@ def peer(quick: bool) -> dict:
         "thacker_A0.2": (0.2 if not quick else 0.4,
                          lambda dx: _engine_thacker(dx, 0.2), lambda dx: _anuga_thacker(anuga, dx, 0.2),
                          "mean |h - h_exact| (m) after one period, A = 0.2 m (near-linear)"),
+        "macdonald_subcritical": (10.0 if not quick else 25.0,
+                                  lambda dx: _engine_macdonald(dx, 2.0, MACDONALD_BASE),
+                                  lambda dx: _anuga_macdonald(anuga, dx, 2.0, MACDONALD_BASE),
+                                  "mean |h - h_exact| (m), steady, SWASHES q = 2 m2/s, n = 0.033, Fr 0.54-0.99"),
+        "macdonald_low_froude": (10.0 if not quick else 25.0,
+                                 lambda dx: _engine_macdonald(dx, 0.5, 1.0),
+                                 lambda dx: _anuga_macdonald(anuga, dx, 0.5, 1.0),
+                                 "mean |h - h_exact| (m), steady, q = 0.5 m2/s, base depth 1 m, Fr 0.09-0.16"),
     }
     out: dict = {"anuga_version": getattr(anuga, "__version__", "?"), "threads_each": 1}
     cwd = os.getcwd()

@@ -44,28 +44,31 @@ def thacker_omega(d0: float = 4.0, length: float = 10.0, g: float = G) -> float:
     return float(np.sqrt(2 * g * d0) / length)
 
 
-def macdonald_depth(x: np.ndarray, length: float = 1000.0, g: float = G) -> np.ndarray:
+MACDONALD_BASE = (4 / G) ** (1 / 3)  # SWASHES' base depth, critical for q = 2 m²/s
+
+
+def macdonald_depth(x: np.ndarray, length: float = 1000.0, base: float = MACDONALD_BASE) -> np.ndarray:
     """Steady depth of SWASHES' long subcritical MacDonald channels:
-    h(x) = (4/g)^(1/3) (1 + ½ exp(−16 (x/L − ½)²)) (Delestre et al. 2013, sections 3.1.3-3.1.4)."""
+    h(x) = a (1 + ½ exp(−16 (x/L − ½)²)) with a = (4/g)^(1/3) (Delestre et al. 2013, sections
+    3.1.3-3.1.4); a larger base depth ``a`` gives the same profile at a lower Froude number."""
     x = np.asarray(x, dtype=np.float64)
-    return (4 / g) ** (1 / 3) * (1 + 0.5 * np.exp(-16 * (x / length - 0.5) ** 2))
+    return base * (1 + 0.5 * np.exp(-16 * (x / length - 0.5) ** 2))
 
 
-def _macdonald_slope(x: float, q0: float, rain: float, n: float, length: float, g: float) -> float:
+def _macdonald_slope(x: float, q0: float, rain: float, n: float, length: float, g: float, base: float) -> float:
     """dz/dx that makes ``macdonald_depth`` the steady solution of the full shallow water
     equations with Manning friction and rain ``rain`` (m/s) adding mass but no momentum:
     z' = (q²/(g h³) − 1) h' − n² q|q| / h^(10/3) − 2 q R / (g h²), with q = q0 + R x."""
-    h = float(macdonald_depth(x, length, g))
-    a = (4 / g) ** (1 / 3)
-    dh = a * 0.5 * np.exp(-16 * (x / length - 0.5) ** 2) * (-32 * (x / length - 0.5) / length)
+    h = float(macdonald_depth(x, length, base))
+    dh = base * 0.5 * np.exp(-16 * (x / length - 0.5) ** 2) * (-32 * (x / length - 0.5) / length)
     q = q0 + rain * x
     return (q * q / (g * h**3) - 1) * dh - n * n * q * abs(q) / h ** (10 / 3) - 2 * q * rain / (g * h * h)
 
 
 def macdonald_bed(x: np.ndarray, q0: float, rain: float = 0.0, n: float = 0.033, length: float = 1000.0,
-                  g: float = G) -> np.ndarray:
+                  g: float = G, base: float = MACDONALD_BASE) -> np.ndarray:
     """Bed elevation (zero at x = L) of the MacDonald long channel with inflow ``q0`` m²/s and
     rain ``rain`` m/s (SWASHES: q0 = 2, no rain; q0 = 1, rain 0.001 m/s)."""
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
-    return np.array([-quad(_macdonald_slope, xi, length, args=(q0, rain, n, length, g),
+    return np.array([-quad(_macdonald_slope, xi, length, args=(q0, rain, n, length, g, base),
                            epsabs=1e-12, epsrel=1e-12)[0] for xi in x])
