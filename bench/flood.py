@@ -2,7 +2,8 @@
 
 1. Throughput: cell-steps/s on a wet 2000 x 2000 grid, float32 and float64, 1 and 2 threads.
 2. Peer: ANUGA (``pip install anuga``, the ``[peers]`` extra) and this engine on the same
-   analytical problems (Ritter's dam break; Thacker's planar bowl at A = 2 m and 0.2 m): same
+   analytical problems (Ritter's dam break; Thacker's planar bowl at A = 2 m and 0.2 m;
+   MacDonald's steady channel at two Froude numbers): same
    domain, same cell size (ANUGA: 4 triangles per cell), same physical time; wall time and
    error against the analytical solution for both, and their ratios.
 3. Storm: 1 km² at 2 m (500 x 500 cells), a synthetic street-and-block DEM, 3 hours of rain.
