@@ -3,7 +3,7 @@
 1. Throughput: cell-steps/s on a wet 2000 x 2000 grid, float32 and float64, 1 and 2 threads.
 2. Peer: ANUGA (``pip install anuga``, the ``[peers]`` extra) and this engine on the same
    analytical problems (Ritter's dam break; Thacker's planar bowl at A = 2 m and 0.2 m;
-   MacDonald's steady channel at two Froude numbers): same
+   MacDonald's steady channel at two Froude numbers; a linear standing wave): same
    domain, same cell size (ANUGA: 4 triangles per cell), same physical time; wall time and
    error against the analytical solution for both, and their ratios.
 3. Storm: 1 km² at 2 m (500 x 500 cells), a synthetic street-and-block DEM, 3 hours of rain.
@@ -145,6 +145,39 @@ def _anuga_macdonald(anuga, dx: float, q0: float, base: float) -> tuple[float, f
     return wall, float(np.abs(h - macdonald_depth(x, base=base)).mean()), work
 
 
+_SEICHE = {"length": 1000.0, "depth": 10.0, "amplitude": 0.05, "periods": 3}
+
+
+def _seiche(x: np.ndarray, t: float) -> np.ndarray:
+    """Surface of the linear standing wave η = A cos(kx) cos(ωt), k = π/L, ω = k sqrt(g H), in a
+    closed flat basin (a/H = 0.005, so the full equations depart from it by about (a/H)²)."""
+    k = np.pi / _SEICHE["length"]
+    omega = k * np.sqrt(9.81 * _SEICHE["depth"])
+    return _SEICHE["depth"] + _SEICHE["amplitude"] * np.cos(k * x) * np.cos(omega * t)
+
+
+def _seiche_end() -> float:
+    return _SEICHE["periods"] * 2 * _SEICHE["length"] / np.sqrt(9.81 * _SEICHE["depth"])
+
+
+def _engine_seiche(dx: float, theta: float) -> tuple[float, float, int]:
+    x = (np.arange(int(_SEICHE["length"] / dx)) + 0.5) * dx
+    model = FloodModel(np.zeros((3, len(x))), dx, initial_depth=np.repeat(_seiche(x, 0.0)[None, :], 3, 0),
+                       manning=0.0, scheme=Scheme(dtype=np.float64, threads=1, theta=theta))
+    result = model.run(_seiche_end())
+    return result.wall_s, float(np.abs(result.depth.mean(axis=0) - _seiche(x, _seiche_end())).mean()), \
+        result.steps * 3 * len(x)
+
+
+def _anuga_seiche(anuga, dx: float) -> tuple[float, float, int]:
+    domain = _anuga_domain(anuga, _SEICHE["length"], 3 * dx, dx, 0.0)
+    domain.set_quantity("elevation", 0.0)
+    domain.set_quantity("stage", lambda x, y: _seiche(x, 0.0))
+    wall, work = _anuga_evolve(domain, _seiche_end())
+    x, h = _anuga_depth(domain)
+    return wall, float(np.abs(h - _seiche(x, _seiche_end())).mean()), work
+
+
 def _anuga_domain(anuga, length: float, width: float, dx: float, x0: float, y0: float = 0.0):
     domain = anuga.rectangular_cross_domain(int(length / dx), int(width / dx), len1=length, len2=width,
                                             origin=(x0, y0))
@@ -231,6 +264,10 @@ def peer(quick: bool) -> dict:
                                  lambda dx: _engine_macdonald(dx, 0.5, 1.0),
                                  lambda dx: _anuga_macdonald(anuga, dx, 0.5, 1.0),
                                  "mean |h - h_exact| (m), steady, q = 0.5 m2/s, base depth 1 m, Fr 0.09-0.16"),
+        "seiche_linear": (25.0, lambda dx: _engine_seiche(dx, 0.8), lambda dx: _anuga_seiche(anuga, dx),
+                          "mean |h - h_exact| (m) after 3 periods, standing wave A = 5 cm on 10 m, engine theta 0.8"),
+        "seiche_linear_theta1": (25.0, lambda dx: _engine_seiche(dx, 1.0), lambda dx: _anuga_seiche(anuga, dx),
+                                 "the same with theta = 1 (Bates et al. 2010, no theta-diffusion)"),
     }
     out: dict = {"anuga_version": getattr(anuga, "__version__", "?"), "threads_each": 1}
     cwd = os.getcwd()
