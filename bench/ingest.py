@@ -2,10 +2,12 @@
 
 Starts ``twin serve`` on a temporary data folder (SQLite by default, or a throwaway
 PostgreSQL cluster with ``--postgres``), creates one Datastream per client, then for each
-mode runs ``--clients`` concurrent HTTP clients (one thread and one keep-alive connection
-each) for ``--seconds``:
+mode runs ``--clients`` concurrent HTTP clients (one thread and one keep-alive
+``http.client`` connection each) for ``--seconds``; every answer is checked (status, entity,
+``Location``, one link per batched observation), and any other answer counts as an error:
 
 - ``single``: one ``POST /sta/v1.1/Observations`` per observation;
+- ``single_under_datastream``: one ``POST /sta/v1.1/Datastreams(id)/Observations`` per observation;
 - ``batched``: ``POST /sta/v1.1/CreateObservations`` with ``--batch`` observations each.
 
 Reports observations/s, requests/s, p50/p99 latency, errors, and the CPU time the server and
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -31,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -102,9 +106,31 @@ def datastreams(url: str, key: str, count: int) -> list[int]:
     return sorted(d["@iot.id"] for d in listed["value"])
 
 
-def run(clients: int, seconds: float, request: Callable[[httpx.Client, int, int], tuple[httpx.Response, int]],
-        url: str, key: str, server_pid: int) -> dict:
-    """``clients`` threads calling ``request(http, client, n)`` for ``seconds``; the figures."""
+class Connection:
+    """One keep-alive HTTP/1.1 connection over loopback (``http.client``: a device's client is lean too)."""
+
+    def __init__(self, url: str, key: str) -> None:
+        parts = urlsplit(url)
+        self.http = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: object) -> tuple[int, str | None, object]:
+        """Status, ``Location`` header and parsed JSON body of ``POST path``."""
+        self.http.request("POST", f"/sta/v1.1{path}", json.dumps(body).encode(), self.headers)
+        answer = self.http.getresponse()
+        data = answer.read()
+        return answer.status, answer.getheader("location"), json.loads(data) if data else None
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def run(clients: int, seconds: float, request: Callable[[Connection, int, int], int], url: str, key: str,
+        server_pid: int) -> dict:
+    """``clients`` threads calling ``request(connection, client, n)`` for ``seconds``; the figures.
+
+    ``request`` returns how many observations its answer confirms stored, or raises
+    :class:`Refused` when the answer is not the expected one (counted as an error)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     stored = [0] * clients
     errors = [0] * clients
@@ -112,19 +138,20 @@ def run(clients: int, seconds: float, request: Callable[[httpx.Client, int, int]
     stop = threading.Event()
 
     def client(c: int) -> None:
-        with httpx.Client(base_url=f"{url}/sta/v1.1", headers={"Authorization": f"Bearer {key}"},
-                          timeout=30) as http:
+        connection = Connection(url, key)
+        try:
             start.wait()
             n = 0
             while not stop.is_set():
                 began = time.perf_counter()
-                answer, observations = request(http, c, n)
-                latencies[c].append(time.perf_counter() - began)
-                if answer.status_code == 201:
-                    stored[c] += observations
-                else:
+                try:
+                    stored[c] += request(connection, c, n)
+                except Refused:
                     errors[c] += 1
+                latencies[c].append(time.perf_counter() - began)
                 n += 1
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
     for thread in threads:
@@ -149,6 +176,48 @@ def run(clients: int, seconds: float, request: Callable[[httpx.Client, int, int]
             "client_cpu_ms_per_request": round(1000 * client_cpu / all_latencies.size, 3)}
 
 
+class Refused(Exception):
+    """An answer other than the one a stored write gets."""
+
+
+def single_request(streams: list[int], under_datastream: bool) -> Callable[[Connection, int, int], int]:
+    """POST one observation (to ``/Observations``, or to ``/Datastreams(id)/Observations``); checks the entity."""
+
+    first = EPOCH + timedelta(days=180 if under_datastream else 0)  # the two modes store different times
+
+    def request(connection: Connection, c: int, n: int) -> int:
+        moment = (first + timedelta(seconds=n)).isoformat()
+        value = 1.0 + n % 7
+        if under_datastream:
+            status, location, entity = connection.post(f"/Datastreams({streams[c]})/Observations",
+                                                      {"phenomenonTime": moment, "result": value})
+        else:
+            status, location, entity = connection.post("/Observations", {"Datastream": {"@iot.id": streams[c]},
+                                                                       "phenomenonTime": moment, "result": value})
+        if status != 201 or not isinstance(entity, dict) or entity.get("result") != value \
+                or location is None or location != entity.get("@iot.selfLink"):
+            raise Refused(status)
+        return 1
+
+    return request
+
+
+def batched_request(streams: list[int], batch: int) -> Callable[[Connection, int, int], int]:
+    """POST ``batch`` observations as one CreateObservations data array; checks one link per observation."""
+
+    def request(connection: Connection, c: int, n: int) -> int:
+        first = EPOCH + timedelta(days=365, seconds=n * batch)
+        data = [[(first + timedelta(seconds=i)).isoformat(), 1.0 + i % 7] for i in range(batch)]
+        status, _, links = connection.post("/CreateObservations", [{
+            "Datastream": {"@iot.id": streams[c]}, "components": ["phenomenonTime", "result"],
+            "dataArray@iot.count": len(data), "dataArray": data}])
+        if status != 201 or not isinstance(links, list) or len(links) != batch:
+            raise Refused(status)
+        return batch
+
+    return request
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -171,21 +240,12 @@ def main() -> None:
         url, pid = stack.enter_context(server(home, database_url))
         streams = datastreams(url, key, args.clients)
 
-        def single(http: httpx.Client, c: int, n: int) -> tuple[httpx.Response, int]:
-            moment = (EPOCH + timedelta(seconds=n)).isoformat()
-            return http.post("/Observations", json={"Datastream": {"@iot.id": streams[c]},
-                                                    "phenomenonTime": moment, "result": 1.0 + n % 7}), 1
-
-        def batched(http: httpx.Client, c: int, n: int) -> tuple[httpx.Response, int]:
-            first = EPOCH + timedelta(days=365, seconds=n * args.batch)
-            data = [[(first + timedelta(seconds=i)).isoformat(), 1.0 + i % 7] for i in range(args.batch)]
-            return http.post("/CreateObservations", json=[{
-                "Datastream": {"@iot.id": streams[c]}, "components": ["phenomenonTime", "result"],
-                "dataArray@iot.count": len(data), "dataArray": data}]), len(data)
-
         report = {"backend": "postgresql" if args.postgres else "sqlite",
-                  "single": run(args.clients, args.seconds, single, url, key, pid),
-                  "batched": {"batch": args.batch, **run(args.clients, args.seconds, batched, url, key, pid)},
+                  "single": run(args.clients, args.seconds, single_request(streams, False), url, key, pid),
+                  "single_under_datastream": run(args.clients, args.seconds, single_request(streams, True),
+                                                 url, key, pid),
+                  "batched": {"batch": args.batch, **run(args.clients, args.seconds,
+                                                         batched_request(streams, args.batch), url, key, pid)},
                   "targets": {"single_requests_per_s": 500, "batched_observations_per_s": 5000}}
     print(json.dumps(report, indent=2))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from twin.store.models import SensorEvent
@@ -17,11 +17,20 @@ _PRUNE_EVERY = 500
 
 def append(session: Session, kind: str, data: Any, public: bool) -> None:
     """Log one event in the caller's transaction (so it exists only if the data does)."""
-    event = SensorEvent(kind=kind, public=public, data=data, created_at=datetime.now(UTC))
-    session.add(event)
-    session.flush()
-    if event.id % _PRUNE_EVERY == 0:
-        session.execute(delete(SensorEvent).where(SensorEvent.id <= event.id - KEEP))
+    append_all(session, [(kind, data, public)])
+
+
+def append_all(session: Session, items: list[tuple[str, Any, bool]]) -> None:
+    """Log ``(kind, data, public)`` events in order with one INSERT, in the caller's transaction."""
+    if not items:
+        return
+    now = datetime.now(UTC)
+    statement = insert(SensorEvent.__table__).returning(SensorEvent.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(statement, [{"kind": kind, "public": public, "data": data,
+                                                    "created_at": now} for kind, data, public in items]).scalars()
+    due = [id_ for id_ in ids if id_ % _PRUNE_EVERY == 0]
+    if due:
+        session.execute(delete(SensorEvent).where(SensorEvent.id <= max(due) - KEEP))
 
 
 def since(session: Session, last_id: int, public_only: bool, limit: int = 500) -> list[SensorEvent]:

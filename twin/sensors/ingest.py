@@ -76,11 +76,44 @@ def store_observations(session: Session, writer: Writer, batch: list[NewObservat
     ids = {(stream, moment): id_ for id_, stream, moment in session.execute(statement, list(rows.values()))}
     fresh = [row for key, row in rows.items() if key in ids]
     if fresh:
-        _announce(session, streams, fresh)
+        _announce(session, streams, [fresh])
     resent = [key for key in rows if key not in ids]
     if resent:
         ids |= _ids(session, resent)
     return [ids[(o.datastream_id, o.phenomenon_time)] for o in batch]
+
+
+def store_each(session: Session, posts: list[tuple[Writer, NewObservation]]) -> list[tuple[int, dict] | None]:
+    """Store single observations of many writers in one statement, each accepted or refused on its own.
+
+    Each post gets ``(id, stored row)``, or None when it is refused (unknown datastream, not the
+    writer's, invalid) or re-sent (its first id must be looked up): such posts are left untouched,
+    for the caller to answer the slow way. The events and alerts are those of one
+    ``store_observations`` call per post.
+    """
+    streams = _streams(session, {obs.datastream_id for _, obs in posts})
+    accepted: list[tuple[int, dict[str, Any]]] = []
+    for n, (writer, obs) in enumerate(posts):
+        stream = streams.get(obs.datastream_id)
+        if stream is None or not (writer.admin or stream.owner == writer.key_id):
+            continue
+        try:
+            accepted.append((n, _row(obs, stream, "observation")))
+        except SensorInputError:
+            continue
+    stored: list[tuple[int, dict] | None] = [None] * len(posts)
+    if not accepted:
+        return stored
+    statement = _insert_ignoring_duplicates(session).returning(
+        Observation.id, Observation.datastream_id, Observation.phenomenon_time)
+    ids = {(stream, moment): id_ for id_, stream, moment
+           in session.execute(statement, [row for _, row in accepted])}
+    for n, row in accepted:  # the first post of a (datastream, time) twice in one group is the new one
+        id_ = ids.pop((row["datastream_id"], row["phenomenon_time"]), None)
+        if id_ is not None:
+            stored[n] = (id_, row)
+    _announce(session, streams, [[entry[1]] for entry in stored if entry is not None])
+    return stored
 
 
 def _streams(session: Session, ids: set[int]) -> dict[int, _Stream]:
@@ -142,20 +175,22 @@ def _ids(session: Session, keys: list[tuple[int, datetime]]) -> dict[tuple[int, 
     return found
 
 
-def _announce(session: Session, streams: dict[int, _Stream], fresh: list[dict[str, Any]]) -> None:
-    """Alert changes and one ``observations`` event per datastream, in the same transaction."""
-    by_stream: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in fresh:
-        by_stream[row["datastream_id"]].append(row)
-    for stream_id, rows in by_stream.items():
-        stream = streams[stream_id]
-        events.append(session, "observations", {
-            "datastream": stream_id, "name": stream.name,
-            "observations": [{"phenomenonTime": period(r["phenomenon_time"], r["phenomenon_end"]),
-                              "result": r["result_number"] if r["result_number"] is not None else r["result_json"]}
-                             for r in rows]}, stream.public)
-        if stream.thresholds:
-            values = [(r["phenomenon_time"], r["result_number"]) for r in rows if r["result_number"] is not None]
-            for change in alerts.advance(session, stream_id, stream.thresholds, values):
-                events.append(session, "alert", {**change.to_json(), "name": stream.name}, True)
-
+def _announce(session: Session, streams: dict[int, _Stream], batches: list[list[dict[str, Any]]]) -> None:
+    """Alert changes and one ``observations`` event per datastream of each batch, in the same transaction."""
+    logged: list[tuple[str, Any, bool]] = []
+    for fresh in batches:
+        by_stream: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in fresh:
+            by_stream[row["datastream_id"]].append(row)
+        for stream_id, rows in by_stream.items():
+            stream = streams[stream_id]
+            logged.append(("observations", {
+                "datastream": stream_id, "name": stream.name,
+                "observations": [{"phenomenonTime": period(r["phenomenon_time"], r["phenomenon_end"]),
+                                  "result": r["result_number"] if r["result_number"] is not None
+                                  else r["result_json"]} for r in rows]}, stream.public))
+            if stream.thresholds:
+                values = [(r["phenomenon_time"], r["result_number"]) for r in rows if r["result_number"] is not None]
+                logged.extend(("alert", {**change.to_json(), "name": stream.name}, True)
+                              for change in alerts.advance(session, stream_id, stream.thresholds, values))
+    events.append_all(session, logged)

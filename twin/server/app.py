@@ -17,6 +17,7 @@ from twin.server.auth import CSRF_HEADER, document_roles, role_registry
 from twin.server.cities import CityRegistry
 from twin.server.headers import SecurityHeaders, viewer_policy
 from twin.server.limits import BodyLimit
+from twin.server.observation_posts import ObservationPosts
 from twin.server.ratelimit import Limit, RateLimiter
 from twin.server.routes import audit, cities, footfall, hazard, imports, keys, live_forcing, ngsi, scenario_reports, scenarios, session, shelters, sta, stream, tiles, viewer
 from twin.server.settings import Settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(TileResponses)  # innermost: replays tile answers after the first one
+    app.add_middleware(ObservationPosts, keys=app.state.keys, limiter=app.state.limiter, writes=writes)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=_NO_GZIP)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,

@@ -16,6 +16,9 @@ from twin.server.ratelimit import WRITE_METHODS
 from twin.store.audit import AuditLog, AuditRecord
 
 DENIED = frozenset({401, 403, 429})
+#: Set in the request state by a handler that wrote the request's audit entry itself, in the
+#: transaction of its write (``twin.server.observation_posts``).
+RECORDED = "twin.audit_recorded"
 SESSION_PATH = "/api/session"
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class AuditTrail:
         async def send_recorded(message: Message) -> None:
             if message["type"] == "http.response.start":
                 action = action_of(scope["method"], scope["path"], message["status"])
-                if action is not None:
+                if action is not None and not state.get(RECORDED):
                     await self._record(scope, state, action, message["status"])
             await send(message)
 

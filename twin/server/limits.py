@@ -47,7 +47,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = json.dumps({"type": "/problems/too-large", "title": "Content Too Large", "status": 413,
@@ -59,7 +59,7 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that gives ``body`` in one message, then passes on (disconnects)."""
     sent = False
 

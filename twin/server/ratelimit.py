@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from twin.server.problems import Problem
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Set in the request state once the request's tokens are taken (so a handler it is passed on to takes none).
+CHECKED = "twin.rate_checked"
 #: Past this many buckets, full ones (idle clients) are forgotten.
 _PRUNE_AT = 10_000
 

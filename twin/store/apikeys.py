@@ -3,7 +3,8 @@
 A key reads ``twin_<id>_<secret>``: the public ``id`` finds the row, the whole key is
 checked against its argon2 hash. Verified keys are remembered in memory by their SHA-256
 so argon2 (deliberately slow) runs once per key per process; the row is still read on
-every request, so a revocation takes effect at once.
+every request (by :meth:`ApiKeys.verify`, or by :func:`live_ids` in the transaction of the
+write it allows), so a revocation takes effect at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pwdlib import PasswordHash
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from twin.errors import TwinInputError
 from twin.store.database import Store
@@ -44,7 +46,7 @@ class ApiKeys:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._verified: dict[bytes, str] = {}  # sha256(key) → key id
+        self._verified: dict[bytes, KeyInfo] = {}  # sha256(key) → the key, as first verified
 
     def create(self, name: str, role: str, expires_at: datetime | None = None) -> str:
         """A new key for ``name`` (refused after ``expires_at`` if given); the only time its plain text exists."""
@@ -86,11 +88,27 @@ class ApiKeys:
             if row is None or row.revoked_at is not None or _expired(row):
                 return None
             digest = hashlib.sha256(key.encode()).digest()
-            if self._verified.get(digest) != row.id:
+            known = self._verified.get(digest)
+            if known is None or known.id != row.id:
                 if not _hasher.verify(key, row.key_hash):
                     return None
-                self._verified[digest] = row.id
+                self._verified[digest] = _info(row)
             return _info(row)
+
+    def verified_before(self, key: str) -> KeyInfo | None:
+        """The key ``key`` is, if :meth:`verify` accepted it before (no database read: the caller
+        must still check :func:`live_ids` in its transaction); None if it never did."""
+        if len(key) > 128:
+            return None
+        return self._verified.get(hashlib.sha256(key.encode()).digest())
+
+
+def live_ids(session: Session, ids: set[str]) -> set[str]:
+    """Which of the key ``ids`` exist and are neither revoked nor expired now."""
+    now = datetime.now(UTC)
+    rows = session.execute(select(ApiKey.id, ApiKey.expires_at).where(ApiKey.id.in_(ids),
+                                                                      ApiKey.revoked_at.is_(None)))
+    return {id_ for id_, expires in rows if expires is None or _utc(expires) > now}
 
 
 def _info(row: ApiKey) -> KeyInfo:

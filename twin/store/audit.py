@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from twin.store.database import Store
 from twin.store.models import AuditEntry
@@ -42,13 +43,8 @@ class AuditLog:
 
     def append(self, record: AuditRecord) -> int:
         """Write ``record`` (stamped now if it has no time); its id."""
-        row = AuditEntry(at=record.at or datetime.now(UTC), actor=record.actor[:120], role=record.role,
-                         action=record.action, method=record.method, path=record.path[:500],
-                         status=record.status, client=record.client[:100], detail=record.detail[:500])
         with self._store.session.begin() as session:
-            session.add(row)
-            session.flush()
-            return row.id
+            return append_all(session, [record])[0]
 
     def query(self, *, since: datetime | None = None, actor: str | None = None, action: str | None = None,
               before_id: int | None = None, limit: int = 100) -> list[AuditRecord]:
@@ -65,3 +61,15 @@ class AuditLog:
         with self._store.session() as session:
             return [AuditRecord(r.actor, r.role, r.action, r.method, r.path, r.status, r.client, r.detail,
                                 r.at, r.id) for r in session.scalars(statement)]
+
+
+def append_all(session: Session, records: list[AuditRecord]) -> list[int]:
+    """Write ``records`` in the caller's transaction (so an entry exists only if its write does); their ids."""
+    if not records:
+        return []
+    now = datetime.now(UTC)
+    rows = [{"at": r.at or now, "actor": r.actor[:120], "role": r.role, "action": r.action, "method": r.method,
+             "path": r.path[:500], "status": r.status, "client": r.client[:100], "detail": r.detail[:500]}
+            for r in records]
+    statement = insert(AuditEntry.__table__).returning(AuditEntry.id, sort_by_parameter_order=True)
+    return list(session.connection().execute(statement, rows).scalars())

@@ -1,0 +1,225 @@
+"""Single observations stored before routing (twin.server.observation_posts) against the route itself.
+
+Two apps on copies of the same home get the same requests, one with the middleware and one
+without it; their answers, stored observations, events, alert states and audit entries must
+be the same, and the first must not have called the route for the posts it stored.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+import twin.server.observation_posts as observation_posts
+import twin.server.routes.sta as sta_routes
+from tests.sensors.conftest import Keys, river_gauge
+from twin.server import Settings, create_app
+from twin.server.observation_posts import ObservationPosts
+from twin.store.models import AlertState, AuditEntry, Observation, SensorEvent
+
+STA = "/sta/v1.1"
+PROBLEM = "application/problem+json"
+
+
+def route_only(app: FastAPI) -> FastAPI:
+    """``app`` without the middleware: every post takes the route."""
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not ObservationPosts]
+    return app
+
+
+def gauge_stream(client: TestClient, keys: Keys) -> int:
+    """A gauge of the ``sensor`` key (thresholds 2/3/4 m, range −10..50 m); its datastream id."""
+    thing = client.post(f"{STA}/Things", json=river_gauge(), headers=Keys.header(keys.sensor)).json()
+    streams = client.get(f"{STA}/Things({thing['@iot.id']})/Datastreams", headers=Keys.header(keys.admin)).json()
+    return streams["value"][0]["@iot.id"]
+
+
+def stored(app: FastAPI) -> dict[str, list[tuple]]:
+    """Every observation, event, alert state and audit entry, without the clock times they were stamped."""
+    with app.state.store.session() as session:
+        return {
+            "observations": [(o.id, o.datastream_id, o.phenomenon_time, o.phenomenon_end, o.result_time,
+                              o.result_number, o.result_json, o.parameters, o.feature_of_interest_id)
+                             for o in session.scalars(select(Observation).order_by(Observation.id))],
+            "events": [(e.id, e.kind, e.public, e.data)
+                       for e in session.scalars(select(SensorEvent).order_by(SensorEvent.id))],
+            "alerts": [(a.datastream_id, a.level, a.value, a.phenomenon_time)
+                       for a in session.scalars(select(AlertState))],
+            "audit": [(a.id, a.actor, a.role, a.action, a.method, a.path, a.status, a.client, a.detail)
+                      for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))],
+        }
+
+
+def posts(stream: int, keys: Keys) -> list[tuple[str, dict, str]]:
+    """(path, body, key): stored ones of every shape, alert crossings, and refusals of every kind."""
+    at = "2024-06-02T{:02d}:00:00Z".format
+    return [
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(0), "result": 1.5}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(1), "result": 2}, keys.sensor),
+        (f"{STA}/Datastreams({stream})/Observations", {"phenomenonTime": at(2), "result": 3.25,
+                                                       "resultTime": "2024-06-02T11:05:00+09:00",
+                                                       "parameters": {"battery": 0.8}}, keys.sensor),
+        (f"{STA}/Datastreams({stream})/Observations",
+         {"phenomenonTime": "2024-06-02T12:00:00+09:00/2024-06-02T12:10:00+09:00", "result": 4.5}, keys.admin),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(4), "result": 0.5}, keys.sensor),
+        # re-sent with another value: the first one stays and is answered
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(0), "result": 9.0}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(5), "result": 75.0}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(5), "result": "high"}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": "2024-06-02T05:00:00",
+                                 "result": 1.0}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": 999}, "phenomenonTime": at(5), "result": 1.0}, keys.sensor),
+        (f"{STA}/Datastreams(999)/Observations", {"phenomenonTime": at(5), "result": 1.0}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(5), "result": 1.0},
+         keys.other_sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(5), "result": 1.0}, keys.staff),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(5), "result": 1.0},
+         "twin_000000000000_" + "x" * 43),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}}, keys.sensor),
+        (f"{STA}/Observations", {"Datastream": {"@iot.id": stream}, "phenomenonTime": at(6), "result": 1.0,
+                                 "FeatureOfInterest": {"name": "bank", "encodingType": "application/geo+json",
+                                                       "feature": {"type": "Point", "coordinates": [139.7, 35.5]}}},
+         keys.sensor),
+    ]
+
+
+def answers(app: FastAPI, keys: Keys) -> list[tuple]:
+    """Status, problem type or entity, Location and content type of each post, in order."""
+    out = []
+    with TestClient(app) as client:
+        stream = gauge_stream(client, keys)
+        client.get(f"{STA}/Things", headers=Keys.header(keys.other_sensor))  # every key verified once
+        client.get(f"{STA}/Things", headers=Keys.header(keys.staff))
+        for path, body, key in posts(stream, keys):
+            response = client.post(path, json=body, headers=Keys.header(key))
+            payload = response.json()
+            out.append((path, response.status_code, payload if response.status_code == 201 else payload["type"],
+                        response.headers.get("location"), response.headers["content-type"],
+                        response.headers["content-security-policy"]))
+    return out
+
+
+@pytest.fixture
+def twin_homes(template_home, tmp_path) -> tuple[Path, Path]:
+    return (Path(shutil.copytree(template_home[0], tmp_path / "lean")),
+            Path(shutil.copytree(template_home[0], tmp_path / "route")))
+
+
+def test_lean_posts_answer_and_store_exactly_what_the_route_does(twin_homes, keys, monkeypatch):
+    lean, route = create_app(Settings(data_dir=twin_homes[0])), route_only(create_app(Settings(data_dir=twin_homes[1])))
+    expected = answers(route, keys)
+    calls = []
+    real_create = sta_routes.create
+    monkeypatch.setattr(sta_routes, "create", lambda *args: calls.append(args[2]) or real_create(*args))
+    got = answers(lean, keys)
+    assert got == expected
+    assert [status for _, status, *_ in got] == [201] * 6 + [422, 422, 422, 422, 422, 403, 403, 401, 422, 201]
+    assert {"alert", "observations"} <= {kind for _, kind, *_ in stored(route)["events"]}
+    assert stored(lean) == stored(route)
+    # the route created the gauge, and ran for the re-sent observation, the seven refusals that got
+    # past the key check and the feature to create; never for the five new plain observations
+    assert calls == ["Things"] + ["Observations"] * 9
+
+
+def test_concurrent_posts_are_each_stored_audited_and_announced_once(app, keys):
+    with TestClient(app) as client:
+        stream = gauge_stream(client, keys)
+    server_app = app
+    import uvicorn
+
+    from tests.sensors.conftest import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(server_app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    before = stored(app)
+    answers: list[list[dict]] = [[] for _ in range(8)]
+
+    def device(c: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}{STA}", headers=Keys.header(keys.sensor)) as http:
+            for n in range(25):
+                response = http.post(f"/Datastreams({stream})/Observations",
+                                     json={"phenomenonTime": f"2024-07-01T00:{c:02d}:{n:02d}Z", "result": 1.0 + c})
+                assert response.status_code == 201, response.text
+                answers[c].append(response.json())
+
+    try:
+        devices = [threading.Thread(target=device, args=(c,)) for c in range(8)]
+        for d in devices:
+            d.start()
+        for d in devices:
+            d.join()
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    after = stored(app)
+    ids = [a["@iot.id"] for per in answers for a in per]
+    assert len(set(ids)) == 200
+    new = after["observations"][len(before["observations"]):]
+    assert sorted(ids) == [o[0] for o in new]
+    assert len(after["audit"]) - len(before["audit"]) == 200
+    assert {a[1:] for a in after["audit"][len(before["audit"]):]} == {
+        ("key:gauge-1", "sensor", "write", "POST", f"{STA}/Datastreams({stream})/Observations", 201, "127.0.0.1", "")}
+    events = [e for e in after["events"][len(before["events"]):] if e[1] == "observations"]
+    assert sorted(e[3]["observations"][0]["phenomenonTime"] for e in events) == sorted(a["phenomenonTime"]
+                                                                                      for per in answers for a in per)
+
+
+def test_a_revoked_key_stores_nothing_from_its_next_post(client, app, keys):
+    stream = gauge_stream(client, keys)
+    body = {"phenomenonTime": "2024-06-02T00:00:00Z", "result": 1.0}
+    assert client.post(f"{STA}/Datastreams({stream})/Observations", json=body,
+                       headers=Keys.header(keys.sensor)).status_code == 201
+    app.state.keys.revoke("gauge-1")
+    refused = client.post(f"{STA}/Datastreams({stream})/Observations",
+                          json={**body, "phenomenonTime": "2024-06-02T01:00:00Z"}, headers=Keys.header(keys.sensor))
+    assert refused.status_code == 401 and refused.headers["content-type"] == PROBLEM
+    assert [o[2].hour for o in stored(app)["observations"]] == [0]
+    assert stored(app)["audit"][-1][1:8] == ("anonymous", "anonymous", "denied", "POST",
+                                             f"{STA}/Datastreams({stream})/Observations", 401, "testclient")
+
+
+def test_rate_limit_takes_one_token_per_post_even_when_the_route_answers(home, keys):
+    app = create_app(Settings(data_dir=home, write_rate=0.001, write_burst=4))
+    with TestClient(app) as client:
+        stream = gauge_stream(client, keys)  # token 1
+        url = f"{STA}/Datastreams({stream})/Observations"
+        ok = client.post(url, json={"phenomenonTime": "2024-06-02T00:00:00Z", "result": 1.0},
+                         headers=Keys.header(keys.sensor))  # token 2, stored before routing
+        refused = client.post(url, json={"phenomenonTime": "2024-06-02T00:00:00Z", "result": 9.0},
+                              headers=Keys.header(keys.sensor))  # token 3, answered by the route (re-sent)
+        last = client.post(url, json={"phenomenonTime": "2024-06-02T01:00:00Z", "result": 1.0},
+                           headers=Keys.header(keys.sensor))  # token 4
+        limited = client.post(url, json={"phenomenonTime": "2024-06-02T02:00:00Z", "result": 1.0},
+                              headers=Keys.header(keys.sensor))
+    assert (ok.status_code, refused.status_code, last.status_code) == (201, 201, 201)
+    assert refused.json()["result"] == 1
+    assert limited.status_code == 429 and limited.headers["content-type"] == PROBLEM
+    assert limited.headers["retry-after"]
+    assert stored(app)["audit"][-1][3:7] == ("denied", "POST", url, 429)
+
+
+def test_a_failed_transaction_sends_its_posts_to_the_route(client, app, keys, monkeypatch):
+    stream = gauge_stream(client, keys)
+
+    def broken(*_):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(observation_posts, "store_each", broken)
+    created = client.post(f"{STA}/Datastreams({stream})/Observations",
+                          json={"phenomenonTime": "2024-06-02T00:00:00Z", "result": 1.0},
+                          headers=Keys.header(keys.sensor))
+    assert created.status_code == 201, created.text
+    assert len(stored(app)["observations"]) == 1
+    assert [a[3:7] for a in stored(app)["audit"][-1:]] == [("write", "POST",
+                                                           f"{STA}/Datastreams({stream})/Observations", 201)]

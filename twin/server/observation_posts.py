@@ -1,0 +1,227 @@
+"""Single SensorThings observations stored before routing (ASGI middleware), many per statement.
+
+A device posting one observation at a time is the commonest write, and the route did the
+most for it: FastAPI's routing and dependencies, two worker-thread hops, an ORM insert, a
+read-back of the new entity and the audit entry in a transaction of its own. Here
+``POST /sta/v1.1/Observations`` and ``POST /sta/v1.1/Datastreams(id)/Observations`` sent
+with an API key this process has verified before are parsed in the event loop, rate
+limited, and queued; the posts waiting together are written as one job of the group
+commit (:mod:`twin.store.group_commit`): the key rows (revoked or expired keys write
+nothing), one INSERT of the observations, their events and alerts, and their audit
+entries, all in one transaction. Each post is answered once that transaction has
+committed, with the entity built from what was stored. The middleware sits inside the
+body limit, audit, CORS and security-header middlewares, so those apply as to any route.
+
+Anything else takes the route unchanged, body replayed: no or unknown key, a session
+cookie, a key without the role, invalid JSON or input, a datastream that is unknown or
+another key's, a re-sent observation (the route answers its first id), a
+FeatureOfInterest to create, chunked or large bodies, a failed transaction. So errors keep
+the route's answers, and the route is the reference the tests compare this path with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from twin.sensors.errors import SensorInputError
+from twin.sensors.ingest import NewObservation, Writer, store_each
+from twin.sensors.sta_entities import SETS
+from twin.sensors.sta_query import Query
+from twin.sensors.sta_read import entity_json
+from twin.sensors.sta_write import parse_observation
+from twin.server import json_body
+from twin.server.audit import RECORDED
+from twin.server.limits import replay_body
+from twin.server.problems import Problem, problem_response
+from twin.server.ratelimit import CHECKED, RateLimiter
+from twin.server.routes.sta import MAX_ENTITY_BYTES, PREFIX
+from twin.store import audit
+from twin.store.apikeys import ApiKeys, KeyInfo, live_ids
+from twin.store.audit import AuditRecord
+from twin.store.group_commit import GroupCommit
+
+#: The two paths, and the route they would take (for the rate limiter's route-specific limits).
+_PATH = re.compile(re.escape(PREFIX) + r"/(?:Datastreams\((\d{1,18})\)/)?Observations")
+_ROUTE = PREFIX + "/{path}"
+_WRITER_ROLES = ("sensor", "admin")
+_OBSERVATIONS = SETS["Observations"]
+_PLAIN_QUERY = Query()
+
+
+@dataclass
+class _Post:
+    """One queued observation: who, what, its audit entry, and where its answer goes."""
+
+    writer: Writer
+    observation: NewObservation
+    record: AuditRecord
+    loop: asyncio.AbstractEventLoop
+    answer: asyncio.Future = field(repr=False)
+
+
+class ObservationPosts:
+    """ASGI middleware answering plain single-observation POSTs (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, keys: ApiKeys, limiter: RateLimiter, writes: GroupCommit) -> None:
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+        self.queue = PostQueue(writes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _PATH.fullmatch(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        key = self._key(scope) if match is not None and not scope["query_string"] else None
+        if key is None or not _small_body(scope):
+            await self.app(scope, receive, send)
+            return
+        body, complete = await _read(receive)
+        if not complete:
+            return  # the client went away
+        replay = replay_body(body, receive)
+        observation = _parse(body, int(match.group(1)) if match.group(1) else None)
+        if observation is None or key.role not in _WRITER_ROLES:
+            await self.app(scope, replay, send)
+            return
+        state = scope.setdefault("state", {})
+        actor = f"key:{key.name}"
+        state["actor"], state["role"] = actor, key.role
+        client = scope.get("client")
+        try:
+            self.limiter.check("POST", _ROUTE, [f"ip:{client[0] if client else '-'}", actor])
+        except Problem as refused:  # the audit middleware records the 429 as for any route
+            response = problem_response(Request(scope), refused.status, refused.detail, refused.slug,
+                                        refused.headers)
+            await response(scope, replay, send)
+            return
+        state[CHECKED] = True  # a post sent on to the route has had its token taken
+        record = AuditRecord(actor=actor, role=key.role, action="write", method="POST", path=scope["path"],
+                             status=201, client=client[0] if client else "")
+        stored = await self.queue.put(Writer(key_id=key.id, admin=key.role == "admin"), observation, record)
+        if stored is None:  # the route answers as if it were the first to see the request
+            del state["actor"], state["role"]
+            await self.app(scope, replay, send)
+            return
+        state[RECORDED] = True
+        id_, row = stored
+        base = str(Request(scope).base_url).rstrip("/") + PREFIX
+        entity = entity_json(None, base, _OBSERVATIONS, SimpleNamespace(id=id_, **row), _PLAIN_QUERY)  # type: ignore[arg-type]
+        await JSONResponse(entity, 201, headers={"Location": entity["@iot.selfLink"]})(scope, replay, send)
+
+    def _key(self, scope: Scope) -> KeyInfo | None:
+        """The bearer key of the request if this process verified it before (the row is checked later)."""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, token = get_authorization_scheme_param(value.decode("latin-1"))
+                return self.keys.verified_before(token) if scheme.lower() == "bearer" and token else None
+        return None
+
+
+class PostQueue:
+    """Posts waiting for the writer thread; those waiting together become one group-commit job."""
+
+    def __init__(self, writes: GroupCommit) -> None:
+        self.writes = writes
+        self._waiting: list[_Post] = []
+        self._queued = False  # a job is queued that will take every waiting post
+        self._lock = threading.Lock()
+
+    async def put(self, writer: Writer, observation: NewObservation,
+                  record: AuditRecord) -> tuple[int, dict[str, Any]] | None:
+        """``(id, stored row)`` once committed, or None when the post must take the route."""
+        loop = asyncio.get_running_loop()
+        post = _Post(writer, observation, record, loop, loop.create_future())
+        with self._lock:
+            self._waiting.append(post)
+            start, self._queued = not self._queued, True
+        if start:
+            self._submit()
+        return await post.answer
+
+    def _submit(self) -> None:
+        taken: list[_Post] = []
+
+        def job(session: Session) -> list[tuple[int, dict] | None]:
+            if not taken:  # the first run takes the waiting posts; a rerun of the group keeps them
+                with self._lock:
+                    taken.extend(self._waiting)
+                    self._waiting, self._queued = [], False
+            return _store(session, taken)
+
+        self.writes.submit(job).add_done_callback(lambda done: _answer(taken, done))
+
+
+def _store(session: Session, posts: list[_Post]) -> list[tuple[int, dict] | None]:
+    """The observations of live keys, and an audit entry for each one stored."""
+    live = live_ids(session, {p.writer.key_id for p in posts})
+    mine = [n for n, p in enumerate(posts) if p.writer.key_id in live]
+    stored: list[tuple[int, dict] | None] = [None] * len(posts)
+    for n, entry in zip(mine, store_each(session, [(posts[n].writer, posts[n].observation) for n in mine]),
+                        strict=True):
+        stored[n] = entry
+    audit.append_all(session, [p.record for p, entry in zip(posts, stored, strict=True) if entry is not None])
+    return stored
+
+
+def _answer(posts: list[_Post], done: Any) -> None:
+    """Hand each post its result (None for all when the transaction failed) in its event loop."""
+    try:
+        results = done.result()
+    except Exception:  # noqa: BLE001 - nothing was stored: every post takes the route, which answers the error
+        results = [None] * len(posts)
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = defaultdict(list)
+    for post, result in zip(posts, results, strict=True):
+        by_loop[post.loop].append((post.answer, result))
+    for loop, answers in by_loop.items():
+        loop.call_soon_threadsafe(_settle, answers)
+
+
+def _settle(answers: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, result in answers:
+        if not future.done():  # the request may have been cancelled (client gone)
+            future.set_result(result)
+
+
+def _small_body(scope: Scope) -> bool:
+    """Whether the body is declared, not chunked, and small enough for one entity."""
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            return False
+        if name == b"content-length":
+            length = int(value) if value.isdigit() else None
+    return length is not None and length <= MAX_ENTITY_BYTES
+
+
+async def _read(receive: Receive) -> tuple[bytes, bool]:
+    """The body, and False if the client disconnected first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", False
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _parse(body: bytes, datastream_id: int | None) -> NewObservation | None:
+    """The observation of a plain body; None for invalid input or a FeatureOfInterest to create."""
+    try:
+        parsed = json_body.loads(body)
+        if not isinstance(parsed, dict) or "FeatureOfInterest" in parsed:
+            return None
+        return parse_observation(None, parsed, datastream_id)  # type: ignore[arg-type]
+    except (ValueError, SensorInputError):
+        return None
