@@ -19,7 +19,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import xarray as xr
 from affine import Affine
 from pyproj import Transformer
 from rasterio.features import rasterize
@@ -31,7 +30,7 @@ from sim.evacuation.navigation import exit_fields
 from sim.evacuation.profiles import Distribution
 from twin.city_flood import LONLAT, CityGrids, load_city
 from twin.errors import TwinInputError
-from twin.evacuation_run import summarise
+from twin.evacuation_run import open_depth, summarise
 from twin.population import (
     ELDERLY_SHARE,
     NEEDS_HELP_SHARE,
@@ -342,15 +341,8 @@ def _flood_depth(city: CityGrids, way: _Walkway, result: Path) -> tuple[Callable
     path = Path(result) / "depth.nc" if Path(result).is_dir() else Path(result)
     if not path.is_file():
         raise TwinInputError(f"{result}: no depth.nc (give the folder of a 'twin flood run --city' result)")
-    try:
-        ds = xr.open_dataset(path)
-    except (OSError, ValueError) as exc:
-        raise TwinInputError(f"{path}: not a readable NetCDF file ({exc})") from None
-    if "depth" not in ds or ds["depth"].dims != ("time", "y", "x"):
-        raise TwinInputError(f"{path}: needs a variable depth over (time, y, x)")
+    ds = open_depth(path)
     times = np.asarray(ds["time"].to_numpy(), float)
-    if times.size == 0 or np.any(np.diff(times) <= 0):
-        raise TwinInputError(f"{path}: time must be non-empty and increasing")
     fx, fy = np.asarray(ds["x"], float), np.asarray(ds["y"], float)
     rows, cols = way.walls.shape
     cx, cy = way.centre(np.arange(rows)[:, None], np.arange(cols)[None, :])

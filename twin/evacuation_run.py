@@ -33,17 +33,27 @@ class EvacuationInputs:
     paths: dict[str, Path] | None = None
 
 
+def open_depth(path: Path) -> xr.Dataset:
+    """A flood result's ``depth.nc``, checked: ``depth`` over ``(time, y, x)`` and times that
+    increase."""
+    try:
+        ds = xr.open_dataset(path)
+    except (OSError, ValueError) as exc:
+        raise TwinInputError(f"{path}: not a readable NetCDF file ({exc})") from None
+    if "depth" not in ds or ds["depth"].dims != ("time", "y", "x"):
+        raise TwinInputError(f"{path}: needs a variable depth over (time, y, x)")
+    times = np.asarray(ds["time"].to_numpy(), dtype=float)
+    if times.size == 0 or np.any(np.diff(times) <= 0):
+        raise TwinInputError(f"{path}: time must be non-empty and increasing")
+    return ds
+
+
 class FloodDepth:
     """Depth at any time from a ``depth.nc`` (``depth`` over ``time, y, x``), linear in time
     between frames, held before the first and after the last; NaN counts as dry."""
 
     def __init__(self, path: Path, walls: Grid) -> None:
-        try:
-            ds = xr.open_dataset(path)
-        except (OSError, ValueError) as exc:
-            raise TwinInputError(f"{path}: not a readable NetCDF file ({exc})") from None
-        if "depth" not in ds or ds["depth"].dims != ("time", "y", "x"):
-            raise TwinInputError(f"{path}: needs a variable depth over (time, y, x)")
+        ds = open_depth(path)
         depth = ds["depth"]
         rows, cols = walls.shape
         if depth.shape[1:] != (rows, cols):
@@ -59,8 +69,6 @@ class FloodDepth:
         if not np.allclose(x, xs, atol=tol):
             raise TwinInputError(f"{path}: x cell centres do not match the walls grid")
         self.times = np.asarray(ds["time"].to_numpy(), dtype=float)
-        if self.times.size == 0 or np.any(np.diff(self.times) <= 0):
-            raise TwinInputError(f"{path}: time must be non-empty and increasing")
         self.path = path
         self._depth = depth
         self._cache: dict[int, np.ndarray] = {}

@@ -3,6 +3,8 @@ TestClient and a staff key's headers (a module that defines its own takes those)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,8 +13,14 @@ from twin.server import Settings, create_app
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return create_app(Settings(data_dir=data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())))
+def data_dir(tmp_path_factory) -> Path:
+    """A server data folder holding the converted sample city (linked, not copied)."""
+    return data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())
+
+
+@pytest.fixture(scope="module")
+def app(data_dir):
+    return create_app(Settings(data_dir=data_dir))
 
 
 @pytest.fixture(scope="module")

@@ -5,41 +5,18 @@ from __future__ import annotations
 import io
 import json
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+from tests.twin.fixtures_city import CITY_ID
 from twin.jobs import mlit_colours
 from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
 QUICK = {"city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 4,
          "overrides": {"duration_s": 900, "output_interval_s": 300}}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())
-
-
-@pytest.fixture(scope="module")
-def app(data_dir):
-    return create_app(Settings(data_dir=data_dir))
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def staff(app) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.keys.create('ops-desk', 'staff')}"}
 
 
 def wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
