@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,3 +71,32 @@ def converted_city(sample_city, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data") / "sample"
     convert(sample_city, out)
     return out
+
+
+@dataclass
+class Done:
+    """What an in-process ``twin`` command ended with."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def twin(capsys, monkeypatch) -> Callable[..., Done]:
+    """Run the ``twin`` entry point in-process (its start-up imports take seconds per process),
+    with ``stdin`` as the text it reads."""
+    from twin.cli import main
+
+    def run(*args: str, stdin: str = "") -> Done:
+        monkeypatch.setattr(sys, "argv", ["twin", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,33 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.security.conftest import PASSWORD, assert_problem, bearer, make_app
-from twin.cli import main
 from twin.commands.keys import expiry
 from twin.errors import TwinInputError
 from twin.store.models import ApiKey
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def twin(capsys, monkeypatch):
-    def run(*args: str, stdin: str = "") -> Done:
-        monkeypatch.setattr(sys, "argv", ["twin", *args])
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code or 0
-        out, err = capsys.readouterr()
-        return Done(code, out, err)
-
-    return run
 
 
 def test_users_create_prints_the_totp_secret_once_and_the_operator_signs_in(tmp_path, twin):

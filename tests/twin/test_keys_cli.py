@@ -5,38 +5,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import sys
-from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
 
-from twin.cli import main
 from twin.server import Settings, create_app
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def twin(capsys, monkeypatch):
-    """Run the ``twin`` entry point in-process (its start-up imports take seconds per process)."""
-
-    def run(*args: str) -> Done:
-        monkeypatch.setattr(sys, "argv", ["twin", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code or 0
-        out, err = capsys.readouterr()
-        return Done(code, out, err)
-
-    return run
 
 
 def test_create_list_use_and_revoke_a_key(tmp_path, twin):

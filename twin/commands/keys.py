@@ -23,15 +23,21 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
 
 
-def _keys(data_dir: Path):
+def open_home_store(data_dir: Path):
+    """The store of a server home (created if missing); TWIN_DATABASE_URL overrides its twin.db."""
     from twin.server.settings import Settings
     from twin.store import open_store
-    from twin.store.apikeys import ApiKeys
 
     if data_dir.exists() and not data_dir.is_dir():
         raise TwinInputError(f"{data_dir}: not a folder")
     data_dir.mkdir(parents=True, exist_ok=True)
-    return ApiKeys(open_store(Settings(data_dir=data_dir).database))
+    return open_store(Settings(data_dir=data_dir).database)
+
+
+def _keys(data_dir: Path):
+    from twin.store.apikeys import ApiKeys
+
+    return ApiKeys(open_home_store(data_dir))
 
 
 @keys_app.command("create")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from twin.commands.keys import DataDir
+from twin.commands.keys import DataDir, open_home_store
 from twin.errors import TwinInputError
 
 users_app = typer.Typer(help="Operators of the console: password + TOTP sign-in.", no_args_is_help=True)
@@ -21,14 +21,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _users(data_dir: Path):
-    from twin.server.settings import Settings
-    from twin.store import open_store
     from twin.store.users import Users
 
-    if data_dir.exists() and not data_dir.is_dir():
-        raise TwinInputError(f"{data_dir}: not a folder")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Users(open_store(Settings(data_dir=data_dir).database))
+    return Users(open_home_store(data_dir))
 
 
 def _password(from_stdin: bool) -> str:
