@@ -15,6 +15,9 @@ KEEP = 10_000
 _PRUNE_EVERY = 500
 
 
+_INSERT = insert(SensorEvent.__table__).returning(SensorEvent.__table__.c.id, sort_by_parameter_order=True)
+
+
 def append(session: Session, kind: str, data: Any, public: bool) -> None:
     """Log one event in the caller's transaction (so it exists only if the data does)."""
     append_all(session, [(kind, data, public)])
@@ -25,8 +28,7 @@ def append_all(session: Session, items: list[tuple[str, Any, bool]]) -> None:
     if not items:
         return
     now = datetime.now(UTC)
-    statement = insert(SensorEvent.__table__).returning(SensorEvent.id, sort_by_parameter_order=True)
-    ids = session.connection().execute(statement, [{"kind": kind, "public": public, "data": data,
+    ids = session.connection().execute(_INSERT, [{"kind": kind, "public": public, "data": data,
                                                     "created_at": now} for kind, data, public in items]).scalars()
     due = [id_ for id_ in ids if id_ % _PRUNE_EVERY == 0]
     if due:

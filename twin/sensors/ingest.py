@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -71,9 +71,7 @@ def store_observations(session: Session, writer: Writer, batch: list[NewObservat
         rows.setdefault((obs.datastream_id, obs.phenomenon_time), _row(obs, stream, where))
     # One INSERT … ON CONFLICT DO NOTHING RETURNING: the rows it returns are the new ones; only
     # re-sent observations (none, usually) need a second look-up for their first id.
-    statement = _insert_ignoring_duplicates(session).returning(
-        Observation.id, Observation.datastream_id, Observation.phenomenon_time)
-    ids = {(stream, moment): id_ for id_, stream, moment in session.execute(statement, list(rows.values()))}
+    ids = {(stream, moment): id_ for id_, stream, moment in _insert(session, list(rows.values()))}
     fresh = [row for key, row in rows.items() if key in ids]
     if fresh:
         _announce(session, streams, [fresh])
@@ -104,10 +102,7 @@ def store_each(session: Session, posts: list[tuple[Writer, NewObservation]]) -> 
     stored: list[tuple[int, dict] | None] = [None] * len(posts)
     if not accepted:
         return stored
-    statement = _insert_ignoring_duplicates(session).returning(
-        Observation.id, Observation.datastream_id, Observation.phenomenon_time)
-    ids = {(stream, moment): id_ for id_, stream, moment
-           in session.execute(statement, [row for _, row in accepted])}
+    ids = {(stream, moment): id_ for id_, stream, moment in _insert(session, [row for _, row in accepted])}
     for n, row in accepted:  # the first post of a (datastream, time) twice in one group is the new one
         id_ = ids.pop((row["datastream_id"], row["phenomenon_time"]), None)
         if id_ is not None:
@@ -116,13 +111,21 @@ def store_each(session: Session, posts: list[tuple[Writer, NewObservation]]) -> 
     return stored
 
 
+#: Built once: building a statement and its cache key costs more than running it on a few rows.
+_STREAMS = (select(Datastream.id, Datastream.name, Datastream.owner_key_id, Datastream.observation_type,
+                   Datastream.properties, ObservedProperty.properties)
+            .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+            .where(Datastream.id.in_(bindparam("ids", expanding=True))))
+_INSERTS = {name: dialect.insert(Observation.__table__).on_conflict_do_nothing(
+                index_elements=["datastream_id", "phenomenon_time"]).returning(
+                Observation.__table__.c.id, Observation.__table__.c.datastream_id,
+                Observation.__table__.c.phenomenon_time)
+            for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
+
+
 def _streams(session: Session, ids: set[int]) -> dict[int, _Stream]:
-    query = (select(Datastream.id, Datastream.name, Datastream.owner_key_id, Datastream.observation_type,
-                    Datastream.properties, ObservedProperty.properties)
-             .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
-             .where(Datastream.id.in_(ids)))
     found = {}
-    for id_, name, owner, kind, props, op_props in session.execute(query):
+    for id_, name, owner, kind, props, op_props in session.connection().execute(_STREAMS, {"ids": list(ids)}):
         bounds = (op_props or {}).get("range")
         found[id_] = _Stream(id_, name, owner, kind, (float(bounds[0]), float(bounds[1])) if bounds else None,
                              alerts.thresholds_of(props), (props or {}).get("public", True) is not False)
@@ -153,11 +156,15 @@ def _row(obs: NewObservation, stream: _Stream, where: str) -> dict[str, Any]:
             "parameters": obs.parameters, "feature_of_interest_id": obs.feature_of_interest_id}
 
 
-def _insert_ignoring_duplicates(session: Session):
-    # A concurrent request may store the same (datastream, time) between our read and write.
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}[session.get_bind().dialect.name]
-    return dialect.insert(Observation).on_conflict_do_nothing(
-        index_elements=[Observation.datastream_id, Observation.phenomenon_time])
+def _insert(session: Session, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING (id, datastream, time) of the rows that were new.
+
+    A concurrent request may store the same (datastream, time) between our read and write, and
+    a re-sent observation must not fail: conflicting rows are skipped, not errors. A Core
+    statement on the session's connection: the ORM's bulk insert costs more than the insert.
+    """
+    connection = session.connection()
+    return connection.execute(_INSERTS[connection.dialect.name], rows)
 
 
 def _ids(session: Session, keys: list[tuple[int, datetime]]) -> dict[tuple[int, datetime], int]:

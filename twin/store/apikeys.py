@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pwdlib import PasswordHash
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,11 +103,14 @@ class ApiKeys:
         return self._verified.get(hashlib.sha256(key.encode()).digest())
 
 
+_LIVE = select(ApiKey.id, ApiKey.expires_at).where(ApiKey.id.in_(bindparam("ids", expanding=True)),
+                                                   ApiKey.revoked_at.is_(None))
+
+
 def live_ids(session: Session, ids: set[str]) -> set[str]:
     """Which of the key ``ids`` exist and are neither revoked nor expired now."""
     now = datetime.now(UTC)
-    rows = session.execute(select(ApiKey.id, ApiKey.expires_at).where(ApiKey.id.in_(ids),
-                                                                      ApiKey.revoked_at.is_(None)))
+    rows = session.connection().execute(_LIVE, {"ids": list(ids)})
     return {id_ for id_, expires in rows if expires is None or _utc(expires) > now}
 
 

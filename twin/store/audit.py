@@ -63,6 +63,9 @@ class AuditLog:
                                 r.at, r.id) for r in session.scalars(statement)]
 
 
+_INSERT = insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id, sort_by_parameter_order=True)
+
+
 def append_all(session: Session, records: list[AuditRecord]) -> list[int]:
     """Write ``records`` in the caller's transaction (so an entry exists only if its write does); their ids."""
     if not records:
@@ -71,5 +74,4 @@ def append_all(session: Session, records: list[AuditRecord]) -> list[int]:
     rows = [{"at": r.at or now, "actor": r.actor[:120], "role": r.role, "action": r.action, "method": r.method,
              "path": r.path[:500], "status": r.status, "client": r.client[:100], "detail": r.detail[:500]}
             for r in records]
-    statement = insert(AuditEntry.__table__).returning(AuditEntry.id, sort_by_parameter_order=True)
-    return list(session.connection().execute(statement, rows).scalars())
+    return list(session.connection().execute(_INSERT, rows).scalars())
