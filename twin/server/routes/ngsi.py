@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from twin.sensors import ngsi
+from twin.server import json_body
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.routes.sta import MAX_BATCH_BYTES, MAX_ENTITY_BYTES, in_session, read_json, writer_of
@@ -70,7 +71,7 @@ async def upsert_attributes(entity_id: str, request: Request, key: Writer) -> Re
 @router.get("/entities")
 def list_entities(request: Request, response: Response, _: Reader, type: str | None = None,
                   id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-                  offset: Annotated[int, Query(ge=0)] = 0, options: str | None = None) -> list[dict[str, Any]]:
+                  offset: Annotated[int, Query(ge=0, le=json_body.INT_LIMIT)] = 0, options: str | None = None) -> list[dict[str, Any]]:
     """Entities, newest values per attribute; ``options=keyValues,count`` (→ ``Fiware-Total-Count``)."""
     flags = _options(options)
     ids = id.split(",") if id else None
