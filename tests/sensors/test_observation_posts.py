@@ -14,16 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-import twin.server.observation_posts as observation_posts
 import twin.server.routes.sta as sta_routes
-from tests.sensors.conftest import Keys, river_gauge
+from tests.sensors.conftest import Keys, free_port, river_gauge
 from tests.store.conftest import postgres_server  # noqa: F401 - fixture
 from tests.store.postgres import create_database
-from twin.server import Settings, create_app
+from twin.server import Settings, create_app, observation_posts
 from twin.server.observation_posts import ObservationPosts
 from twin.store.models import AlertState, AuditEntry, Observation, SensorEvent
 
@@ -165,19 +165,14 @@ def test_lean_posts_answer_and_store_exactly_what_the_route_does(twin_pair, monk
 def test_concurrent_posts_are_each_stored_audited_and_announced_once(app, keys):
     with TestClient(app) as client:
         stream = gauge_stream(client, keys)
-    server_app = app
-    import uvicorn
-
-    from tests.sensors.conftest import free_port
-
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(server_app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         threading.Event().wait(0.02)
     before = stored(app)
-    answers: list[list[dict]] = [[] for _ in range(8)]
+    replies: list[list[dict]] = [[] for _ in range(8)]
 
     def device(c: int) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}{STA}", headers=Keys.header(keys.sensor)) as http:
@@ -185,7 +180,7 @@ def test_concurrent_posts_are_each_stored_audited_and_announced_once(app, keys):
                 response = http.post(f"/Datastreams({stream})/Observations",
                                      json={"phenomenonTime": f"2024-07-01T00:{c:02d}:{n:02d}Z", "result": 1.0 + c})
                 assert response.status_code == 201, response.text
-                answers[c].append(response.json())
+                replies[c].append(response.json())
 
     try:
         devices = [threading.Thread(target=device, args=(c,)) for c in range(8)]
@@ -197,7 +192,7 @@ def test_concurrent_posts_are_each_stored_audited_and_announced_once(app, keys):
         server.should_exit = True
         thread.join(5)
     after = stored(app)
-    ids = [a["@iot.id"] for per in answers for a in per]
+    ids = [a["@iot.id"] for per in replies for a in per]
     assert len(set(ids)) == 200
     new = after["observations"][len(before["observations"]):]
     assert sorted(ids) == [o[0] for o in new]
@@ -206,7 +201,7 @@ def test_concurrent_posts_are_each_stored_audited_and_announced_once(app, keys):
         ("key:gauge-1", "sensor", "write", "POST", f"{STA}/Datastreams({stream})/Observations", 201, "127.0.0.1", "")}
     events = [e for e in after["events"][len(before["events"]):] if e[1] == "observations"]
     assert sorted(e[3]["observations"][0]["phenomenonTime"] for e in events) == sorted(a["phenomenonTime"]
-                                                                                      for per in answers for a in per)
+                                                                                      for per in replies for a in per)
 
 
 def test_a_revoked_key_stores_nothing_from_its_next_post(client, app, keys):

@@ -11,7 +11,13 @@ from twin.sensors import ngsi
 from twin.server import json_body
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
-from twin.server.routes.sta import MAX_BATCH_BYTES, MAX_ENTITY_BYTES, in_session, read_json, writer_of
+from twin.server.routes.sta import (
+    MAX_BATCH_BYTES,
+    MAX_ENTITY_BYTES,
+    in_session,
+    read_json,
+    writer_of,
+)
 from twin.store.apikeys import KeyInfo
 
 router = APIRouter(prefix="/ngsi/v2", tags=["NGSI-v2"])
