@@ -1,23 +1,16 @@
 // Public hazard map: the city in 2.5D, official flood depth areas in MLIT colours, the latest simulation
 // (labelled as such), and a tap (or the keyboard controls) → depth class there and the nearest shelter.
-// Kept light for phones: buildings only (no terrain tileset) and the areas as flat polygons at the
-// city's mean ground height — draping them over 3D Tiles (classification) took twice as long to draw.
-// No login, no cookies, nothing from outside this server. Sets body[data-tileset-loaded] and
-// body[data-hazards-loaded] when ready; exposes window.hazardMap for tests.
-import "./cesium-base.js";
-import * as Cesium from "/cesium/index.js";
+// Drawn on a plain canvas (flatmap.js: footprints extruded obliquely over the flat areas), not with
+// WebGL: a phone without a fast GPU shows it at once (bench/viewer.py). No login, no cookies, nothing
+// from outside this server. Sets body[data-hazards-loaded] when the areas are in and
+// body[data-tileset-loaded] once the buildings and areas are drawn; exposes window.hazardMap for tests.
 import { getCity, listCities } from "./api.js";
+import { FlatMap } from "./flatmap.js";
 import { applyStrings, initialLanguage, rememberLanguage, strings } from "./i18n.js";
-import { createScene, loadCity, pagePosition, viewCity } from "./scene.js";
 
 const $ = (id) => document.getElementById(id);
-const AREA_ALPHA = 0.6;
-/** Height (m, ellipsoidal) of the flat layers: the city's mean ground height, areas just above. */
-const groundHeight = () => (state.city?.center?.[2] ?? 0) + (state.city?.ellipsoidal_offset ?? 0);
-const BUILDINGS = new Cesium.Cesium3DTileStyle({ color: "color('#eef1f3')" });
 const state = {
-  lang: initialLanguage(), city: null, hazards: [], legend: [], areas: null, simulation: null, overlay: null,
-  answer: null, place: null, marks: null, route: null,
+  lang: initialLanguage(), city: null, hazards: [], legend: [], simulation: null, picture: null, answer: null, map: null,
 };
 
 async function getJSON(url) {
@@ -72,32 +65,12 @@ function polygonsOf(geometry) {
   return geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
 }
 
-const ring = (coordinates) => Cesium.Cartesian3.fromDegreesArray(coordinates.slice(0, -1).flat());
-
-function drawAreas(widget, key) {
+function drawAreas(key) {
   const [layer, scale] = key.split(":");
-  if (state.areas) widget.scene.primitives.remove(state.areas);
-  state.areas = null;
   const chosen = state.hazards
     .filter(({ properties: p }) => p.layer === layer && (p.scale ?? "") === scale && p.colour)
     .sort((a, b) => a.properties.depth_class - b.properties.depth_class);
-  const instances = chosen.flatMap((feature) => polygonsOf(feature.geometry).map((rings) => new Cesium.GeometryInstance({
-    id: feature.id,
-    geometry: new Cesium.PolygonGeometry({
-      height: groundHeight() + 0.2,
-      polygonHierarchy: new Cesium.PolygonHierarchy(ring(rings[0]), rings.slice(1).map((h) => new Cesium.PolygonHierarchy(ring(h)))),
-    }),
-    attributes: {
-      color: Cesium.ColorGeometryInstanceAttribute.fromColor(
-        Cesium.Color.fromCssColorString(feature.properties.colour).withAlpha(AREA_ALPHA)),
-    },
-  })));
-  if (instances.length) {
-    state.areas = widget.scene.primitives.add(new Cesium.Primitive({
-      geometryInstances: instances, appearance: new Cesium.PerInstanceColorAppearance({ flat: true, translucent: true }),
-      asynchronous: false, // a few hundred polygons: quicker here than starting geometry workers
-    }));
-  }
+  state.map.setAreas(chosen.map((feature) => ({ polygons: polygonsOf(feature.geometry), colour: feature.properties.colour })));
   document.body.dataset.layer = key;
 }
 
@@ -108,21 +81,18 @@ function renderLegend() {
 
 // ---- the latest simulation ------------------------------------------------------------------------------
 
-function showSimulation(widget, on) {
-  if (state.overlay) widget.scene.primitives.remove(state.overlay);
-  state.overlay = null;
+async function showSimulation(on) {
   $("simulation-note").hidden = !on;
-  if (!on || !state.simulation) return;
-  const material = Cesium.Material.fromType("Image", { image: state.simulation.image, color: new Cesium.Color(1, 1, 1, 0.8) });
-  state.overlay = widget.scene.primitives.add(new Cesium.Primitive({
-    geometryInstances: new Cesium.GeometryInstance({
-      geometry: new Cesium.RectangleGeometry({
-        rectangle: Cesium.Rectangle.fromDegrees(...state.simulation.rectangle), height: groundHeight() + 0.4,
-      }),
-    }),
-    appearance: new Cesium.MaterialAppearance({ material, translucent: true, flat: true }),
-    asynchronous: false,
-  }));
+  if (!on || !state.simulation) {
+    state.map.setOverlay(null);
+    return;
+  }
+  if (state.picture?.src !== new URL(state.simulation.image, location.href).href) {
+    state.picture = new Image();
+    state.picture.src = state.simulation.image;
+  }
+  await state.picture.decode();
+  if ($("simulation").checked) state.map.setOverlay(state.picture, state.simulation.rectangle);
 }
 
 // ---- a place: depth class and nearest shelter -------------------------------------------------------------
@@ -202,49 +172,29 @@ function closeButton() {
 }
 
 function clearMarks() {
-  state.marks?.removeAll();
-  state.route?.removeAll();
+  state.map?.setMarks(null);
 }
 
-function drawMarks(widget, answer) {
-  clearMarks();
-  const height = groundHeight() + 1;
-  const opts = { pixelSize: 12, outlineColor: Cesium.Color.WHITE, outlineWidth: 2, disableDepthTestDistance: Number.POSITIVE_INFINITY };
-  state.marks.add({ ...opts, position: Cesium.Cartesian3.fromDegrees(answer.lon, answer.lat, height), color: Cesium.Color.fromCssColorString("#0b5fa5") });
-  if (!answer.shelter) return;
-  state.marks.add({ ...opts, position: Cesium.Cartesian3.fromDegrees(answer.shelter.lon, answer.shelter.lat, height), color: Cesium.Color.fromCssColorString("#1a9c3c") });
-  state.route.add({
-    positions: answer.shelter.route.coordinates.map(([lon, lat]) => Cesium.Cartesian3.fromDegrees(lon, lat, height)),
-    width: 5, material: Cesium.Material.fromType("Color", { color: Cesium.Color.fromCssColorString("#1a9c3c") }),
+function drawMarks(answer) {
+  const { shelter } = answer;
+  state.map.setMarks({
+    place: [answer.lon, answer.lat], shelter: shelter ? [shelter.lon, shelter.lat] : null,
+    route: shelter?.route.coordinates ?? null,
   });
 }
 
-async function checkAt(widget, lon, lat) {
+async function checkAt(lon, lat) {
   const url = `/api/cities/${encodeURIComponent(state.city.id)}/hazard-at?lon=${lon}&lat=${lat}`;
   $("answer").replaceChildren(el("p", { textContent: t().loading }));
   try {
     state.answer = await getJSON(url);
-    drawMarks(widget, state.answer);
+    drawMarks(state.answer);
   } catch (error) {
     state.answer = { error: error.message, status: error.status };
     clearMarks();
   }
   renderAnswer();
   return state.answer;
-}
-
-/** lon/lat under canvas position (x, y): the 3D surface when depth picking works, else the ellipsoid. */
-function lonLatAtCanvas(widget, position) {
-  const { scene } = widget;
-  let cartesian = scene.pickPositionSupported ? scene.pickPosition(position) : undefined;
-  if (!cartesian) { // open ground: where the view ray meets the ellipsoid raised to the ground height
-    const { x, y, z } = Cesium.Ellipsoid.WGS84.radii;
-    const h = groundHeight();
-    cartesian = widget.camera.pickEllipsoid(position, new Cesium.Ellipsoid(x + h, y + h, z + h));
-  }
-  if (!cartesian) return null;
-  const c = Cesium.Cartographic.fromCartesian(cartesian);
-  return { lon: Cesium.Math.toDegrees(c.longitude), lat: Cesium.Math.toDegrees(c.latitude) };
 }
 
 function parseCoordinates(text) {
@@ -264,45 +214,28 @@ function setLanguage(lang) {
   renderAnswer();
 }
 
+/** Page position (CSS pixels) of lon/lat at ``height`` metres above the ground. */
+function pagePosition(lon, lat, height = 0) {
+  const box = $("map").getBoundingClientRect();
+  const p = state.map.project(lon, lat, height);
+  return { x: box.left + p.x, y: box.top + p.y };
+}
+
 async function start() {
   setLanguage(state.lang);
-  const widget = createScene($("globe"));
-  widget.scene.globe.show = false; // no terrain: the flat areas and the page background are the ground
-  widget.scene.backgroundColor = Cesium.Color.fromCssColorString("#cfd8dc");
-  state.widget = widget;
-  state.marks = widget.scene.primitives.add(new Cesium.PointPrimitiveCollection());
-  state.route = widget.scene.primitives.add(new Cesium.PolylineCollection());
-  window.hazardMap = {
-    widget,
-    checkAt: (lon, lat) => checkAt(widget, lon, lat),
-    pagePosition: (lon, lat, height) => pagePosition(widget, lon, lat, height + (state.city?.ellipsoidal_offset ?? 0)),
-    /** Look straight down at lon/lat from ``range`` metres above the city's mean height. */
-    lookDown: (lon, lat, range) => widget.camera.setView({
-      destination: Cesium.Cartesian3.fromDegrees(lon, lat, (state.city?.center?.[2] ?? 0) + range),
-      orientation: { heading: 0, pitch: -Cesium.Math.PI_OVER_TWO, roll: 0 },
-    }),
-  };
   $("lang").addEventListener("click", () => {
     const next = state.lang === "ja" ? "en" : "ja";
     rememberLanguage(next);
     setLanguage(next);
   });
-
   const cities = await listCities();
   if (!cities.length) throw new Error("no cities");
   const wanted = new URLSearchParams(location.search).get("city");
   state.city = await getCity(cities.some((c) => c.id === wanted) ? wanted : cities[0].id);
   const base = `/api/cities/${encodeURIComponent(state.city.id)}`;
-  const hazardsLoaded = getJSON(`${base}/hazards`).then((body) => {
-    state.hazards = body.features;
-    state.legend = body.legend;
-    fillChoices();
-    renderLegend();
-    if ($("layer").value) drawAreas(widget, $("layer").value);
-    document.body.dataset.hazardsLoaded = "true";
-  }).catch((error) => {
+  const hazards = getJSON(`${base}/hazards`).catch((error) => {
     if (error.status !== 404) throw error;
-    document.body.dataset.hazardsLoaded = "none";
+    return null;
   });
   getJSON(`${base}/hazard-simulation`).then(({ simulation }) => {
     state.simulation = simulation;
@@ -310,18 +243,33 @@ async function start() {
     $("simulation-title").textContent = simulation ? `: ${simulation.title}` : "";
   }).catch((error) => console.error(`simulation: ${error.message}`));
 
-  const loaded = await loadCity(widget, { ...state.city, links: { ...state.city.links, terrain_tileset: null } }, BUILDINGS);
-  viewCity(widget, loaded, state.city);
-  $("layer").addEventListener("change", (event) => drawAreas(widget, event.target.value));
-  $("simulation").addEventListener("change", (event) => showSimulation(widget, event.target.checked));
-  new Cesium.ScreenSpaceEventHandler(widget.canvas).setInputAction(({ position }) => {
-    const place = lonLatAtCanvas(widget, position);
-    if (place) checkAt(widget, place.lon, place.lat);
-  }, Cesium.ScreenSpaceEventType.LEFT_CLICK);
+  const map = new FlatMap($("map"), await getJSON(`${base}/footprints`));
+  state.map = map;
+  window.hazardMap = {
+    map,
+    checkAt: (lon, lat) => checkAt(lon, lat),
+    pagePosition,
+    /** Centre the map on lon/lat with about ``range`` metres across it. */
+    lookDown: (lon, lat, range) => map.lookAt(lon, lat, range),
+  };
+  const body = await hazards;
+  if (body) {
+    state.hazards = body.features;
+    state.legend = body.legend;
+    fillChoices();
+    renderLegend();
+    if ($("layer").value) drawAreas($("layer").value);
+  }
+  document.body.dataset.hazardsLoaded = body ? "true" : "none";
+  $("layer").addEventListener("change", (event) => drawAreas(event.target.value));
+  $("simulation").addEventListener("change", (event) => showSimulation(event.target.checked)
+    .catch((error) => console.error(`simulation: ${error.message}`)));
+  map.onTap(({ lon, lat }) => checkAt(lon, lat));
+  $("zoom-in").addEventListener("click", () => map.zoomIn());
+  $("zoom-out").addEventListener("click", () => map.zoomOut());
   $("centre").addEventListener("click", () => {
-    const canvas = widget.canvas;
-    const place = lonLatAtCanvas(widget, new Cesium.Cartesian2(canvas.clientWidth / 2, canvas.clientHeight / 2));
-    if (place) checkAt(widget, place.lon, place.lat).then(() => $("answer").focus());
+    const place = map.unproject(map.width / 2, map.height / 2);
+    checkAt(place.lon, place.lat).then(() => $("answer").focus());
   });
   $("search").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -331,18 +279,19 @@ async function start() {
       return;
     }
     $("coords").removeAttribute("aria-invalid");
-    widget.camera.flyTo({ destination: Cesium.Cartesian3.fromDegrees(place.lon, place.lat, 600), duration: 0.8 });
-    checkAt(widget, place.lon, place.lat).then(() => $("answer").focus());
+    map.lookAt(place.lon, place.lat, 600);
+    checkAt(place.lon, place.lat).then(() => $("answer").focus());
   });
   $("locate").disabled = !navigator.geolocation;
   $("locate").addEventListener("click", () => navigator.geolocation.getCurrentPosition(({ coords }) => {
-    widget.camera.flyTo({ destination: Cesium.Cartesian3.fromDegrees(coords.longitude, coords.latitude, 600), duration: 0.8 });
-    checkAt(widget, coords.longitude, coords.latitude).then(() => $("answer").focus());
+    map.lookAt(coords.longitude, coords.latitude, 600);
+    checkAt(coords.longitude, coords.latitude).then(() => $("answer").focus());
   }, (error) => {
     state.answer = { error: error.message };
     renderAnswer();
   }));
-  await Promise.all([loaded.ready, hazardsLoaded]);
+  await map.request(); // buildings and areas drawn on the canvas …
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))); // … and that frame shown
   document.body.dataset.tilesetLoaded = "true";
 }
 

@@ -1,12 +1,14 @@
-"""The public hazard map's API: official inundation areas and what is known at one point.
+"""The public hazard map's API: official inundation areas, what is known at one point, and the
+building footprints the map draws.
 
-Both routes are anonymous. A city's hazard areas and its shelter walking field are built on
+All routes are anonymous. A city's hazard areas, footprints and shelter walking field are built on
 first use and cached on the ``City`` object (a changed manifest makes a new City, so the
 caches go with the old one).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from typing import Annotated, Any, Literal
@@ -14,6 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from twin.footprints import Footprints
 from twin.hazard_areas import (CLASS_COLOURS, CLASS_LABELS_EN, CLASS_LABELS_JA, HazardAreas, area_properties,
                                depth_class_of_depth, feature_collection)
 from twin.server.auth import Role, requires
@@ -27,9 +30,11 @@ router = APIRouter(prefix="/api/cities", tags=["hazard"])
 Layer = Literal["fld", "tnm", "htd", "ifld", "rfld"]
 _areas: weakref.WeakKeyDictionary[City, HazardAreas] = weakref.WeakKeyDictionary()
 _walks: weakref.WeakKeyDictionary[City, ShelterWalk] = weakref.WeakKeyDictionary()
+_footprints: weakref.WeakKeyDictionary[City, bytes] = weakref.WeakKeyDictionary()
 _pictures: dict[str, tuple[bytes, list[float]]] = {}  # job id → max-depth PNG and its rectangle
 _area_lock = threading.Lock()
 _walk_lock = threading.Lock()
+_footprint_lock = threading.Lock()
 
 
 def hazard_areas(city: City) -> HazardAreas:
@@ -84,6 +89,22 @@ def list_hazards(
     body = feature_collection(areas.select(layer, _bbox(bbox)))
     body["legend"] = legend()
     return JSONResponse(body, media_type="application/geo+json", headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/{city_id}/footprints", dependencies=[requires(Role.ANONYMOUS)], response_class=Response,
+            responses={200: {"content": {"application/json": {}}}})
+def footprints(city_id: str, request: Request) -> Response:
+    """Every building's footprint ring and height as compact integer lists (decimetres about the city
+    centre), for maps drawn without 3D Tiles; see ``twin.footprints``."""
+    city = registry(request).get(city_id)
+    with _footprint_lock:
+        if city not in _footprints:
+            centre = city.manifest.get("center")
+            frame = city.buildings().frame
+            _footprints[city] = json.dumps(Footprints.of_table(frame, tuple(centre[:2]) if centre else None).as_json(),
+                                           separators=(",", ":")).encode()
+        body = _footprints[city]
+    return Response(body, media_type="application/json", headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/{city_id}/hazard-at", dependencies=[requires(Role.ANONYMOUS)])
