@@ -8,6 +8,7 @@ mode runs ``--clients`` concurrent HTTP clients (one thread and one keep-alive
 
 - ``single``: one ``POST /sta/v1.1/Observations`` per observation;
 - ``single_under_datastream``: one ``POST /sta/v1.1/Datastreams(id)/Observations`` per observation;
+- ``ngsi_single``: one NGSI-v2 ``POST /ngsi/v2/entities/{id}/attrs`` (a FloodMonitoring level) per observation;
 - ``batched``: ``POST /sta/v1.1/CreateObservations`` with ``--batch`` observations each.
 
 Reports observations/s, requests/s, p50/p99 latency, errors, and the CPU time the server and
@@ -116,13 +117,24 @@ class Connection:
 
     def post(self, path: str, body: object) -> tuple[int, str | None, object]:
         """Status, ``Location`` header and parsed JSON body of ``POST path``."""
-        self.http.request("POST", f"/sta/v1.1{path}", json.dumps(body).encode(), self.headers)
+        self.http.request("POST", path, json.dumps(body).encode(), self.headers)
         answer = self.http.getresponse()
         data = answer.read()
         return answer.status, answer.getheader("location"), json.loads(data) if data else None
 
     def close(self) -> None:
         self.http.close()
+
+
+def flood_entities(url: str, key: str, count: int) -> list[str]:
+    """``count`` NGSI-v2 FloodMonitoring entities (river gauges); their ids."""
+    ids = [f"urn:ngsi-ld:FloodMonitoring:bench-{n}" for n in range(count)]
+    for id_ in ids:
+        created = httpx.post(f"{url}/ngsi/v2/entities", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                             json={"id": id_, "type": "FloodMonitoring", "currentLevel": 0.5,
+                                   "observationDateTime": EPOCH.isoformat()}, params={"options": "keyValues"})
+        created.raise_for_status()
+    return ids
 
 
 def run(clients: int, seconds: float, request: Callable[[Connection, int, int], int], url: str, key: str,
@@ -189,13 +201,28 @@ def single_request(streams: list[int], under_datastream: bool) -> Callable[[Conn
         moment = (first + timedelta(seconds=n)).isoformat()
         value = 1.0 + n % 7
         if under_datastream:
-            status, location, entity = connection.post(f"/Datastreams({streams[c]})/Observations",
+            status, location, entity = connection.post(f"/sta/v1.1/Datastreams({streams[c]})/Observations",
                                                       {"phenomenonTime": moment, "result": value})
         else:
-            status, location, entity = connection.post("/Observations", {"Datastream": {"@iot.id": streams[c]},
+            status, location, entity = connection.post("/sta/v1.1/Observations", {"Datastream": {"@iot.id": streams[c]},
                                                                        "phenomenonTime": moment, "result": value})
         if status != 201 or not isinstance(entity, dict) or entity.get("result") != value \
                 or location is None or location != entity.get("@iot.selfLink"):
+            raise Refused(status)
+        return 1
+
+    return request
+
+
+def ngsi_request(entities: list[str]) -> Callable[[Connection, int, int], int]:
+    """POST one FloodMonitoring level as an NGSI-v2 attribute update; checks the 204."""
+
+    def request(connection: Connection, c: int, n: int) -> int:
+        moment = (EPOCH + timedelta(days=90, seconds=n)).isoformat()
+        status, _, _ = connection.post(f"/ngsi/v2/entities/{entities[c]}/attrs", {
+            "currentLevel": {"type": "Number", "value": 1.0 + n % 7},
+            "observationDateTime": {"type": "DateTime", "value": moment}})
+        if status != 204:
             raise Refused(status)
         return 1
 
@@ -208,7 +235,7 @@ def batched_request(streams: list[int], batch: int) -> Callable[[Connection, int
     def request(connection: Connection, c: int, n: int) -> int:
         first = EPOCH + timedelta(days=365, seconds=n * batch)
         data = [[(first + timedelta(seconds=i)).isoformat(), 1.0 + i % 7] for i in range(batch)]
-        status, _, links = connection.post("/CreateObservations", [{
+        status, _, links = connection.post("/sta/v1.1/CreateObservations", [{
             "Datastream": {"@iot.id": streams[c]}, "components": ["phenomenonTime", "result"],
             "dataArray@iot.count": len(data), "dataArray": data}])
         if status != 201 or not isinstance(links, list) or len(links) != batch:
@@ -244,6 +271,8 @@ def main() -> None:
                   "single": run(args.clients, args.seconds, single_request(streams, False), url, key, pid),
                   "single_under_datastream": run(args.clients, args.seconds, single_request(streams, True),
                                                  url, key, pid),
+                  "ngsi_single": run(args.clients, args.seconds,
+                                     ngsi_request(flood_entities(url, key, args.clients)), url, key, pid),
                   "batched": {"batch": args.batch, **run(args.clients, args.seconds,
                                                          batched_request(streams, args.batch), url, key, pid)},
                   "targets": {"single_requests_per_s": 500, "batched_observations_per_s": 5000}}

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+import twin.server.routes.ngsi as ngsi_routes
 import twin.server.routes.sta as sta_routes
 from tests.sensors.conftest import Keys, free_port, river_gauge
 from tests.store.conftest import postgres_server  # noqa: F401 - fixture
@@ -28,6 +29,9 @@ from twin.server.observation_posts import ObservationPosts
 from twin.store.models import AlertState, AuditEntry, Observation, SensorEvent
 
 STA = "/sta/v1.1"
+NGSI = "/ngsi/v2"
+FLOOD = "urn:ngsi-ld:FloodMonitoring:tsurumi-1"
+RIVER = "urn:ngsi-ld:WaterObserved:ooka"
 PROBLEM = "application/problem+json"
 
 
@@ -93,18 +97,46 @@ def posts(stream: int, keys: Keys) -> list[tuple[str, dict, str]]:
     ]
 
 
+def ngsi_posts(keys: Keys) -> list[tuple[str, dict, str]]:
+    """(path, body, key): NGSI attribute updates that store, re-send, cross thresholds, and refusals."""
+    gauge, river = f"{NGSI}/entities/{FLOOD}/attrs", f"{NGSI}/entities/{RIVER}/attrs"
+    at = "2024-06-02T{:02d}:00:00+09:00".format
+    return [
+        (gauge, {"currentLevel": {"type": "Number", "value": 2.5}, "observationDateTime": {"value": at(10)}}, keys.sensor),
+        (gauge, {"currentLevel": 3.5, "observationDateTime": at(11)}, keys.sensor),
+        (gauge, {"currentLevel": 3.5, "observationDateTime": at(11)}, keys.sensor),  # re-sent
+        (gauge, {"currentLevel": 1.0, "observationDateTime": at(12)}, keys.admin),
+        (gauge, {"currentLevel": 1.0, "observationDateTime": at(13), "dangerLevel": 5.0}, keys.sensor),
+        (gauge, {"currentLevel": 500.0, "observationDateTime": at(14)}, keys.sensor),
+        (gauge, {"currentLevel": 1.0, "observationDateTime": "2024-06-02T14:00:00"}, keys.sensor),
+        (gauge, {"currentLevel": 1.0}, keys.sensor),
+        (gauge, {"currentLevel": 1.0, "observationDateTime": at(14), "type": "WaterObserved"}, keys.sensor),
+        (gauge, {"currentLevel": 1.0, "observationDateTime": at(14)}, keys.other_sensor),
+        (gauge, {"currentLevel": 1.0, "observationDateTime": at(14)}, keys.staff),
+        (f"{NGSI}/entities/urn:nothing/attrs", {"currentLevel": 1.0, "observationDateTime": at(14)}, keys.sensor),
+        (river, {"height": 1.0, "observationDateTime": at(14), "dateObserved": at(14)}, keys.sensor),
+        (river, {"flow": 12.0, "dateObserved": at(15)}, keys.sensor),  # its first flow: a new datastream
+        (river, {"flow": 13.0, "height": 1.5, "dateObserved": at(16)}, keys.sensor),
+        (gauge, [1, 2], keys.sensor),
+    ]
+
+
 def answers(app: FastAPI, keys: Keys) -> list[tuple]:
     """Status, problem type or entity, Location and content type of each post, in order."""
     out = []
     with TestClient(app) as client:
         stream = gauge_stream(client, keys)
+        for entity in ({"id": FLOOD, "type": "FloodMonitoring", "currentLevel": 0.5, "alertLevel": 2.0,
+                        "evacuationLevel": 3.0, "dangerLevel": 4.0, "observationDateTime": "2024-06-02T00:00:00Z"},
+                       {"id": RIVER, "type": "WaterObserved", "height": 0.5, "dateObserved": "2024-06-02T00:00:00Z"}):
+            assert client.post(f"{NGSI}/entities", json=entity, headers=Keys.header(keys.sensor)).status_code == 201
         client.get(f"{STA}/Things", headers=Keys.header(keys.other_sensor))  # every key verified once
         client.get(f"{STA}/Things", headers=Keys.header(keys.staff))
-        for path, body, key in posts(stream, keys):
+        for path, body, key in posts(stream, keys) + ngsi_posts(keys):
             response = client.post(path, json=body, headers=Keys.header(key))
-            payload = response.json()
-            out.append((path, response.status_code, payload if response.status_code == 201 else payload["type"],
-                        response.headers.get("location"), response.headers["content-type"],
+            payload = response.json() if response.content else None
+            out.append((path, response.status_code, payload["type"] if response.status_code >= 400 else payload,
+                        response.headers.get("location"), response.headers.get("content-type"),
                         response.headers["content-security-policy"]))
     return out
 
@@ -146,11 +178,14 @@ def observation_ids_dropped(found: tuple[list[tuple], dict[str, list[tuple]]]) -
 def test_lean_posts_answer_and_store_exactly_what_the_route_does(twin_pair, monkeypatch):
     (lean, lean_keys), (route, route_keys) = twin_pair
     expected = answers(route, route_keys), stored(route)
-    calls = []
-    real_create = sta_routes.create
+    calls, ngsi_calls = [], []
+    real_create, real_in_session = sta_routes.create, ngsi_routes.in_session
     monkeypatch.setattr(sta_routes, "create", lambda *args: calls.append(args[2]) or real_create(*args))
+    monkeypatch.setattr(ngsi_routes, "in_session", lambda request, *args, **kw: ngsi_calls.append(
+        request.url.path) or real_in_session(request, *args, **kw))
     got = answers(lean, lean_keys), stored(lean)
-    assert [status for _, status, *_ in got[0]] == [201] * 6 + [422, 422, 422, 422, 422, 403, 403, 401, 422, 201]
+    assert [status for _, status, *_ in got[0]] == [201] * 6 + [422, 422, 422, 422, 422, 403, 403, 401, 422, 201] + [
+        204, 204, 204, 204, 204, 422, 422, 422, 422, 403, 403, 404, 204, 204, 204, 422]
     assert {"alert", "observations"} <= {kind for _, kind, *_ in expected[1]["events"]}
     if lean.state.store.engine.dialect.name == "postgresql":
         # A conflicting INSERT still draws a sequence value there: the re-sent observation, tried
@@ -160,6 +195,9 @@ def test_lean_posts_answer_and_store_exactly_what_the_route_does(twin_pair, monk
     # the route created the gauge, and ran for the re-sent observation, the seven refusals that got
     # past the key check and the feature to create; never for the five new plain observations
     assert calls == ["Things"] + ["Observations"] * 9
+    # NGSI: the two entities, the thresholds, five refusals, the unknown entity and the new datastream
+    assert ngsi_calls == [f"{NGSI}/entities"] * 2 + [f"{NGSI}/entities/{FLOOD}/attrs"] * 6 + [
+        f"{NGSI}/entities/urn:nothing/attrs", f"{NGSI}/entities/{RIVER}/attrs"]
 
 
 def test_concurrent_posts_are_each_stored_audited_and_announced_once(app, keys):

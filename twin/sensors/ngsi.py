@@ -85,8 +85,12 @@ def find_thing(session: Session, entity_id: str) -> m.Thing | None:
 
 
 def upsert(session: Session, writer: Writer, entity: Any, *, create_only: bool = False,
-           existing_only: str | None = None) -> list[int]:
-    """Store an entity's attributes as observations; create its Thing and Datastreams on first sight."""
+           existing_only: str | None = None, new_streams: bool = True) -> list[int]:
+    """Store an entity's attributes as observations; create its Thing and Datastreams on first sight.
+
+    With ``new_streams=False`` an attribute without its Datastream yet is refused (409) instead:
+    then every refusal comes before anything is written.
+    """
     if not isinstance(entity, dict):
         raise SensorInputError("an entity must be a JSON object")
     entity_id = existing_only or entity.get("id")
@@ -111,7 +115,7 @@ def upsert(session: Session, writer: Writer, entity: Any, *, create_only: bool =
     for name, spec in model.attributes.items():
         if name not in entity:
             continue
-        stream = _datastream(session, writer, thing, type_, name, spec, model.public)
+        stream = _datastream(session, writer, thing, type_, name, spec, model.public, new_streams)
         if thresholds:
             stream.properties = {**(stream.properties or {}),
                                  "thresholds": {**thresholds_of(stream.properties), **thresholds}}
@@ -144,11 +148,13 @@ def _new_thing(session: Session, writer: Writer, entity_id: str, type_: str, loc
 
 
 def _datastream(session: Session, writer: Writer, thing: m.Thing, type_: str, name: str, spec: Attribute,
-                public: bool) -> m.Datastream:
+                public: bool, new: bool = True) -> m.Datastream:
     stream = session.scalar(select(m.Datastream).where(
         m.Datastream.thing_id == thing.id, m.Datastream.properties["attribute"].as_string() == name))
     if stream is not None:
         return stream
+    if not new:
+        raise SensorInputError(f"entity {thing.name!r} has no {name!r} yet", 409, "new-attribute")
     definition = f"{_SDM}.{MODELS[type_].domain}/{type_}#{name}"
     observed = session.scalar(select(m.ObservedProperty).where(m.ObservedProperty.definition == definition))
     if observed is None:

@@ -1,22 +1,25 @@
-"""Single SensorThings observations stored before routing (ASGI middleware), many per statement.
+"""Single observations stored before routing (ASGI middleware), many per transaction.
 
-A device posting one observation at a time is the commonest write, and the route did the
-most for it: FastAPI's routing and dependencies, two worker-thread hops, an ORM insert, a
-read-back of the new entity and the audit entry in a transaction of its own. Here
-``POST /sta/v1.1/Observations`` and ``POST /sta/v1.1/Datastreams(id)/Observations`` sent
-with an API key this process has verified before are parsed in the event loop, rate
-limited, and queued; the posts waiting together are written as one job of the group
-commit (:mod:`twin.store.group_commit`): the key rows (revoked or expired keys write
-nothing), one INSERT of the observations, their events and alerts, and their audit
-entries, all in one transaction. Each post is answered once that transaction has
-committed, with the entity built from what was stored. The middleware sits inside the
-body limit, audit, CORS and security-header middlewares, so those apply as to any route.
+A device posting one value at a time is the commonest write, and the routes did the most for
+it: FastAPI's routing and dependencies, two worker-thread hops, an ORM insert, a read-back of
+the new entity and the audit entry in a transaction of its own. Here
+``POST /sta/v1.1/Observations``, ``POST /sta/v1.1/Datastreams(id)/Observations`` and the
+NGSI-v2 ``POST /ngsi/v2/entities/{id}/attrs`` sent with an API key this process has verified
+before are parsed in the event loop, rate limited, and queued; the posts waiting together are
+written as one job of the group commit (:mod:`twin.store.group_commit`): the key rows (revoked
+or expired keys write nothing), one INSERT of the SensorThings observations, the NGSI
+attributes through :func:`twin.sensors.ngsi.upsert`, their events and alerts, and their audit
+entries, all in one transaction. Each post is answered once that transaction has committed:
+SensorThings with the entity built from what was stored, NGSI with 204. The middleware sits
+inside the body limit, audit, CORS and security-header middlewares, so those apply as to any
+route.
 
-Anything else takes the route unchanged, body replayed: no or unknown key, a session
-cookie, a key without the role, invalid JSON or input, a datastream that is unknown or
-another key's, a re-sent observation (the route answers its first id), a
-FeatureOfInterest to create, chunked or large bodies, a failed transaction. So errors keep
-the route's answers, and the route is the reference the tests compare this path with.
+Anything else takes the route unchanged, body replayed: no or unknown key, a session cookie, a
+key without the role, invalid JSON or input, a datastream or entity that is unknown or another
+key's, a re-sent SensorThings observation (the route answers its first id), a
+FeatureOfInterest to create, NGSI thresholds to change or an attribute without its datastream
+yet, chunked or large bodies, a failed transaction. So errors keep the routes' answers, and the
+routes are the reference the tests compare this path with.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from typing import Any
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from twin.sensors import ngsi
 from twin.sensors.errors import SensorInputError
 from twin.sensors.ingest import NewObservation, Writer, store_each
 from twin.sensors.sta_entities import SETS
@@ -52,20 +56,30 @@ from twin.store.apikeys import ApiKeys, KeyInfo, live_ids
 from twin.store.audit import AuditRecord
 from twin.store.group_commit import GroupCommit
 
-#: The two paths, and the route they would take (for the rate limiter's route-specific limits).
-_PATH = re.compile(re.escape(PREFIX) + r"/(?:Datastreams\((\d{1,18})\)/)?Observations")
-_ROUTE = PREFIX + "/{path}"
+#: The paths, and the routes they would take (for the rate limiter's route-specific limits).
+_STA_PATH = re.compile(re.escape(PREFIX) + r"/(?:Datastreams\((\d{1,18})\)/)?Observations")
+_STA_ROUTE = PREFIX + "/{path}"
+_NGSI_PATH = re.compile(r"/ngsi/v2/entities/([^/]+)/attrs")
+_NGSI_ROUTE = "/ngsi/v2/entities/{entity_id}/attrs"
 _WRITER_ROLES = ("sensor", "admin")
 _OBSERVATIONS = SETS["Observations"]
 _PLAIN_QUERY = Query()
 
 
+@dataclass(frozen=True)
+class EntityAttributes:
+    """An NGSI-v2 attribute update of an existing entity, as posted."""
+
+    entity_id: str
+    body: dict[str, Any]
+
+
 @dataclass
 class _Post:
-    """One queued observation: who, what, its audit entry, and where its answer goes."""
+    """One queued post: who, what, its audit entry, and where its answer goes."""
 
     writer: Writer
-    observation: NewObservation
+    item: NewObservation | EntityAttributes
     record: AuditRecord
     loop: asyncio.AbstractEventLoop
     answer: asyncio.Future = field(repr=False)
@@ -81,8 +95,12 @@ class ObservationPosts:
         self.queue = PostQueue(writes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = _PATH.fullmatch(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
-        key = self._key(scope) if match is not None and not scope["query_string"] else None
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
+            await self.app(scope, receive, send)
+            return
+        sta = _STA_PATH.fullmatch(scope["path"])
+        ngsi_ = _NGSI_PATH.fullmatch(scope["path"]) if sta is None else None
+        key = self._key(scope) if sta is not None or ngsi_ is not None else None
         if key is None or not _small_body(scope):
             await self.app(scope, receive, send)
             return
@@ -90,8 +108,9 @@ class ObservationPosts:
         if not complete:
             return  # the client went away
         replay = replay_body(body, receive)
-        observation = _parse(body, int(match.group(1)) if match.group(1) else None)
-        if observation is None or key.role not in _WRITER_ROLES:
+        item = (_observation(body, int(sta.group(1)) if sta.group(1) else None) if sta is not None
+                else _attributes(body, ngsi_.group(1)))  # type: ignore[union-attr]
+        if item is None or key.role not in _WRITER_ROLES:
             await self.app(scope, replay, send)
             return
         state = scope.setdefault("state", {})
@@ -99,7 +118,8 @@ class ObservationPosts:
         state["actor"], state["role"] = actor, key.role
         client = scope.get("client")
         try:
-            self.limiter.check("POST", _ROUTE, [f"ip:{client[0] if client else '-'}", actor])
+            self.limiter.check("POST", _STA_ROUTE if sta is not None else _NGSI_ROUTE,
+                               [f"ip:{client[0] if client else '-'}", actor])
         except Problem as refused:  # the audit middleware records the 429 as for any route
             response = problem_response(Request(scope), refused.status, refused.detail, refused.slug,
                                         refused.headers)
@@ -107,17 +127,14 @@ class ObservationPosts:
             return
         state[CHECKED] = True  # a post sent on to the route has had its token taken
         record = AuditRecord(actor=actor, role=key.role, action="write", method="POST", path=scope["path"],
-                             status=201, client=client[0] if client else "")
-        stored = await self.queue.put(Writer(key_id=key.id, admin=key.role == "admin"), observation, record)
+                             status=201 if sta is not None else 204, client=client[0] if client else "")
+        stored = await self.queue.put(Writer(key_id=key.id, admin=key.role == "admin"), item, record)
         if stored is None:  # the route answers as if it were the first to see the request
             del state["actor"], state["role"]
             await self.app(scope, replay, send)
             return
         state[RECORDED] = True
-        id_, row = stored
-        base = str(Request(scope).base_url).rstrip("/") + PREFIX
-        entity = entity_json(None, base, _OBSERVATIONS, SimpleNamespace(id=id_, **row), _PLAIN_QUERY)  # type: ignore[arg-type]
-        await JSONResponse(entity, 201, headers={"Location": entity["@iot.selfLink"]})(scope, replay, send)
+        await _answer_of(scope, stored)(scope, replay, send)
 
     def _key(self, scope: Scope) -> KeyInfo | None:
         """The bearer key of the request if this process verified it before (the row is checked later)."""
@@ -137,11 +154,11 @@ class PostQueue:
         self._queued = False  # a job is queued that will take every waiting post
         self._lock = threading.Lock()
 
-    async def put(self, writer: Writer, observation: NewObservation,
-                  record: AuditRecord) -> tuple[int, dict[str, Any]] | None:
-        """``(id, stored row)`` once committed, or None when the post must take the route."""
+    async def put(self, writer: Writer, item: NewObservation | EntityAttributes, record: AuditRecord) -> Any:
+        """Once committed: ``(id, stored row)`` of an observation, the ids of an NGSI update; or
+        None when the post must take the route."""
         loop = asyncio.get_running_loop()
-        post = _Post(writer, observation, record, loop, loop.create_future())
+        post = _Post(writer, item, record, loop, loop.create_future())
         with self._lock:
             self._waiting.append(post)
             start, self._queued = not self._queued, True
@@ -152,7 +169,7 @@ class PostQueue:
     def _submit(self) -> None:
         taken: list[_Post] = []
 
-        def job(session: Session) -> list[tuple[int, dict] | None]:
+        def job(session: Session) -> list[Any]:
             if not taken:  # the first run takes the waiting posts; a rerun of the group keeps them
                 with self._lock:
                     taken.extend(self._waiting)
@@ -162,14 +179,21 @@ class PostQueue:
         self.writes.submit(job).add_done_callback(lambda done: _answer(taken, done))
 
 
-def _store(session: Session, posts: list[_Post]) -> list[tuple[int, dict] | None]:
-    """The observations of live keys, and an audit entry for each one stored."""
+def _store(session: Session, posts: list[_Post]) -> list[Any]:
+    """The posts of live keys, and an audit entry for each one stored; None for the others."""
     live = live_ids(session, {p.writer.key_id for p in posts})
-    mine = [n for n, p in enumerate(posts) if p.writer.key_id in live]
-    stored: list[tuple[int, dict] | None] = [None] * len(posts)
-    for n, entry in zip(mine, store_each(session, [(posts[n].writer, posts[n].observation) for n in mine]),
-                        strict=True):
+    stored: list[Any] = [None] * len(posts)
+    observations = [n for n, p in enumerate(posts) if p.writer.key_id in live and isinstance(p.item, NewObservation)]
+    for n, entry in zip(observations, store_each(session, [(posts[n].writer, posts[n].item)  # type: ignore[misc]
+                                                          for n in observations]), strict=True):
         stored[n] = entry
+    for n, post in enumerate(posts):
+        if post.writer.key_id in live and isinstance(post.item, EntityAttributes):
+            try:  # without new datastreams or thresholds, a refusal comes before any write
+                stored[n] = ngsi.upsert(session, post.writer, post.item.body, existing_only=post.item.entity_id,
+                                        new_streams=False)
+            except SensorInputError:
+                continue
     audit.append_all(session, [p.record for p, entry in zip(posts, stored, strict=True) if entry is not None])
     return stored
 
@@ -216,8 +240,8 @@ async def _read(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), True
 
 
-def _parse(body: bytes, datastream_id: int | None) -> NewObservation | None:
-    """The observation of a plain body; None for invalid input or a FeatureOfInterest to create."""
+def _observation(body: bytes, datastream_id: int | None) -> NewObservation | None:
+    """The observation of a plain SensorThings body; None for invalid input or a FeatureOfInterest to create."""
     try:
         parsed = json_body.loads(body)
         if not isinstance(parsed, dict) or "FeatureOfInterest" in parsed:
@@ -225,3 +249,24 @@ def _parse(body: bytes, datastream_id: int | None) -> NewObservation | None:
         return parse_observation(None, parsed, datastream_id)  # type: ignore[arg-type]
     except (ValueError, SensorInputError):
         return None
+
+
+def _attributes(body: bytes, entity_id: str) -> EntityAttributes | None:
+    """An NGSI attribute update that changes no thresholds; None for anything else."""
+    try:
+        parsed = json_body.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or any(name in ngsi.THRESHOLD_ATTRIBUTES for name in parsed):
+        return None
+    return EntityAttributes(entity_id, parsed)
+
+
+def _answer_of(scope: Scope, stored: Any) -> Response:
+    """201 with the new SensorThings entity (as the GET route renders it), or NGSI's 204."""
+    if not isinstance(stored, tuple):
+        return Response(status_code=204)
+    id_, row = stored
+    base = str(Request(scope).base_url).rstrip("/") + PREFIX
+    entity = entity_json(None, base, _OBSERVATIONS, SimpleNamespace(id=id_, **row), _PLAIN_QUERY)  # type: ignore[arg-type]
+    return JSONResponse(entity, 201, headers={"Location": entity["@iot.selfLink"]})
