@@ -4,9 +4,14 @@ and of the public hazard map, in headless Debian Chromium driven by Playwright.
 Makes a sample city of ``--buildings`` (default 10,000) buildings, converts it into a temporary
 data folder (``--data`` keeps and reuses it), starts ``twin serve`` and loads each page
 ``--runs`` times in a fresh browser context (empty cache). "Rendered" is the readiness signal
-the browser tests wait for: ``body[data-tileset-loaded=true]``, set once the buildings
-tileset's first view has loaded and drawn (``initialTilesLoaded``) and, on the hazard map,
-the official hazard areas are on the map. Prints one JSON object with the median and every
+the browser tests wait for: ``body[data-tileset-loaded=true]``, set once the buildings of the
+first view are drawn — on the console when the buildings tileset's first view has loaded and
+been drawn (``initialTilesLoaded``), on the hazard map once the footprints and the official
+hazard areas are drawn on its canvas and that frame is shown. The page marks that moment
+(``performance.mark("first-render")``); ``page_s`` is its time from navigation start, which is
+the figure compared with the target. ``seconds`` is the wall-clock time until Playwright saw the
+signal: it adds Playwright's polling, which waits for the page's next animation frame, and a
+software-rendered frame can take a second. Prints one JSON object with the medians and every
 run. Targets (issue 7): console ≤ 5 s, hazard map ≤ 3 s.
 """
 
@@ -58,9 +63,11 @@ def time_page(browser, url: str, timeout_s: float) -> dict:
     page.goto(url)
     page.wait_for_selector(READY, state="attached", timeout=timeout_s * 1000)
     seconds = time.perf_counter() - start
-    dom = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd / 1000")
+    dom, rendered = page.evaluate("[performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd / 1000,"
+                                  " performance.getEntriesByName('first-render')[0].startTime / 1000]")
     context.close()
-    return {"seconds": round(seconds, 2), "dom_content_loaded_s": round(dom, 2), "errors": errors}
+    return {"page_s": round(rendered, 2), "seconds": round(seconds, 2), "dom_content_loaded_s": round(dom, 2),
+            "errors": errors}
 
 
 def main() -> None:
@@ -85,20 +92,21 @@ def main() -> None:
         (home / city.name).symlink_to(city, target_is_directory=True)
         manifest = json.loads((city / "city.json").read_text(encoding="utf-8"))
         results: dict[str, dict] = {}
+        load_at_start = [round(x, 1) for x in os.getloadavg()]
         with running_server(home) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for name, path in PAGES.items():
                 runs = [time_page(browser, base + path, args.timeout) for _ in range(args.runs)]
-                median = statistics.median(r["seconds"] for r in runs)
-                results[name] = {"median_s": median, "target_s": TARGETS_S[name], "meets_target": median <= TARGETS_S[name],
-                                 "runs": runs}
+                median = statistics.median(r["page_s"] for r in runs)
+                results[name] = {"median_s": median, "observed_median_s": statistics.median(r["seconds"] for r in runs),
+                                 "target_s": TARGETS_S[name], "meets_target": median <= TARGETS_S[name], "runs": runs}
             browser.close()
         shutil.rmtree(home, ignore_errors=True)
         print(json.dumps({
             "benchmark": "viewer first render (headless Chromium, SwiftShader)",
             "buildings": manifest["counts"]["buildings"], "tiles": manifest.get("tiles", {}).get("content_tiles"),
             "prepare_city_s": round(prepare_s, 1), "cpu_count": os.cpu_count(),
-            "load_average": [round(x, 1) for x in os.getloadavg()],
+            "load_average_start": load_at_start, "load_average": [round(x, 1) for x in os.getloadavg()],
             "pages": results,
         }, indent=2))
     finally:

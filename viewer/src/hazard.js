@@ -293,6 +293,7 @@ async function start() {
   await map.request(); // buildings and areas drawn on the canvas …
   await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))); // … and that frame shown
   document.body.dataset.tilesetLoaded = "true";
+  performance.mark("first-render"); // bench/viewer.py: navigation → buildings and areas on screen
 }
 
 start().catch((error) => {

@@ -1,4 +1,7 @@
 // The 3D scene: an offline CesiumWidget (no ion, no imagery unless configured) and a city's tilesets.
+// Kept plain so that the first view draws quickly without a GPU (software WebGL, bench/viewer.py): no sky,
+// atmosphere, fog, HDR or FXAA, and tilesets lit by the sun alone — Cesium's image-based lighting renders
+// and filters an environment map from the atmosphere, and its shaders cost more per pixel.
 import * as Cesium from "/cesium/index.js";
 
 const GLOBE_COLOUR = "#30404a";
@@ -11,9 +14,15 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "" }
     baseLayer: false,
     terrainProvider: new Cesium.EllipsoidTerrainProvider(),
     skyBox: false,
+    skyAtmosphere: false,
     shouldAnimate: false,
   });
   const { scene } = widget;
+  scene.fog.enabled = false;
+  scene.highDynamicRange = false;
+  scene.postProcessStages.fxaa.enabled = false;
+  if (scene.sun) scene.sun.show = false;
+  if (scene.moon) scene.moon.show = false;
   // Draw when something changes, not 60 times a second: Cesium renders on camera moves and
   // tile loads by itself; a slow heartbeat shows changes made through the API (styles,
   // overlays, agents) within a quarter of a second.
@@ -31,38 +40,80 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "" }
   return widget;
 }
 
+// A constant sky light (the first spherical-harmonic term only) instead of Cesium's generated environment
+// map: walls out of the sun stay readable, and nothing is rendered to make it.
+const AMBIENT = new Cesium.Cartesian3(0.75, 0.75, 0.8);
+const ZERO = Cesium.Cartesian3.ZERO;
+
+/** Tileset options: a fixed sun (``lightFrom``) and a constant sky light, no environment map. */
+const plainLighting = () => ({
+  imageBasedLighting: new Cesium.ImageBasedLighting({
+    imageBasedLightingFactor: new Cesium.Cartesian2(1, 0),
+    sphericalHarmonicCoefficients: [AMBIENT, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO],
+  }),
+  environmentMapOptions: { enabled: false },
+});
+
+/** A sun fixed in the city's sky (south-south-east, 50° up) whatever the clock says: the city never goes dark. */
+function lightFrom(city) {
+  const [lon, lat] = city.center ?? [0, 0];
+  const frame = Cesium.Transforms.eastNorthUpToFixedFrame(Cesium.Cartesian3.fromDegrees(lon, lat));
+  const azimuth = Cesium.Math.toRadians(160);
+  const elevation = Cesium.Math.toRadians(50);
+  const towardsGround = new Cesium.Cartesian3(-Math.sin(azimuth) * Math.cos(elevation),
+    -Math.cos(azimuth) * Math.cos(elevation), -Math.sin(elevation));
+  const direction = Cesium.Matrix4.multiplyByPointAsVector(frame, towardsGround, new Cesium.Cartesian3());
+  return new Cesium.DirectionalLight({ direction: Cesium.Cartesian3.normalize(direction, direction), intensity: 1.5 });
+}
+
+async function addTileset(primitives, url) {
+  const tileset = await Cesium.Cesium3DTileset.fromUrl(url, plainLighting());
+  tileset.tileFailed.addEventListener(({ url: tile, message }) => console.error(`tile failed: ${tile}: ${message}`));
+  return primitives.add(tileset);
+}
+
 /**
- * Load a city (its manifest from /api/cities/{id}) into ``widget``: terrain if listed, then buildings.
- * Resolves to {buildings, terrain, ready} where ``ready`` resolves when the buildings' first view has loaded.
+ * Load a city (its manifest from /api/cities/{id}) into ``widget``: its buildings, then, once their
+ * first view is drawn, its terrain if listed (context, not the first view). Resolves to
+ * {buildings, terrain, ready} where ``ready`` resolves when the buildings' first view has loaded and
+ * been drawn; ``terrain`` is set when it arrives.
  */
 export async function loadCity(widget, city, style) {
   const primitives = widget.scene.primitives;
-  const terrain = city.links.terrain_tileset
-    ? primitives.add(await Cesium.Cesium3DTileset.fromUrl(city.links.terrain_tileset))
-    : null;
-  const buildings = primitives.add(await Cesium.Cesium3DTileset.fromUrl(city.links.tileset));
+  widget.scene.light = lightFrom(city);
+  const buildings = await addTileset(primitives, city.links.tileset);
   buildings.style = style;
-  const ready = new Promise((resolve) => {
+  const loaded = { buildings, terrain: null, removed: false };
+  loaded.ready = new Promise((resolve) => {
     const done = buildings.initialTilesLoaded.addEventListener(() => {
       done();
       resolve();
     });
   });
-  for (const tileset of [buildings, terrain]) {
-    tileset?.tileFailed.addEventListener(({ url, message }) => console.error(`tile failed: ${url}: ${message}`));
+  if (city.links.terrain_tileset) {
+    loaded.ready.then(() => (loaded.removed ? null : addTileset(primitives, city.links.terrain_tileset)))
+      .then((terrain) => {
+        if (terrain && loaded.removed) primitives.remove(terrain);
+        else loaded.terrain = terrain;
+      })
+      .catch((error) => console.error(`terrain: ${error.message}`));
   }
-  return { buildings, terrain, ready };
+  return loaded;
 }
 
 export function removeCity(widget, loaded) {
+  if (loaded) loaded.removed = true;
   for (const tileset of [loaded?.buildings, loaded?.terrain]) {
     if (tileset) widget.scene.primitives.remove(tileset);
   }
 }
 
-/** Point the camera obliquely at the buildings (or the manifest bbox when there are none). */
+/**
+ * Point the camera obliquely at the buildings, or before they are loaded (``loaded`` null) at the
+ * manifest's bbox, so that the tileset's first traversal already requests the first view's tiles.
+ */
 export function viewCity(widget, loaded, city, duration = 0) {
-  const sphere = loaded?.buildings?.boundingSphere;
+  const sphere = loaded?.buildings?.boundingSphere ?? bboxSphere(city);
   if (sphere) {
     const range = Math.max(sphere.radius * 2.4, 150);
     widget.camera.flyToBoundingSphere(sphere, {
@@ -71,6 +122,12 @@ export function viewCity(widget, loaded, city, duration = 0) {
   } else if (city.bbox) {
     widget.camera.flyTo({ destination: Cesium.Rectangle.fromDegrees(...city.bbox), duration });
   }
+}
+
+function bboxSphere(city) {
+  if (!city.bbox) return null;
+  const height = (city.center?.[2] ?? 0) + (city.ellipsoidal_offset ?? 0);
+  return Cesium.BoundingSphere.fromRectangle3D(Cesium.Rectangle.fromDegrees(...city.bbox), Cesium.Ellipsoid.WGS84, height);
 }
 
 /** The 3D Tiles feature under page position (x, y), or undefined. */
