@@ -66,10 +66,10 @@ async function openCity(widget, id) {
   document.body.dataset.tilesetLoaded = "false";
   setStatus("読み込み中… loading");
   state.city = await getCity(id);
-  viewCity(widget, null, state.city);
   const loaded = await loadCity(widget, state.city, styleFor(state.mode));
   state.loaded = loaded;
   window.twinViewer.tileset = loaded.buildings;
+  viewCity(widget, loaded, state.city); // before the next frame: the first traversal is already of this view
   await loaded.ready;
   document.body.dataset.tilesetLoaded = "true";
   performance.mark("first-render"); // bench/viewer.py: navigation → the first view's buildings drawn

@@ -42,7 +42,7 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "" }
 
 // A constant sky light (the first spherical-harmonic term only) instead of Cesium's generated environment
 // map: walls out of the sun stay readable, and nothing is rendered to make it.
-const AMBIENT = new Cesium.Cartesian3(0.75, 0.75, 0.8);
+const AMBIENT = new Cesium.Cartesian3(0.45, 0.45, 0.5);
 const ZERO = Cesium.Cartesian3.ZERO;
 
 /** Tileset options: a fixed sun (``lightFrom``) and a constant sky light, no environment map. */
@@ -63,7 +63,7 @@ function lightFrom(city) {
   const towardsGround = new Cesium.Cartesian3(-Math.sin(azimuth) * Math.cos(elevation),
     -Math.cos(azimuth) * Math.cos(elevation), -Math.sin(elevation));
   const direction = Cesium.Matrix4.multiplyByPointAsVector(frame, towardsGround, new Cesium.Cartesian3());
-  return new Cesium.DirectionalLight({ direction: Cesium.Cartesian3.normalize(direction, direction), intensity: 1.5 });
+  return new Cesium.DirectionalLight({ direction: Cesium.Cartesian3.normalize(direction, direction), intensity: 1.2 });
 }
 
 async function addTileset(primitives, url) {
@@ -108,12 +108,9 @@ export function removeCity(widget, loaded) {
   }
 }
 
-/**
- * Point the camera obliquely at the buildings, or before they are loaded (``loaded`` null) at the
- * manifest's bbox, so that the tileset's first traversal already requests the first view's tiles.
- */
+/** Point the camera obliquely at the buildings (or the manifest bbox when there are none). */
 export function viewCity(widget, loaded, city, duration = 0) {
-  const sphere = loaded?.buildings?.boundingSphere ?? bboxSphere(city);
+  const sphere = loaded?.buildings?.boundingSphere;
   if (sphere) {
     const range = Math.max(sphere.radius * 2.4, 150);
     widget.camera.flyToBoundingSphere(sphere, {
@@ -122,12 +119,6 @@ export function viewCity(widget, loaded, city, duration = 0) {
   } else if (city.bbox) {
     widget.camera.flyTo({ destination: Cesium.Rectangle.fromDegrees(...city.bbox), duration });
   }
-}
-
-function bboxSphere(city) {
-  if (!city.bbox) return null;
-  const height = (city.center?.[2] ?? 0) + (city.ellipsoidal_offset ?? 0);
-  return Cesium.BoundingSphere.fromRectangle3D(Cesium.Rectangle.fromDegrees(...city.bbox), Cesium.Ellipsoid.WGS84, height);
 }
 
 /** The 3D Tiles feature under page position (x, y), or undefined. */
