@@ -46,6 +46,10 @@ class NewObservation:
     feature_of_interest_id: int | None = None
 
 
+#: One stored observation: its id and the row written.
+Stored = tuple[int, dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class _Stream:
     id: int
@@ -81,33 +85,32 @@ def store_observations(session: Session, writer: Writer, batch: list[NewObservat
     return [ids[(o.datastream_id, o.phenomenon_time)] for o in batch]
 
 
-def store_each(session: Session, posts: list[tuple[Writer, NewObservation]]) -> list[tuple[int, dict] | None]:
-    """Store single observations of many writers in one statement, each accepted or refused on its own.
+def store_each(session: Session, posts: list[tuple[Writer, list[NewObservation]]]) -> list[list[Stored] | None]:
+    """Store the observations of many posts (writers) with one statement, each post all or nothing.
 
-    Each post gets ``(id, stored row)``, or None when it is refused (unknown datastream, not the
-    writer's, invalid) or re-sent (its first id must be looked up): such posts are left untouched,
-    for the caller to answer the slow way. The events and alerts are those of one
-    ``store_observations`` call per post.
+    Each post gets, per observation, ``(id, stored row)`` or None when it was stored before (a
+    re-sent one); or None for the whole post when it is refused (unknown datastream, not the
+    writer's, invalid), with nothing of it written, for the caller to answer the slow way. The
+    events and alerts are those of one :func:`store_observations` call per post.
     """
-    streams = _streams(session, {obs.datastream_id for _, obs in posts})
-    accepted: list[tuple[int, dict[str, Any]]] = []
-    for n, (writer, obs) in enumerate(posts):
-        stream = streams.get(obs.datastream_id)
-        if stream is None or not (writer.admin or stream.owner == writer.key_id):
-            continue
-        try:
-            accepted.append((n, _row(obs, stream, "observation")))
-        except SensorInputError:
-            continue
-    stored: list[tuple[int, dict] | None] = [None] * len(posts)
-    if not accepted:
-        return stored
-    ids = {(stream, moment): id_ for id_, stream, moment in _insert(session, [row for _, row in accepted])}
-    for n, row in accepted:  # the first post of a (datastream, time) twice in one group is the new one
-        id_ = ids.pop((row["datastream_id"], row["phenomenon_time"]), None)
-        if id_ is not None:
-            stored[n] = (id_, row)
-    _announce(session, streams, [[entry[1]] for entry in stored if entry is not None])
+    streams = _streams(session, {obs.datastream_id for _, batch in posts for obs in batch})
+    accepted: list[tuple[int, list[dict[str, Any]]]] = []
+    for n, (writer, batch) in enumerate(posts):
+        if all((stream := streams.get(obs.datastream_id)) is not None and (writer.admin or stream.owner ==
+               writer.key_id) for obs in batch):
+            try:
+                accepted.append((n, [_row(obs, streams[obs.datastream_id], "observation") for obs in batch]))
+            except SensorInputError:
+                continue
+    stored: list[list[Stored] | None] = [None] * len(posts)
+    rows = [row for _, post_rows in accepted for row in post_rows]
+    ids = {(stream, moment): id_ for id_, stream, moment in _insert(session, rows)} if rows else {}
+    fresh: list[list[dict[str, Any]]] = []
+    for n, post_rows in accepted:  # the first of a (datastream, time) twice in one group is the new one
+        found = [(ids.pop((row["datastream_id"], row["phenomenon_time"]), None), row) for row in post_rows]
+        stored[n] = [(id_, row) if id_ is not None else None for id_, row in found]
+        fresh.append([row for id_, row in found if id_ is not None])
+    _announce(session, streams, [rows_ for rows_ in fresh if rows_])
     return stored
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from twin.sensors.alerts import thresholds_of
@@ -80,16 +80,29 @@ def _model(type_: Any) -> DataModel:
     return MODELS[type_]
 
 
+#: Built once: building a JSON-path query and its cache key costs more than running it.
+_THING = select(m.Thing).where(m.Thing.properties["ngsiId"].as_string() == bindparam("entity_id"))
+_STREAM = select(m.Datastream).where(m.Datastream.thing_id == bindparam("thing_id"),
+                                     m.Datastream.properties["attribute"].as_string() == bindparam("attribute"))
+
+
 def find_thing(session: Session, entity_id: str) -> m.Thing | None:
-    return session.scalar(select(m.Thing).where(m.Thing.properties["ngsiId"].as_string() == entity_id))
+    return session.scalar(_THING, {"entity_id": entity_id})
 
 
 def upsert(session: Session, writer: Writer, entity: Any, *, create_only: bool = False,
-           existing_only: str | None = None, new_streams: bool = True) -> list[int]:
-    """Store an entity's attributes as observations; create its Thing and Datastreams on first sight.
+           existing_only: str | None = None) -> list[int]:
+    """Store an entity's attributes as observations; create its Thing and Datastreams on first sight."""
+    batch = observations_of(session, writer, entity, create_only=create_only, existing_only=existing_only)
+    return store_observations(session, writer, batch) if batch else []
+
+
+def observations_of(session: Session, writer: Writer, entity: Any, *, create_only: bool = False,
+                    existing_only: str | None = None, new_streams: bool = True) -> list[NewObservation]:
+    """The observations an entity's attributes make, its Thing and Datastreams created on first sight.
 
     With ``new_streams=False`` an attribute without its Datastream yet is refused (409) instead:
-    then every refusal comes before anything is written.
+    then, for an entity that changes no thresholds, every refusal comes before anything is written.
     """
     if not isinstance(entity, dict):
         raise SensorInputError("an entity must be a JSON object")
@@ -121,7 +134,7 @@ def upsert(session: Session, writer: Writer, entity: Any, *, create_only: bool =
                                  "thresholds": {**thresholds_of(stream.properties), **thresholds}}
         batch.append(NewObservation(stream.id, start, _value(entity[name]), phenomenon_end=end))
     session.flush()
-    return store_observations(session, writer, batch) if batch else []
+    return batch
 
 
 def _times(entity: dict, model: DataModel) -> tuple[datetime, datetime | None]:
@@ -149,8 +162,7 @@ def _new_thing(session: Session, writer: Writer, entity_id: str, type_: str, loc
 
 def _datastream(session: Session, writer: Writer, thing: m.Thing, type_: str, name: str, spec: Attribute,
                 public: bool, new: bool = True) -> m.Datastream:
-    stream = session.scalar(select(m.Datastream).where(
-        m.Datastream.thing_id == thing.id, m.Datastream.properties["attribute"].as_string() == name))
+    stream = session.scalar(_STREAM, {"thing_id": thing.id, "attribute": name})
     if stream is not None:
         return stream
     if not new:

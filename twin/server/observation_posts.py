@@ -180,20 +180,28 @@ class PostQueue:
 
 
 def _store(session: Session, posts: list[_Post]) -> list[Any]:
-    """The posts of live keys, and an audit entry for each one stored; None for the others."""
+    """The posts of live keys, and an audit entry for each one stored; None for the others.
+
+    A SensorThings post gets ``(id, stored row)`` (None if re-sent: the route answers its first
+    id); an NGSI one the list of what :func:`store_each` stored of it.
+    """
     live = live_ids(session, {p.writer.key_id for p in posts})
-    stored: list[Any] = [None] * len(posts)
-    observations = [n for n, p in enumerate(posts) if p.writer.key_id in live and isinstance(p.item, NewObservation)]
-    for n, entry in zip(observations, store_each(session, [(posts[n].writer, posts[n].item)  # type: ignore[misc]
-                                                          for n in observations]), strict=True):
-        stored[n] = entry
+    batches: dict[int, list[NewObservation]] = {}
     for n, post in enumerate(posts):
-        if post.writer.key_id in live and isinstance(post.item, EntityAttributes):
-            try:  # without new datastreams or thresholds, a refusal comes before any write
-                stored[n] = ngsi.upsert(session, post.writer, post.item.body, existing_only=post.item.entity_id,
-                                        new_streams=False)
-            except SensorInputError:
-                continue
+        if post.writer.key_id not in live:
+            continue
+        if isinstance(post.item, NewObservation):
+            batches[n] = [post.item]
+            continue
+        try:  # without new datastreams or thresholds, a refusal comes before any write
+            batches[n] = ngsi.observations_of(session, post.writer, post.item.body,
+                                              existing_only=post.item.entity_id, new_streams=False)
+        except SensorInputError:
+            continue
+    stored: list[Any] = [None] * len(posts)
+    for n, entries in zip(batches, store_each(session, [(posts[n].writer, b) for n, b in batches.items()]),
+                          strict=True):
+        stored[n] = entries[0] if entries is not None and isinstance(posts[n].item, NewObservation) else entries
     audit.append_all(session, [p.record for p, entry in zip(posts, stored, strict=True) if entry is not None])
     return stored
 
