@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from twin.sensors.alerts import thresholds_of
 from twin.sensors.errors import SensorInputError
-from twin.sensors.ingest import COUNT, MEASUREMENT, NewObservation, Writer, store_observations
+from twin.sensors.ingest import (
+    COUNT,
+    MEASUREMENT,
+    NewObservation,
+    Writer,
+    store_observations,
+)
 from twin.sensors.sta_write import create_location
 from twin.sensors.times import iso, parse_moment
 from twin.store import models as m
