@@ -5,13 +5,13 @@ TWIN    := $(VENV)/bin/twin
 STAMP   := $(VENV)/.installed
 NPM_STAMP := viewer/node_modules/.installed
 DEMO    ?= build/demo
-DEMO_BUILDINGS ?= 2000
+DEMO_BUILDINGS ?= 10000
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
-## A finished flood + evacuation for the console (about a minute on the 2000-building city).
+## A finished flood + evacuation for the console (about a minute and a half on the 10,000-building city).
 DEMO_SCENARIO ?= --data-dir $(DEMO)/data --city sample --scenario river-breach --cell-size 16 --duration 3600 \
-	--evacuation --people-per-agent 5 --evacuation-cell-size 4 --evacuation-duration 1800
+	--evacuation --people-per-agent 10 --evacuation-cell-size 8 --evacuation-duration 1800
 
 .PHONY: setup demo demo-data test bench clean
 

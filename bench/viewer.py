@@ -38,7 +38,7 @@ PAGES = {"console": "/", "hazard": "/hazard"}
 READY = "body[data-tileset-loaded=true]"
 
 
-def make_city(data: Path, buildings: int, seed: int) -> Path:
+def make_city(data: Path, buildings: int, seed: int, lod: str) -> Path:
     """``DATA/cities/sample`` converted from a fresh sample city, unless it is already there."""
     city = data / "cities" / "sample"
     if (city / "city.json").is_file():
@@ -46,7 +46,7 @@ def make_city(data: Path, buildings: int, seed: int) -> Path:
     source = data / "source"
     shutil.rmtree(source, ignore_errors=True)
     for args in (["sample-city", str(source), "--buildings", str(buildings), "--seed", str(seed), "--json"],
-                 ["convert", str(source), "-o", str(city), "--json"]):
+                 ["convert", str(source), "-o", str(city), "--lod", lod, "--json"]):
         done = subprocess.run([TWIN, *args], capture_output=True, text=True, check=False)
         if done.returncode:
             raise SystemExit(f"twin {args[0]} failed: {done.stderr.strip()[-1000:]}")
@@ -75,6 +75,8 @@ def main() -> None:
     parser.add_argument("--buildings", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lod", default="max", choices=["max", "2", "1", "0"],
+                        help="LOD of the tiles (max: textured LOD2 where the data has it)")
     parser.add_argument("--data", type=Path, help="keep the converted city here and reuse it next time")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for one page")
     args = parser.parse_args()
@@ -85,7 +87,7 @@ def main() -> None:
     root = args.data or Path(tempfile.mkdtemp(prefix="machi-twin-bench-viewer-"))
     try:
         t0 = time.perf_counter()
-        city = make_city(root, args.buildings, args.seed)
+        city = make_city(root, args.buildings, args.seed, args.lod)
         prepare_s = time.perf_counter() - t0
         home = root / f"home-{os.getpid()}"
         home.mkdir()
@@ -105,6 +107,7 @@ def main() -> None:
         print(json.dumps({
             "benchmark": "viewer first render (headless Chromium, SwiftShader)",
             "buildings": manifest["counts"]["buildings"], "tiles": manifest.get("tiles", {}).get("content_tiles"),
+            "lod": args.lod,
             "prepare_city_s": round(prepare_s, 1), "cpu_count": os.cpu_count(),
             "load_average_start": load_at_start, "load_average": [round(x, 1) for x in os.getloadavg()],
             "pages": results,

@@ -135,3 +135,24 @@ def test_a_phone_screen_never_scrolls_sideways(phone):
     boxes = phone.eval_on_selector_all("#controls, #legend, #answer, header, footer, #legend li, #answer li",
                                        "els => els.map(e => e.getBoundingClientRect().right)")
     assert max(boxes) <= 360  # nothing is cut off at the right edge either
+
+
+def test_buildings_are_drawn_where_their_footprints_are_and_the_zoom_buttons_zoom(phone, server):
+    buildings = httpx.get(f"{server}/api/cities/{CITY_ID}/buildings", params={"limit": 1000}).json()["features"]
+    tallest = max(buildings, key=lambda b: b["properties"]["height"] or 0)["properties"]
+    lon, lat, height = tallest["centroid_lon"], tallest["centroid_lat"], tallest["height"]
+    phone.evaluate("([lon, lat]) => window.hazardMap.lookDown(lon, lat, 200)", [lon, lat])
+    phone.wait_for_timeout(300)
+    pixel = """([x, y]) => { const c = document.getElementById('map'); const box = c.getBoundingClientRect();
+        const r = c.width / box.width; return [...c.getContext('2d').getImageData(Math.round((x - box.left) * r),
+        Math.round((y - box.top) * r), 1, 1).data].slice(0, 3); }"""
+    roof = phone.evaluate("([lon, lat, h]) => window.hazardMap.pagePosition(lon, lat, h)", [lon, lat, height])
+    assert phone.evaluate(pixel, [roof["x"], roof["y"]]) == [244, 245, 246]  # the roof colour, over its centroid
+    ground = phone.evaluate("([lon, lat]) => window.hazardMap.pagePosition(lon, lat, 0)", [lon, lat])
+    assert ground["y"] - roof["y"] > 10  # extruded: the roof is drawn above the footprint
+    span = "([lon, lat]) => window.hazardMap.pagePosition(lon, lat, 0).y - window.hazardMap.pagePosition(lon, lat + 0.001, 0).y"
+    before = phone.evaluate(span, [lon, lat])
+    phone.click("#zoom-in")
+    phone.wait_for_timeout(300)
+    assert phone.evaluate(span, [lon, lat]) == pytest.approx(before * 1.6)  # 111 m of street, 1.6× longer on screen
+    assert phone.errors == []

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     home: Path = typer.Option(Path("build/demo"), "--home", help="Folder for the sample dataset and the server's data."),
-    buildings: int = typer.Option(2000, "--buildings", "-n", help="Buildings in the sample city."),
+    buildings: int = typer.Option(10_000, "--buildings", "-n", help="Buildings in the sample city."),
     seed: int = typer.Option(1, "--seed", help="Sample city seed."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
@@ -35,8 +35,8 @@ and serve it; prints the URL to open."""
         typer.echo(f"twin: converting it into {city}", err=True)
         convert(source, city)
     if not any((home / "data" / "scenarios").glob("*/evacuation/summary.json")):
-        typer.echo("twin: running the river-breach flood and its evacuation (about a minute)", err=True)
+        typer.echo("twin: running the river-breach flood and its evacuation (a minute or two)", err=True)
         scenario_run(data_dir=home / "data", city="sample", scenario="river-breach", cell_size=16.0, duration=3600.0,
-                     evacuation=True, time_of_day="night", people_per_agent=5.0, vertical=0,
-                     evacuation_cell_size=4.0, evacuation_duration=1800.0)
+                     evacuation=True, time_of_day="night", people_per_agent=10.0, vertical=0,
+                     evacuation_cell_size=8.0, evacuation_duration=1800.0)
     serve(data_dir=home / "data", host=host, port=port, certfile=None, keyfile=None)
