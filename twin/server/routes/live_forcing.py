@@ -16,6 +16,7 @@ from twin.errors import TwinInputError
 from twin.live_forcing import SIDES, Window, live_forcing
 from twin.sensors.errors import SensorInputError
 from twin.sensors.times import iso, parse_moment
+from twin.server import json_body
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 
@@ -25,8 +26,9 @@ router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
 @router.get("/live-forcing", dependencies=[requires(Role.STAFF)])
 def forcing_from_gauges(
     request: Request,
-    rain: Annotated[int | None, Query(description="Rain datastream id (mm/h)")] = None,
-    stage: Annotated[int | None, Query(description="River stage datastream id (m above the gauge zero)")] = None,
+    rain: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT, description="Rain datastream id (mm/h)")] = None,
+    stage: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT,
+                                       description="River stage datastream id (m above the gauge zero)")] = None,
     side: Annotated[str, Query(description=f"Grid side the stage applies to: {', '.join(SIDES)}")] = "east",
     datum_m: Annotated[float, Query(description="Gauge zero elevation, m T.P.")] = 0.0,
     window_s: Annotated[float, Query(gt=0, le=7 * 86400, description="Window length, s")] = 3 * 3600,
