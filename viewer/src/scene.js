@@ -48,8 +48,13 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "" }
 const AMBIENT = new Cesium.Cartesian3(0.45, 0.45, 0.5);
 const ZERO = Cesium.Cartesian3.ZERO;
 
-/** Tileset options: a fixed sun (``lightFrom``) and a constant sky light, no environment map. */
-const plainLighting = () => ({
+/**
+ * Tileset options: a constant sky light and no environment map (the sun is ``lightFrom``), and every
+ * tile of the view requested at once — foveated loading holds back the tiles off the centre of the
+ * screen, which then arrive a few (slow) frames later.
+ */
+const tilesetOptions = () => ({
+  foveatedScreenSpaceError: false,
   imageBasedLighting: new Cesium.ImageBasedLighting({
     imageBasedLightingFactor: new Cesium.Cartesian2(1, 0),
     sphericalHarmonicCoefficients: [AMBIENT, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO],
@@ -70,7 +75,7 @@ function lightFrom(city) {
 }
 
 async function addTileset(primitives, url) {
-  const tileset = await Cesium.Cesium3DTileset.fromUrl(url, plainLighting());
+  const tileset = await Cesium.Cesium3DTileset.fromUrl(url, tilesetOptions());
   tileset.tileFailed.addEventListener(({ url: tile, message }) => console.error(`tile failed: ${tile}: ${message}`));
   return primitives.add(tileset);
 }
