@@ -3,6 +3,7 @@
 // atmosphere, fog, HDR or FXAA, and tilesets lit by the sun alone — Cesium's image-based lighting renders
 // and filters an environment map from the atmosphere, and its shaders cost more per pixel.
 import * as Cesium from "/cesium/index.js";
+import { installBrdfLut } from "./brdf-lut.js";
 
 const GLOBE_COLOUR = "#30404a";
 const HEARTBEAT_MS = 250;
@@ -18,6 +19,7 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "" }
     shouldAnimate: false,
   });
   const { scene } = widget;
+  installBrdfLut(scene); // Cesium would render its own on the first frame: seconds without a GPU
   scene.fog.enabled = false;
   scene.highDynamicRange = false;
   scene.postProcessStages.fxaa.enabled = false;
