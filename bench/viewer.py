@@ -5,9 +5,10 @@ Makes a sample city of ``--buildings`` (default 10,000) buildings, converts it i
 data folder (``--data`` keeps and reuses it), starts ``twin serve`` and loads each page
 ``--runs`` times in a fresh browser context (empty cache). "Rendered" is the readiness signal
 the browser tests wait for: ``body[data-tileset-loaded=true]``, set once the buildings of the
-first view are drawn — on the console when the buildings tileset's first view has loaded and
-been drawn (``initialTilesLoaded``), on the hazard map once the footprints and the official
-hazard areas are drawn on its canvas and that frame is shown. The page marks that moment
+first view are on screen — on the console a task after the animation frame in which the
+buildings tileset's first view loaded and was drawn (``initialTilesLoaded``), i.e. once that
+frame is committed; on the hazard map once the footprints and the official hazard areas are drawn
+on its canvas and that frame is shown. The page marks that moment
 (``performance.mark("first-render")``); ``page_s`` is its time from navigation start, which is
 the figure compared with the target. ``seconds`` is the wall-clock time until Playwright saw the
 signal: it adds Playwright's polling, which waits for the page's next animation frame, and a
