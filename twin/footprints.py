@@ -15,9 +15,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-#: Height drawn for a building without ``measuredHeight``: 3 m per storey, else 6 m (as the tiles).
-STOREY_M = 3.0
-DEFAULT_HEIGHT_M = 6.0
+from twin.meshes import DEFAULT_HEIGHT, DEFAULT_STOREY_HEIGHT
+
 #: Metres per degree of latitude on the GRS80 ellipsoid's mean meridian (close enough for drawing).
 METRES_PER_DEGREE = 111_320.0
 _DECIMETRES = 10.0
@@ -68,8 +67,8 @@ class Footprints:
 
 
 def _heights(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """Measured height, else 3 m per storey, else 6 m."""
+    """Measured height, else 3 m per storey, else 6 m (the tiles' fallbacks, ``twin.meshes``)."""
     height = frame["height"].to_numpy(float, na_value=np.nan) if "height" in frame else np.full(len(frame), np.nan)
     storeys = frame["storeys"].to_numpy(float, na_value=np.nan) if "storeys" in frame else np.full(len(frame), np.nan)
-    fallback = np.where(np.isfinite(storeys) & (storeys > 0), storeys * STOREY_M, DEFAULT_HEIGHT_M)
+    fallback = np.where(np.isfinite(storeys) & (storeys > 0), storeys * DEFAULT_STOREY_HEIGHT, DEFAULT_HEIGHT)
     return np.where(np.isfinite(height) & (height > 0), height, fallback)

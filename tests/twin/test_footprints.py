@@ -11,7 +11,8 @@ import shapely
 from fastapi.testclient import TestClient
 
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
-from twin.footprints import DEFAULT_HEIGHT_M, STOREY_M, Footprints
+from twin.footprints import Footprints
+from twin.meshes import DEFAULT_HEIGHT, DEFAULT_STOREY_HEIGHT
 from twin.server import Settings, create_app
 
 
@@ -51,7 +52,7 @@ def test_heights_are_measured_else_three_metres_a_storey_else_six(table):
     frame["height"] = [12.34, np.nan, np.nan]
     frame["storeys"] = [4, 5, np.nan]
     heights = Footprints.of_table(frame).as_json()["heights"]
-    assert heights == [123, round(5 * STOREY_M * 10), round(DEFAULT_HEIGHT_M * 10)]
+    assert heights == [123, round(5 * DEFAULT_STOREY_HEIGHT * 10), round(DEFAULT_HEIGHT * 10)]
 
 
 def test_every_part_of_a_multipolygon_is_a_ring_with_the_buildings_height(table):

@@ -73,7 +73,7 @@ export function brdfLutBytes(size = SIZE, samples = SAMPLES) {
  */
 export function installBrdfLut(scene) {
   const generator = scene._brdfLutGenerator;
-  if (!generator || generator._colorTexture !== undefined || !scene.context) return false;
+  if (!generator || generator._colorTexture !== undefined || !scene.context) return;
   generator._colorTexture = new Cesium.Texture({
     context: scene.context,
     width: SIZE,
@@ -88,5 +88,4 @@ export function installBrdfLut(scene) {
       magnificationFilter: Cesium.TextureMagnificationFilter.LINEAR,
     }),
   });
-  return true;
 }

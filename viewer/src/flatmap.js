@@ -38,10 +38,20 @@ function decode(body) {
     box.set([w, s, e, n], 4 * i);
     extent = [Math.min(extent[0], w), Math.min(extent[1], s), Math.max(extent[2], e), Math.max(extent[3], n)];
   }
+  // Which way each ring turns (+1 counter-clockwise), for the walls that face the viewer.
+  const turn = new Int8Array(body.count);
+  for (let i = 0; i < body.count; i++) {
+    let area = 0;
+    for (let a = starts[i]; a < starts[i + 1]; a++) {
+      const b = a + 1 < starts[i + 1] ? a + 1 : starts[i];
+      area += xy[2 * a] * xy[2 * b + 1] - xy[2 * b] * xy[2 * a + 1];
+    }
+    turn[i] = area > 0 ? 1 : -1;
+  }
   const heights = Float64Array.from(body.heights, (h) => h * unit);
   // Far (north) first, so nearer buildings are painted over them.
   const order = Array.from({ length: body.count }, (_, i) => i).sort((a, b) => box[4 * b + 1] - box[4 * a + 1]);
-  return { count: body.count, starts, xy, box, heights, order, extent };
+  return { count: body.count, starts, xy, box, turn, heights, order, extent };
 }
 
 export class FlatMap {
@@ -54,6 +64,7 @@ export class FlatMap {
     this.city = decode(footprints);
     this.view = { x: 0, y: 0, scale: 1 };
     this.areas = [];
+    this.areaAlpha = 0.6;
     this.overlay = null;
     this.marks = null;
     this.tapHandlers = [];
@@ -178,7 +189,7 @@ export class FlatMap {
 
   drawAreas() {
     const { ctx } = this;
-    ctx.globalAlpha = this.areaAlpha ?? 0.6;
+    ctx.globalAlpha = this.areaAlpha;
     for (const area of this.areas) {
       ctx.beginPath();
       for (const ring of area.rings) {
@@ -227,12 +238,7 @@ export class FlatMap {
       const n = last - first;
       if (n < 3) continue;
       // Walls facing the viewer (south side of the ring), shaded by how squarely they face south.
-      let area = 0;
-      for (let a = first; a < last; a++) {
-        const b = a + 1 < last ? a + 1 : first;
-        area += xy[2 * a] * xy[2 * b + 1] - xy[2 * b] * xy[2 * a + 1];
-      }
-      const turn = area > 0 ? 1 : -1; // counter-clockwise rings: outward normal of edge (dx, dy) is (dy, −dx)
+      const turn = city.turn[i]; // counter-clockwise rings: outward normal of edge (dx, dy) is (dy, −dx)
       for (const [style, front] of [[COLOURS.front, true], [COLOURS.side, false]]) {
         ctx.beginPath();
         let any = false;

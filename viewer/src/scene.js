@@ -1,7 +1,7 @@
 // The 3D scene: an offline CesiumWidget (no ion, no imagery unless configured) and a city's tilesets.
 // Kept plain so that the first view draws quickly without a GPU (software WebGL, bench/viewer.py): no sky,
-// atmosphere, fog, HDR or FXAA, and tilesets lit by the sun alone — Cesium's image-based lighting renders
-// and filters an environment map from the atmosphere, and its shaders cost more per pixel.
+// atmosphere, fog, HDR or FXAA, and tilesets lit by a fixed sun and a constant sky light — Cesium's own
+// image-based lighting renders and filters an environment map from the atmosphere, and costs more per pixel.
 import * as Cesium from "/cesium/index.js";
 import { installBrdfLut } from "./brdf-lut.js";
 
