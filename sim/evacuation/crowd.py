@@ -311,8 +311,9 @@ def _body_free(x, y, ux, uy, length, i, nb, nq, px, py, body):
 @numba.njit(cache=True)
 def _time_to_contact(x, y, vx, vy, i, nb, nq, px, py, pvx, pvy, body, horizon):
     """Earliest time (≤ ``horizon``) at which an agent walking at (vx, vy) would come within
-    ``body`` of a gathered neighbour keeping its last velocity."""
+    ``body`` of a gathered neighbour keeping its last velocity, and that neighbour (-1 if none)."""
     best = horizon
+    who = -1
     b2 = body * body
     for q in range(nq):
         j = nb[q]
@@ -328,14 +329,15 @@ def _time_to_contact(x, y, vx, vy, i, nb, nq, px, py, pvx, pvy, body, horizon):
         a = wx * wx + wy * wy
         c = qx * qx + qy * qy - b2
         if c < 0.0:
-            return 0.0
+            return 0.0, j
         disc = b * b - a * c
         if disc <= 0.0:
             continue
         t = (-b - np.sqrt(disc)) / a
         if t < best:
             best = t
-    return best
+            who = j
+    return best, who
 
 
 @numba.njit(cache=True, inline="always")
@@ -371,7 +373,7 @@ def _free(x, y, ux, uy, length, i, nb, nq, px, py, gap, h, walls, clear, depth, 
 def plan_steps(
     order, dt, px, py, pvx, pvy, v0, lim_d, lim_dv, cls, target, lab, val, k, dense, dense_of, walls, depth, flow,
     area_fraction, h, exit_x, exit_y, head, nxt, bin_size, nbx, nby, body, density_radius, creep,
-    dirx, diry, step, cone_cos, headway,
+    dirx, diry, step, headway,
 ):
     """Heading and step length of every agent in ``order``, all from the positions at the start
     of the step (so the speeds do not depend on the order in which agents then move): the
@@ -380,7 +382,7 @@ def plan_steps(
     rd2 = density_radius * density_radius
     # integral of the kernel 1 - r²/R² over the half disc outside the body, where others can be
     b2 = body * body
-    kernel_area = np.arccos(cone_cos) * (rd2 - b2)
+    kernel_area = 0.5 * np.pi * (rd2 - b2)
     centroid = 4.0 * density_radius / (3.0 * np.pi)
     ny, nx = walls.shape
     for q in numba.prange(order.shape[0]):
@@ -428,7 +430,7 @@ def plan_steps(
                         qy = py[j] - y
                         d2 = qx * qx + qy * qy
                         dot = qx * ux + qy * uy
-                        if d2 < rd2 and dot > cone_cos * np.sqrt(d2):
+                        if d2 < rd2 and dot > 0.0:
                             w += 1.0
                         if dot > 0.0:
                             disc = dot * dot - (d2 - b2)
@@ -453,7 +455,7 @@ def move_agents(
     dirx, diry, step, walls, clear, depth, flow, h,
     exit_x, exit_y, exit_r, exit_open, exit_count, exit_cap, exit_cell,
     head, nxt, prv, binof, bin_size, nbx, nby,
-    body, core, tau, side, cand_cos, cand_sin, nb, sub,
+    body, core, tau, side, cand_cos, cand_sin, nb, sub, busy,
 ):
     """Move the agents in ``order`` one after another by their planned steps (``plan_steps``),
     each covering ``span[i]`` seconds from ``t``, steering, pushing and sweeping as the module
@@ -492,22 +494,35 @@ def move_agents(
         lim_b = lim_dv[i]
         # steering: straight on unless blocked now or a collision is predicted within tau
         s, hit = _free(x, y, ux, uy, length, i, nb, nq, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
-        ttc = _time_to_contact(x, y, speed * ux, speed * uy, i, nb, nq, px, py, pvx, pvy, body, tau)
+        ttc, who = _time_to_contact(x, y, speed * ux, speed * uy, i, nb, nq, px, py, pvx, pvy, body, tau)
         mx = ux
         my = uy
-        if s < length * (1.0 - 1e-9) or ttc < tau:
-            best = min(s, length * ttc / tau)
+        busy[i] = s < length * (1.0 - 1e-9) or ttc < tau
+        if busy[i]:
+            # someone ahead walking against us near our path: keep to the preferred side
+            oncoming = False
+            for m in range(nq):
+                j = nb[m]
+                qx = px[j] - x
+                qy = py[j] - y
+                if qx * ux + qy * uy > 0.0 and abs(qx * uy - qy * ux) < 2.0 * body and \
+                        pvx[j] * ux + pvy[j] * uy < -ONCOMING_MPS:
+                    oncoming = True
+                    break
+            best = -1.0 if oncoming else min(s, length * ttc / tau)
             rx = -uy * side  # the preferred side of the heading (y points south)
             ry = ux * side
             for m in range(1, cand_cos.shape[0]):
                 ca_ = cand_cos[m]
                 sa_ = cand_sin[m]
+                if oncoming and sa_ < 0.0:
+                    continue
                 ax = ca_ * ux + sa_ * rx
                 ay = ca_ * uy + sa_ * ry
                 sm, hm = _free(x, y, ax, ay, length, i, nb, nq, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
                 if sm * ca_ <= best * (1.0 + 1e-6) + 1e-12:
                     continue  # cannot beat the best even without a predicted collision
-                tm = _time_to_contact(x, y, speed * ax, speed * ay, i, nb, nq, px, py, pvx, pvy, body, tau)
+                tm, _ = _time_to_contact(x, y, speed * ax, speed * ay, i, nb, nq, px, py, pvx, pvy, body, tau)
                 score = min(sm, length * tm / tau) * ca_
                 if score > best * (1.0 + 1e-6) + 1e-12:
                     best = score
@@ -516,17 +531,14 @@ def move_agents(
                     s = sm
                     hit = hm
             if best <= 0.05 * length:
-                if hit >= 0 and pvx[hit] * ux + pvy[hit] * uy < -ONCOMING_MPS:
-                    # face to face with someone walking the other way: step aside, preferred side first
-                    for sgn in (1.0, -1.0):
-                        sm, hm = _free(x, y, sgn * rx, sgn * ry, 0.5 * length, i, nb, nq, px, py, body, h, walls,
-                                       clear, depth, flow, lim_a, lim_b)
-                        if sm > 0.0:
-                            mx = sgn * rx
-                            my = sgn * ry
-                            s = sm
-                            hit = hm
-                            break
+                if oncoming:
+                    # face to face with someone walking the other way: step aside to the preferred side
+                    sm, hm = _free(x, y, rx, ry, 0.5 * length, i, nb, nq, px, py, body, h, walls, clear, depth, flow,
+                                   lim_a, lim_b)
+                    mx = rx
+                    my = ry
+                    s = sm
+                    hit = hm
                 else:
                     # jammed: press on in a random direction within 90° of the way (the jostling
                     # that keeps a crowd from freezing in an arch before a door)

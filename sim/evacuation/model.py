@@ -62,7 +62,6 @@ class EvacuationConfig:
     core_m: float = 0.40
     sub_move_m: float = 0.25
     density_radius_m: float = 1.5
-    density_cone_deg: float = 90.0
     headway_s: float = 0.5
     plan_interval_s: float = 0.25
     creep_factor: float = 0.05
@@ -298,7 +297,6 @@ class _Run:
         angles = np.deg2rad([0, 15, -15, 30, -30, 45, -45, 60, -60, 75, -75, 90, -90])
         self.cand_cos, self.cand_sin = np.cos(angles), np.sin(angles)
         self.side = 1.0 if config.avoid_side == "right" else -1.0
-        self.cone_cos = math.cos(math.radians(config.density_cone_deg))
 
     def _agents(self, table: pd.DataFrame) -> None:
         _require(table, ("id", "x", "y"), "agents")
@@ -365,6 +363,7 @@ class _Run:
         self.diry = np.zeros(n)
         self.plan = np.zeros(n)
         self.span = np.zeros(n)
+        self.busy = np.zeros(n, dtype=bool)
 
     # --- water ----------------------------------------------------------------------------
 
@@ -509,8 +508,9 @@ class _Run:
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
         """One step of ``dt``: every agent plans and moves; those whose way is constrained
-        (slowed below 90% of their free speed by the crowd) re-plan and move again every
-        ``plan_interval_s`` within it, so their reaction does not lag by a long step."""
+        (slowed below 90% of their free speed by the crowd, or steering round someone in the
+        previous step) re-plan and move again every ``plan_interval_s`` within it, so their
+        reactions do not lag by a long step."""
         ny, nx = self.walls.shape
         order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
                                         self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
@@ -520,7 +520,7 @@ class _Run:
         filled = False
         if n_int > 1:
             free = self.v0[order] * dt
-            slow = order[self.plan[order] < 0.9 * free]
+            slow = order[(self.plan[order] < 0.9 * free) | self.busy[order]]
             if slow.size:
                 self._plan(slow, dt / n_int)
         else:
@@ -542,7 +542,7 @@ class _Run:
                          self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls, self.depth,
                          self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt, self.bin_size,
                          self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor, self.dirx, self.diry,
-                         self.plan, self.cone_cos, cfg.headway_s)
+                         self.plan, cfg.headway_s)
 
     def _move(self, order: np.ndarray, t: float) -> bool:
         """Move the agents in ``order`` by their planned steps from time ``t``; True if an exit filled."""
@@ -553,7 +553,7 @@ class _Run:
             self.depth, self.flow, self.h, ex.x, ex.y, ex.radius, self.exit_open, self.exit_count, ex.capacity,
             ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size, self.nbx, self.nby,
             cfg.body_m, cfg.core_m, cfg.anticipation_s, self.side, self.cand_cos, self.cand_sin, self.nb,
-            cfg.sub_move_m)
+            cfg.sub_move_m, self.busy)
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         return self.px + self.origin[0], self.origin[1] - self.py
