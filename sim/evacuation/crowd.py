@@ -50,7 +50,7 @@ MAX_NEIGHBOURS = 512
 #: an agent blocked by someone moving against it faster than this (m/s) sidesteps
 ONCOMING_MPS = 0.2
 #: the farthest (m) an agent looks for others when anticipating collisions
-LOOK_CAP_M = 4.0
+LOOK_CAP_M = 3.0
 #: a body may be pushed aside only if it stands more than 60° off the mover's heading
 PUSH_COS = 0.5
 
@@ -497,10 +497,12 @@ def move_agents(
         ttc, who = _time_to_contact(x, y, speed * ux, speed * uy, i, nb, nq, px, py, pvx, pvy, body, tau)
         mx = ux
         my = uy
-        busy[i] = s < length * (1.0 - 1e-9) or ttc < tau
-        if busy[i]:
+        # stopped behind someone walking our way, with nothing coming at us: follow, no steering
+        follow = ttc >= tau and hit >= 0 and pvx[hit] * ux + pvy[hit] * uy > ONCOMING_MPS
+        oncoming = False
+        busy[i] = s < 0.5 * length
+        if (s < length * (1.0 - 1e-9) or ttc < tau) and not follow:
             # someone ahead walking against us near our path: keep to the preferred side
-            oncoming = False
             for m in range(nq):
                 j = nb[m]
                 qx = px[j] - x
@@ -508,6 +510,7 @@ def move_agents(
                 if qx * ux + qy * uy > 0.0 and abs(qx * uy - qy * ux) < 2.0 * body and \
                         pvx[j] * ux + pvy[j] * uy < -ONCOMING_MPS:
                     oncoming = True
+                    busy[i] = True
                     break
             best = -1.0 if oncoming else min(s, length * ttc / tau)
             rx = -uy * side  # the preferred side of the heading (y points south)
@@ -515,6 +518,8 @@ def move_agents(
             for m in range(1, cand_cos.shape[0]):
                 ca_ = cand_cos[m]
                 sa_ = cand_sin[m]
+                if ca_ * length <= best * (1.0 + 1e-6) + 1e-12:
+                    break  # headings further off cannot beat the best (cosines only fall)
                 if oncoming and sa_ < 0.0:
                     continue
                 ax = ca_ * ux + sa_ * rx

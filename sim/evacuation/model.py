@@ -63,7 +63,7 @@ class EvacuationConfig:
     sub_move_m: float = 0.25
     density_radius_m: float = 1.5
     headway_s: float = 0.5
-    plan_interval_s: float = 0.25
+    plan_interval_s: float = 0.1
     creep_factor: float = 0.05
     anticipation_s: float = 2.0
     avoid_side: str = "right"
@@ -508,9 +508,9 @@ class _Run:
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
         """One step of ``dt``: every agent plans and moves; those whose way is constrained
-        (slowed below 90% of their free speed by the crowd, or steering round someone in the
-        previous step) re-plan and move again every ``plan_interval_s`` within it, so their
-        reactions do not lag by a long step."""
+        (slowed below half their free speed by the crowd, or, in the previous step, stopped
+        short or meeting someone walking the other way) re-plan and move again every
+        ``plan_interval_s`` within it, so their reactions do not lag by a long step."""
         ny, nx = self.walls.shape
         order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
                                         self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
@@ -520,7 +520,7 @@ class _Run:
         filled = False
         if n_int > 1:
             free = self.v0[order] * dt
-            slow = order[(self.plan[order] < 0.9 * free) | self.busy[order]]
+            slow = order[(self.plan[order] < 0.5 * free) | self.busy[order]]
             if slow.size:
                 self._plan(slow, dt / n_int)
         else:
