@@ -373,7 +373,7 @@ def _free(x, y, ux, uy, length, i, nb, nq, px, py, gap, h, walls, clear, depth, 
 def plan_steps(
     order, dt, px, py, pvx, pvy, v0, lim_d, lim_dv, cls, target, lab, val, k, dense, dense_of, walls, depth, flow,
     area_fraction, h, exit_x, exit_y, head, nxt, bin_size, nbx, nby, body, density_radius, creep,
-    dirx, diry, step, headway,
+    dirx, diry, step, headway, near,
 ):
     """Heading and step length of every agent in ``order``, all from the positions at the start
     of the step (so the speeds do not depend on the order in which agents then move): the
@@ -407,6 +407,8 @@ def plan_steps(
         diry[i] = uy
         r = min(int(y / h), ny - 1)
         c = min(int(x / h), nx - 1)
+        # within two free steps of the exit, a long step would overshoot a narrow one
+        near[i] = field_value(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, r, c, e) < 2.0 * v0[i] * dt
         wf = 1.0
         if depth.shape[0]:
             wf = water_factor(depth[r, c], flow[r, c] if flow.shape[0] else 0.0, lim_d[i], lim_dv[i])
@@ -455,7 +457,7 @@ def move_agents(
     dirx, diry, step, walls, clear, depth, flow, h,
     exit_x, exit_y, exit_r, exit_open, exit_count, exit_cap, exit_cell,
     head, nxt, prv, binof, bin_size, nbx, nby,
-    body, core, tau, side, cand_cos, cand_sin, nb, sub, busy,
+    body, core, tau, side, cand_cos, cand_sin, nb, close, sub, busy,
 ):
     """Move the agents in ``order`` one after another by their planned steps (``plan_steps``),
     each covering ``span[i]`` seconds from ``t``, steering, pushing and sweeping as the module
@@ -476,8 +478,11 @@ def move_agents(
         uy = diry[i]
         dt = span[i]
         speed = length / dt
-        reach = max(length + 2.0 * body, min(2.0 * speed * tau + body, LOOK_CAP_M))
+        # who may touch us during the step (``close``) and whom we watch for collisions (``nb``)
+        near = length + 2.0 * body
+        reach = max(near, min(2.0 * speed * tau + body, LOOK_CAP_M))
         nq = 0
+        nc = 0
         bx0 = max(int((x - reach) / bin_size), 0)
         bx1 = min(int((x + reach) / bin_size), nbx - 1)
         by0 = max(int((y - reach) / bin_size), 0)
@@ -486,14 +491,19 @@ def move_agents(
             for bx in range(bx0, bx1 + 1):
                 j = head[by * nbx + bx]
                 while j >= 0 and nq < nb.shape[0] - 1:
-                    if j != i and (px[j] - x) ** 2 + (py[j] - y) ** 2 <= reach * reach:
-                        nb[nq] = j
-                        nq += 1
+                    if j != i:
+                        d2 = (px[j] - x) ** 2 + (py[j] - y) ** 2
+                        if d2 <= reach * reach:
+                            nb[nq] = j
+                            nq += 1
+                            if d2 <= near * near:
+                                close[nc] = j
+                                nc += 1
                     j = nxt[j]
         lim_a = lim_d[i]
         lim_b = lim_dv[i]
         # steering: straight on unless blocked now or a collision is predicted within tau
-        s, hit = _free(x, y, ux, uy, length, i, nb, nq, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
+        s, hit = _free(x, y, ux, uy, length, i, close, nc, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
         ttc, who = _time_to_contact(x, y, speed * ux, speed * uy, i, nb, nq, px, py, pvx, pvy, body, tau)
         mx = ux
         my = uy
@@ -524,7 +534,7 @@ def move_agents(
                     continue
                 ax = ca_ * ux + sa_ * rx
                 ay = ca_ * uy + sa_ * ry
-                sm, hm = _free(x, y, ax, ay, length, i, nb, nq, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
+                sm, hm = _free(x, y, ax, ay, length, i, close, nc, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
                 if sm * ca_ <= best * (1.0 + 1e-6) + 1e-12:
                     continue  # cannot beat the best even without a predicted collision
                 tm, _ = _time_to_contact(x, y, speed * ax, speed * ay, i, nb, nq, px, py, pvx, pvy, body, tau)
@@ -538,7 +548,7 @@ def move_agents(
             if best <= 0.05 * length:
                 if oncoming:
                     # face to face with someone walking the other way: step aside to the preferred side
-                    sm, hm = _free(x, y, rx, ry, 0.5 * length, i, nb, nq, px, py, body, h, walls, clear, depth, flow,
+                    sm, hm = _free(x, y, rx, ry, 0.5 * length, i, close, nc, px, py, body, h, walls, clear, depth, flow,
                                    lim_a, lim_b)
                     mx = rx
                     my = ry
@@ -558,7 +568,7 @@ def move_agents(
         part = length / n_sub
         xn = x
         yn = y
-        nb[nq] = i
+        close[nc] = i
         for _ in range(n_sub):
             xs = xn
             ys = yn
@@ -574,8 +584,8 @@ def move_agents(
             px[i] = xs
             py[i] = ys
             for _ in range(2):
-                for m in range(nq):
-                    j = nb[m]
+                for m in range(nc):
+                    j = close[m]
                     qx = tx - px[j]
                     qy = ty - py[j]
                     d = np.sqrt(qx * qx + qy * qy)
@@ -586,7 +596,7 @@ def move_agents(
                     qy /= d
                     share = 1.0
                     if state[j] == MOVING and abs(qx * mx + qy * my) < PUSH_COS:
-                        sj, _ = _free(px[j], py[j], -qx, -qy, 0.5 * corr, j, nb, nq + 1, px, py, core, h, walls,
+                        sj, _ = _free(px[j], py[j], -qx, -qy, 0.5 * corr, j, close, nc + 1, px, py, core, h, walls,
                                       clear, depth, flow, lim_d[j], lim_dv[j])
                         if sj > 0.0:
                             px[j] -= qx * sj
@@ -604,7 +614,7 @@ def move_agents(
             dl = np.sqrt(dx * dx + dy * dy)
             if dl <= 1e-12:
                 break
-            sf, _ = _free(xs, ys, dx / dl, dy / dl, dl, i, nb, nq, px, py, core, h, walls, clear, depth, flow,
+            sf, _ = _free(xs, ys, dx / dl, dy / dl, dl, i, close, nc, px, py, core, h, walls, clear, depth, flow,
                           lim_a, lim_b)
             if sf <= 0.0:
                 break

@@ -62,7 +62,7 @@ class EvacuationConfig:
     core_m: float = 0.40
     sub_move_m: float = 0.25
     density_radius_m: float = 1.5
-    headway_s: float = 0.5
+    headway_s: float = 0.4
     plan_interval_s: float = 0.1
     creep_factor: float = 0.05
     anticipation_s: float = 2.0
@@ -294,6 +294,7 @@ class _Run:
         self.prv = np.empty(self.n, dtype=np.int64)
         self.binof = np.empty(self.n, dtype=np.int64)
         self.nb = np.empty(crowd.MAX_NEIGHBOURS, dtype=np.int64)
+        self.close = np.empty(crowd.MAX_NEIGHBOURS, dtype=np.int64)
         angles = np.deg2rad([0, 15, -15, 30, -30, 45, -45, 60, -60, 75, -75, 90, -90])
         self.cand_cos, self.cand_sin = np.cos(angles), np.sin(angles)
         self.side = 1.0 if config.avoid_side == "right" else -1.0
@@ -364,6 +365,7 @@ class _Run:
         self.plan = np.zeros(n)
         self.span = np.zeros(n)
         self.busy = np.zeros(n, dtype=bool)
+        self.near = np.zeros(n, dtype=bool)
 
     # --- water ----------------------------------------------------------------------------
 
@@ -508,9 +510,10 @@ class _Run:
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
         """One step of ``dt``: every agent plans and moves; those whose way is constrained
-        (slowed below half their free speed by the crowd, or, in the previous step, stopped
-        short or meeting someone walking the other way) re-plan and move again every
-        ``plan_interval_s`` within it, so their reactions do not lag by a long step."""
+        (slowed below half their free speed by the crowd, within two free steps of their exit,
+        or, in the previous step, stopped short or meeting someone walking the other way)
+        re-plan and move again every ``plan_interval_s`` within it, so their reactions do not
+        lag by a long step."""
         ny, nx = self.walls.shape
         order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
                                         self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
@@ -520,7 +523,7 @@ class _Run:
         filled = False
         if n_int > 1:
             free = self.v0[order] * dt
-            slow = order[(self.plan[order] < 0.5 * free) | self.busy[order]]
+            slow = order[(self.plan[order] < 0.5 * free) | self.busy[order] | self.near[order]]
             if slow.size:
                 self._plan(slow, dt / n_int)
         else:
@@ -542,7 +545,7 @@ class _Run:
                          self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls, self.depth,
                          self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt, self.bin_size,
                          self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor, self.dirx, self.diry,
-                         self.plan, cfg.headway_s)
+                         self.plan, cfg.headway_s, self.near)
 
     def _move(self, order: np.ndarray, t: float) -> bool:
         """Move the agents in ``order`` by their planned steps from time ``t``; True if an exit filled."""
@@ -552,7 +555,7 @@ class _Run:
             self.assigned, self.arrival, self.arrived_exit, self.dirx, self.diry, self.plan, self.walls, self.clear,
             self.depth, self.flow, self.h, ex.x, ex.y, ex.radius, self.exit_open, self.exit_count, ex.capacity,
             ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size, self.nbx, self.nby,
-            cfg.body_m, cfg.core_m, cfg.anticipation_s, self.side, self.cand_cos, self.cand_sin, self.nb,
+            cfg.body_m, cfg.core_m, cfg.anticipation_s, self.side, self.cand_cos, self.cand_sin, self.nb, self.close,
             cfg.sub_move_m, self.busy)
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
