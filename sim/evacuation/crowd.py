@@ -371,7 +371,7 @@ def _free(x, y, ux, uy, length, i, nb, nq, px, py, gap, h, walls, clear, depth, 
 
 @numba.njit(cache=True, parallel=True)
 def plan_steps(
-    order, dt, px, py, pvx, pvy, v0, lim_d, lim_dv, cls, target, lab, val, k, dense, dense_of, walls, depth, flow,
+    order, dt, span, px, py, pvx, pvy, v0, lim_d, lim_dv, cls, target, lab, val, k, dense, dense_of, walls, depth, flow,
     area_fraction, h, exit_x, exit_y, head, nxt, bin_size, nbx, nby, body, density_radius, creep,
     dirx, diry, step, headway, near,
 ):
@@ -409,10 +409,11 @@ def plan_steps(
         c = min(int(x / h), nx - 1)
         # within two free steps of the exit, a long step would overshoot a narrow one
         near[i] = field_value(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, r, c, e) < 2.0 * v0[i] * dt
+        dt_i = span[i]
         wf = 1.0
         if depth.shape[0]:
             wf = water_factor(depth[r, c], flow[r, c] if flow.shape[0] else 0.0, lim_d[i], lim_dv[i])
-        length = v0[i] * wf * dt
+        length = v0[i] * wf * dt_i
         if length <= 0.0:
             step[i] = 0.0
             continue
@@ -438,7 +439,7 @@ def plan_steps(
                             disc = dot * dot - (d2 - b2)
                             if disc > 0.0:
                                 # the one ahead walks on during the step at its last velocity
-                                lead = max(pvx[j] * ux + pvy[j] * uy, 0.0) * dt
+                                lead = max(pvx[j] * ux + pvy[j] * uy, 0.0) * dt_i
                                 ahead = min(ahead, max(dot - np.sqrt(disc), 0.0) + lead)
                     j = nxt[j]
         ra = min(max(int((y + centroid * uy) / h), 0), ny - 1)
@@ -448,12 +449,12 @@ def plan_steps(
         if headway > 0.0:
             # at least the speed that leaves a time gap ``headway`` to the one ahead at the end of
             # the step (Tordeux, Chraibi & Seyfried 2016, discretised over the step)
-            step[i] = max(step[i], min(length, ahead * dt / (dt + headway)))
+            step[i] = max(step[i], min(length, ahead * dt_i / (dt_i + headway)))
 
 
 @numba.njit(cache=True)
 def move_agents(
-    order, t, span, px, py, pvx, pvy, lim_d, lim_dv, state, target, assigned, arrival, arrived_exit,
+    order, start, span, px, py, pvx, pvy, lim_d, lim_dv, state, target, assigned, arrival, arrived_exit,
     dirx, diry, step, walls, clear, depth, flow, h,
     exit_x, exit_y, exit_r, exit_open, exit_count, exit_cap, exit_cell,
     head, nxt, prv, binof, bin_size, nbx, nby,
@@ -649,7 +650,7 @@ def move_agents(
                     got = o
         if got >= 0:
             state[i] = ARRIVED
-            arrival[i] = t + dt
+            arrival[i] = start[i] + dt
             arrived_exit[i] = got
             pvx[i] = 0.0
             pvy[i] = 0.0

@@ -365,6 +365,8 @@ class _Run:
         self.plan = np.zeros(n)
         self.span = np.zeros(n)
         self.busy = np.zeros(n, dtype=bool)
+        self.parts = np.ones(n, dtype=np.int64)
+        self.t_from = np.zeros(n)
         self.near = np.zeros(n, dtype=bool)
 
     # --- water ----------------------------------------------------------------------------
@@ -509,49 +511,60 @@ class _Run:
                             p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins)
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
-        """One step of ``dt``: every agent plans and moves; those whose way is constrained
-        (slowed below half their free speed by the crowd, within two free steps of their exit,
-        or, in the previous step, stopped short or meeting someone walking the other way)
-        re-plan and move again every ``plan_interval_s`` within it, so their reactions do not
-        lag by a long step."""
+        """One step of ``dt``: every agent plans and moves; those in a dense crowd (slowed below
+        half their free speed) or near their exit re-plan and move every ``plan_interval_s``
+        within it, and those that, in the previous step, stopped short or met someone walking
+        the other way, every 2.5 × ``plan_interval_s``, so their reactions do not lag by a long
+        step."""
         ny, nx = self.walls.shape
         order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
                                         self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
         order = order[self.target[order] >= 0]
-        n_int = max(1, int(math.ceil(dt / self.cfg.plan_interval_s - 1e-9)))
-        self._plan(order, dt)
-        filled = False
-        if n_int > 1:
-            free = self.v0[order] * dt
-            slow = order[(self.plan[order] < 0.5 * free) | self.busy[order] | self.near[order]]
-            if slow.size:
-                self._plan(slow, dt / n_int)
-        else:
-            slow = order[:0]
-        filled |= self._move(order, t)
-        for k in range(1, n_int):
-            slow = slow[(self.state[slow] == MOVING) & (self.target[slow] >= 0)]
-            if slow.size == 0:
+        self.t_from[order] = t
+        self._plan(order, dt, dt)
+        fine = max(1, int(math.ceil(dt / self.cfg.plan_interval_s - 1e-9)))
+        if fine == 1:
+            return len(order), self._move(order)
+        busy = max(1, int(math.ceil(dt / (2.5 * self.cfg.plan_interval_s) - 1e-9)))
+        parts = np.ones(len(order), dtype=np.int64)
+        parts[self.busy[order]] = busy
+        parts[self.near[order] | (self.plan[order] < 0.5 * self.v0[order] * dt)] = fine
+        split = parts > 1
+        self.parts[order] = parts
+        if split.any():
+            self._plan(order[split], dt, dt / parts[split])
+        filled = self._move(order)
+        sub = order[split]
+        for k in range(1, fine):
+            if sub.size == 0:
                 break
-            self._plan(slow, dt / n_int)
-            filled |= self._move(slow, t + k * dt / n_int)
+            sub = sub[(self.state[sub] == MOVING) & (self.target[sub] >= 0)]
+            m = self.parts[sub]
+            due = sub[(k * m) // fine > ((k - 1) * m) // fine]  # their next sub-step starts now
+            if due.size == 0:
+                continue
+            m = self.parts[due]
+            self.t_from[due] = t + ((k * m) // fine) * dt / m
+            self._plan(due, dt, dt / m)
+            filled |= self._move(due)
         return len(order), filled
 
-    def _plan(self, order: np.ndarray, dt: float) -> None:
-        """Heading and step of the agents in ``order`` for a step of ``dt`` (``crowd.plan_steps``)."""
+    def _plan(self, order: np.ndarray, dt: float, span: float | np.ndarray) -> None:
+        """Heading and step of the agents in ``order`` for steps of ``span`` (s) within a step of
+        ``dt`` (``crowd.plan_steps``)."""
         ex, cfg = self.exits, self.cfg
-        self.span[order] = dt
-        crowd.plan_steps(order, dt, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv, self.cls,
-                         self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls, self.depth,
-                         self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt, self.bin_size,
-                         self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor, self.dirx, self.diry,
-                         self.plan, cfg.headway_s, self.near)
+        self.span[order] = span
+        crowd.plan_steps(order, dt, self.span, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv,
+                         self.cls, self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls,
+                         self.depth, self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt,
+                         self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,
+                         self.dirx, self.diry, self.plan, cfg.headway_s, self.near)
 
-    def _move(self, order: np.ndarray, t: float) -> bool:
-        """Move the agents in ``order`` by their planned steps from time ``t``; True if an exit filled."""
+    def _move(self, order: np.ndarray) -> bool:
+        """Move the agents in ``order`` by their planned steps; True if an exit filled."""
         ex, cfg = self.exits, self.cfg
         return crowd.move_agents(
-            order, t, self.span, self.px, self.py, self.vx, self.vy, self.lim_d, self.lim_dv, self.state, self.target,
+            order, self.t_from, self.span, self.px, self.py, self.vx, self.vy, self.lim_d, self.lim_dv, self.state, self.target,
             self.assigned, self.arrival, self.arrived_exit, self.dirx, self.diry, self.plan, self.walls, self.clear,
             self.depth, self.flow, self.h, ex.x, ex.y, ex.radius, self.exit_open, self.exit_count, ex.capacity,
             ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size, self.nbx, self.nby,
