@@ -369,8 +369,7 @@ def _free(x, y, ux, uy, length, i, nb, nq, px, py, gap, h, walls, clear, depth, 
     return s, hit
 
 
-@numba.njit(cache=True, parallel=True)
-def plan_steps(
+def _plan_steps(
     order, dt, span, px, py, pvx, pvy, v0, lim_d, lim_dv, cls, target, lab, val, k, dense, dense_of, walls, depth, flow,
     area_fraction, h, exit_x, exit_y, head, nxt, bin_size, nbx, nby, body, density_radius, creep,
     dirx, diry, step, headway, near,
@@ -450,6 +449,13 @@ def plan_steps(
             # at least the speed that leaves a time gap ``headway`` to the one ahead at the end of
             # the step (Tordeux, Chraibi & Seyfried 2016, discretised over the step)
             step[i] = max(step[i], min(length, ahead * dt_i / (dt_i + headway)))
+
+
+#: the same kernel on one thread (small batches: no thread start-up) and on all (large ones)
+plan_steps = numba.njit(cache=True)(_plan_steps)
+plan_steps_parallel = numba.njit(cache=True, parallel=True)(_plan_steps)
+#: batches at least this large are planned on all threads
+PARALLEL_PLAN = 20_000
 
 
 @numba.njit(cache=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,8 @@ MAX_DT_S = 1.0
 #: first walker can reach it: such a cell costs 50 times a dry one, so a route crosses it
 #: only when no other exists (and then the walker stops at the water's edge).
 LATE_SPEED_FACTOR = 0.02
+#: Grids at least this large compute the routes of their classes at the same time, one per thread.
+PARALLEL_ROUTES_CELLS = 1_000_000
 #: Speed factor, when planning routes, of a cell whose centre lies nearer a wall than a
 #: body's radius: routes keep off walls where there is room (people do not brush walls).
 WALL_SPEED_FACTOR = 0.5
@@ -442,32 +446,42 @@ class _Run:
     def compute_routes(self, t: float, classes: Sequence[int] | None = None) -> None:
         """Recompute the exit lists (and full fields of assigned exits) of the given classes
         (all by default) for the water now and, when the flood is known in advance, the water
-        at the time the first walker can get to each cell; full shelters are left out."""
-        classes = range(len(self.class_limits)) if classes is None else classes
+        at the time the first walker can get to each cell; full shelters are left out. On a
+        large grid the classes are computed at the same time, one per thread."""
+        classes = list(range(len(self.class_limits)) if classes is None else classes)
         close = self.closing_times(t) if self.forecast is not None and self.depth_at is not None else None
         skip = ~self.exit_open
+        jobs = [(k, t, None if close is None else close[k], skip) for k in classes]
+        if len(jobs) > 1 and self.walls.size >= PARALLEL_ROUTES_CELLS:
+            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+                spans = list(pool.map(lambda job: self._route_class(*job), jobs))
+        else:
+            spans = [self._route_class(*job) for job in jobs]
+        self.route_span = max([self.route_span, *spans])
+        self.nav_updates += len(jobs)
+
+    def _route_class(self, k: int, t: float, close: np.ndarray | None, skip: np.ndarray) -> float:
+        """The routes of class ``k`` (see ``compute_routes``); returns the longest listed distance."""
         ny, nx = self.walls.shape
-        for k in classes:
-            speed = self.speed_grid(k, self.depth, self.flow)
-            if close is not None:
-                mine = (self.cls == k) & ((self.state == WAITING) | (self.state == MOVING))
-                cells = (np.minimum((self.py[mine] / self.h).astype(np.int64), ny - 1) * nx
-                         + np.minimum((self.px[mine] / self.h).astype(np.int64), nx - 1))
-                plan_speed = float(np.median(self.v0[mine])) if mine.any() else 1.0
-                reach = arrival_times(speed * np.float32(plan_speed), cells, np.maximum(self.start[mine], t), self.h,
-                                      close[k])
-                late = np.isfinite(reach) & (reach >= close[k])
-                speed = np.where(late, speed * np.float32(LATE_SPEED_FACTOR), speed).astype(np.float32)
-            lab, val = nearest_exits(speed, self.exits.cells, self.h, self.k, skip=skip,
-                                     out=(self.lab[k].reshape(-1, self.k), self.val[k].reshape(-1, self.k)))
-            for e in np.flatnonzero(self.dense_of >= 0):
-                self.dense[k, self.dense_of[e]] = fast_marching(speed, self.exits.cells[e], self.h).ravel()
-            self.route_span = max(self.route_span, float(np.max(val, where=np.isfinite(val), initial=0.0)))
-            self.nav_passable[k] = speed > 0
-            self.nav_skip[k] = skip.copy()
-            self.nav_time[k] = t
-            self.nav_version[k] = self.water_version
-            self.nav_updates += 1
+        speed = self.speed_grid(k, self.depth, self.flow)
+        if close is not None:
+            mine = (self.cls == k) & ((self.state == WAITING) | (self.state == MOVING))
+            cells = (np.minimum((self.py[mine] / self.h).astype(np.int64), ny - 1) * nx
+                     + np.minimum((self.px[mine] / self.h).astype(np.int64), nx - 1))
+            plan_speed = float(np.median(self.v0[mine])) if mine.any() else 1.0
+            reach = arrival_times(speed * np.float32(plan_speed), cells, np.maximum(self.start[mine], t), self.h, close)
+            speed = np.where(np.isfinite(reach) & (reach >= close), speed * np.float32(LATE_SPEED_FACTOR),
+                             speed).astype(np.float32)
+            del reach
+        _, val = nearest_exits(speed, self.exits.cells, self.h, self.k, skip=skip,
+                               out=(self.lab[k].reshape(-1, self.k), self.val[k].reshape(-1, self.k)))
+        for e in np.flatnonzero(self.dense_of >= 0):
+            self.dense[k, self.dense_of[e]] = fast_marching(speed, self.exits.cells[e], self.h).ravel()
+        self.nav_passable[k] = speed > 0
+        self.nav_skip[k] = skip.copy()
+        self.nav_time[k] = t
+        self.nav_version[k] = self.water_version
+        return float(np.max(val, where=np.isfinite(val), initial=0.0))
 
     def routes_due(self, t: float) -> list[int]:
         """Classes whose routes should follow the water now: when passability changed (at most
@@ -554,7 +568,8 @@ class _Run:
         ``dt`` (``crowd.plan_steps``)."""
         ex, cfg = self.exits, self.cfg
         self.span[order] = span
-        crowd.plan_steps(order, dt, self.span, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv,
+        kernel = crowd.plan_steps_parallel if len(order) >= crowd.PARALLEL_PLAN else crowd.plan_steps
+        kernel(order, dt, self.span, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv,
                          self.cls, self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls,
                          self.depth, self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt,
                          self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,

@@ -91,7 +91,7 @@ def _solve(a, b, cost):
     return 0.5 * (a + b + np.sqrt(2.0 * cost * cost - (a - b) * (a - b)))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _march(speed, start_cells, start_values, cell_size, close):
     """Single-label fast march from ``start_cells`` at ``start_values``; with a non-empty
     ``close`` grid, a cell finalised at or after its closing time keeps its value but passes
@@ -185,7 +185,7 @@ def _final_value(lab, val, nfin, m, k, label):
     return np.inf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
     ny, nx = speed.shape
     cap = max(4096, 16 * (ny + nx) * k)
