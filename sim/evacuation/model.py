@@ -83,6 +83,17 @@ class EvacuationConfig:
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
     default_profile: str = "adult"
 
+    @classmethod
+    def for_city(cls, **overrides) -> EvacuationConfig:
+        """Settings for a whole city's people on a city's walking grid: the longest validated
+        step, positions kept every minute, the water read every 10 s (flood results are minutes
+        apart), routes following the water at most every minute and refreshed every 10 minutes
+        (with a flood known in advance, they already plan on the water to come)."""
+        values = dict(dt_s=MAX_DT_S, trajectory_interval_s=60.0, water_interval_s=10.0, nav_min_interval_s=60.0,
+                      nav_refresh_s=600.0)
+        values.update(overrides)
+        return cls(**values)
+
     def checked(self) -> EvacuationConfig:
         if not (self.dt_s > 0 and self.duration_s > 0):
             raise SimInputError("time step and duration must be positive")
