@@ -87,10 +87,10 @@ class EvacuationConfig:
     def for_city(cls, **overrides) -> EvacuationConfig:
         """Settings for a whole city's people on a city's walking grid: the longest validated
         step, positions kept every minute, the water read every 10 s (flood results are minutes
-        apart), routes following the water at most every minute and refreshed every 10 minutes
+        apart), routes following the water at most every minute and refreshed every 15 minutes
         (with a flood known in advance, they already plan on the water to come)."""
         values = dict(dt_s=MAX_DT_S, trajectory_interval_s=60.0, water_interval_s=10.0, nav_min_interval_s=60.0,
-                      nav_refresh_s=600.0)
+                      nav_refresh_s=900.0)
         values.update(overrides)
         return cls(**values)
 
@@ -240,6 +240,12 @@ def _clearances(walls: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     centres = ndimage.distance_transform_edt(padded)[1:-1, 1:-1].astype(np.float32) * np.float32(h)
     anywhere = np.maximum(centres - np.float32(h * math.sqrt(2.0)), 0.0).astype(np.float32)
     return anywhere, np.maximum(centres - np.float32(0.5 * h), 0.0).astype(np.float32)
+
+
+def _clean(grid: np.ndarray) -> np.ndarray:
+    """A contiguous float32 grid with NaN as 0, copied only when it has to be."""
+    grid = np.ascontiguousarray(grid, dtype=np.float32)
+    return np.nan_to_num(grid, nan=0.0) if np.isnan(grid).any() else grid
 
 
 def _hazard_grid(depth: np.ndarray, flow: np.ndarray, lim_d: float, lim_dv: float) -> np.ndarray:
@@ -404,13 +410,13 @@ class _Run:
         d = np.asarray(d)
         if d.shape != self.walls.shape:
             raise SimInputError(f"depth grid at t={t:g} s has shape {d.shape}, walls have {self.walls.shape}")
-        d = np.ascontiguousarray(np.nan_to_num(d.astype(np.float32, copy=False), nan=0.0))
+        d = _clean(d)
         if s is None:
             return source, d, self.no_grid
         s = np.asarray(s)
         if s.shape != self.walls.shape:
             raise SimInputError(f"flow speed grid at t={t:g} s has shape {s.shape}, walls have {self.walls.shape}")
-        return source, d, np.ascontiguousarray(np.nan_to_num(np.abs(s.astype(np.float32, copy=False)), nan=0.0))
+        return source, d, np.abs(_clean(s))
 
     def update_water(self, t: float) -> bool:
         """Read the water at ``t`` and strand agents it catches; True when it changed."""
