@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citygml.samplecity import generate
-from twin.imports import INTERRUPTED
+from twin.convert.imports import INTERRUPTED
 from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"

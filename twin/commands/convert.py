@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from twin.errors import TwinInputError
 
 if TYPE_CHECKING:
-    from twin.tasks import Runner
+    from twin.convert.tasks import Runner
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +52,7 @@ def convert_command(
     (or the cluster at --scheduler), then a merge writes the folder. The folder appears
     only when complete; an older City at the same path is replaced at the end.
     """
-    from twin.convert import ConvertOptions, convert  # heavy (geopandas, numba): only when run
+    from twin.convert.pipeline import ConvertOptions, convert  # heavy (geopandas, numba): only when run
 
     if lod not in ("max", "0", "1", "2"):
         raise TwinInputError(f"--lod {lod!r}: choose max, 0, 1 or 2")
@@ -89,7 +89,7 @@ def convert_command(
 
 def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task) -> ContextManager[Runner]:
     from citygml.dataset import open_dataset
-    from twin.tasks import run_inline
+    from twin.convert.tasks import run_inline
 
     with open_dataset(path) as dataset:
         files = len(dataset.files)
@@ -98,6 +98,6 @@ def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task
         workers = workers or min(os.cpu_count() or 1, files)
         if workers <= 1:
             return nullcontext(run_inline)
-    from twin.cluster import dask_runner
+    from twin.convert.runners import dask_runner
 
     return dask_runner(max(workers, 1), scheduler)

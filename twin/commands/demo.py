@@ -24,7 +24,7 @@ def demo(
     """Make the sample city (once), convert it (once), run a flood + evacuation scenario (once)
 and serve it; prints the URL to open."""
     from citygml.samplecity import generate
-    from twin.convert import convert
+    from twin.convert.pipeline import convert
 
     source = home / "source"
     city = home / "data" / "sample"

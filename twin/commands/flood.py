@@ -14,8 +14,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from sim.flood import Boundaries, Boundary, Forcing, Gauge, Inflow, Rain, Scheme, Series
 from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
-from twin.flood_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
-from twin.rasters import Grid, read_grid
+from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
+from twin.files.rasters import Grid, read_grid
 
 
 def register(app: typer.Typer) -> None:
@@ -128,8 +128,8 @@ def _report(summary: dict, out: Path, as_json: bool) -> None:
 
 def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
               output_interval: float | None, scheme_args: dict, out: Path, as_json: bool) -> None:
-    from twin.city_flood import load_city, run_city_flood
-    from twin.scenario import load_scenario
+    from twin.flood.city_run import load_city, run_city_flood
+    from twin.flood.scenario import load_scenario
 
     if city is None or scenario_ref is None:
         raise TwinInputError("the city mode needs both --city CITY and --scenario SCENARIO")

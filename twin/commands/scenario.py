@@ -38,10 +38,10 @@ def run(
     point it at a data folder a running server uses: the server would not see the new job."""
     from dataclasses import replace
 
-    from twin.city_evacuation import evacuation_spec
-    from twin.city_flood import load_city
-    from twin.jobs import ACTIVE, JobRunner
-    from twin.scenario import load_scenario
+    from twin.evacuation.city_run import evacuation_spec
+    from twin.flood.city_run import load_city
+    from twin.scenarios.jobs import ACTIVE, JobRunner
+    from twin.flood.scenario import load_scenario
 
     folder = data_dir / city
     if not (folder / "city.json").is_file():

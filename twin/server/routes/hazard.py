@@ -16,15 +16,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from twin.footprints import Footprints
-from twin.hazard_areas import (CLASS_COLOURS, CLASS_LABELS_EN, CLASS_LABELS_JA, HazardAreas, area_properties,
+from twin.hazardmap.footprints import Footprints
+from twin.city.hazard_areas import (CLASS_COLOURS, CLASS_LABELS_EN, CLASS_LABELS_JA, HazardAreas, area_properties,
                                depth_class_of_depth, feature_collection)
 from twin.server.auth import Role, requires
 from twin.server.cities import City
 from twin.server.problems import Problem
 from twin.server.routes.cities import _bbox, registry
-from twin.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
-from twin.simulated_depth import latest_done, max_depth_at, max_depth_png, scenario_title
+from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
+from twin.hazardmap.simulated_depth import latest_done, max_depth_at, max_depth_png, scenario_title
 
 router = APIRouter(prefix="/api/cities", tags=["hazard"])
 Layer = Literal["fld", "tnm", "htd", "ifld", "rfld"]
@@ -95,7 +95,7 @@ def list_hazards(
             responses={200: {"content": {"application/json": {}}}})
 def footprints(city_id: str, request: Request) -> Response:
     """Every building's footprint ring and height as compact integer lists (decimetres about the city
-    centre), for maps drawn without 3D Tiles; see ``twin.footprints``."""
+    centre), for maps drawn without 3D Tiles; see ``twin.hazardmap.footprints``."""
     city = registry(request).get(city_id)
     with _footprint_lock:
         if city not in _footprints:

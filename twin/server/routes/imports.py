@@ -2,7 +2,7 @@
 
 Only datasets inside ``settings.imports`` (``TWIN_IMPORT_DIR``) can be named; path tricks,
 symbolic links out of the folder and unsafe zips are refused with 4xx problems before any
-work starts (``twin.imports``). ``/api/imports`` lists the jobs and their states.
+work starts (``twin.convert.imports``). ``/api/imports`` lists the jobs and their states.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from citygml.errors import CityGMLError
 from twin.errors import TwinInputError
-from twin.imports import RESERVED, ImportJob, ImportRunner
+from twin.convert.imports import RESERVED, ImportJob, ImportRunner
 from twin.server.auth import Role, requires
 from twin.server.cities import CITY_ID
 from twin.server.problems import Problem

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from twin.errors import TwinInputError
-from twin.live_forcing import SIDES, Window, live_forcing
+from twin.sensors.live_forcing import SIDES, Window, live_forcing
 from twin.sensors.errors import SensorInputError
 from twin.sensors.times import iso, parse_moment
 from twin.server import json_body

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from twin.compare import compare_jobs
+from twin.scenarios.compare import compare_jobs
 from twin.errors import TwinInputError
-from twin.report import charts, report_html, report_map
-from twin.scenario_figures import scenario_figures
+from twin.scenarios.report import charts, report_html, report_map
+from twin.scenarios.figures import scenario_figures
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.routes.scenarios import runner

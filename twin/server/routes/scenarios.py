@@ -16,11 +16,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.city_evacuation import EVACUATION_FILES, agents_at, evacuation_spec
-from twin.city_flood import load_city
+from twin.evacuation.city_run import EVACUATION_FILES, agents_at, evacuation_spec
+from twin.flood.city_run import load_city
 from twin.errors import TwinInputError
-from twin.jobs import FINISHED, Job, JobRunner
-from twin.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
+from twin.scenarios.jobs import FINISHED, Job, JobRunner
+from twin.flood.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
 from twin.server.auth import Role, requires
 from twin.server.cities import plain
 from twin.server.problems import Problem
