@@ -4,7 +4,8 @@ The official lists of designated emergency evacuation sites (指定緊急避難�
 municipalities and the GSI) are CSV files with one row per site: 施設・場所名, 住所, one flag
 column per hazard (洪水, 崖崩れ、土石流及び地滑り, 高潮, 地震, 津波, 大規模な火事, 内水氾濫,
 火山現象), 緯度, 経度 and sometimes a capacity. They come as UTF-8 (often with a BOM) or
-Shift_JIS/cp932. Only sites flagged for floods (洪水) are kept.
+Shift_JIS/cp932. Only sites flagged for floods (洪水) are kept: ``takes_floods`` is the one
+rule, used by the evacuation, the console's shelter layer and the public map alike.
 
 Vertical evacuation (垂直避難) into tall, sturdy buildings is optional: buildings of at least
 3 storeys that are not wooden (where the structure or the fireproof class is recorded), with
@@ -23,9 +24,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
+from twin.lonlat import LONLAT
 
-COLUMNS = ("shelter_id", "name", "lon", "lat", "capacity", "kind")
+COLUMNS = ("shelter_id", "name", "name_en", "lon", "lat", "capacity", "kind")
 NAME_COLUMNS = ("施設・場所名", "施設名", "名称", "施設・場所名称", "name")
 ADDRESS_COLUMNS = ("住所", "所在地", "address")
 LAT_COLUMNS = ("緯度", "lat", "latitude")
@@ -38,6 +41,14 @@ TRUE_FLAGS = frozenset({"1", "○", "◯", "〇", "●", "true", "yes", "y", "�
 ENCODINGS = ("utf-8-sig", "cp932")
 VERTICAL_MIN_STOREYS = 3
 VERTICAL_PERSONS_PER_M2 = 0.5
+
+
+def city_shelters(city: CityFolder) -> pd.DataFrame:
+    """The City's own flood shelters (``shelters.geojson``); TwinInputError when it has none."""
+    path = city.file("shelters")
+    if path is None or not path.is_file():
+        raise TwinInputError(f"{city.path}: the City has no shelter list; give one (--shelters FILE)")
+    return read_geojson(path)
 
 
 def read_shelters(path: Path) -> pd.DataFrame:
@@ -67,10 +78,12 @@ def read_geojson(path: Path) -> pd.DataFrame:
         if geometry.get("type") != "Point" or not isinstance(coords, list) or len(coords) < 2:
             raise TwinInputError(f"{path}: feature {k}: shelters must be Point geometries")
         props = feature.get("properties") or {}
-        if not _for_floods(props):
+        if not takes_floods(props):
             continue
+        name_en = props.get("name_en")
         rows.append({"shelter_id": str(props.get("id", feature.get("id", k))),
                      "name": str(props.get("name", props.get("施設・場所名", ""))),
+                     "name_en": name_en if isinstance(name_en, str) else None,
                      "lon": _number(coords[0], path, f"feature {k}", "longitude"),
                      "lat": _number(coords[1], path, f"feature {k}", "latitude"),
                      "capacity": _capacity(props.get("capacity", props.get("想定収容人数")), path, f"feature {k}"),
@@ -78,7 +91,9 @@ def read_geojson(path: Path) -> pd.DataFrame:
     return _finished(pd.DataFrame(rows, columns=list(COLUMNS)), path)
 
 
-def _for_floods(props: dict) -> bool:
+def takes_floods(props: dict) -> bool:
+    """Whether a shelter's properties designate it for floods: ``hazards.flood`` when given, else a
+    ``洪水`` flag, else yes (a list without hazard columns is a list of flood shelters)."""
     hazards = props.get("hazards")
     if isinstance(hazards, dict) and "flood" in hazards:
         return bool(hazards["flood"])
@@ -119,7 +134,7 @@ def read_official_csv(path: Path) -> pd.DataFrame:
         name = str(row[name_col]).strip()
         if not name:
             raise TwinInputError(f"{path}: {where}: empty {name_col}")
-        rows.append({"shelter_id": str(row[id_col]).strip() if id_col else str(k + 1), "name": name,
+        rows.append({"shelter_id": str(row[id_col]).strip() if id_col else str(k + 1), "name": name, "name_en": None,
                      "lon": _number(row[lon_col], path, where, lon_col),
                      "lat": _number(row[lat_col], path, where, lat_col),
                      "capacity": _capacity(row[cap_col] if cap_col else None, path, where), "kind": "designated"})
@@ -181,9 +196,10 @@ def vertical_shelters(buildings: gpd.GeoDataFrame, storeys: np.ndarray, limit: i
     capacity = np.floor(area * (storeys - (VERTICAL_MIN_STOREYS - 1)) * VERTICAL_PERSONS_PER_M2)
     chosen = np.flatnonzero(tall & (capacity >= 1))
     chosen = chosen[np.argsort(-capacity[chosen], kind="stable")][:limit]
-    centroids = buildings.geometry.iloc[chosen].centroid.to_crs("EPSG:6668")
+    centroids = buildings.geometry.iloc[chosen].centroid.to_crs(LONLAT)
     return pd.DataFrame({"shelter_id": [f"bldg:{g}" for g in buildings["gml_id"].iloc[chosen]],
                          "name": [f"垂直避難 {g}" for g in buildings["gml_id"].iloc[chosen]],
+                         "name_en": [f"Vertical evacuation {g}" for g in buildings["gml_id"].iloc[chosen]],
                          "lon": centroids.x.to_numpy(), "lat": centroids.y.to_numpy(),
                          "capacity": capacity[chosen], "kind": "vertical", "building": chosen},
                         columns=[*COLUMNS, "building"])

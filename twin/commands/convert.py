@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, ContextManager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from twin.errors import TwinInputError
 
 if TYPE_CHECKING:
-    from twin.convert.tasks import Runner
+    from twin.convert.runners import Runner
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +43,8 @@ def convert_command(
     resolution: float = typer.Option(2.0, help="Terrain grid cell size in metres."),
     workers: int = typer.Option(0, help="Worker processes (0: one per core, at most one per file; 1: no dask)."),
     scheduler: str = typer.Option(None, help="A dask scheduler address (tcp://host:8786) to run the per-file tasks on."),
-    ellipsoidal_offset: float = typer.Option(0.0, help="Metres added to heights in the tiles (geoid height, for globes that use ellipsoidal heights)."),
+    ellipsoidal_offset: float = typer.Option(0.0, help="Metres added to heights in the tiles (geoid height, for globes that use "
+                                             "ellipsoidal heights)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Build the City: 3D Tiles 1.1, buildings.parquet, terrain.tif, masks.tif and city.json.
@@ -87,9 +88,9 @@ def convert_command(
         console.print(f"[yellow]… {len(manifest['warnings']) - 10} more warnings in {out / 'city.json'}[/yellow]")
 
 
-def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task) -> ContextManager[Runner]:
+def _runner(path: Path, workers: int, scheduler: str | None, bar: Progress, task) -> AbstractContextManager[Runner]:
     from citygml.dataset import open_dataset
-    from twin.convert.tasks import run_inline
+    from twin.convert.runners import run_inline
 
     with open_dataset(path) as dataset:
         files = len(dataset.files)

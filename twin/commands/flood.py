@@ -14,8 +14,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from sim.flood import Boundaries, Boundary, Forcing, Gauge, Inflow, Rain, Scheme, Series
 from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
-from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
 from twin.files.rasters import Grid, read_grid
+from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
 
 
 def register(app: typer.Typer) -> None:
@@ -40,12 +40,14 @@ def run(
     rain: float = typer.Option(None, "--rain", help="Uniform rain, mm/h, for the whole run."),
     rain_series: Path = typer.Option(None, "--rain-series", help="CSV time_s,mm_per_h (each held until the next)."),
     inflow: list[str] = typer.Option([], "--inflow", help="X,Y=Q or X1,Y1,X2,Y2=Q (a line); Q in m³/s or a CSV time_s,m3_per_s."),
-    boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m); SIDE north/south/east/west."),
+    boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m); "
+                                                                   "SIDE north/south/east/west."),
     initial_wse: str = typer.Option(None, "--initial-wse", help="Initial water-surface elevation: a number or a grid."),
     gauge: list[str] = typer.Option([], "--gauge", help="NAME=X,Y: record the depth there."),
     duration: float = typer.Option(None, "--duration", help="Simulated time, s (with --city: overrides the scenario's)."),
     output_interval: float = typer.Option(None, "--output-interval", help="Seconds between depth frames (default: duration/10)."),
-    gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples (default: the output interval)."),
+    gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples "
+                                                                   "(default: the output interval)."),
     arrival_depth: float = typer.Option(0.1, "--arrival-depth", help="Depth that counts as arrival, m."),
     precision: str = typer.Option("float32", "--precision", help="float32 (fast) or float64."),
     threads: int = typer.Option(None, "--threads", help="Threads for the kernels (default: all numba allows)."),
@@ -128,7 +130,8 @@ def _report(summary: dict, out: Path, as_json: bool) -> None:
 
 def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
               output_interval: float | None, scheme_args: dict, out: Path, as_json: bool) -> None:
-    from twin.flood.city_run import load_city, run_city_flood
+    from twin.city.grids import load_grids
+    from twin.flood.city_run import run_city_flood
     from twin.flood.scenario import load_scenario
 
     if city is None or scenario_ref is None:
@@ -142,7 +145,7 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         _duration(duration)
     if output_interval is not None:
         _interval(output_interval, duration or chosen.duration_s)
-    grids = load_city(city, cell_size)
+    grids = load_grids(city, cell_size)
     scheme = Scheme(dtype=np.dtype(_choice(scheme_args["precision"], ("float32", "float64"), "--precision")).type,
                     threads=scheme_args["threads"], cfl=scheme_args["cfl"])
     total = chosen.duration_s if duration is None else duration

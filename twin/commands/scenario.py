@@ -38,13 +38,15 @@ def run(
     point it at a data folder a running server uses: the server would not see the new job."""
     from dataclasses import replace
 
+    from twin.city.grids import load_grids
+    from twin.city.layout import is_city
     from twin.evacuation.city_run import evacuation_spec
-    from twin.flood.city_run import load_city
-    from twin.scenarios.jobs import ACTIVE, JobRunner
+    from twin.files.job_state import ACTIVE
     from twin.flood.scenario import load_scenario
+    from twin.scenarios.jobs import JobRunner
 
     folder = data_dir / city
-    if not (folder / "city.json").is_file():
+    if not is_city(folder):
         raise TwinInputError(f"--city {city}: no converted City at {folder}")
     chosen = load_scenario(scenario)
     if duration is not None:
@@ -56,7 +58,7 @@ def run(
         options = {"time_of_day": time_of_day, "people_per_agent": people_per_agent, "vertical": vertical,
                    "duration_s": evacuation_duration, "cell_size": evacuation_cell_size}
         evacuation_spec(options, None, cell_size)
-    grids = load_city(folder, cell_size)
+    grids = load_grids(folder, cell_size)
     runner = JobRunner(data_dir, workers=1)
     try:
         job = runner.submit(grids, chosen, cell_size, options)

@@ -11,25 +11,17 @@ running when the runner starts were cut off by a restart and are marked failed.
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
 import shutil
-import threading
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from queue import SimpleQueue
 
 from citygml.dataset import open_dataset
-from citygml.errors import CityGMLError
 from twin.convert.pipeline import FileResult, convert
-from twin.files.atomic import write_atomic
 from twin.errors import TwinInputError
+from twin.files.atomic import LEFTOVERS
+from twin.files.job_state import JobBoard, new_id, now
 
-IMPORT_ID = re.compile(r"^[a-f0-9]{12}$")
-ACTIVE = ("queued", "running")
-INTERRUPTED = "interrupted by a server restart"
 #: Folder names of the data folder that are not cities.
 RESERVED = frozenset({"scenarios", "imports", "import"})
 
@@ -44,7 +36,7 @@ class ImportJob:
     files_total: int = 0
     reason: str | None = None
     warnings: int = 0
-    created: str = field(default_factory=lambda: _now())
+    created: str = field(default_factory=now)
     finished: str | None = None
 
     def public(self) -> dict:
@@ -53,10 +45,6 @@ class ImportJob:
         if self.status == "done":
             body["links"]["city"] = f"/api/cities/{self.name}"
         return body
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def resolve_source(import_dir: Path, source: str) -> Path:
@@ -82,10 +70,10 @@ def resolve_source(import_dir: Path, source: str) -> Path:
 
 
 class ImportRunner:
-    """Runs conversions one at a time and keeps each job's state file current.
+    """Runs conversions one at a time (a ``JobBoard`` keeps their state files current).
 
-    The worker is a daemon thread: stopping the server cuts a conversion off (the next start
-    marks it interrupted and removes its staging folder) instead of waiting for it.
+    Stopping the server cuts a conversion off (the next start marks it interrupted and removes
+    its staging folder) instead of waiting for it.
     """
 
     def __init__(self, data_dir: Path, import_dir: Path) -> None:
@@ -93,74 +81,37 @@ class ImportRunner:
         self.import_dir = import_dir
         self.root = data_dir / "imports"
         self.root.mkdir(parents=True, exist_ok=True)
-        self._jobs: dict[str, ImportJob] = {}
-        self._lock = threading.Lock()
-        self._queue: SimpleQueue[tuple[ImportJob, Path]] = SimpleQueue()
-        threading.Thread(target=self._work, name="twin-import", daemon=True).start()
-        self._recover()
+        self._board: JobBoard[ImportJob] = JobBoard(
+            lambda job_id: self.root / f"{job_id}.json", self.root.glob("*.json"), lambda data: ImportJob(**data),
+            on_interrupted=self._remove_staging, name="twin-import")
 
-    def _recover(self) -> None:
-        for path in sorted(self.root.glob("*.json")):
-            try:
-                job = ImportJob(**json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                continue
-            if job.status in ACTIVE:
-                job.status, job.reason, job.finished = "failed", INTERRUPTED, _now()
-                for staging in self.data_dir.glob(f".{job.name}.partial-*"):
-                    shutil.rmtree(staging, ignore_errors=True)
-                self._save(job)
-            self._jobs[job.id] = job
+    def _remove_staging(self, job: ImportJob) -> None:
+        for staging in self.data_dir.glob(LEFTOVERS):
+            if staging.name.startswith(f".{job.name}."):
+                shutil.rmtree(staging, ignore_errors=True)
 
     def get(self, job_id: str) -> ImportJob | None:
-        with self._lock:
-            return self._jobs.get(job_id) if IMPORT_ID.match(job_id) else None
+        return self._board.get(job_id)
 
     def list(self) -> list[ImportJob]:
-        with self._lock:
-            return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+        return self._board.list()
 
     def busy(self, name: str) -> bool:
         """Whether an import into city ``name`` is queued or running."""
-        with self._lock:
-            return any(j.name == name and j.status in ACTIVE for j in self._jobs.values())
+        return self._board.busy(lambda job: job.name == name)
 
     def submit(self, source: str, name: str) -> ImportJob:
         """Check ``source`` now (TwinInputError, FileNotFoundError), then queue its conversion."""
         path = resolve_source(self.import_dir, source)
-        job = ImportJob(id=secrets.token_hex(6), source=source, name=name)
-        with self._lock:
-            self._jobs[job.id] = job
-        self._save(job)
-        self._queue.put((job, path))
-        return job
-
-    def _work(self) -> None:
-        while True:
-            self._run(*self._queue.get())
-
-    def _save(self, job: ImportJob) -> None:
-        write_atomic(self.root / f"{job.id}.json", (json.dumps(asdict(job), indent=2, ensure_ascii=False) + "\n").encode())
+        job = ImportJob(id=new_id(), source=source, name=name)
+        return self._board.submit(job, lambda job, cancel: self._run(job, path))
 
     def _run(self, job: ImportJob, path: Path) -> None:
-        job.status = "running"
-        self._save(job)
-
         def on_file(result: FileResult) -> None:
             job.files_done += 1
-            self._save(job)
+            self._board.save(job)
 
-        try:
-            with open_dataset(path) as dataset:
-                job.files_total = len(dataset.select())
-            manifest = convert(path, self.data_dir / job.name, on_file=on_file)
-            job.status, job.warnings = "done", len(manifest.get("warnings") or [])
-        except (TwinInputError, CityGMLError) as exc:
-            job.status, job.reason = "failed", str(exc)
-        except Exception as exc:  # noqa: BLE001 - the job fails, the server lives on; the admin sees why
-            job.status, job.reason = "failed", f"{type(exc).__name__}: {exc}"
-        job.finished = _now()
-        try:
-            self._save(job)
-        except OSError:
-            pass  # disk full: the state stays right in memory; a restart marks the job interrupted
+        with open_dataset(path) as dataset:
+            job.files_total = len(dataset.select())
+        manifest = convert(path, self.data_dir / job.name, on_file=on_file)
+        job.warnings = len(manifest.get("warnings") or [])

@@ -9,12 +9,10 @@ Everything is written into a sibling folder first and renamed into place at the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,25 +21,29 @@ import geopandas as gpd
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import rasterio
 import shapely
 from affine import Affine
 from pyproj import Transformer
 from rasterio.crs import CRS
+from rasterio.features import rasterize
 
 from citygml.crs import choose_zone, zone_epsg
 from citygml.dataset import BBox, Dataset, DatasetFile, feature_in, open_dataset
 from citygml.errors import CityGMLError
 from twin import __version__
+from twin.city.layout import FILES, MASK_BANDS, files_entry, write_manifest
 from twin.convert.area_rows import HAZARD_TYPES, hazard_row, road_row
 from twin.convert.building_rows import building_row, building_table
-from twin.errors import TwinInputError
-from twin.tiles.meshes import Lod, MeshStats
-from twin.files.rasters import Grid, write_grid
-from twin.convert.tasks import Runner, run_inline
+from twin.convert.runners import Runner, run_inline
 from twin.convert.terrain import fill_gaps, rasterise_tin
+from twin.errors import TwinInputError
+from twin.files.atomic import partial, publish, replacing, staging_folder
+from twin.files.rasters import Grid, write_grid
+from twin.lonlat import LONLAT, from_lonlat
 from twin.tiles.city_tiles import mesh_buildings, write_building_tiles, write_terrain_tiles
+from twin.tiles.meshes import Lod, MeshStats
 
-LONLAT = "EPSG:6668"  # JGD2011 geographic; tables store (lon, lat) geometry
 #: Metres of terrain kept around the buildings when the DEM is larger than the city.
 GRID_MARGIN = 200.0
 #: Official flood areas within this many metres of the buildings widen the grid to their extent.
@@ -161,7 +163,7 @@ def convert(
         warnings = [str(w) for w in dataset.warnings]
         shelters = dataset.read_bytes("shelters.geojson")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    staging = staging_folder(out)
     try:
         work = staging / ".work"
         args = [(str(source), f, str(work / f"{i:05d}"), options) for i, f in enumerate(files)]
@@ -180,9 +182,10 @@ def _replace(staging: Path, out: Path) -> None:
     """Put the finished folder in place; an older City there is removed only after that."""
     old = None
     if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = partial(out.with_name(f"{out.name}-old"))
+        shutil.rmtree(old, ignore_errors=True)
         out.rename(old)
-    staging.rename(out)
+    publish(staging, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -199,7 +202,7 @@ def _merge(source: Path, out: Path, city_id: str, results: list[FileResult], opt
     if buildings is None:
         raise TwinInputError(f"{source}: no buildings could be read" + (f" ({warnings[0]})" if warnings else ""))
     crs_local = _local_crs(source, buildings, results)
-    to_local = Transformer.from_crs(LONLAT, crs_local, always_xy=True)  # (lon, lat) → (x east, y north)
+    to_local = from_lonlat(crs_local)  # (lon, lat) → (x east, y north)
 
     # The tiles are written by the runner's workers while this process does the grids.
     with ThreadPoolExecutor(1) as background:
@@ -211,32 +214,33 @@ def _merge(source: Path, out: Path, city_id: str, results: list[FileResult], opt
         grid, terrain_note = _terrain_grid(buildings, hazards, tin, to_local, crs_local, options)
         if terrain_note:
             warnings.append(terrain_note)
-        write_grid(out / "terrain.tif", grid)
+        write_grid(out / FILES["terrain"], grid)
         terrain_tiles = None
         if tin is not None:
             kept = _triangles_in_grid(tin, to_local, grid)
             if len(kept):
-                terrain_tiles = write_terrain_tiles(kept, out / "terrain", ellipsoidal_offset=options.ellipsoidal_offset)
+                terrain_tiles = write_terrain_tiles(kept, (out / FILES["terrain_tileset"]).parent,
+                                                    ellipsoidal_offset=options.ellipsoidal_offset)
 
         on_stage("masks")
         roads = _concat([Path(r.work) / "roads.parquet" for r in results if r.roads])
-        _write_masks(out / "masks.tif", grid, buildings, roads, crs_local)
+        _write_masks(out / FILES["masks"], grid, buildings, roads, crs_local)
 
         on_stage("tables")
         _fill_ground(buildings, grid, to_local)
-        buildings.to_parquet(out / "buildings.parquet")
+        buildings.to_parquet(out / FILES["buildings"])
         if hazards is not None:
-            hazards.to_parquet(out / "hazards.parquet")
+            hazards.to_parquet(out / FILES["hazards"])
         if roads is not None:
-            roads.to_parquet(out / "roads.parquet")
+            roads.to_parquet(out / FILES["roads"])
         if shelters is not None:
-            (out / "shelters.geojson").write_bytes(shelters)
+            (out / FILES["shelters"]).write_bytes(shelters)
         on_stage("tiles")
         tiles = tiling.result()
 
     manifest = _manifest(source, city_id, buildings, grid, crs_local, results, tiles, terrain_tiles,
                          hazards, roads, shelters is not None, options, warnings)
-    (out / "city.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    write_manifest(out, manifest)
     return manifest
 
 
@@ -321,22 +325,18 @@ def _triangles_in_grid(tin: np.ndarray, to_local: Transformer, grid: Grid) -> np
 
 
 def _write_masks(path: Path, grid: Grid, buildings, roads, crs_local: str) -> None:
-    """Band 1: building footprints; band 2: road surfaces (1 inside, 0 outside)."""
-    import rasterio
-    from rasterio.features import rasterize
-
+    """The mask bands (``twin.city.layout.MASK_BANDS``): 1 inside a footprint or road surface, 0 outside."""
     bands = []
     for table in (buildings, roads):
         shapes = [] if table is None else _polygon_shapes(table.to_crs(crs_local).geometry.to_numpy())
         bands.append(rasterize(shapes, out_shape=grid.shape, transform=grid.transform, fill=0, default_value=1,
                                dtype="uint8") if shapes else np.zeros(grid.shape, np.uint8))
-    tmp = path.with_name(".masks.partial.tif")
-    with rasterio.open(tmp, "w", driver="GTiff", height=grid.shape[0], width=grid.shape[1], count=2,
-                       dtype="uint8", crs=grid.crs, transform=grid.transform, compress="deflate") as dst:
+    with replacing(path) as tmp, rasterio.open(
+            tmp, "w", driver="GTiff", height=grid.shape[0], width=grid.shape[1], count=len(bands), dtype="uint8",
+            crs=grid.crs, transform=grid.transform, compress="deflate") as dst:
         for i, band in enumerate(bands, start=1):
             dst.write(band, i)
-        dst.descriptions = ("buildings", "roads")
-    tmp.replace(path)
+        dst.descriptions = MASK_BANDS
 
 
 def _polygon_shapes(geometries: np.ndarray) -> list[dict]:
@@ -399,16 +399,9 @@ def _manifest(source: Path, city_id: str, buildings, grid: Grid, crs_local: str,
             "transform": list(grid.transform)[:6],
             "crs": crs_local,
         },
-        "files": {
-            "tileset": "tileset.json",
-            "terrain_tileset": "terrain/tileset.json" if terrain_tiles else None,
-            "buildings": "buildings.parquet",
-            "terrain": "terrain.tif",
-            "masks": "masks.tif",
-            "hazards": "hazards.parquet" if hazards is not None else None,
-            "roads": "roads.parquet" if roads is not None else None,
-            "shelters": "shelters.geojson" if has_shelters else None,
-        },
+        "files": files_entry({"tileset", "buildings", "terrain", "masks"} | {key for key, present in (
+            ("terrain_tileset", bool(terrain_tiles)), ("hazards", hazards is not None), ("roads", roads is not None),
+            ("shelters", has_shelters)) if present}),
         "ellipsoidal_offset": options.ellipsoidal_offset,
         "versions": {
             "machi_twin": __version__,

@@ -1,14 +1,26 @@
-"""Running conversion tasks on dask.distributed: a local cluster, or a scheduler's workers."""
+"""How conversion work is spread out: a *runner* maps a task function over argument tuples.
+
+``run_inline`` runs them here, one after the other; ``dask_runner`` gives one that runs them
+on dask.distributed workers (a local cluster, or a scheduler's). Results come back in any order.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-import dask
-from distributed import Client, LocalCluster, as_completed
+#: (task function, argument tuples, on_done callback) → results, in any order.
+Runner = Callable[[Callable[..., Any], list[tuple], Callable[[Any], None]], list[Any]]
 
-from twin.convert.tasks import Runner
+
+def run_inline(task: Callable[..., Any], args: list[tuple], done: Callable[[Any], None]) -> list[Any]:
+    """Run every task in this process, in order."""
+    results = []
+    for item in args:
+        results.append(task(*item))
+        done(results[-1])
+    return results
 
 
 #: Local workers are forked, not spawned: they start with this process's modules already
@@ -25,13 +37,16 @@ _LOCAL_CONFIG = {
 
 @contextmanager
 def dask_runner(workers: int, scheduler: str | None = None) -> Iterator[Runner]:
-    """A runner (see ``twin.convert.tasks.Runner``) on dask workers, for the ``with`` block.
+    """A runner (see ``Runner``) on dask workers, for the ``with`` block.
 
     Without ``scheduler`` it starts a LocalCluster of ``workers`` single-threaded
     processes; with one (``tcp://host:8786``) it uses that cluster, whose workers must
     see the dataset and output paths. The same workers serve every call (file tasks,
     then tile tasks).
     """
+    import dask  # here, not at the top: dask takes a second to import and inline runs never need it
+    from distributed import Client, LocalCluster, as_completed
+
     cluster = None
     if scheduler is None:
         with dask.config.set(_LOCAL_CONFIG):

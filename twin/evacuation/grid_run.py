@@ -1,21 +1,21 @@
 """Evacuation runs from files: read walls, agents, exits and a flood, run ``sim.evacuation``,
-write the output folder. The command line's grid mode uses it; a city mode can reuse it."""
+write the output folder (the command line's grid mode); ``summarise`` serves the city mode too."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from sim.errors import SimInputError
 from sim.evacuation import EvacuationConfig, EvacuationResult, simulate
 from twin.errors import TwinInputError
+from twin.evacuation.hazard_depth import FloodDepth
+from twin.files.atomic import write_json, write_with
 from twin.files.rasters import Grid, read_grid
 
 AGENT_COLUMNS = ("id", "x", "y")
@@ -31,63 +31,6 @@ class EvacuationInputs:
     exits: pd.DataFrame
     flood: FloodDepth | None = None
     paths: dict[str, Path] | None = None
-
-
-def open_depth(path: Path) -> xr.Dataset:
-    """A flood result's ``depth.nc``, checked: ``depth`` over ``(time, y, x)`` and times that
-    increase."""
-    try:
-        ds = xr.open_dataset(path)
-    except (OSError, ValueError) as exc:
-        raise TwinInputError(f"{path}: not a readable NetCDF file ({exc})") from None
-    if "depth" not in ds or ds["depth"].dims != ("time", "y", "x"):
-        raise TwinInputError(f"{path}: needs a variable depth over (time, y, x)")
-    times = np.asarray(ds["time"].to_numpy(), dtype=float)
-    if times.size == 0 or np.any(np.diff(times) <= 0):
-        raise TwinInputError(f"{path}: time must be non-empty and increasing")
-    return ds
-
-
-class FloodDepth:
-    """Depth at any time from a ``depth.nc`` (``depth`` over ``time, y, x``), linear in time
-    between frames, held before the first and after the last; NaN counts as dry."""
-
-    def __init__(self, path: Path, walls: Grid) -> None:
-        ds = open_depth(path)
-        depth = ds["depth"]
-        rows, cols = walls.shape
-        if depth.shape[1:] != (rows, cols):
-            raise TwinInputError(f"{path}: depth grid is {depth.shape[1]} x {depth.shape[2]} cells, "
-                                 f"the walls grid has {rows} x {cols}")
-        xs, ys = walls.cell_centres()
-        tol = 1e-3 * walls.cell_size
-        x, y = ds["x"].to_numpy(), ds["y"].to_numpy()
-        if np.allclose(y, ys[::-1], atol=tol):
-            depth = depth.isel(y=slice(None, None, -1))
-        elif not np.allclose(y, ys, atol=tol):
-            raise TwinInputError(f"{path}: y cell centres do not match the walls grid")
-        if not np.allclose(x, xs, atol=tol):
-            raise TwinInputError(f"{path}: x cell centres do not match the walls grid")
-        self.times = np.asarray(ds["time"].to_numpy(), dtype=float)
-        self.path = path
-        self._depth = depth
-        self._cache: dict[int, np.ndarray] = {}
-
-    def _frame(self, k: int) -> np.ndarray:
-        if k not in self._cache:
-            if len(self._cache) > 2:
-                self._cache.pop(min(self._cache))
-            self._cache[k] = np.nan_to_num(self._depth.isel(time=k).to_numpy().astype(np.float32), nan=0.0)
-        return self._cache[k]
-
-    def __call__(self, t: float) -> np.ndarray:
-        k = int(np.searchsorted(self.times, t, side="right")) - 1
-        if k < 0:
-            return self._frame(0)
-        if k >= len(self.times) - 1:
-            return self._frame(len(self.times) - 1)
-        w = np.float32((t - self.times[k]) / (self.times[k + 1] - self.times[k]))
-        return (1 - w) * self._frame(k) + w * self._frame(k + 1)
 
 
 def read_table(path: Path, required: tuple[str, ...], numeric: tuple[str, ...]) -> pd.DataFrame:
@@ -177,10 +120,10 @@ def run_evacuation(inputs: EvacuationInputs, config: EvacuationConfig, out: Path
         raise _blame(exc, inputs.paths) from None
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(result, config)
-    _atomic(out / "arrivals.csv", lambda p: _arrivals(result).to_csv(p, index=False))
-    _atomic(out / "stranded.csv", lambda p: _stranded(result).to_csv(p, index=False))
-    _atomic(out / "trajectories.parquet", lambda p: result.trajectories.to_parquet(p, index=False))
-    _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    write_with(out / "arrivals.csv", lambda p: _arrivals(result).to_csv(p, index=False))
+    write_with(out / "stranded.csv", lambda p: _stranded(result).to_csv(p, index=False))
+    write_with(out / "trajectories.parquet", lambda p: result.trajectories.to_parquet(p, index=False))
+    write_json(out / "summary.json", summary)
     return summary
 
 
@@ -215,8 +158,3 @@ def _stranded(result: EvacuationResult) -> pd.DataFrame:
     return pd.DataFrame({"agent_id": result.agent_id[s], "stranded_s": result.stranded_s[s],
                          "x": result.stranded_x[s], "y": result.stranded_y[s]})
 
-
-def _atomic(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)

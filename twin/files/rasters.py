@@ -12,6 +12,7 @@ from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
 
 from twin.errors import TwinInputError
+from twin.files.atomic import partial
 
 DRIVERS = {".tif": "GTiff", ".tiff": "GTiff", ".asc": "AAIGrid"}
 
@@ -82,7 +83,7 @@ def write_grid(path: str | Path, grid: Grid, nodata: float = -9999.0) -> Path:
     if driver is None:
         raise TwinInputError(f"{path}: grid files end in .tif or .asc")
     data = np.where(np.isnan(grid.data), nodata, grid.data) if grid.data.dtype.kind == "f" else grid.data
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp = partial(path)
     profile = dict(driver=driver, height=data.shape[0], width=data.shape[1], count=1,
                    dtype=data.dtype, transform=grid.transform, nodata=nodata)
     if grid.crs is not None:
@@ -92,7 +93,7 @@ def write_grid(path: str | Path, grid: Grid, nodata: float = -9999.0) -> Path:
         profile.update(compress="deflate", zlevel=1, tiled=data.shape[0] >= 256 and data.shape[1] >= 256)
     with rasterio.open(tmp, "w", **profile) as dst:
         dst.write(data, 1)
-    for side in tmp.parent.glob(f".{path.stem}.partial*"):
+    for side in tmp.parent.glob(partial(path.with_suffix("")).name + ".*"):
         if side != tmp:  # .asc writes a .prj sidecar
             side.replace(path.with_suffix(side.suffix))
     tmp.replace(path)

@@ -2,16 +2,15 @@
 
 The folder holds ``depth.nc`` (CF-NetCDF: ``depth`` and ``wse`` over ``time, y, x``),
 ``max_depth.tif``/``.asc``, ``max_velocity.tif``, ``arrival_time.tif``, ``gauges.csv`` and
-``summary.json``. Files are written into a hidden folder beside their final place and moved
+``summary.json``. Files are written into a staging folder (``twin.files.atomic``) and moved
 in at the end, so a failed run leaves nothing half-written. The grid mode of ``twin flood
-run`` and, later, the city mode both end here.
+run`` and the city mode both end here. "Flooded" is ``twin.depth_classes.is_wet`` at the
+run's arrival depth, the same test that arrival times and per-building figures use.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,9 @@ import netCDF4
 import numpy as np
 
 from sim.flood import FloodModel, FloodResult, Forcing, Gauge, Scheme, Series, Snapshot
+from twin.depth_classes import WET_DEPTH_M, WET_TOLERANCE_M, is_wet
 from twin.errors import TwinInputError
+from twin.files.atomic import staging_folder, write_json
 from twin.files.rasters import Grid, write_grid
 
 SERIES_COLUMNS = {"rain": "mm_per_h", "inflow": "m3_per_s", "stage": "wse_m"}
@@ -42,7 +43,7 @@ class FloodRun:
     gauges: list[Gauge] = field(default_factory=list)
     initial_wse: float | np.ndarray | None = None
     scheme: Scheme = field(default_factory=Scheme)
-    arrival_depth_m: float = 0.1
+    arrival_depth_m: float = WET_DEPTH_M
     gauge_interval_s: float | None = None
 
 
@@ -129,11 +130,9 @@ def run_flood(run: FloodRun, out: Path, on_progress: Callable[[float, float], No
     model = FloodModel(
         run.dem.data, run.dem.cell_size, manning=run.manning, blocked=run.blocked, buildings=run.buildings,
         building_height=run.building_height_m, forcing=run.forcing, initial_wse=run.initial_wse,
-        gauges=run.gauges, scheme=run.scheme, arrival_depth=run.arrival_depth_m)
+        gauges=run.gauges, scheme=run.scheme, arrival_depth=run.arrival_depth_m - WET_TOLERANCE_M)
     out.mkdir(parents=True, exist_ok=True)
-    partial = out / f".partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
+    partial = staging_folder(out / "run")
     try:
         writer = DepthWriter(partial / "depth.nc", run.dem)
         try:
@@ -145,7 +144,7 @@ def run_flood(run: FloodRun, out: Path, on_progress: Callable[[float, float], No
         summary = _summary(run, result)
         _write_rasters(partial, run.dem, result)
         _write_gauges(partial / "gauges.csv", result)
-        (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json(partial / "summary.json", summary)
         for item in partial.iterdir():
             item.replace(out / item.name)
     finally:
@@ -175,7 +174,7 @@ def _write_gauges(path: Path, result: FloodResult) -> None:
 def _summary(run: FloodRun, result: FloodResult) -> dict:
     mass = result.mass
     cell_area = run.dem.cell_size ** 2
-    wet = np.nan_to_num(result.max_depth) > run.arrival_depth_m
+    wet = is_wet(result.max_depth, run.arrival_depth_m)
     return {
         "duration_s": run.duration_s,
         "steps": result.steps,

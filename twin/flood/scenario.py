@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.flood import Series
 from sim.flood.forcing import SIDES
+from twin.depth_classes import WET_DEPTH_M
 from twin.errors import TwinInputError
 
 BUILTIN_PACKAGE = "twin.flood.builtin"
@@ -49,7 +50,7 @@ class Scenario:
     manning_roads: float = 0.015
     buildings: str = "walls"
     building_height_m: float = 10.0
-    arrival_depth_m: float = 0.1
+    arrival_depth_m: float = WET_DEPTH_M  # water this deep wets a cell or a building
     description: str = ""
     source: str = "<scenario>"
 
@@ -154,7 +155,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
         manning_roads=p.number(manning, "roads", default=0.015, minimum=0.0, prefix="manning."),
         buildings=mode,
         building_height_m=p.number(buildings, "height_m", default=10.0, minimum=0.0, prefix="buildings."),
-        arrival_depth_m=p.number(data, "arrival_depth_m", default=0.1, positive=True),
+        arrival_depth_m=p.number(data, "arrival_depth_m", default=WET_DEPTH_M, positive=True),
         source=source,
     )
 

@@ -10,23 +10,23 @@ evacuation guideline; see REFERENCES.md "Evacuation").
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numba
 import numpy as np
-import rasterio
+import pandas as pd
 from affine import Affine
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from sim.evacuation.navigation import fast_marching
+from twin.city.layout import CityFolder
+from twin.city.shelters import city_shelters
+from twin.lonlat import from_lonlat, to_lonlat
 
 WALKING_SPEED_M_S = 1.0
 #: How far (cells) a shelter or a tapped point may be snapped to the nearest open cell.
 SNAP_CELLS = 30
-LONLAT = "EPSG:6668"  # JGD2011 lon/lat with always_xy=True
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,12 @@ class WalkAnswer:
     route: list[tuple[float, float]]  # lon/lat from the point to the shelter
 
 
-def flood_shelters(path: Path) -> list[Shelter]:
-    """Shelters of ``shelters.geojson`` designated for floods (all of them when no flags are given)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    out = []
-    for feature in data.get("features") or []:
-        props = feature.get("properties") or {}
-        geometry = feature.get("geometry") or {}
-        flags = props.get("hazards")
-        if geometry.get("type") != "Point" or (isinstance(flags, dict) and not flags.get("flood")):
-            continue
-        lon, lat = geometry["coordinates"][:2]
-        capacity = props.get("capacity")
-        out.append(Shelter(id=str(props.get("id", len(out))), name=str(props.get("name") or props.get("id")),
-                           name_en=props.get("name_en"), lon=float(lon), lat=float(lat),
-                           capacity=int(capacity) if isinstance(capacity, (int, float)) else None))
-    return out
+def shelters_of(table: pd.DataFrame) -> list[Shelter]:
+    """Shelters from a shelter table (``twin.city.shelters``: flood shelters only)."""
+    return [Shelter(id=str(r.shelter_id), name=str(r.name), name_en=r.name_en if isinstance(r.name_en, str) else None,
+                    lon=float(r.lon), lat=float(r.lat),
+                    capacity=int(r.capacity) if np.isfinite(r.capacity) else None)
+            for r in table.itertuples(index=False)]
 
 
 def nearest_open(walls: np.ndarray, r: int, c: int, radius: int = SNAP_CELLS) -> tuple[int, int] | None:
@@ -125,8 +115,8 @@ class ShelterWalk:
         self.walls = walls
         self.transform = transform
         self.cell_size = float(transform.a)
-        self._to_map = Transformer.from_crs(LONLAT, crs, always_xy=True)
-        self._to_lonlat = Transformer.from_crs(crs, LONLAT, always_xy=True)
+        self._to_map = from_lonlat(crs)
+        self._to_lonlat = to_lonlat(crs)
         self.shelters: list[Shelter] = []
         self._cells: dict[tuple[int, int], Shelter] = {}
         for shelter in shelters:
@@ -139,14 +129,11 @@ class ShelterWalk:
                          else np.full(walls.shape, np.inf))
 
     @classmethod
-    def of_city(cls, folder: Path, manifest: dict) -> ShelterWalk:
-        """From a City folder: ``masks.tif`` band 1 as walls and ``shelters.geojson``."""
-        files = manifest.get("files") or {}
-        with rasterio.open(folder / files["masks"]) as src:
-            walls = src.read(1) > 0
-            transform, crs = src.transform, CRS.from_user_input(src.crs.to_wkt())
-        shelters = flood_shelters(folder / files["shelters"]) if files.get("shelters") else []
-        return cls(walls, transform, crs, shelters)
+    def of_city(cls, city: CityFolder) -> ShelterWalk:
+        """From a City: its building mask as walls and its flood shelters (none when it has no list)."""
+        transform, crs = city.mask_grid()
+        shelters = shelters_of(city_shelters(city)) if city.has("shelters") else []
+        return cls(city.masks()["buildings"], transform, crs, shelters)
 
     def cell_of(self, lon: float, lat: float) -> tuple[int, int] | None:
         """The grid cell holding lon/lat, or None outside the grid."""

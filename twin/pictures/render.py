@@ -6,7 +6,6 @@ measured height (a default where unknown), in the City's local plane-rectangular
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +15,10 @@ import numpy as np
 import rasterio
 import shapely
 
+from twin import depth_classes
+from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
 
-#: MLIT standard inundation-depth classes (水害ハザードマップ作成の手引き, 2016): upper bound (m), colour.
-DEPTH_CLASSES = ((0.5, "#F7F5A9"), (3.0, "#FFD8C0"), (5.0, "#FFB7B7"), (10.0, "#FF9191"),
-                 (20.0, "#F285C9"), (float("inf"), "#DC7ADC"))
 NO_RISK = "#D9D9D9"
 USAGE_COLOURS = {  # Building_usage codes, grouped: offices, commerce, homes, public, industry
     "401": "#4E79A7", "402": "#F28E2B", "403": "#F28E2B", "404": "#F28E2B", "411": "#EDC948",
@@ -44,25 +42,22 @@ def render_city(city: Path, out: Path, options: RenderOptions = RenderOptions())
     """Write a PNG of the City folder ``city``."""
     import pyvista as pv
 
-    manifest_path = city / "city.json"
-    if not manifest_path.is_file():
-        raise TwinInputError(f"{city}: not a City folder (no city.json); make one with twin convert")
+    folder = CityFolder.open(city)
     if options.colour_by not in COLOUR_MODES:
         raise TwinInputError(f"--colour-by {options.colour_by!r}: choose one of {', '.join(COLOUR_MODES)}")
-    manifest = json.loads(manifest_path.read_text())
     pv.OFF_SCREEN = True
     plotter = pv.Plotter(off_screen=True, window_size=list(options.size))
     plotter.set_background("#F4F6F8", top="#C9D6E3")
-    terrain, z_range = _terrain(pv, city / manifest["files"]["terrain"])
+    terrain, z_range = _terrain(pv, folder.require("terrain"))
     low, high = z_range
     plotter.add_mesh(terrain, scalars="height", cmap="bone", clim=(low - 1.5 * (high - low), high),
                      show_scalar_bar=False, smooth_shading=True, ambient=0.25)
     if options.flood_result is not None:
         _add_flood(pv, plotter, options.flood_result, terrain)
-    buildings = gpd.read_parquet(city / manifest["files"]["buildings"]).to_crs(manifest["crs"]["local"])
+    buildings = folder.buildings(folder.local_crs)
     mesh, colours = _buildings(pv, buildings, options.colour_by)
     plotter.add_mesh(mesh, scalars=colours, rgb=True, ambient=0.3, diffuse=0.8)
-    plotter.add_text(f"{manifest['name']} — {len(buildings)} buildings, coloured by {options.colour_by}",
+    plotter.add_text(f"{folder.manifest.get('name', folder.id)} — {len(buildings)} buildings, coloured by {options.colour_by}",
                      font_size=10, color="#333333")
     # VTK's bundled font has no kana or kanji: the credit is given in English here.
     plotter.add_text("Source: MLIT Japan, Project PLATEAU / machi-twin", position="lower_right",
@@ -101,7 +96,7 @@ def _add_flood(pv, plotter, result: Path, terrain) -> None:
     ground = _sample_height(terrain, x, y)
     grid = pv.StructuredGrid(x, y, ground + depth)
     grid["depth"] = depth.ravel(order="F")
-    wet = grid.threshold(0.05, scalars="depth")
+    wet = grid.threshold(depth_classes.WET_DEPTH_M - depth_classes.WET_TOLERANCE_M, scalars="depth")
     if wet.n_points:
         colours = np.array([_rgb(_depth_colour(d)) for d in wet["depth"]])
         plotter.add_mesh(wet, scalars=colours, rgb=True, opacity=0.8)
@@ -170,7 +165,7 @@ def _colours(buildings: gpd.GeoDataFrame, colour_by: str) -> np.ndarray:
 
 
 def _depth_colour(depth: float) -> str:
-    return next(colour for upper, colour in DEPTH_CLASSES if depth < upper)
+    return depth_classes.of_rank(depth_classes.rank_of_any_depth(depth)).colour
 
 
 def _rgb(hex_colour: str) -> np.ndarray:

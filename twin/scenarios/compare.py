@@ -2,25 +2,24 @@
 
 The difference is B − A of the maximum depth on A's grid (B is resampled onto it, nearest
 cell, when the two ran at different cell sizes). The picture is warped to lon/lat like the
-depth frames (``twin.scenarios.jobs.write_frames``) and coloured on a diverging scale: reds where B is
+depth frames (``twin.pictures.lonlat_png``) and coloured on a diverging scale: reds where B is
 deeper, blues where B is shallower, transparent within ``SAME_M``.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-from rasterio.warp import Resampling, calculate_default_transform, reproject
+from rasterio.warp import Resampling, reproject
 
 from twin.errors import TwinInputError
-from twin.scenarios.jobs import LONLAT
 from twin.files.rasters import Grid
-from twin.scenarios.figures import JobFiles, max_depth, scenario_figures
+from twin.pictures.lonlat_png import LonLatPicture, picture, warped
+from twin.scenarios.figures import max_depth, scenario_figures
+from twin.scenarios.results import JobFiles
 
 #: Differences smaller than this (m) are drawn transparent and count as unchanged.
 SAME_M = 0.01
@@ -58,22 +57,10 @@ def colours(diff: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def lonlat_picture(diff: np.ndarray, grid: Grid) -> tuple[bytes, list[float]]:
-    """The difference warped onto a lon/lat grid as PNG bytes, and its [west, south, east, north]."""
-    rows, cols = diff.shape
-    west, north = grid.transform @ (0, 0)
-    east, south = grid.transform @ (cols, rows)
-    dst_transform, width, height = calculate_default_transform(grid.crs, LONLAT, cols, rows,
-                                                               west, south, east, north)
-    out = np.full((height, width), np.nan, np.float32)
-    reproject(diff.astype(np.float32), out, src_transform=grid.transform, src_crs=grid.crs,
-              dst_transform=dst_transform, dst_crs=LONLAT, resampling=Resampling.nearest,
-              src_nodata=np.nan, dst_nodata=np.nan)
-    buffer = io.BytesIO()
-    Image.fromarray(colours(out), "RGBA").save(buffer, format="PNG")
-    w, n = dst_transform @ (0, 0)
-    e, s = dst_transform @ (width, height)
-    return buffer.getvalue(), [w, s, e, n]
+def lonlat_picture(diff: np.ndarray, grid: Grid) -> LonLatPicture:
+    """The difference warped onto a lon/lat grid, coloured."""
+    on_lonlat, rectangle = warped(diff, grid.transform, grid.crs)
+    return picture(colours(on_lonlat), rectangle)
 
 
 def _change(a: Any, b: Any) -> Any:
@@ -104,7 +91,7 @@ def compare_jobs(folder_a: Path, job_a: dict[str, Any], folder_b: Path, job_b: d
                              f"({job_a['city']}, {job_b['city']}): only runs on one city compare")
     grid_a = max_depth(JobFiles(folder_a))
     diff = difference(grid_a, max_depth(JobFiles(folder_b)))
-    png, rectangle = lonlat_picture(diff, grid_a)
+    shown = lonlat_picture(diff, grid_a)
     cell_area = grid_a.cell_size ** 2
     a, b = scenario_figures(folder_a, job_a), scenario_figures(folder_b, job_b)
     head_a, head_b = _headline(a), _headline(b)
@@ -117,8 +104,8 @@ def compare_jobs(folder_a: Path, job_a: dict[str, Any], folder_b: Path, job_b: d
             "max_increase_m": round(float(max(diff.max(), 0.0)), 3),
             "max_decrease_m": round(float(max(-diff.min(), 0.0)), 3),
             "same_within_m": SAME_M,
-            "rectangle": rectangle,
+            "rectangle": shown.rectangle,
             "legend": [{"max_m": None if np.isinf(u) else u, "colour": c} for u, c in DIFF_CLASSES],
         },
     }
-    return Comparison(figures, png)
+    return Comparison(figures, shown.png)

@@ -3,14 +3,14 @@
 Flood figures come from ``result/`` (``max_depth.tif``, ``depth.nc``, ``buildings.parquet``,
 written by ``twin.flood.city_run``); evacuation figures from ``evacuation/`` (``summary.json``,
 ``shelters.csv``, ``buildings.csv``, ``clearance.csv``) when an evacuation ran after the
-flood. A cell or a building counts as flooded from ``DRY_DEPTH_M`` up, the same limit the
-per-building depths use; depth classes are the MLIT ones (``RANK_LABELS``).
+flood. A cell or a building counts as flooded where it is wet at the run's wet depth
+(``twin.depth_classes.is_wet``), the same test the run's own summary and the command line use;
+depth classes are the MLIT ones.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +18,19 @@ import netCDF4
 import numpy as np
 import pandas as pd
 
-from twin.flood.city_run import DRY_DEPTH_M, RANK_LABELS, depth_rank
+from twin import depth_classes
 from twin.errors import TwinInputError
 from twin.files.rasters import Grid, read_grid
+from twin.scenarios.results import JobFiles
 
-FLOOD_RANKS = range(1, 7)
 
-
-@dataclass(frozen=True)
-class JobFiles:
-    """Where a job's results live."""
-
-    folder: Path
-
-    @property
-    def result(self) -> Path:
-        return self.folder / "result"
-
-    @property
-    def evacuation(self) -> Path:
-        return self.folder / "evacuation"
-
-    def has_evacuation(self) -> bool:
-        return (self.evacuation / "summary.json").is_file()
+def wet_depth(files: JobFiles) -> float:
+    """The depth (m) from which the job's run counts a cell or a building as wet."""
+    try:
+        summary = json.loads((files.result / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return depth_classes.WET_DEPTH_M
+    return float(summary.get("arrival_depth_m", depth_classes.WET_DEPTH_M))
 
 
 def max_depth(files: JobFiles) -> Grid:
@@ -48,23 +38,25 @@ def max_depth(files: JobFiles) -> Grid:
     return read_grid(files.result / "max_depth.tif")
 
 
-def flooded_area(depth: np.ndarray, cell_area_m2: float) -> float:
-    """Area (m²) of cells at least ``DRY_DEPTH_M`` deep."""
-    return float(np.count_nonzero(np.nan_to_num(depth) >= DRY_DEPTH_M) * cell_area_m2)
+def flooded_area(depth: np.ndarray, cell_area_m2: float, wet_m: float) -> float:
+    """Area (m²) of the cells wet at ``wet_m``."""
+    return float(np.count_nonzero(depth_classes.is_wet(depth, wet_m)) * cell_area_m2)
 
 
 def flood_figures(files: JobFiles) -> dict[str, Any]:
     """Maximum depth, flooded area in all and per MLIT depth class."""
     grid = max_depth(files)
+    wet_m = wet_depth(files)
     cell_area = grid.cell_size ** 2
-    ranks = depth_rank(grid.data)
+    ranks = depth_classes.rank_of_depth(grid.data, wet_m)
     finite = grid.data[np.isfinite(grid.data)]
     return {
         "max_depth_m": round(float(finite.max()), 3) if finite.size else 0.0,
         "cell_size_m": grid.cell_size,
-        "flooded_area_m2": flooded_area(grid.data, cell_area),
-        "flooded_area_by_class_m2": {RANK_LABELS[r]: float(np.count_nonzero(ranks == r) * cell_area)
-                                     for r in FLOOD_RANKS},
+        "wet_depth_m": wet_m,
+        "flooded_area_m2": flooded_area(grid.data, cell_area, wet_m),
+        "flooded_area_by_class_m2": {depth_classes.key(r): float(np.count_nonzero(ranks == r) * cell_area)
+                                     for r in depth_classes.RANKS},
     }
 
 
@@ -73,10 +65,11 @@ def flooded_area_series(files: JobFiles) -> list[tuple[float, float]]:
     path = files.result / "depth.nc"
     if not path.is_file():
         return []
+    wet_m = wet_depth(files)
     with netCDF4.Dataset(path) as ds:
         xs = ds["x"][:]
         cell = float(abs(xs[1] - xs[0])) if len(xs) > 1 else 1.0
-        return [(float(t), flooded_area(np.asarray(ds["depth"][k].filled(np.nan)), cell * cell))
+        return [(float(t), flooded_area(np.asarray(ds["depth"][k].filled(np.nan)), cell * cell, wet_m))
                 for k, t in enumerate(ds["time"][:])]
 
 
@@ -88,7 +81,7 @@ def building_figures(table: pd.DataFrame) -> dict[str, Any]:
     """Buildings in all, flooded, and flooded per simulated MLIT depth class."""
     ranks = table["simulated_rank"].astype(int)
     return {"count": len(table), "flooded": int((ranks >= 1).sum()),
-            "by_depth_class": {RANK_LABELS[r]: int((ranks == r).sum()) for r in FLOOD_RANKS}}
+            "by_depth_class": {depth_classes.key(r): int((ranks == r).sum()) for r in depth_classes.RANKS}}
 
 
 def evacuation_figures(files: JobFiles, table: pd.DataFrame) -> dict[str, Any] | None:

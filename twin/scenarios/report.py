@@ -13,10 +13,12 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from twin.flood.city_run import DRY_DEPTH_M, RANK_LABELS
-from twin.pictures.render import DEPTH_CLASSES, RenderOptions, render_city
-from twin.scenarios.figures import FLOOD_RANKS, JobFiles, clearance_series, flooded_area_series
+from twin import depth_classes
+from twin.files.atomic import replacing
+from twin.pictures.render import RenderOptions, render_city
 from twin.pictures.svg_chart import Bar, Line, bar_chart, line_chart
+from twin.scenarios.figures import clearance_series, flooded_area_series
+from twin.scenarios.results import JobFiles
 
 MAP_SIZE = (1200, 750)
 _render_lock = threading.Lock()  # VTK offscreen rendering is not for concurrent threads
@@ -24,13 +26,14 @@ _render_lock = threading.Lock()  # VTK offscreen rendering is not for concurrent
 
 def report_map(city_folder: Path, job_folder: Path) -> Path:
     """The job's map picture, rendered on first use and cached in ``report/map.png``."""
-    out = job_folder / "report" / "map.png"
+    files = JobFiles(job_folder)
+    out = files.report_map
     with _render_lock:
         if not out.is_file():
-            tmp = out.with_name(".map.partial.png")
-            render_city(city_folder, tmp, RenderOptions(colour_by="flood", camera="oblique", size=MAP_SIZE,
-                                                        flood_result=job_folder / "result"))
-            tmp.replace(out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with replacing(out) as tmp:
+                render_city(city_folder, tmp, RenderOptions(colour_by="flood", camera="oblique", size=MAP_SIZE,
+                                                            flood_result=files.result))
     return out
 
 
@@ -43,7 +46,7 @@ def charts(job_folder: Path, figures: dict[str, Any]) -> dict[str, str]:
     files = JobFiles(job_folder)
     by_class = figures["buildings"]["by_depth_class"]
     out = {"buildings_by_depth_class": bar_chart(
-        [Bar(RANK_LABELS[r], by_class[RANK_LABELS[r]], DEPTH_CLASSES[r - 1][1]) for r in FLOOD_RANKS],
+        [Bar(c.key, by_class[c.key], c.colour) for c in depth_classes.CLASSES],
         "建物 buildings", "浸水深別の浸水建物数 Flooded buildings by depth class", fmt=lambda v: f"{v:.0f}")}
     area = flooded_area_series(files)
     if area:
@@ -108,16 +111,16 @@ def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str
                  f"{len(evacuation['shelters_overflowing'])} / {evacuation['shelters']}"),
         ]
     classes = "".join(
-        f"<tr><th><span class=\"swatch\" style=\"background:{DEPTH_CLASSES[r - 1][1]}\"></span>"
-        f"{escape(RANK_LABELS[r])}</th><td>{buildings['by_depth_class'][RANK_LABELS[r]]:,}</td>"
-        f"<td>{flood['flooded_area_by_class_m2'][RANK_LABELS[r]] / 1e4:,.2f}</td></tr>" for r in FLOOD_RANKS)
+        f"<tr><th><span class=\"swatch\" style=\"background:{c.colour}\"></span>"
+        f"{escape(c.label_ja)} {escape(c.label_en)}</th><td>{buildings['by_depth_class'][c.key]:,}</td>"
+        f"<td>{flood['flooded_area_by_class_m2'][c.key] / 1e4:,.2f}</td></tr>" for c in depth_classes.CLASSES)
     parts = [
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\">",
         f"<title>{escape(name)} — machi-twin report</title><style>{_STYLE}</style></head><body>",
         f"<h1>浸水シナリオ報告 Scenario report: {escape(name)}</h1>",
         (f"<p class=\"note\">都市 City {escape(figures['city'])} · ジョブ job {escape(figures['job'])} · "
          f"継続時間 duration {_number(scenario.get('duration_s'), '{:.0f}')} s · "
-         f"浸水の判定 flooded from {DRY_DEPTH_M:g} m</p>"),
+         f"浸水の判定 flooded from {flood['wet_depth_m']:g} m</p>"),
     ]
     if map_url:
         parts.append(f"<img class=\"map\" src=\"{escape(map_url)}\" alt=\"最大浸水深の地図 map of the maximum depth\">")

@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from citygml.model import Feature
+from twin.convert.runners import Runner, run_inline
 from twin.tiles.enu import LocalFrame, enu_rotations, geodetic_to_ecef
 from twin.tiles.glb import GltfBuilder
 from twin.tiles.meshes import Lod, Mesh, MeshStats, building_meshes, terrain_mesh
 from twin.tiles.meshstore import MeshBatch, MeshBatchWriter, MeshSet, concat_sets, image_mime
-from twin.convert.tasks import Runner, run_inline
 from twin.tiles.metadata import CLASS_NAME, BuildingProperties, schema, table_columns
-from twin.tiles.tileset import (Tile, build_quadtree, fill_regions, plane_coordinates,
-                          region_of_bounds, write_tilesets)
+from twin.tiles.tileset import Tile, build_quadtree, fill_regions, plane_coordinates, region_of_bounds, write_tilesets
 
 #: ENU (east, north, up) → glTF (x, y, z) with y up: (e, u, −n). 3D Tiles turns glTF's
 #: y-up into z-up by the inverse of this before applying the tile transform.

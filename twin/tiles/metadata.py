@@ -9,8 +9,8 @@ See EXT_structural_metadata and the 3D Metadata Specification (3D Tiles 1.1, OGC
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence
 
 import numpy as np
 

@@ -20,7 +20,8 @@ def test_create_list_use_and_revoke_a_key(tmp_path, twin):
     with sqlite3.connect(tmp_path / "twin.db") as db:
         (stored,) = db.execute("select key_hash from api_keys where name = 'gauge-7'").fetchone()
         dump = "\n".join(db.iterdump())
-    assert stored.startswith("$argon2id$") and key not in dump and key.split("_", 2)[2] not in dump  # the whole secret, which may hold "_"
+    # the whole secret, which may hold "_"
+    assert stored.startswith("$argon2id$") and key not in dump and key.split("_", 2)[2] not in dump
 
     listed = twin("keys", "list", "--json", "--data-dir", str(tmp_path))
     assert listed.returncode == 0

@@ -22,9 +22,10 @@ from tests.twin.fixtures_city import (
     converted_sample_city,
     data_dir_linking,
 )
-from twin.evacuation.city_run import CityEvacuation, run_city_evacuation
-from twin.flood.city_run import load_city
+from twin.city.grids import load_grids
+from twin.city.shelters import read_official_csv, read_shelters, vertical_shelters
 from twin.errors import TwinInputError
+from twin.evacuation.city_run import CityEvacuation, run_city_evacuation
 from twin.evacuation.population import (
     DEFAULT_OCCUPANCY,
     ELDERLY_SHARE,
@@ -34,7 +35,6 @@ from twin.evacuation.population import (
     read_occupancy,
     sample_agents,
 )
-from twin.city.shelters import read_official_csv, read_shelters, vertical_shelters
 
 OUTPUT_COLUMNS = {
     "clearance.csv": ["t_s", "arrived", "stranded", "evacuating"],
@@ -63,7 +63,7 @@ def test_people_are_floor_area_times_the_table_density():
 
 
 def test_population_of_a_converted_city_follows_the_formula(converted_city, tmp_path):
-    city = load_city(converted_city)
+    city = load_grids(converted_city)
     b = city.buildings
     storeys = np.where(b["storeys"] > 0, b["storeys"], np.maximum(1, np.round(b["height"].fillna(3.0) / 3)))
     expected = sum(float(g.area) * s * _density(str(code), 2)
@@ -176,7 +176,7 @@ def test_city_run_with_the_official_hazard(converted_city, tmp_path):
 
 def _write_depth(path: Path, city_folder: Path, cell: float, depth_m: float) -> None:
     """A depth.nc on the City's grid coarsened to ``cell``: ``depth_m`` everywhere at all times."""
-    grid = load_city(city_folder, cell).terrain
+    grid = load_grids(city_folder, cell).terrain
     xs, ys = grid.cell_centres()
     path.mkdir(parents=True, exist_ok=True)
     with netCDF4.Dataset(path / "depth.nc", "w") as ds:

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 from twin.hazardmap.footprints import Footprints
-from twin.tiles.meshes import DEFAULT_HEIGHT, DEFAULT_STOREY_HEIGHT
 from twin.server import Settings, create_app
+from twin.tiles.meshes import DEFAULT_HEIGHT, DEFAULT_STOREY_HEIGHT
 
 
 @pytest.fixture(scope="module")

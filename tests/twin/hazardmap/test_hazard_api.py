@@ -21,10 +21,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city
-from twin.city.hazard_areas import depth_class
+from twin.depth_classes import rank_of_label
 from twin.files.rasters import Grid, write_grid
-from twin.server import Settings, create_app
 from twin.hazardmap.shelter_walk import Shelter, ShelterWalk
+from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
 #: MLIT standard inundation-depth colours (水害ハザードマップ作成の手引き, 2016), classes < 0.5 … ≥ 20 m.
@@ -84,14 +84,14 @@ def test_bbox_keeps_only_the_areas_that_meet_it(client, official):
 
 
 @pytest.mark.parametrize(("code", "label", "expected"), [
-    (1, "0.5m未満", 0), (2, "0.5m以上3m未満", 1), (3, "3m以上5m未満", 2), (4, "5m以上10m未満", 3),
-    (5, "10m以上20m未満", 4), (6, "20m以上", 5),  # i-UR 2.0–3.x *RiskAttribute_rank.xml
-    (1, "0.01m以上0.3m未満", 0), (2, "0.3m以上1.0m未満", 1), (3, "1.0m以上2.0m未満", 1),
-    (5, "3.0m以上4.0m未満", 2), (7, "5.0m以上10.0m未満", 3), (9, "20.0m以上", 5),  # Yokosuka 2021's nine classes
-    (4, None, 3), (9, None, None), (None, None, None),
+    (1, "0.5m未満", 1), (2, "0.5m以上3m未満", 2), (3, "3m以上5m未満", 3), (4, "5m以上10m未満", 4),
+    (5, "10m以上20m未満", 5), (6, "20m以上", 6),  # i-UR 2.0–3.x *RiskAttribute_rank.xml
+    (1, "0.01m以上0.3m未満", 1), (2, "0.3m以上1.0m未満", 2), (3, "1.0m以上2.0m未満", 2),
+    (5, "3.0m以上4.0m未満", 3), (7, "5.0m以上10.0m未満", 4), (9, "20.0m以上", 6),  # Yokosuka 2021's nine classes
+    (4, None, 4), (9, None, None), (None, None, None),
 ])
-def test_rank_codes_and_labels_map_to_mlit_classes(code, label, expected):
-    assert depth_class(code, label) == expected
+def test_rank_codes_and_labels_map_to_mlit_ranks(code, label, expected):
+    assert rank_of_label(code, label) == expected
 
 
 def test_depth_class_at_a_point_inside_known_polygons(client, official):
@@ -190,7 +190,7 @@ def test_walking_distance_matches_an_independent_dijkstra_around_a_wall():
     assert detour.distance_m > detour.straight_m + 30  # 68 m straight, about 116 m round the wall
 
 
-def _fake_job(data_dir: Path, job_id: str, finished: str, depth_m: float, title: str) -> None:
+def _fake_job(data_dir: Path, job_id: str, finished: str, depth_m: float, title: str | dict) -> None:
     """A finished scenario job as the runner leaves it: job.json and result/max_depth.tif."""
     with rasterio.open(data_dir / CITY_ID / "terrain.tif") as src:
         transform, crs, shape = src.transform, src.crs, src.shape
@@ -209,21 +209,24 @@ def test_hazard_at_reports_the_latest_finished_simulation_labelled_as_such(tmp_p
     home.mkdir()
     (home / CITY_ID).symlink_to(converted_sample_city(), target_is_directory=True)
     _fake_job(home, "aaaaaaaaaaaa", "2026-01-01T00:00:00Z", 0.8, "older")
-    _fake_job(home, "bbbbbbbbbbbb", "2026-02-01T00:00:00Z", 3.4, "newer")
+    _fake_job(home, "bbbbbbbbbbbb", "2026-02-01T00:00:00Z", 3.4, {"ja": "新しい方", "en": "newer"})
     with rasterio.open(home / CITY_ID / "terrain.tif") as src:
         x, y = src.transform @ (src.width // 2 + 0.5, src.height // 2 + 0.5)
         crs = src.crs.to_wkt()
     lon, lat = Transformer.from_crs(crs, "EPSG:6668", always_xy=True).transform(x, y)
     with TestClient(create_app(Settings(data_dir=home))) as client:
         sim = client.get(f"/api/cities/{CITY_ID}/hazard-at", params={"lon": lon, "lat": lat}).json()["simulation"]
-        assert sim["kind"] == "simulation" and sim["id"] == "bbbbbbbbbbbb" and sim["title"] == "newer"
+        # the title in each language, as an object (not a Python dict printed as text)
+        assert sim["kind"] == "simulation" and sim["id"] == "bbbbbbbbbbbb"
+        assert sim["title"] == {"ja": "新しい方", "en": "newer"}
         assert sim["max_depth_m"] == pytest.approx(3.4, abs=1e-3)
         assert sim["depth_class"] == 2 and sim["colour"] == MLIT[2]
         lon_dry, lat_dry = Transformer.from_crs(crs, "EPSG:6668", always_xy=True).transform(x + 100, y)
         dry = client.get(f"/api/cities/{CITY_ID}/hazard-at", params={"lon": lon_dry, "lat": lat_dry}).json()
         assert dry["simulation"]["max_depth_m"] == 0 and dry["simulation"]["depth_class"] is None
         info = client.get(f"/api/cities/{CITY_ID}/hazard-simulation").json()["simulation"]
-        assert info["kind"] == "simulation" and info["id"] == "bbbbbbbbbbbb" and info["title"] == "newer"
+        assert info["kind"] == "simulation" and info["id"] == "bbbbbbbbbbbb"
+        assert info["title"] == {"ja": "新しい方", "en": "newer"}
         picture = client.get(info["image"])
         assert picture.headers["content-type"] == "image/png"
         image = np.asarray(Image.open(io.BytesIO(picture.content)).convert("RGBA"))

@@ -6,8 +6,9 @@ import pytest
 
 from sim.flood import Boundary
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city
-from twin.flood.city_run import flood_run, load_city
+from twin.city.grids import load_grids
 from twin.errors import TwinInputError
+from twin.flood.city_run import flood_run
 from twin.flood.scenario import parse_scenario
 
 PROBLEM = "application/problem+json"
@@ -60,7 +61,7 @@ def test_a_gauge_scenario_runs_with_a_stage_hydrograph(client, staff, streams):
                         window_s=3600, end="2026-07-01T10:30:00Z").json()["overrides"]
     definition = {"name": "live", "duration_s": 600, "output_interval_s": 300, **overrides}
     scenario = parse_scenario(definition)
-    run = flood_run(load_city(converted_sample_city(), 8), scenario)
+    run = flood_run(load_grids(converted_sample_city(), 8), scenario)
     west = run.forcing.boundaries.west
     assert isinstance(west, Boundary) and west.kind == "stage"
     assert west.stage(0) == pytest.approx(DATUM + 1.0) and west.stage(900) == pytest.approx(DATUM + 1.3)  # linear

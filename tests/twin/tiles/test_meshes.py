@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citygml.model import Feature, Geometry, Polygon, Surface, Texture
-from tests.tools.synthetic_buildings import (SITE, box_building, box_polygons, footprint,
-                                             textured_wall, to_plateau)
+from tests.tools.synthetic_buildings import SITE, box_building, box_polygons, footprint, textured_wall, to_plateau
 from twin.tiles.meshes import DEFAULT_HEIGHT, MeshStats, building_mesh, building_meshes, terrain_mesh
 
 
@@ -215,8 +214,8 @@ def test_terrain_shares_corners_faces_up_and_drops_degenerate_triangles():
 
 @pytest.fixture(scope="module")
 def yokosuka_buildings():
-    from tests.conftest import plateau_sample
     from citygml import open_dataset
+    from tests.conftest import plateau_sample
 
     with open_dataset(plateau_sample("14201_yokosuka")) as dataset:
         return list(dataset.features(types=["bldg"]))

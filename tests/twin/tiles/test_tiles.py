@@ -13,10 +13,16 @@ from citygml.model import Feature, Geometry, Surface
 from tests.tools.gltf_validator import validate_gltf
 from tests.tools.synthetic_buildings import box_building, city, textured_wall, to_plateau
 from tests.tools.tileset_rules import check_tileset
+from twin.tiles.city_tiles import (
+    TilingOptions,
+    mesh_buildings,
+    write_building_tiles,
+    write_buildings,
+    write_terrain_tiles,
+)
 from twin.tiles.glb import read_glb
 from twin.tiles.meshes import building_mesh
 from twin.tiles.metadata import BuildingProperties
-from twin.tiles.city_tiles import TilingOptions, mesh_buildings, write_building_tiles, write_buildings, write_terrain_tiles
 
 
 def assert_valid_gltf(paths) -> None:
@@ -163,7 +169,9 @@ def test_ellipsoidal_offset_moves_the_regions_up(tmp_path):
 def test_terrain_tiles_split_large_tins(tmp_path):
     # A 60 × 60 m sloping grid, 2 triangles per 1 m cell: 7,200 triangles.
     x, y = np.meshgrid(np.arange(60.0), np.arange(60.0), indexing="ij")
-    corners = lambda dx, dy: np.stack([x + dx, y + dy, 0.1 * (x + dx) + 2.0], axis=-1).reshape(-1, 3)
+    def corners(dx: int, dy: int) -> np.ndarray:
+        return np.stack([x + dx, y + dy, 0.1 * (x + dx) + 2.0], axis=-1).reshape(-1, 3)
+
     a, b, c, d = corners(0, 0), corners(1, 0), corners(1, 1), corners(0, 1)
     triangles = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
     tin = to_plateau(triangles.reshape(-1, 3)).reshape(-1, 3, 3)

@@ -7,21 +7,18 @@ work starts (``twin.convert.imports``). ``/api/imports`` lists the jobs and thei
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from citygml.errors import CityGMLError
-from twin.errors import TwinInputError
-from twin.convert.imports import RESERVED, ImportJob, ImportRunner
+from twin.convert.imports import RESERVED, ImportJob
+from twin.server.app_state import AppSettings, Imports
 from twin.server.auth import Role, requires
 from twin.server.cities import CITY_ID
 from twin.server.problems import Problem
 
 router = APIRouter(tags=["imports"])
-_runner_lock = threading.Lock()
 
 
 class ImportRequest(BaseModel):
@@ -31,44 +28,32 @@ class ImportRequest(BaseModel):
                       examples=["yokosuka"])
 
 
-def runner(request: Request) -> ImportRunner:
-    """The app's import runner, made on first use (which marks imports cut off by a restart failed)."""
-    state = request.app.state
-    with _runner_lock:
-        if getattr(state, "imports", None) is None:
-            state.imports = ImportRunner(state.settings.data_dir, state.settings.imports)
-        return state.imports
-
-
 @router.post("/api/cities", status_code=202, dependencies=[requires(Role.ADMIN)])
-def import_city(body: ImportRequest, request: Request, response: Response) -> dict[str, Any]:
+def import_city(body: ImportRequest, response: Response, imports: Imports, settings: AppSettings) -> dict[str, Any]:
     """Convert a dataset of the import folder into a new city; answers 202 with the import job."""
     if not CITY_ID.match(body.name) or body.name in RESERVED:
         raise Problem(422, f"name {body.name!r}: use 1-64 letters, digits, '-' or '_' (not {sorted(RESERVED)})",
                       "validation")
-    imports = runner(request)
-    if (request.app.state.settings.data_dir / body.name).exists() or imports.busy(body.name):
+    if (settings.data_dir / body.name).exists() or imports.busy(body.name):
         raise Problem(409, f"A city {body.name!r} exists or is being imported; choose another name.", "city-exists")
     try:
         job = imports.submit(body.source, body.name)
     except FileNotFoundError as exc:
         raise Problem(404, str(exc), "unknown-source") from None
-    except (TwinInputError, CityGMLError) as exc:
-        raise Problem(422, str(exc), "bad-source") from None
     response.headers["Location"] = f"/api/imports/{job.id}"
     return job.public()
 
 
 @router.get("/api/imports", dependencies=[requires(Role.ADMIN)])
-def list_imports(request: Request) -> dict[str, Any]:
+def list_imports(imports: Imports) -> dict[str, Any]:
     """Every import job, newest first."""
-    return {"imports": [j.public() for j in runner(request).list()]}
+    return {"imports": [j.public() for j in imports.list()]}
 
 
 @router.get("/api/imports/{job_id}", dependencies=[requires(Role.ADMIN)])
-def get_import(job_id: str, request: Request) -> dict[str, Any]:
+def get_import(job_id: str, imports: Imports) -> dict[str, Any]:
     """One import: queued, running (files converted so far), done or failed (with a reason)."""
-    job: ImportJob | None = runner(request).get(job_id)
+    job: ImportJob | None = imports.get(job_id)
     if job is None:
         raise Problem(404, f"No import job {job_id!r}.", "unknown-import")
     return job.public()

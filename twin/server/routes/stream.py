@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from sqlalchemy import select
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 
 from twin.sensors.alerts import LABELS
 from twin.sensors.times import iso
