@@ -52,7 +52,7 @@ class CityGrids:
         t = self.terrain.transform
         xs = [t.c, t.c + cols * t.a]
         ys = [t.f + rows * t.e, t.f]
-        lon, lat = self.map_to_lonlat([xs[0], xs[1], xs[0], xs[1]], [ys[0], ys[0], ys[1], ys[1]])
+        lon, lat = self.map_to_lonlat(np.array([xs[0], xs[1], xs[0], xs[1]]), np.array([ys[0], ys[0], ys[1], ys[1]]))
         return min(lon), min(lat), max(lon), max(lat)
 
 

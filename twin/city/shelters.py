@@ -135,8 +135,8 @@ def read_official_csv(path: Path) -> pd.DataFrame:
         if not name:
             raise TwinInputError(f"{path}: {where}: empty {name_col}")
         rows.append({"shelter_id": str(row[id_col]).strip() if id_col else str(k + 1), "name": name, "name_en": None,
-                     "lon": _number(row[lon_col], path, where, lon_col),
-                     "lat": _number(row[lat_col], path, where, lat_col),
+                     "lon": _number(row[lon_col], path, where, str(lon_col)),
+                     "lat": _number(row[lat_col], path, where, str(lat_col)),
                      "capacity": _capacity(row[cap_col] if cap_col else None, path, where), "kind": "designated"})
     return _finished(pd.DataFrame(rows, columns=list(COLUMNS)), path)
 

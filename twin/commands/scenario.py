@@ -65,10 +65,12 @@ def run(
         with Progress(TextColumn(f"[bold]{chosen.name}"), BarColumn(), TextColumn("{task.fields[what]}"),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("", total=1.0, what="")
-            while (now := runner.get(job.id)).status in ACTIVE:
+            now = job
+            while now.status in ACTIVE:
+                time.sleep(0.3)
+                now = runner.get(job.id) or now
                 what = "evacuation" if now.progress >= 0.99 and options else f"flood {now.sim_time_s:.0f} s"
                 bar.update(task, completed=now.progress, what=what)
-                time.sleep(0.3)
     finally:
         runner.shutdown()
     if now.status != "done":

@@ -34,11 +34,14 @@ class Walkway:
         return float(self.transform.a)
 
     def cell_of(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        col, row = ~self.transform @ (np.asarray(x, float), np.asarray(y, float))
+        t = ~self.transform
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        col, row = t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
         return np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
 
     def centre(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.transform @ (cols + 0.5, rows + 0.5)
+        t, c, r = self.transform, np.asarray(cols) + 0.5, np.asarray(rows) + 0.5
+        return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
 
 
 def walkway(city: CityGrids, buildings: gpd.GeoDataFrame, sx: np.ndarray, sy: np.ndarray,

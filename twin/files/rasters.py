@@ -31,7 +31,8 @@ class Grid:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.data.shape  # type: ignore[return-value]
+        rows, cols = self.data.shape
+        return rows, cols
 
     def same_grid(self, other: Grid) -> bool:
         """True when both grids cover the same cells in the same CRS."""

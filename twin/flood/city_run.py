@@ -82,7 +82,8 @@ def run_city_flood(city: CityGrids, scenario: Scenario, out: Path,
     summary = run_flood(run, out, on_progress)
     max_depth = read_grid(out / "max_depth.tif").data
     arrival = read_grid(out / "arrival_time.tif").data
-    table = building_table(city, run.blocked, max_depth, arrival, scenario.arrival_depth_m)
+    blocked = run.blocked if run.blocked is not None else np.zeros(city.terrain.shape)
+    table = building_table(city, blocked, max_depth, arrival, scenario.arrival_depth_m)
     write_with(out / "buildings.parquet", lambda p: table.to_parquet(p, index=False))
     wet = table["simulated_rank"] > 0
     summary.update({

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import netCDF4
 import numpy as np
@@ -37,7 +38,7 @@ class FloodRun:
     output_interval_s: float
     manning: float | np.ndarray = 0.03
     blocked: np.ndarray | None = None
-    buildings: str = "walls"
+    buildings: Literal["walls", "raised"] = "walls"
     building_height_m: float = 10.0
     forcing: Forcing = field(default_factory=Forcing)
     gauges: list[Gauge] = field(default_factory=list)

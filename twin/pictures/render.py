@@ -47,7 +47,7 @@ def render_city(city: Path, out: Path, options: RenderOptions = RenderOptions())
         raise TwinInputError(f"--colour-by {options.colour_by!r}: choose one of {', '.join(COLOUR_MODES)}")
     pv.OFF_SCREEN = True
     plotter = pv.Plotter(off_screen=True, window_size=list(options.size))
-    plotter.set_background("#F4F6F8", top="#C9D6E3")
+    plotter.set_background("#F4F6F8", top="#C9D6E3")  # type: ignore[arg-type]  # pyvista's stubs miss ``top``
     terrain, z_range = _terrain(pv, folder.require("terrain"))
     low, high = z_range
     plotter.add_mesh(terrain, scalars="height", cmap="bone", clim=(low - 1.5 * (high - low), high),

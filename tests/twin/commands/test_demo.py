@@ -1,7 +1,8 @@
-"""``twin demo``: sample city → City → a server that answers."""
+"""``twin demo``: sample city → City → a flood and evacuation scenario → a server that answers."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -35,6 +36,16 @@ def test_demo_builds_and_serves_the_sample_city(tmp_path):
         assert cities is not None, server.stderr.read() if server.poll() is not None else "server did not answer"
         assert [c["id"] for c in cities["cities"]] == ["sample"]
         assert (tmp_path / "data" / "sample" / "tileset.json").is_file()
+        jobs = httpx.get(f"http://127.0.0.1:{port}/api/scenarios", timeout=10).json()["jobs"]
+        assert [(j["scenario"]["name"], j["status"]) for j in jobs] == [("river-breach", "done")]
+        job = jobs[0]["id"]
+        flood = httpx.get(f"http://127.0.0.1:{port}/api/scenarios/{job}/summary.json", timeout=10).json()
+        assert flood["duration_s"] == 3600 and flood["cell_size_m"] == 16 and flood["buildings"]["count"] == 60
+        evacuation = httpx.get(f"http://127.0.0.1:{port}/api/scenarios/{job}/evacuation/summary.json", timeout=10).json()
+        assert evacuation["agents"] > 0 and evacuation["people_per_agent"] == 10
+        assert evacuation["arrived"] + evacuation["stranded"] + evacuation["not_arrived"] == evacuation["agents"]
+        on_disk = json.loads((tmp_path / "data" / "scenarios" / job / "job.json").read_text(encoding="utf-8"))
+        assert on_disk["status"] == "done" and on_disk["evacuation"]["duration_s"] == 1800
     finally:
         server.terminate()
         server.wait(timeout=30)

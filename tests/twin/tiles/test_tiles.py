@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from lxml import etree
 from PIL import Image
 
 from citygml.model import Feature, Geometry, Surface
@@ -195,6 +197,25 @@ def test_no_buildings_is_a_clear_error(tmp_path):
 
 # --- real data ---------------------------------------------------------------------------
 
+def buildings_in_file(dataset: Path) -> dict[str, tuple[str | None, float | None, bool]]:
+    """gml:id → (usage label from the dataset's own code list, measuredHeight, has a tsunami rank),
+    read from the CityGML with plain XPath, independently of the reader under test."""
+    ns = {"bldg": "http://www.opengis.net/citygml/building/2.0", "gml": "http://www.opengis.net/gml",
+          "uro": "https://www.geospatial.jp/iur/uro/2.0"}
+    codes = etree.parse(str(dataset / "codelists" / "Building_usage.xml"))
+    labels = {d.findtext("gml:name", namespaces=ns): d.findtext("gml:description", namespaces=ns)
+              for d in codes.iterfind(".//gml:Definition", ns)}
+    (gml,) = (dataset / "udx" / "bldg").glob("*.gml")
+    out = {}
+    for building in etree.parse(str(gml)).iterfind(".//bldg:Building", ns):
+        usage = building.findtext("bldg:usage", namespaces=ns)
+        ranked = building.find(".//uro:BuildingTsunamiRiskAttribute/uro:rankOrg", ns) is not None
+        height = building.findtext("bldg:measuredHeight", namespaces=ns)
+        out[building.get(f"{{{ns['gml']}}}id")] = (labels.get(usage) if usage else None,
+                                                   float(height) if height else None, ranked)
+    return out
+
+
 def test_yokosuka_buildings_and_terrain_make_valid_tiles(yokosuka, tmp_path):
     from citygml import open_dataset
 
@@ -209,11 +230,12 @@ def test_yokosuka_buildings_and_terrain_make_valid_tiles(yokosuka, tmp_path):
     assert summary.features == 13
     assert {r["gml_id"] for r in report.features} == {f.gml_id for f in buildings}
     rows = {r["gml_id"]: r for r in report.features}
-    for feature in buildings:
-        expected = BuildingProperties.from_feature(feature)
-        assert rows[feature.gml_id]["usage"] == expected.usage
-        assert rows[feature.gml_id]["flood_rank_max"] == expected.flood_rank_max
-    assert sum(r["flood_rank_max"] is not None for r in report.features) == 7  # tsunami ranks
+    expected = buildings_in_file(yokosuka)
+    for gml_id, (usage, height, ranked) in expected.items():
+        assert rows[gml_id]["usage"] == usage, gml_id
+        assert rows[gml_id]["height"] == (None if height is None else pytest.approx(height, abs=1e-6)), gml_id
+        assert (rows[gml_id]["flood_rank_max"] is not None) == ranked, gml_id
+    assert sum(ranked for *_, ranked in expected.values()) == 7  # the file's tsunami ranks
     (glb,) = report.contents
     document, _ = read_glb(glb.read_bytes())
     assert len(document["images"]) == 3

@@ -88,7 +88,7 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
     if body.scenario is not None:
         data, source = builtin_data(body.scenario), f"scenario {body.scenario}"
     else:
-        data, source = body.definition, "definition"
+        data, source = body.definition or {}, "definition"
     scenario = parse_scenario(with_overrides(data, body.overrides), source)
     city = load_grids(city_entry.folder, body.cell_size)
     evacuation = body.evacuation.options() if body.evacuation is not None else None

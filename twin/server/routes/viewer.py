@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from twin import depth_classes
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.settings import Settings
@@ -12,6 +15,11 @@ from twin.server.static import safe_file, serve_file
 
 router = APIRouter(tags=["viewer"])
 ATTRIBUTION = "出典：国土交通省 Project PLATEAU"
+DEPTH_CLASSES_MODULE = (
+    "// Written by the server from twin/depth_classes.py: MLIT inundation-depth classes and the wet depth.\n"
+    + "".join(f"export const {name.upper()} = {json.dumps(value, ensure_ascii=False)};\n"
+              for name, value in depth_classes.as_json().items())
+).encode()
 
 
 class ViewerConfig(BaseModel):
@@ -43,6 +51,14 @@ def hazard_page(request: Request) -> Response:
 def footfall_page(request: Request) -> Response:
     """The area-management footfall dashboard (k-anonymised aggregates; staff sessions see counters)."""
     return serve_file(request, safe_file(_settings(request).viewer_dir, "footfall.html"), "no-cache")
+
+
+@router.get("/src/shared/depth-classes.js", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
+            responses={200: {"content": {"text/javascript": {}}}})
+def depth_classes_module() -> Response:
+    """The MLIT depth classes as an ES module, written from ``twin.depth_classes`` (the viewer's only copy)."""
+    return Response(DEPTH_CLASSES_MODULE, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/src/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
