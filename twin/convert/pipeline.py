@@ -57,7 +57,6 @@ class ConvertOptions:
     bbox: BBox | None = None
     resolution: float = 2.0
     ellipsoidal_offset: float = 0.0
-    default_height: float = 6.0
 
 
 @dataclass

@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 
 from sim.evacuation import DEFAULT_PROFILES, Distribution
+from twin.city.heights import STOREY_HEIGHT_M
 from twin.errors import TwinInputError
 
 TIMES_OF_DAY = ("day", "night")
 TABLE_COLUMNS = ("usage_code", "label", "night_per_m2", "day_per_m2")
 FALLBACK = "*"
-STOREY_HEIGHT_M = 3.0
 ELDERLY_SHARE = 0.232
 NEEDS_HELP_SHARE = 0.054
 #: Night-time walking speeds are 0.8 × the daytime ones (Cabinet Office, Nankai Trough damage estimate).

@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from twin.tiles.meshes import DEFAULT_HEIGHT, DEFAULT_STOREY_HEIGHT
+from twin.city.heights import drawn_heights
 
 #: Metres per degree of latitude on the GRS80 ellipsoid's mean meridian (close enough for drawing).
 METRES_PER_DEGREE = 111_320.0
@@ -52,7 +52,7 @@ class Footprints:
         scale = (METRES_PER_DEGREE * math.cos(math.radians(lat0)), METRES_PER_DEGREE)
         xy = np.rint((coords - (lon0, lat0)) * scale * _DECIMETRES).astype(np.int64)
         starts = np.concatenate([[0], np.cumsum(np.bincount(ring_of, minlength=len(rings)))])
-        return cls((lon0, lat0), scale, starts, xy, np.rint(_heights(frame)[building] * _DECIMETRES).astype(np.int64))
+        return cls((lon0, lat0), scale, starts, xy, np.rint(drawn_heights(frame)[building] * _DECIMETRES).astype(np.int64))
 
     def as_json(self) -> dict:
         """The JSON body: flat integer lists, each ring's vertices after its first as steps from the
@@ -65,10 +65,3 @@ class Footprints:
                 "unit_m": 1 / _DECIMETRES, "count": len(self.heights), "starts": self.starts.tolist(),
                 "steps": steps.ravel().tolist(), "heights": self.heights.tolist()}
 
-
-def _heights(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """Measured height, else 3 m per storey, else 6 m (the tiles' fallbacks, ``twin.tiles.meshes``)."""
-    height = frame["height"].to_numpy(float, na_value=np.nan) if "height" in frame else np.full(len(frame), np.nan)
-    storeys = frame["storeys"].to_numpy(float, na_value=np.nan) if "storeys" in frame else np.full(len(frame), np.nan)
-    fallback = np.where(np.isfinite(storeys) & (storeys > 0), storeys * DEFAULT_STOREY_HEIGHT, DEFAULT_HEIGHT)
-    return np.where(np.isfinite(height) & (height > 0), height, fallback)

@@ -16,6 +16,7 @@ import rasterio
 import shapely
 
 from twin import depth_classes
+from twin.city.heights import drawn_heights
 from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
 
@@ -26,7 +27,6 @@ USAGE_COLOURS = {  # Building_usage codes, grouped: offices, commerce, homes, pu
     "422": "#59A14F", "431": "#9C755F", "441": "#BAB0AC",
 }
 COLOUR_MODES = ("usage", "height", "flood")
-DEFAULT_HEIGHT = 6.0
 MAX_TERRAIN_CELLS = 400_000
 
 
@@ -118,7 +118,7 @@ def _buildings(pv, buildings: gpd.GeoDataFrame, colour_by: str):
     faces: list[np.ndarray] = []
     face_colour: list[np.ndarray] = []
     offset = 0
-    heights = buildings["height"].astype(float).fillna(DEFAULT_HEIGHT).to_numpy()
+    heights = drawn_heights(buildings)
     grounds = buildings["ground_height"].astype(float).fillna(0.0).to_numpy()
     colours = _colours(buildings, colour_by)
     for geometry, base, height, colour in zip(buildings.geometry, grounds, heights, colours):
@@ -157,7 +157,7 @@ def _colours(buildings: gpd.GeoDataFrame, colour_by: str) -> np.ndarray:
     if colour_by == "height":
         import matplotlib
 
-        heights = buildings["height"].astype(float).fillna(DEFAULT_HEIGHT).to_numpy()
+        heights = drawn_heights(buildings)
         scaled = np.clip(heights / max(np.nanpercentile(heights, 98), 1.0), 0, 1)
         return (matplotlib.colormaps["viridis"](scaled)[:, :3] * 255).astype(np.uint8)
     depths = buildings["max_flood_depth"].astype(float).to_numpy()

@@ -24,15 +24,6 @@ from twin.files.rasters import Grid, read_grid
 from twin.scenarios.results import JobFiles
 
 
-def wet_depth(files: JobFiles) -> float:
-    """The depth (m) from which the job's run counts a cell or a building as wet."""
-    try:
-        summary = json.loads((files.result / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return depth_classes.WET_DEPTH_M
-    return float(summary.get("arrival_depth_m", depth_classes.WET_DEPTH_M))
-
-
 def max_depth(files: JobFiles) -> Grid:
     """The job's maximum depth grid (local CRS, NaN where nodata)."""
     return read_grid(files.result / "max_depth.tif")
@@ -46,7 +37,7 @@ def flooded_area(depth: np.ndarray, cell_area_m2: float, wet_m: float) -> float:
 def flood_figures(files: JobFiles) -> dict[str, Any]:
     """Maximum depth, flooded area in all and per MLIT depth class."""
     grid = max_depth(files)
-    wet_m = wet_depth(files)
+    wet_m = files.wet_depth()
     cell_area = grid.cell_size ** 2
     ranks = depth_classes.rank_of_depth(grid.data, wet_m)
     finite = grid.data[np.isfinite(grid.data)]
@@ -65,7 +56,7 @@ def flooded_area_series(files: JobFiles) -> list[tuple[float, float]]:
     path = files.result / "depth.nc"
     if not path.is_file():
         return []
-    wet_m = wet_depth(files)
+    wet_m = files.wet_depth()
     with netCDF4.Dataset(path) as ds:
         xs = ds["x"][:]
         cell = float(abs(xs[1] - xs[0])) if len(xs) > 1 else 1.0

@@ -7,8 +7,11 @@ when one ran after the flood; ``report/map.png`` the report's picture, drawn on 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from twin.depth_classes import WET_DEPTH_M
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,11 @@ class JobFiles:
 
     def has_evacuation(self) -> bool:
         return (self.evacuation / "summary.json").is_file()
+
+    def wet_depth(self) -> float:
+        """The depth (m) from which the job's flood counts a cell or a building as wet."""
+        try:
+            summary = json.loads((self.result / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return WET_DEPTH_M
+        return float(summary.get("arrival_depth_m", WET_DEPTH_M))

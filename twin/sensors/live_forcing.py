@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
 from twin.sensors.times import iso
 from twin.store.models import Datastream, Observation
-
-SIDES = ("north", "south", "east", "west")
 
 
 @dataclass(frozen=True)

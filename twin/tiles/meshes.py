@@ -22,11 +22,10 @@ import mapbox_earcut
 import numpy as np
 
 from citygml.model import Feature, Geometry, Polygon
+from twin.city.heights import DEFAULT_HEIGHT_M, STOREY_HEIGHT_M
 from twin.tiles.enu import LocalFrame, geodetic_to_local
 
 #: Planning assumptions for buildings without a usable measuredHeight (overridable).
-DEFAULT_STOREY_HEIGHT = 3.0
-DEFAULT_HEIGHT = 6.0
 
 #: Points closer than this (metres) to the previous one in a ring are dropped.
 _MERGE_DISTANCE = 1e-4
@@ -135,8 +134,8 @@ class _Selection:
 
 
 def building_mesh(feature: Feature, lod: Lod = "max", *, ellipsoidal_offset: float = 0.0,
-                  default_height: float = DEFAULT_HEIGHT,
-                  storey_height: float = DEFAULT_STOREY_HEIGHT,
+                  default_height: float = DEFAULT_HEIGHT_M,
+                  storey_height: float = STOREY_HEIGHT_M,
                   stats: MeshStats | None = None) -> Mesh | None:
     """Mesh one building (with its BuildingParts) or None when it has no usable geometry.
 
@@ -150,8 +149,8 @@ def building_mesh(feature: Feature, lod: Lod = "max", *, ellipsoidal_offset: flo
 
 
 def building_meshes(features: Sequence[Feature], lod: Lod = "max", *,
-                    ellipsoidal_offset: float = 0.0, default_height: float = DEFAULT_HEIGHT,
-                    storey_height: float = DEFAULT_STOREY_HEIGHT,
+                    ellipsoidal_offset: float = 0.0, default_height: float = DEFAULT_HEIGHT_M,
+                    storey_height: float = STOREY_HEIGHT_M,
                     stats: MeshStats | None = None) -> list[Mesh | None]:
     """``building_mesh`` of each feature, meshed together in one vectorised pass.
 

@@ -11,9 +11,9 @@ import shapely
 from fastapi.testclient import TestClient
 
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+from twin.city.heights import DEFAULT_HEIGHT_M, STOREY_HEIGHT_M
 from twin.hazardmap.footprints import Footprints
 from twin.server import Settings, create_app
-from twin.tiles.meshes import DEFAULT_HEIGHT, DEFAULT_STOREY_HEIGHT
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_heights_are_measured_else_three_metres_a_storey_else_six(table):
     frame["height"] = [12.34, np.nan, np.nan]
     frame["storeys"] = [4, 5, np.nan]
     heights = Footprints.of_table(frame).as_json()["heights"]
-    assert heights == [123, round(5 * DEFAULT_STOREY_HEIGHT * 10), round(DEFAULT_HEIGHT * 10)]
+    assert heights == [123, round(5 * STOREY_HEIGHT_M * 10), round(DEFAULT_HEIGHT_M * 10)]
 
 
 def test_every_part_of_a_multipolygon_is_a_ring_with_the_buildings_height(table):

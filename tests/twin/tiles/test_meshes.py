@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from citygml.model import Feature, Geometry, Polygon, Surface, Texture
 from tests.tools.synthetic_buildings import SITE, box_building, box_polygons, footprint, textured_wall, to_plateau
-from twin.tiles.meshes import DEFAULT_HEIGHT, MeshStats, building_mesh, building_meshes, terrain_mesh
+from twin.city.heights import DEFAULT_HEIGHT_M
+from twin.tiles.meshes import MeshStats, building_mesh, building_meshes, terrain_mesh
 
 
 def in_site(mesh) -> np.ndarray:
@@ -130,7 +131,7 @@ def test_lod_fallback_lod2_solid_then_lod1_then_lod0_extrusion():
 
 
 @pytest.mark.parametrize(("attributes", "height"), [
-    ({}, DEFAULT_HEIGHT), ({"measuredHeight": -9999.0}, DEFAULT_HEIGHT),
+    ({}, DEFAULT_HEIGHT_M), ({"measuredHeight": -9999.0}, DEFAULT_HEIGHT_M),
     ({"storeysAboveGround": 4}, 12.0), ({"measuredHeight": 9999.0, "storeysAboveGround": 2}, 6.0)])
 def test_extrusion_without_a_height_uses_the_default_and_counts_it(attributes, height):
     feature = Feature("b", "bldg", "Building", [Geometry(0, "FootPrint", [Surface("", [footprint(0, 0, 0, 10, 10)])])],

@@ -17,7 +17,6 @@ from twin import depth_classes
 from twin.city.hazard_areas import area_properties, feature_collection
 from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
 from twin.hazardmap.simulated_depth import latest_done, max_depth_at, scenario_title
-from twin.scenarios.figures import wet_depth
 from twin.scenarios.jobs import Job
 from twin.server.app_state import Cities, HazardMapCache, Jobs
 from twin.server.auth import Role, requires
@@ -122,7 +121,7 @@ def _latest_simulation(jobs: Jobs, city: City, job_id: str | None = None) -> Job
 
 def _picture(maps: HazardMapCache, jobs: Jobs, city: City, job: Job):
     files = jobs.files(job.id)
-    return maps.simulated_picture(city, job.id, files.result / "max_depth.tif", wet_depth(files))
+    return maps.simulated_picture(city, job.id, files.result / "max_depth.tif", files.wet_depth())
 
 
 def legend() -> list[dict[str, Any]]:
@@ -138,7 +137,7 @@ def _simulation(jobs: Jobs, city: City, lon: float, lat: float) -> dict[str, Any
     files = jobs.files(job.id)
     tif = files.result / "max_depth.tif"
     depth = max_depth_at(tif, lon, lat) if tif.is_file() else None
-    rank = int(depth_classes.rank_of_depth(depth, wet_depth(files))) if depth is not None else 0
+    rank = int(depth_classes.rank_of_depth(depth, files.wet_depth())) if depth is not None else 0
     k = depth_classes.api_class(rank)
     return {"kind": "simulation", "id": job.id, "title": scenario_title(job), "finished": job.finished,
             "max_depth_m": None if depth is None else round(depth, 3), "depth_class": k,

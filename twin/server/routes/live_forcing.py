@@ -12,8 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from sim.flood.forcing import SIDES
 from twin.sensors.errors import SensorInputError
-from twin.sensors.live_forcing import SIDES, Window, live_forcing
+from twin.sensors.live_forcing import Window, live_forcing
 from twin.sensors.times import iso, parse_moment
 from twin.server import json_body
 from twin.server.auth import Role, requires
