@@ -6,9 +6,11 @@ the *rank* (1–6, 0 for "dry") is the one index used here, in ``buildings.parqu
 (``simulated_rank``) and in the viewer. The public API's ``depth_class`` is ``rank − 1``
 (a contract older than this module), converted in ``api_class``.
 
-A place counts as *wet* from ``WET_DEPTH_M`` of water; depths are compared with a tolerance of
-``WET_TOLERANCE_M`` so that float32 round-off (100 mm of rain giving 0.09999992 m) never
-flips a building or a cell between dry and wet.
+A place counts as *wet* from ``WET_DEPTH_M`` (10 cm) of water, where Japanese inland-flood maps
+start (東京都 浸水予想区域図: lowest class 0.1–0.2 m, 床下浸水) and thinner films of rain water
+are not drawn or counted; depths are compared with a tolerance of ``WET_TOLERANCE_M`` so that
+float32 round-off (100 mm of rain giving 0.09999992 m) never flips a building or a cell between
+dry and wet.
 """
 
 from __future__ import annotations

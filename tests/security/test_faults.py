@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 from tests.store.postgres import _as_postgres, create_database, pg_bin, postgres_cluster
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
-from twin.files.job_state import ACTIVE
+from twin.files.atomic import write_atomic
+from twin.files.job_state import ACTIVE, INTERRUPTED
 from twin.scenarios import jobs
 from twin.server import Settings, create_app
 
@@ -117,10 +118,10 @@ def test_a_crash_mid_run_leaves_no_result_and_restart_says_interrupted(data_dir)
     folder = data_dir / "scenarios" / "0123456789ab"
     (folder / ".result.partial").mkdir(parents=True)
     (folder / ".result.partial" / "depth.nc").write_bytes(b"torn")
-    jobs.write_atomic(folder / "job.json", b'{"id": "0123456789ab", "city": "sample", "scenario": {}, '
-                                           b'"status": "queued"}')
+    write_atomic(folder / "job.json", b'{"id": "0123456789ab", "city": "sample", "scenario": {}, '
+                                      b'"status": "queued"}')
     with TestClient(create_app(Settings(data_dir=data_dir))) as client:
         job = client.get("/api/scenarios/0123456789ab").json()
-        assert job["status"] == "failed" and job["reason"] == jobs.INTERRUPTED
+        assert job["status"] == "failed" and job["reason"] == INTERRUPTED
         assert client.get("/api/scenarios/0123456789ab/summary.json").status_code == 409
     assert sorted(p.name for p in folder.iterdir()) == ["job.json"]
