@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from lxml import etree
@@ -55,10 +56,27 @@ def parse_tin(relief: etree._Element, dimension: int, fix: CoordinateFix | None)
     return points.reshape(-1, 4, 3)[:, :3, :].copy()
 
 
-_WALK = ("{*}Polygon", "{*}Triangle", "{*}LinearRing", "{*}posList", "{*}pos", "{*}surfaceMember")
+_WALK = ("{*}Polygon", "{*}Triangle", "{*}LinearRing", "{*}posList", "{*}pos", "{*}surfaceMember",
+         "{*}LineString", "{*}LineStringSegment", "{*}Point")
 
 #: A polygon as collected: its id and its rings as (ring id, coordinate text).
 _Collected = tuple[str | None, list[tuple[str | None, str]]]
+
+
+class _Walked(NamedTuple):
+    polygons: list[_Collected]
+    links: list[str]
+    curves: list[str]
+    points: list[str]
+
+
+class GeometryParts(NamedTuple):
+    """What one geometry property holds: polygons, xlink targets instead of polygons, lines, points."""
+
+    polygons: list[Polygon]
+    links: list[str]
+    curves: list[np.ndarray]
+    points: np.ndarray | None
 
 
 class GeometryReader:
@@ -71,8 +89,31 @@ class GeometryReader:
 
     def polygons(self, container: etree._Element, problems: list[str]) -> tuple[list[Polygon], list[str]]:
         """Polygons under a geometry property, and the xlink:href targets it points at instead."""
-        collected, links = _walk(container)
-        return self._build(collected, problems), links
+        parts = self.read(container, problems)
+        return parts.polygons, parts.links
+
+    def read(self, container: etree._Element, problems: list[str]) -> GeometryParts:
+        """Everything under a geometry property: polygons, xlink targets, lines and points."""
+        walked = _walk(container)
+        curves = [c for c in (self._line(text, problems) for text in walked.curves) if c is not None]
+        points = None
+        if walked.points:
+            try:
+                points = self._points(parse_numbers(" ".join(walked.points)))
+            except GeometryError as exc:
+                problems.append(f"points skipped: {exc}")
+        return GeometryParts(self._build(walked.polygons, problems), walked.links, curves, points)
+
+    def _line(self, text: str, problems: list[str]) -> np.ndarray | None:
+        try:
+            points = self._points(parse_numbers(text))
+        except GeometryError as exc:
+            problems.append(f"line skipped: {exc}")
+            return None
+        if len(points) < 2:
+            problems.append("line with fewer than two points skipped")
+            return None
+        return points
 
     def _build(self, collected: list[_Collected], problems: list[str]) -> list[Polygon]:
         if not collected:
@@ -159,34 +200,45 @@ class GeometryReader:
         return parse_tin(relief, self.dimension, self.fix)
 
 
-def _walk(container: etree._Element) -> tuple[list[_Collected], list[str]]:
-    """Polygons with their rings' ids and coordinate text, and xlink targets, in document order.
+def _walk(container: etree._Element) -> _Walked:
+    """Polygons with their rings' ids and coordinate text, xlink targets, lines and points, in document order.
 
     GML puts a polygon's exterior ring before its interiors, so the first ring is the exterior.
+    A posList belongs to the ring, line or point opened just before it (GML's preorder).
     """
-    collected: list[_Collected] = []
-    links: list[str] = []
+    walked = _Walked([], [], [], [])
+    collected, links, curves, points = walked
     rings: list[tuple[str | None, str]] = []
+    mode = ""
     for element in container.iter(*_WALK):
         name = local_name(element.tag)
-        if name == "posList":
-            if rings:
-                rings[-1] = (rings[-1][0], element.text or "")
+        if name == "posList" or name == "pos":
+            text = element.text or ""
+            if mode == "ring":
+                if rings:
+                    rings[-1] = (rings[-1][0], text if name == "posList" else f"{rings[-1][1]} {text}")
+            elif mode == "curve":
+                curves[-1] = text if name == "posList" else f"{curves[-1]} {text}"
+            elif mode == "point":
+                points.append(text)
         elif name == "LinearRing":
             attrib = element.attrib
             rings.append((attrib.get(GML_ID) or attrib.get(GML32_ID), ""))
+            mode = "ring"
         elif name == "Polygon" or name == "Triangle":
             attrib = element.attrib
             rings = []
             collected.append((attrib.get(GML_ID) or attrib.get(GML32_ID), rings))
-        elif name == "pos":
-            if rings:
-                rings[-1] = (rings[-1][0], f"{rings[-1][1]} {element.text or ''}")
+        elif name == "LineString" or name == "LineStringSegment":
+            curves.append("")
+            mode = "curve"
+        elif name == "Point":
+            mode = "point"
         else:  # surfaceMember
             href = element.get(XLINK_HREF)
             if href:
                 links.append(href.lstrip("#"))
-    return collected, links
+    return walked
 
 
 def _ring(flat: np.ndarray) -> np.ndarray:
