@@ -27,6 +27,10 @@ from citygml.xmlparse import safe_parser
 CodelistOpener = Callable[[str], bytes | None]
 #: The bundled standard sets, one per i-UR generation the reader knows.
 GENERATIONS = ("1.4", "2.0", "3.2", "4.0")
+#: Names data uses for a standard list published under another name. 標準製品仕様書 第5.0版
+#: (uro:PublicSurveyDataQualityAttribute) names ``PublicSurveyDataQualityAttribute_publicSurveySrcDesc.xml``;
+#: the i-UR 3.2 and 4.0 lists publish the same codes as ``…_geometrySrcDesc``.
+ALIASES = {"PublicSurveyDataQualityAttribute_publicSurveySrcDesc": "PublicSurveyDataQualityAttribute_geometrySrcDesc"}
 
 
 def bundled_generation(iur_version: str | None, citygml_version: str | None = None) -> str:
@@ -51,6 +55,12 @@ def standard_lists(generation: str) -> dict[str, dict[str, str]]:
     return json.loads(text)["lists"]
 
 
+@cache
+def _folded(generation: str) -> dict[str, str]:
+    """Lower-case name → name of the bundled lists (codeSpaces do not always match the case)."""
+    return {name.lower(): name for name in standard_lists(generation)}
+
+
 def list_name(code_space: str) -> str:
     """``Building_usage`` from ``../../codelists/Building_usage.xml`` (or a Windows path)."""
     return PurePosixPath(code_space.replace("\\", "/")).stem
@@ -69,6 +79,9 @@ class Codelists:
         #: Generation → names of the lists taken from the bundled standard set.
         self.bundled: dict[str, set[str]] = {}
         self.broken: dict[str, str] = {}
+        #: Every list the dataset could not give, in the order first met: ``(what, name)`` where
+        #: ``what`` is the bundled generation used, ``missing`` or ``unreadable``.
+        self.fallbacks: list[tuple[str, str]] = []
 
     def decode(self, code_space: str | None, code: str, generation: str = "3.2") -> Code:
         """The code and its label (label None when the codelist or the code is unknown)."""
@@ -101,11 +114,17 @@ class Codelists:
         table = self._tables[name]
         if table is not None:
             return table, "dataset"
-        standard = standard_lists(generation).get(name)
+        lists = standard_lists(generation)
+        standard = lists.get(name) or lists.get(ALIASES.get(name, "")) or lists.get(_folded(generation).get(name.lower(), ""))
         if standard is None:
-            self.missing.add(name)
+            if name not in self.missing:
+                self.missing.add(name)
+                self.fallbacks.append(("missing", name))
             return None, "missing"
-        self.bundled.setdefault(generation, set()).add(name)
+        names = self.bundled.setdefault(generation, set())
+        if name not in names:
+            names.add(name)
+            self.fallbacks.append((generation, name))
         return standard, f"bundled i-UR {generation}"
 
     def _load(self, name: str) -> dict[str, str] | None:
@@ -116,17 +135,22 @@ class Codelists:
             return parse_dictionary(data)
         except etree.XMLSyntaxError as exc:
             self.broken[name] = str(exc)
+            self.fallbacks.append(("unreadable", name))
             return None
 
-    def notes(self) -> list[str]:
-        """What the dataset's own lists did not cover, as sentences for a summary or log."""
-        notes = [
-            f"codelists not in the dataset, taken from PLATEAU's standard i-UR {generation} lists: {', '.join(sorted(names))}"
-            for generation, names in sorted(self.bundled.items())
-        ]
-        if self.missing:
-            notes.append(f"codelists found nowhere (codes left undecoded): {', '.join(sorted(self.missing))}")
-        notes.extend(f"codelist {name} unreadable, treated as missing: {error}" for name, error in sorted(self.broken.items()))
+    def notes(self, since: int = 0) -> list[str]:
+        """Sentences on the lists the dataset lacked (those first met after ``fallbacks[since]``)."""
+        groups: dict[str, list[str]] = {}
+        for what, name in self.fallbacks[since:]:
+            groups.setdefault(what, []).append(name)
+        notes = [f"codelists unreadable in the dataset ({self.broken[n]}): {n}" for n in groups.pop("unreadable", [])]
+        missing = groups.pop("missing", [])
+        notes.extend(
+            f"codelists the dataset lacks, taken from PLATEAU's standard i-UR {generation} lists: {', '.join(sorted(names))}"
+            for generation, names in sorted(groups.items())
+        )
+        if missing:
+            notes.append(f"codelists found nowhere, codes left undecoded: {', '.join(sorted(missing))}")
         return notes
 
 

@@ -120,6 +120,7 @@ class FeatureReader:
         self._generation = "3.2"
 
     def __iter__(self) -> Iterator[Feature]:
+        since = len(self._codelists.fallbacks)
         try:
             section = find_texture_section(self._open) if self._want_textures else None
             self._textures = self._read_textures(section) if section is not None else None
@@ -128,6 +129,9 @@ class FeatureReader:
                 yield from self._members(context)
         except STREAM_ERRORS as exc:
             raise CityGMLError(self.info.source, f"cannot be read to the end: {exc}") from None
+        finally:
+            for note in self._codelists.notes(since):
+                self.info.warn(note)
 
     # -- passes -------------------------------------------------------------------
 
