@@ -61,6 +61,8 @@ ELEMENT_TYPES = {
     "SolitaryVegetationObject": "veg", "PlantCover": "veg", "Tunnel": "tun", "TunnelPart": "tun",
     "OtherConstruction": "cons", "GenericCityObject": "gen", "CityObjectGroup": "grp",
 }
+#: libxml2 keeps this many errors of one document (measured with lxml 5 / libxml2 2.14).
+XML_ERROR_CAP = 100
 #: Errors of the byte stream under the parser (a damaged zip member, a failing disk).
 STREAM_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
@@ -156,6 +158,8 @@ class FeatureReader:
         if pending is not None:
             yield from self._settle(pending, errors, to_end=True)
         self._warn_errors(errors.take(lambda line: True))
+        if errors.seen >= XML_ERROR_CAP:
+            self.info.warn(f"the XML parser (libxml2) reports only the first {XML_ERROR_CAP} errors of a file; later ones are not counted")
         root = _root(context)
         if root is None or local_name(root.tag) != "CityModel":
             what = f"root element is <{local_name(root.tag)}>" if root is not None else "no XML content"
@@ -496,13 +500,13 @@ class _ErrorLog:
 
     def __init__(self, context: etree.iterparse) -> None:
         self._context = context
-        self._seen = 0
+        self.seen = 0
         self._open: list = []
 
     def take(self, claims: Callable[[int], bool]) -> list:
         log = self._context.error_log  # a fresh snapshot on every access
-        self._open.extend(log[i] for i in range(self._seen, len(log)))
-        self._seen = len(log)
+        self._open.extend(log[i] for i in range(self.seen, len(log)))
+        self.seen = len(log)
         taken = [e for e in self._open if claims(e.line)]
         self._open = [e for e in self._open if not claims(e.line)]
         return taken
