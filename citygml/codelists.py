@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import PurePosixPath
 
@@ -61,6 +61,7 @@ def _folded(generation: str) -> dict[str, str]:
     return {name.lower(): name for name in standard_lists(generation)}
 
 
+@lru_cache(maxsize=4096)
 def list_name(code_space: str) -> str:
     """``Building_usage`` from ``../../codelists/Building_usage.xml`` (or a Windows path)."""
     return PurePosixPath(code_space.replace("\\", "/")).stem

@@ -61,6 +61,8 @@ ELEMENT_TYPES = {
     "SolitaryVegetationObject": "veg", "PlantCover": "veg", "Tunnel": "tun", "TunnelPart": "tun",
     "OtherConstruction": "cons", "GenericCityObject": "gen", "CityObjectGroup": "grp",
 }
+#: GML coordinate elements: never an attribute value.
+_COORDINATES = frozenset({"posList", "pos", "coordinates"})
 #: libxml2 keeps this many errors of one document (measured with lxml 5 / libxml2 2.14).
 XML_ERROR_CAP = 100
 #: Errors of the byte stream under the parser (a damaged zip member, a failing disk).
@@ -296,7 +298,7 @@ class FeatureReader:
             elif name in iur.RISK_CONTAINERS:
                 feature.risks.extend(self._risks(child))
             elif name[:5] == "adeOf":
-                self._ade(feature, child, name, problems)
+                self._ade(feature, child, name, problems, hrefs)
             elif name == "genericAttributeSet" or name in _GENERIC_VALUE_TAGS:
                 self._generic(feature, child)
             elif name == "genericAttribute":  # CityGML 3.0: one attribute element inside
@@ -308,7 +310,7 @@ class FeatureReader:
             elif name == "appearance":
                 continue  # indexed before, in _read_textures
             else:
-                self._attribute(feature, child, name, problems)
+                self._attribute(feature, child, name, problems, hrefs)
         for lod, role, links in hrefs:
             self._resolve_links(feature, lod, role, links, problems)
 
@@ -354,20 +356,21 @@ class FeatureReader:
 
     # -- attributes -----------------------------------------------------------------
 
-    def _attribute(self, feature: Feature, element: etree._Element, path: str, problems: list[str]) -> None:
+    def _attribute(self, feature: Feature, element: etree._Element, path: str, problems: list[str],
+                   hrefs: list[tuple[int, str, list[str]]]) -> None:
         """Leaf values under ``element``, keyed by their path of property names.
 
         A geometry property nested in an attribute (i-UR's ``DmGeometricAttribute/lod0Geometry``)
         becomes a geometry of the feature; coordinates anywhere else are reported, not stored.
         """
         attributes = feature.attributes
-        stack = [(element, path)]
+        stack = [(element, path, "")]
         while stack:
-            node, node_path = stack.pop()
+            node, node_path, node_name = stack.pop()
             if len(node) == 0:
                 text = node.text
                 if text is not None and (text := text.strip()):
-                    if local_name(node.tag) in ("posList", "pos", "coordinates"):
+                    if node_name in _COORDINATES:
                         problems.append(f"coordinates in {node_path} not read (not a geometry property)")
                     else:
                         _set(attributes, node_path, self._value(node, node_path, text))
@@ -377,11 +380,10 @@ class FeatureReader:
                 if not name:
                     continue
                 if name[:3] == "lod" and name[3:4].isdigit() and len(child):
-                    hrefs: list[tuple[int, str, list[str]]] = []
                     self._geometry_property(feature, child, name, problems, hrefs)
                     continue
                 # i-UR's class-level wrappers (BuildingDetailAttribute) stay out of the path.
-                stack.append((child, node_path if name[0].isupper() else f"{node_path}/{name}"))
+                stack.append((child, node_path if name[0].isupper() else f"{node_path}/{name}", name))
 
     def _value(self, element: etree._Element, path: str, text: str) -> object:
         attrib = element.attrib
@@ -397,7 +399,8 @@ class FeatureReader:
             return _year(text)
         return text
 
-    def _ade(self, feature: Feature, hook: etree._Element, hook_name: str, problems: list[str]) -> None:
+    def _ade(self, feature: Feature, hook: etree._Element, hook_name: str, problems: list[str],
+             hrefs: list[tuple[int, str, list[str]]]) -> None:
         """A CityGML 3.0 ADE hook (``adeOfAbstractBuilding``, ``adeOfAbstractCityObject``, …).
 
         Its i-UR 4.0 class elements are keyed as i-UR 3.x names them, so that a 3.0 file and
@@ -417,7 +420,7 @@ class FeatureReader:
                 key = f"{ELEMENT_TYPES.get(feature.element, feature.type)}{class_name}"
             else:
                 key = class_name[:1].lower() + class_name[1:]
-            self._attribute(feature, entry, key, problems)
+            self._attribute(feature, entry, key, problems, hrefs)
 
     def _generic(self, feature: Feature, attribute: etree._Element) -> None:
         """One generic attribute: 2.0 ``gen:stringAttribute name=…``, 3.0 ``gen:StringAttribute/gen:name``."""

@@ -231,3 +231,52 @@ def test_texture_for_an_unknown_ring_is_not_applied(tmp_path, encoding):
     text = encoding().replace("#r-roof</app:ring>", "#elsewhere</app:ring>").replace('ring="#r-roof"', 'ring="#elsewhere"')
     building = read(_dataset(tmp_path / "d", text))["b1"]
     assert not any(p.texture for g in building.geometries for p in g.polygons())
+
+
+ROAD_3_0 = """<?xml version="1.0" encoding="UTF-8"?>
+<core:CityModel xmlns:core="http://www.opengis.net/citygml/3.0" xmlns:gml="http://www.opengis.net/gml/3.2"
+ xmlns:tran="http://www.opengis.net/citygml/transportation/3.0" xmlns:gen="http://www.opengis.net/citygml/generics/3.0"
+ xmlns:uro="https://www.geospatial.jp/iur/uro/4.0">
+ <gml:boundedBy><gml:Envelope srsName="http://www.opengis.net/def/crs/EPSG/0/6697" srsDimension="3">
+  <gml:lowerCorner>35 139 0</gml:lowerCorner><gml:upperCorner>35.1 139.1 20</gml:upperCorner></gml:Envelope></gml:boundedBy>
+ <core:cityObjectMember><tran:Road gml:id="road1">
+  <core:genericAttribute><gen:GenericAttributeSet><gen:name>管理</gen:name>
+   <gen:value><gen:StringAttribute><gen:name>路線名</gen:name><gen:value>市道1号</gen:value></gen:StringAttribute></gen:value>
+   <gen:value><gen:IntAttribute><gen:name>車線数</gen:name><gen:value>2</gen:value></gen:IntAttribute></gen:value>
+  </gen:GenericAttributeSet></core:genericAttribute>
+  <core:lod1MultiSurface><gml:MultiSurface><gml:surfaceMember><gml:Polygon><gml:exterior><gml:LinearRing>
+   <gml:posList>35 139 5 35.001 139 5 35.001 139.001 5 35 139 5</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>
+  </gml:surfaceMember></gml:MultiSurface></core:lod1MultiSurface>
+  <tran:section><tran:Section gml:id="sec1">
+   <tran:trafficSpace><tran:TrafficSpace gml:id="ts1">
+    <core:boundary><tran:TrafficArea gml:id="ta1"><core:lod2MultiSurface><gml:MultiSurface><gml:surfaceMember><gml:Polygon>
+     <gml:exterior><gml:LinearRing><gml:posList>35 139 5 35.0005 139 5 35.0005 139.001 5 35 139 5</gml:posList></gml:LinearRing></gml:exterior>
+    </gml:Polygon></gml:surfaceMember></gml:MultiSurface></core:lod2MultiSurface></tran:TrafficArea></core:boundary>
+   </tran:TrafficSpace></tran:trafficSpace>
+   <tran:auxiliaryTrafficSpace><tran:AuxiliaryTrafficSpace gml:id="ats1">
+    <core:boundary><tran:AuxiliaryTrafficArea gml:id="ata1"><core:lod2MultiSurface><gml:MultiSurface><gml:surfaceMember><gml:Polygon>
+     <gml:exterior><gml:LinearRing><gml:posList>35.0005 139 5 35.001 139 5 35.001 139.001 5 35.0005 139 5</gml:posList></gml:LinearRing></gml:exterior>
+    </gml:Polygon></gml:surfaceMember></gml:MultiSurface></core:lod2MultiSurface></tran:AuxiliaryTrafficArea></core:boundary>
+   </tran:AuxiliaryTrafficSpace></tran:auxiliaryTrafficSpace>
+  </tran:Section></tran:section>
+ </tran:Road></core:cityObjectMember>
+</core:CityModel>
+"""
+
+
+def test_a_3_0_road_keeps_its_sections_traffic_areas_and_attribute_sets(tmp_path):
+    from citygml.summary import summarize
+
+    folder = tmp_path / "roads"
+    (folder / "udx" / "tran").mkdir(parents=True)
+    (folder / "udx" / "tran" / "53394503_tran_6697_op.gml").write_text(ROAD_3_0, encoding="utf-8")
+    (road,) = read(folder).values()
+    assert road.attributes == {"管理/路線名": "市道1号", "管理/車線数": 2}
+    assert road.lods == (1, 2) and road.geometry(1, "MultiSurface") is not None
+    (section,) = road.parts
+    assert [(p.element, p.gml_id) for p in section.parts] == [("TrafficSpace", "ts1"), ("AuxiliaryTrafficSpace", "ats1")]
+    with open_dataset(folder) as dataset:
+        summary = summarize(dataset)
+    assert summary.surfaces == {"tran": {"AuxiliaryTrafficArea": 1, "TrafficArea": 1}}
+    assert summary.elements == {"tran": {"AuxiliaryTrafficSpace": 1, "Road": 1, "Section": 1, "TrafficSpace": 1}}
+    assert summary.lods == {"tran": {"1": 1, "2": 1}}
