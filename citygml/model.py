@@ -185,20 +185,21 @@ class Feature:
     @property
     def prefecture(self) -> str | None:
         """Prefecture code (JIS X 0401, two digits) from the i-UR attributes or the building ID."""
-        value = _first(self.attributes, "buildingIDAttribute/prefecture", "buildingDetails/prefecture")
-        code = getattr(value, "code", value)
-        if code is None and self.building_id and self.building_id[:2].isdigit():
-            code = self.building_id[:2]
-        return None if code is None else str(code).zfill(2)
+        code = self._area_code(("buildingIDAttribute/prefecture", "buildingDetails/prefecture"), 2)
+        return None if code is None else code.zfill(2)
 
     @property
     def city(self) -> str | None:
         """Municipality code (five digits) from the i-UR attributes or the building ID."""
-        value = _first(self.attributes, "buildingIDAttribute/city", "buildingDetails/city")
-        code = getattr(value, "code", value)
-        if code is None and self.building_id and self.building_id[:5].isdigit():
-            code = self.building_id[:5]
-        return None if code is None else str(code)
+        return self._area_code(("buildingIDAttribute/city", "buildingDetails/city"), 5)
+
+    def _area_code(self, keys: tuple[str, ...], digits: int) -> str | None:
+        """A code of the first of ``keys`` present, else the building ID's first digits (``13111-bldg-524``)."""
+        value = _first(self.attributes, *keys)
+        if value is not None:
+            return str(getattr(value, "code", value))
+        building_id = self.building_id
+        return building_id[:digits] if building_id and building_id[:digits].isdigit() else None
 
     def lod0_outline(self) -> Geometry | None:
         """The LOD0 outline: 2.0's ``lod0FootPrint`` or ``lod0RoofEdge``, or 3.0's ``lod0MultiSurface``."""
