@@ -132,7 +132,7 @@ class FeatureReader:
                 context = safe_iterparse(stream, TOP_LEVEL_TAGS)
                 yield from self._members(context)
         except STREAM_ERRORS as exc:
-            raise CityGMLError(self.info.source, f"cannot be read to the end: {exc}") from None
+            raise CityGMLError(self.info.source, f"cannot be read: {exc}") from None
         finally:
             for note in self._codelists.notes(since):
                 self.info.warn(note)
@@ -305,8 +305,8 @@ class FeatureReader:
                 for generic in child:
                     if isinstance(generic.tag, str):
                         self._generic(feature, generic)
-            elif name == "height":
-                self._height(attributes, child)
+            elif name == "height" and self._height(attributes, child):
+                continue
             elif name == "appearance":
                 continue  # indexed before, in _read_textures
             else:
@@ -462,11 +462,14 @@ class FeatureReader:
             for key, value in values.items():
                 _set(feature.attributes, f"{set_name}/{key}", value)
 
-    def _height(self, attributes: dict[str, object], prop: etree._Element) -> None:
-        """CityGML 3.0 ``con:height``: the measured roof-edge-over-ground height is 2.0's measuredHeight."""
+    def _height(self, attributes: dict[str, object], prop: etree._Element) -> bool:
+        """CityGML 3.0 ``con:height``: the measured roof-edge-over-ground height is 2.0's measuredHeight.
+
+        False when ``prop`` holds no ``con:Height`` (some other ``height``, kept as attributes).
+        """
         height = next((c for c in prop if local_name(c.tag) == "Height"), None)
         if height is None:
-            return
+            return False
         fields = {local_name(c.tag): c for c in height if local_name(c.tag)}
         value = fields.get("value")
         number = _measure((value.text or "").strip()) if value is not None else None
@@ -476,6 +479,7 @@ class FeatureReader:
             _set(attributes, "measuredHeight", number)
         else:
             _set(attributes, f"height/{refs[0] or 'high'}-{refs[1] or 'low'}", number)
+        return True
 
     def _risks(self, container: etree._Element) -> list[HazardRisk]:
         risks = []
