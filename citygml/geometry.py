@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 from lxml import etree
@@ -63,20 +62,9 @@ _WALK = ("{*}Polygon", "{*}Triangle", "{*}LinearRing", "{*}posList", "{*}pos", "
 _Collected = tuple[str | None, list[tuple[str | None, str]]]
 
 
-class _Walked(NamedTuple):
-    polygons: list[_Collected]
-    links: list[str]
-    curves: list[str]
-    points: list[str]
-
-
-class GeometryParts(NamedTuple):
-    """What one geometry property holds: polygons, xlink targets instead of polygons, lines, points."""
-
-    polygons: list[Polygon]
-    links: list[str]
-    curves: list[np.ndarray]
-    points: np.ndarray | None
+#: What one geometry property holds: polygons, xlink targets instead of polygons, lines ((n, 3)
+#: arrays) and points (one (m, 3) array or None). A plain tuple: one is made per property.
+GeometryParts = tuple[list[Polygon], list[str], list[np.ndarray], np.ndarray | None]
 
 
 class GeometryReader:
@@ -89,20 +77,24 @@ class GeometryReader:
 
     def polygons(self, container: etree._Element, problems: list[str]) -> tuple[list[Polygon], list[str]]:
         """Polygons under a geometry property, and the xlink:href targets it points at instead."""
-        parts = self.read(container, problems)
-        return parts.polygons, parts.links
+        polygons, links, _, _ = self.read(container, problems)
+        return polygons, links
 
     def read(self, container: etree._Element, problems: list[str]) -> GeometryParts:
         """Everything under a geometry property: polygons, xlink targets, lines and points."""
-        walked = _walk(container)
-        curves = [c for c in (self._line(text, problems) for text in walked.curves) if c is not None]
+        collected, links, curve_texts, point_texts = _walk(container)
+        curves = []
+        for text in curve_texts:
+            line = self._line(text, problems)
+            if line is not None:
+                curves.append(line)
         points = None
-        if walked.points:
+        if point_texts:
             try:
-                points = self._points(parse_numbers(" ".join(walked.points)))
+                points = self._points(parse_numbers(" ".join(point_texts)))
             except GeometryError as exc:
                 problems.append(f"points skipped: {exc}")
-        return GeometryParts(self._build(walked.polygons, problems), walked.links, curves, points)
+        return self._build(collected, problems), links, curves, points
 
     def _line(self, text: str, problems: list[str]) -> np.ndarray | None:
         try:
@@ -200,14 +192,16 @@ class GeometryReader:
         return parse_tin(relief, self.dimension, self.fix)
 
 
-def _walk(container: etree._Element) -> _Walked:
+def _walk(container: etree._Element) -> tuple[list[_Collected], list[str], list[str], list[str]]:
     """Polygons with their rings' ids and coordinate text, xlink targets, lines and points, in document order.
 
     GML puts a polygon's exterior ring before its interiors, so the first ring is the exterior.
     A posList belongs to the ring, line or point opened just before it (GML's preorder).
     """
-    walked = _Walked([], [], [], [])
-    collected, links, curves, points = walked
+    collected: list[_Collected] = []
+    links: list[str] = []
+    curves: list[str] = []
+    points: list[str] = []
     rings: list[tuple[str | None, str]] = []
     mode = ""
     for element in container.iter(*_WALK):
@@ -238,7 +232,7 @@ def _walk(container: etree._Element) -> _Walked:
             href = element.get(XLINK_HREF)
             if href:
                 links.append(href.lstrip("#"))
-    return walked
+    return collected, links, curves, points
 
 
 def _ring(flat: np.ndarray) -> np.ndarray:

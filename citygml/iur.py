@@ -114,8 +114,9 @@ def parse_risk_entry(entry: etree._Element, kind: str, codelists: Codelists, gen
     scheme = rank_code = None
     if rank is not None:
         field, code, code_space = rank
-        scheme = codelists.scheme(list_name(code_space) if code_space else f"{local_name(entry.tag)}_{field}", generation)
-        rank_code = Code(code, scheme.label(code))
+        name = list_name(code_space) if code_space else f"{local_name(entry.tag)}_{field}"
+        scheme = codelists.scheme(name, generation)
+        rank_code = codelists.decode(name, code, generation)  # the label of ``scheme``, cached
     return HazardRisk(
         kind=kind,
         source=_code(fields.get("description")),

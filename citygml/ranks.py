@@ -63,7 +63,7 @@ class RankScheme:
         return name
 
     def label(self, code: str) -> str | None:
-        return dict(self.classes).get(code)
+        return next((label for c, label in self.classes if c == code), None)
 
     def depth_range(self, code: str) -> tuple[float, float] | None:
         """Depth range (m) of ``code`` in this list, from its label; None if the list or label says none."""
