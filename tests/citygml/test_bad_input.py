@@ -271,3 +271,16 @@ def test_repeated_xml_errors_are_counted_and_the_parsers_cap_said(tmp_path):
     # libxml2 keeps the first 100 errors of a document; the reader counts those and says so.
     assert len(undefined) == 1 and "(100 times, first at lines" in undefined[0]
     assert any("first 100" in w for w in warnings)
+
+
+def test_summary_of_a_zip_with_a_damaged_member_counts_the_rest_and_names_it(tmp_path):
+    from citygml.summary import summarize
+
+    archive = tmp_path / "city.zip"
+    members = _city_zip(archive, zipfile.ZIP_DEFLATED)
+    bad = list(members)[2]
+    _flip_byte_inside(archive, bad)
+    with open_dataset(archive) as dataset:
+        summary = summarize(dataset)
+    assert summary.features == {"bldg": 2}
+    assert len(summary.errors) == 1 and bad in summary.errors[0] and "damaged zip member" in summary.errors[0]
