@@ -161,6 +161,7 @@ class Dataset(AbstractContextManager):
     def _check_member(self, member: str) -> None:
         if member not in self._damaged:
             try:
+                assert self._zip is not None  # members are checked only in a zip dataset
                 with self._zip.open(member) as stream:  # zipfile checks the CRC on reaching the end
                     while stream.read(_CHECK_CHUNK):
                         pass

@@ -55,7 +55,8 @@ class RankScheme:
 
     @property
     def family(self) -> str:
-        """The list's name without its generation's prefix: ``BuildingTsunamiRiskAttribute_rank`` → ``TsunamiRiskAttribute_rank``."""
+        """The list's name without its generation's prefix
+        (``BuildingTsunamiRiskAttribute_rank`` → ``TsunamiRiskAttribute_rank``)."""
         name = self.name.replace("InlandFloodRisk", "InlandFloodingRisk")
         for prefix in _PREFIXES:
             if name.startswith(prefix) and "RiskAttribute" in name[len(prefix):]:

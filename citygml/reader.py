@@ -161,7 +161,8 @@ class FeatureReader:
             yield from self._settle(pending, errors, to_end=True)
         self._warn_errors(errors.take(lambda line: True))
         if errors.seen >= XML_ERROR_CAP:
-            self.info.warn(f"the XML parser (libxml2) reports only the first {XML_ERROR_CAP} errors of a file; later ones are not counted")
+            self.info.warn(f"the XML parser (libxml2) reports only the first {XML_ERROR_CAP} errors of a file; "
+                           "later ones are not counted")
         root = _root(context)
         if root is None or local_name(root.tag) != "CityModel":
             what = f"root element is <{local_name(root.tag)}>" if root is not None else "no XML content"

@@ -42,7 +42,8 @@ LOCAL: dict[str, dict[str, list[tuple[str, str]]]] = {
         "BuildingRiverFloodingRiskAttribute_description": RIVERS,
         "BuildingInlandFloodingRiskAttribute_description": INLAND,
         "WaterBodyRiverFloodingRiskAttribute_description": RIVERS,
-        "WaterBodyRiverFloodingRiskAttribute_rankOrg": list(standard_lists("2.0")["WaterBodyRiverFloodingRiskAttribute_rank"].items()),
+        "WaterBodyRiverFloodingRiskAttribute_rankOrg":
+            list(standard_lists("2.0")["WaterBodyRiverFloodingRiskAttribute_rank"].items()),
         "WaterBodyRiverFloodingRiskAttribute_scale": [("L1", "L1（計画規模）"), ("L2", "L2（想定最大規模）")],
     },
     "1.4": {},

@@ -55,7 +55,8 @@ def test_building_id_prefecture_and_city_across_generations(sample, generation):
     found = buildings(folder)
     assert [b.building_id for b in found] == texts(gml, "//*[local-name()='buildingID']/text()")
     assert [b.city for b in found] == texts(gml, "//*[local-name()='BuildingIDAttribute']/*[local-name()='city']/text()")
-    assert {b.prefecture for b in found} == set(texts(gml, "//*[local-name()='BuildingIDAttribute']/*[local-name()='prefecture']/text()"))
+    prefectures = texts(gml, "//*[local-name()='BuildingIDAttribute']/*[local-name()='prefecture']/text()")
+    assert {b.prefecture for b in found} == set(prefectures)
 
 
 def test_usage_is_decoded_on_a_dataset_without_codelists(osaka2, osaka3):

@@ -66,7 +66,8 @@ def test_traffic_areas_and_lods_of_a_road(suginami):
         summary = summarize(dataset)
     gml = next(suginami.glob("udx/tran/*.gml"))
     tree = etree.parse(str(gml))
-    expected = Counter(etree.QName(e).localname for e in tree.xpath("//*[local-name()='TrafficArea' or local-name()='AuxiliaryTrafficArea']"))
+    areas = tree.xpath("//*[local-name()='TrafficArea' or local-name()='AuxiliaryTrafficArea']")
+    expected = Counter(etree.QName(e).localname for e in areas)
     assert summary.surfaces == {"tran": dict(expected)} and expected["TrafficArea"] == 2
     assert summary.lods == {"tran": {"1": 1, "2": 1}}
 

@@ -37,8 +37,11 @@ def test_depth_ranges_of_a_municipalitys_own_nine_classes(yokosuka):
 
 def test_reservoir_ranks_are_a_scale_of_their_own():
     # 標準製品仕様書 第5.0版 4.9.4.2.7: ReservoirFloodingRiskAttribute_rank (ため池ハザードマップ作成の手引き).
-    reservoir = RankScheme("ReservoirFloodingRiskAttribute_rank", tuple(standard_lists("3.2")["ReservoirFloodingRiskAttribute_rank"].items()), "bundled i-UR 3.2")
-    river = RankScheme("RiverFloodingRiskAttribute_rank", tuple(standard_lists("3.2")["RiverFloodingRiskAttribute_rank"].items()), "bundled i-UR 3.2")
+    lists = standard_lists("3.2")
+    reservoir = RankScheme("ReservoirFloodingRiskAttribute_rank", tuple(lists["ReservoirFloodingRiskAttribute_rank"].items()),
+                           "bundled i-UR 3.2")
+    river = RankScheme("RiverFloodingRiskAttribute_rank", tuple(lists["RiverFloodingRiskAttribute_rank"].items()),
+                       "bundled i-UR 3.2")
     assert reservoir.depth_range("4") == (2.0, 3.0) and river.depth_range("4") == (5.0, 10.0)
     assert not reservoir.comparable(river)
 
