@@ -54,6 +54,7 @@ def hazard_row(feature: Feature, file_name: str) -> dict[str, object] | None:
     if geometry is None:
         return None
     risk = feature.risks[0] if feature.risks else None
+    stated = risk.rank_depth_range if risk else None
     heights = [p.exterior[:, 2] for g in feature.geometries for p in g.polygons()]
     level = float(np.nanmean(np.concatenate(heights))) if heights else None
     return {
@@ -64,6 +65,9 @@ def hazard_row(feature: Feature, file_name: str) -> dict[str, object] | None:
         "scale": risk.scale if risk else _scale_from_name(file_name),
         "rank": int(risk.rank.code) if risk and risk.rank and risk.rank.code.isdigit() else None,
         "rank_label": risk.rank.label if risk and risk.rank else None,
+        "rank_scheme": risk.rank_scheme.name if risk and risk.rank_scheme else None,
+        "depth_low_m": stated[0] if stated else None,  # the depth range the rank's own code list states
+        "depth_high_m": stated[1] if stated else None,  # inf for "and deeper"
         "source": str(risk.source) if risk and risk.source else None,
         "depth_m": risk.depth_m if risk else None,
         "water_level": level,

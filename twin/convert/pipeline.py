@@ -116,9 +116,8 @@ def _buildings(dataset: Dataset, features, work: str, options: ConvertOptions, r
         for feature in stream:
             if feature.element == "Building":
                 rows.append(building_row(feature))
-                if result.prefecture is None:
-                    code = getattr(feature.attributes.get("buildingIDAttribute/prefecture"), "code", "")
-                    result.prefecture = int(code) if str(code).isdigit() else None
+                if result.prefecture is None and feature.prefecture is not None:
+                    result.prefecture = int(feature.prefecture)
             yield feature
 
     mesh_buildings(recorded(features), Path(work) / "mesh", dataset.read_bytes, lod=options.lod,

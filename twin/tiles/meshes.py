@@ -237,7 +237,7 @@ def _select_building(feature: Feature, lod: int, default_height: float,
 
 #: Geometry roles tried at each LOD (LOD2 and up alike), most detailed first.
 _ROLES = {2: ("boundedBy", "Solid", "MultiSurface"), 1: ("Solid", "MultiSurface"),
-          0: ("FootPrint", "RoofEdge")}
+          0: ("FootPrint", "RoofEdge", "MultiSurface")}  # CityGML 3.0 writes LOD0 as lod0MultiSurface
 
 
 def _select(feature: Feature, lod: int, parent: Feature | None,
