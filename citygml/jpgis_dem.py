@@ -33,7 +33,7 @@ from citygml.errors import CityGMLError, ReadWarning
 from citygml.meshcode import mesh_bbox
 from citygml.xmlparse import SAFE_OPTIONS, local_name
 
-__all__ = ["DemError", "DemGrid", "DemSource", "DemTile", "iter_dem_tiles", "read_dem", "read_dem_file"]
+__all__ = ["DemError", "DemGrid", "DemSource", "DemTile", "is_gsi_dem", "iter_dem_tiles", "read_dem", "read_dem_file"]
 
 NODATA = -9999.0
 CRS = "EPSG:6668"  # JGD2011 geographic 2D; heights are orthometric (T.P.)
@@ -45,6 +45,8 @@ MAX_MOSAIC_CELLS = 400_000_000
 MAX_ZIP_DEPTH = 3
 _CRS_NAMES = {"fguuid:jgd2011.bl": "JGD2011", "fguuid:jgd2000.bl": "JGD2000", "fguuid:jgd2024.bl": "JGD2024"}
 _PRODUCT = re.compile(r"DEM(\d+)([A-Z]?)", re.IGNORECASE)
+#: GSI names its DEM files FG-GML-<mesh>-DEM<product>-<date>.xml (and its zips FG-GML-<mesh>-DEM<product>.zip).
+_DEM_NAME = re.compile(r"DEM\d", re.IGNORECASE)
 _HEADER_TAGS = {"mesh", "type", "lowerCorner", "upperCorner", "Envelope", "low", "high", "sequenceRule",
                 "startPoint", "tupleList", "timePosition"}
 _NUMBER_AFTER_COMMA = re.compile(r",\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
@@ -271,7 +273,7 @@ def iter_dem_tiles(paths: Iterable[str | Path], warnings: list[ReadWarning]) -> 
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            members = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".xml", ".zip") and p.is_file())
+            members = sorted(p for p in path.rglob("*") if p.is_file() and _wanted(p.name))
             yield from iter_dem_tiles(members, warnings)
         elif not path.exists():
             warnings.append(ReadWarning(str(path), None, "no such file or folder"))
@@ -291,7 +293,7 @@ def _zip_tiles(file: str | Path | IO[bytes], name: str, warnings: list[ReadWarni
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             member = f"{name}:{info.filename}"
             suffix = info.filename.lower().rsplit(".", 1)[-1]
-            if info.is_dir() or suffix not in ("xml", "zip"):
+            if info.is_dir() or not _wanted(info.filename):
                 continue
             ratio = info.file_size / max(info.compress_size, 1)
             if ratio > MAX_ZIP_RATIO or info.file_size > MAX_ZIP_MEMBER_BYTES:
@@ -311,6 +313,31 @@ def _zip_tiles(file: str | Path | IO[bytes], name: str, warnings: list[ReadWarni
                     return read_dem_file(stream, member)
 
             yield from _guarded(read, member, warnings)
+
+
+def _wanted(name: str) -> bool:
+    """Zips, and XML files named like GSI DEM files, inside folders and zips (other XML is not DEM)."""
+    lower = name.lower()
+    return lower.endswith(".zip") or (lower.endswith(".xml") and bool(_DEM_NAME.search(name.rsplit("/", 1)[-1])))
+
+
+def is_gsi_dem(path: str | Path) -> bool:
+    """Whether a file, zip or folder holds GSI DEM files (by their names, or an .xml's first bytes)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            return any(p.suffix.lower() == ".xml" and _wanted(p.name) for p in path.rglob("*.xml"))
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+            return any(n.lower().endswith((".xml", ".zip")) and _DEM_NAME.search(n.rsplit("/", 1)[-1]) for n in names)
+        if path.suffix.lower() == ".xml":
+            with path.open("rb") as handle:
+                head = handle.read(4096)
+            return b"FGD_GMLSchema" in head and b"<DEM" in head
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str, warnings: list[ReadWarning]):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from citygml.errors import CityGMLError
-from citygml.jpgis_dem import DemError, read_dem, read_dem_file
+from citygml.jpgis_dem import DemError, is_gsi_dem, read_dem, read_dem_file
 from citygml.meshcode import mesh_bbox
 from tests.conftest import PLATEAU
 
@@ -170,8 +170,9 @@ def test_mosaic_places_meshes_side_by_side_and_finer_data_wins(tmp_path):
     fine_e = fine_w + 5000
     coarse = np.full((30, 45), 7.0)
     coarse[0, 0] = 8.0
-    (tmp_path / "w.xml").write_bytes(dem_xml(west_mesh, fine_w.ravel(), 9, 6))
-    (tmp_path / "e.xml").write_bytes(dem_xml(east_mesh, fine_e.ravel(), 9, 6))
+    (tmp_path / "FG-GML-5339-46-00-DEM5A-20161001.xml").write_bytes(dem_xml(west_mesh, fine_w.ravel(), 9, 6))
+    (tmp_path / "FG-GML-5339-46-01-DEM5A-20161001.xml").write_bytes(dem_xml(east_mesh, fine_e.ravel(), 9, 6))
+    (tmp_path / "notes.xml").write_text("<notes/>")  # not named like a DEM: not read from a folder
     (tmp_path / "FG-GML-5339-46-DEM10B.xml").write_bytes(dem_xml(coarse_mesh, coarse.ravel(), 45, 30))
     grid = read_dem(tmp_path)
     assert grid.bounds == pytest.approx(mesh_bbox(coarse_mesh), abs=1e-12)
@@ -181,14 +182,14 @@ def test_mosaic_places_meshes_side_by_side_and_finer_data_wins(tmp_path):
     np.testing.assert_array_equal(grid.heights[54:, 9:18], fine_e)
     assert grid.heights[0, 0] == grid.heights[1, 1] == 8.0 and grid.heights[0, 2] == 7.0  # 10″ cells repeated 2 × 2
     assert (grid.heights[:54] == 7.0).sum() == 54 * 90 - 4
-    assert sorted(s.product for s in grid.sources) == ["DEM10B", "DEM5", "DEM5"]
+    assert sorted(s.product for s in grid.sources) == ["DEM10B", "DEM5A", "DEM5A"] and grid.warnings == []
 
 
 def test_nodata_in_a_fine_mesh_does_not_hide_the_coarse_one(tmp_path):
     values = ["データなし,-9999."] * 54
     values[0] = "地表面,3.25"
-    (tmp_path / "fine.xml").write_bytes(dem_xml("53394600", values, 9, 6))
-    (tmp_path / "coarse.xml").write_bytes(dem_xml("533946", np.full(45 * 30, 7.0), 45, 30))
+    (tmp_path / "FG-GML-5339-46-00-DEM5B-20161001.xml").write_bytes(dem_xml("53394600", values, 9, 6))
+    (tmp_path / "FG-GML-5339-46-DEM10B-20161001.xml").write_bytes(dem_xml("533946", np.full(45 * 30, 7.0), 45, 30))
     grid = read_dem(tmp_path)
     assert grid.heights[54, 0] == 3.25 and grid.heights[54, 1] == 7.0 and grid.heights[59, 8] == 7.0
 
@@ -264,6 +265,25 @@ def test_corrupt_zip_member_is_a_warning_and_the_rest_is_read(tmp_path):
     not_zip.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DemError, match="not a readable zip"):
         read_dem(not_zip)
+
+
+def test_product_from_the_type_when_the_name_does_not_say(tmp_path):
+    path = tmp_path / "mesh.xml"
+    path.write_bytes(dem_xml("53394600", np.ones(54), 9, 6))
+    assert read_dem_file(path).info.product == "DEM5"  # <type>5mメッシュ（標高）</type>
+
+
+@needs_samples
+def test_gsi_dem_inputs_are_recognised_among_others(tmp_path, koshigaya):
+    inner = tmp_path / "FG-GML-5238-74-DEM5A.zip"
+    with zipfile.ZipFile(inner, "w") as z:
+        z.write(DEM5A, DEM5A.name)
+    outer = tmp_path / "PackDLMap.zip"
+    with zipfile.ZipFile(outer, "w") as z:
+        z.write(inner, inner.name)
+    assert is_gsi_dem(DEM5A) and is_gsi_dem(DEM5B) and is_gsi_dem(inner) and is_gsi_dem(outer) and is_gsi_dem(GSI)
+    assert not is_gsi_dem(koshigaya) and not is_gsi_dem(next(koshigaya.rglob("*.gml")))
+    assert not is_gsi_dem(tmp_path / "missing.zip")
 
 
 def test_byte_order_mark_and_stream_input():
