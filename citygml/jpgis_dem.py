@@ -139,7 +139,7 @@ def read_dem_file(stream: IO[bytes] | str | Path, source: str | None = None) -> 
                 return read_dem_file(handle, source or str(path))
         except OSError as exc:
             raise DemError(source or str(path), f"cannot be read: {exc.strerror or exc}") from None
-    name = source or getattr(stream, "name", "<stream>")
+    name = source or str(getattr(stream, "name", "<stream>"))
     header, text = _parse(stream, name)
     return _tile(header, text, name)
 
@@ -280,7 +280,7 @@ def iter_dem_tiles(paths: Iterable[str | Path], warnings: list[ReadWarning]) -> 
         elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
             yield from _zip_tiles(path, str(path), warnings, depth=1)
         else:
-            yield from _guarded(lambda: read_dem_file(path), str(path), warnings)
+            yield from _guarded(lambda path=path: read_dem_file(path), str(path), warnings)
 
 
 def _zip_tiles(file: str | Path | IO[bytes], name: str, warnings: list[ReadWarning], depth: int) -> Iterator[DemTile]:

@@ -15,9 +15,9 @@ from itertools import accumulate
 import numpy as np
 import shapely
 
+from citygml.samplecity.site import HEIGHT_DECIMALS, Site
 from citygml.samplecity.streets import StreetGrid
 from citygml.samplecity.terrain import Terrain, scarp_y
-from citygml.samplecity.site import HEIGHT_DECIMALS, Site
 
 #: Usage code → (lot frontage range m, footprint depth range m, storey height m).
 USAGE_FORM: dict[str, tuple[tuple[float, float], tuple[float, float], float]] = {

@@ -64,7 +64,7 @@ def plan_land_use(site: Site, grid: StreetGrid, plans: list[BuildingPlan], rng: 
         if not rings:
             continue
         uses = floor_by_block.get(int(index))
-        code = max(uses, key=uses.get) if uses else _empty_block(site, shape, rng)
+        code = max(uses.items(), key=lambda item: item[1])[0] if uses else _empty_block(site, shape, rng)
         result.append(LandUsePlan(code, rings))
     for road in grid.roads:
         result.append(LandUsePlan(ROAD, [r for p in road.polygons for r in _rings(p)]))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from citygml.meshcode import mesh_bbox, mesh_code
 from citygml.model import Code, Feature, Geometry, HazardRisk, Polygon, Surface
@@ -20,7 +21,7 @@ from citygml.samplecity.codelist_extra import label
 from citygml.samplecity.features import BuildingBuilder, Ids, prism
 from citygml.samplecity.floodmap import flood_runs
 from citygml.samplecity.gmlwriter import CREATION_DATE
-from citygml.samplecity.hazards import SCENARIOS
+from citygml.samplecity.hazards import SCENARIOS, FloodScenario
 from citygml.samplecity.river import RIVER_CLASS, RIVER_NAME, water_pieces
 from citygml.samplecity.site import HEIGHT_DECIMALS
 from citygml.samplecity.terrain import river_water_level
@@ -54,7 +55,7 @@ def _in_mesh(lat: np.ndarray, lon: np.ndarray, mesh: str) -> np.ndarray:
     return (lat >= south) & (lat < north) & (lon >= west) & (lon < east)
 
 
-def _meshes(town: Town, x: np.ndarray, y: np.ndarray, level: int) -> list[str]:
+def _meshes(town: Town, x: ArrayLike, y: ArrayLike, level: int) -> list[str]:
     lat, lon = town.site.to_latlon(np.asarray(x, float), np.asarray(y, float))
     return [mesh_code(float(a), float(o), level) for a, o in zip(lat, lon)]
 
@@ -191,7 +192,7 @@ class FloodFiles:
 
     def __init__(self, town: Town, grid: np.ndarray) -> None:
         self.town = town
-        self.groups: dict[str, dict[str, list[Polygon]]] = {}
+        self.groups: dict[str, dict[str, tuple[FloodScenario, list[Polygon]]]] = {}
         for scenario in SCENARIOS:
             surface = scenario.surface(town.terrain.xs)
             runs = flood_runs(town.terrain, town.site, scenario)
