@@ -47,8 +47,8 @@ _CRS_NAMES = {"fguuid:jgd2011.bl": "JGD2011", "fguuid:jgd2000.bl": "JGD2000", "f
 _PRODUCT = re.compile(r"DEM(\d+)([A-Z]?)", re.IGNORECASE)
 #: GSI names its DEM files FG-GML-<mesh>-DEM<product>-<date>.xml (and its zips FG-GML-<mesh>-DEM<product>.zip).
 _DEM_NAME = re.compile(r"DEM\d", re.IGNORECASE)
-_HEADER_TAGS = {"mesh", "type", "lowerCorner", "upperCorner", "Envelope", "low", "high", "sequenceRule",
-                "startPoint", "tupleList", "timePosition"}
+#: Elements whose text the header keeps (the first of each: lfSpanFr's timePosition is the data's date).
+_HEADER_TAGS = {"mesh", "type", "lowerCorner", "upperCorner", "low", "high", "startPoint", "timePosition"}
 _NUMBER_AFTER_COMMA = re.compile(r",\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 

@@ -243,7 +243,7 @@ def _plan_one(n, usage, zone, outline, ground, rng: random.Random) -> BuildingPl
     lod2 = rng.random() < (0.18 if downtown else 0.08)
     top = measured if known else DEFAULT_LOD1_HEIGHT
     if gable:
-        width = min(np.linalg.norm(outline[1] - outline[0]), np.linalg.norm(outline[2] - outline[1]))
+        width = min(float(np.linalg.norm(outline[1] - outline[0])), float(np.linalg.norm(outline[2] - outline[1])))
         rise = min(2.5, 0.3 * width)
         parts = [PartPlan(outline, measured, storeys, "gable", round(top - rise, 3))]
     else:

@@ -50,7 +50,9 @@ _SCHEMAS = (
 )
 
 
-def _num(value: float) -> str:
+def _num(value: float | None) -> str:
+    if value is None:
+        raise ValueError("a number the file needs is missing")
     return repr(float(value))
 
 
@@ -58,6 +60,10 @@ def pos_list(ring: np.ndarray) -> str:
     """A closed gml:posList (lat lon h ...) from an open ring."""
     values = ring.ravel().tolist()
     return " ".join(map(repr, values + values[:3]))
+
+
+def _code_of(code: Code | None) -> str:
+    return code.code if code is not None else ""
 
 
 class Writer:
@@ -116,8 +122,9 @@ class Writer:
     def _w(self, indent: int, text: str) -> None:
         self.out.append("\t" * indent + text + "\n")
 
-    def _code(self, indent: int, tag: str, codelist: str, code: Code) -> None:
-        self._w(indent, f'<{tag} codeSpace="{self.codelists}{codelist}.xml">{escape(code.code)}</{tag}>')
+    def _code(self, indent: int, tag: str, codelist: str, code: object) -> None:
+        text = code.code if isinstance(code, Code) else str(code)
+        self._w(indent, f'<{tag} codeSpace="{self.codelists}{codelist}.xml">{escape(text)}</{tag}>')
 
     # -- geometry ---------------------------------------------------------------------------
 
@@ -174,8 +181,8 @@ class Writer:
         if "yearOfConstruction" in a:
             self._w(i, f"<bldg:yearOfConstruction>{a['yearOfConstruction']}</bldg:yearOfConstruction>")
         if "measuredHeight" in a:
-            height = UNKNOWN if a["measuredHeight"] is None else a["measuredHeight"]
-            self._w(i, f'<bldg:measuredHeight uom="m">{_num(height)}</bldg:measuredHeight>')
+            height = f.measured_height  # None: unknown, written as PLATEAU's -9999
+            self._w(i, f'<bldg:measuredHeight uom="m">{_num(UNKNOWN if height is None else height)}</bldg:measuredHeight>')
         if "storeysAboveGround" in a:
             self._w(i, f"<bldg:storeysAboveGround>{a['storeysAboveGround']}</bldg:storeysAboveGround>")
         for g in f.geometries:
@@ -238,7 +245,7 @@ class Writer:
         self._w(i + 2, f'<uro:depth uom="m">{_num(r.depth_m)}</uro:depth>')
         if r.kind == "river":
             self._code(i + 2, "uro:adminType", f"{element}_adminType", r.admin_type)
-            self._code(i + 2, "uro:scale", f"{element}_scale", Code(r.scale.removeprefix("L")))
+            self._code(i + 2, "uro:scale", f"{element}_scale", Code((r.scale or "").removeprefix("L")))
             if r.duration_h is not None:
                 self._w(i + 2, f'<uro:duration uom="hour">{_num(r.duration_h)}</uro:duration>')
         self._w(i + 1, f"</uro:{element}>")
@@ -249,7 +256,7 @@ class Writer:
         self._w(i + 1, f"<gen:value>{escape(value)}</gen:value>")
         self._w(i, "</gen:stringAttribute>")
 
-    def _generic_measure(self, i: int, name: str, value: float, uom: str) -> None:
+    def _generic_measure(self, i: int, name: str, value: float | None, uom: str) -> None:
         self._w(i, f"<gen:measureAttribute name={quoteattr(name)}>")
         self._w(i + 1, f'<gen:value uom="{uom}">{_num(value)}</gen:value>')
         self._w(i, "</gen:measureAttribute>")
@@ -258,13 +265,13 @@ class Writer:
         """i-UR 1.4 (2020): one gen:genericAttributeSet per flood assumption."""
         if r.kind == "river":
             wording = "計画規模" if r.scale == "L1" else "想定最大規模"
-            name = f"{r.source.code}洪水浸水想定区域（{wording}）"
+            name = f"{_code_of(r.source)}洪水浸水想定区域（{wording}）"
         else:
-            name = f"{r.source.code}内水浸水想定区域（想定最大規模）"
+            name = f"{_code_of(r.source)}内水浸水想定区域（想定最大規模）"
         self._w(i, f"<gen:genericAttributeSet name={quoteattr(name)}>")
         if r.scale is not None:
             self._generic_string(i + 1, "規模", r.scale)
-        self._generic_string(i + 1, "浸水ランク", r.rank.code)
+        self._generic_string(i + 1, "浸水ランク", _code_of(r.rank))
         self._generic_measure(i + 1, "浸水深", r.depth_m, "m")
         if r.duration_h is not None:
             self._generic_measure(i + 1, "継続時間", r.duration_h, "hour")
@@ -313,7 +320,8 @@ class Writer:
             self._code(i + 2, "uro:description", f"{element}_description", r.source)
             self._code(i + 2, "uro:rank" if v3 else "uro:rankOrg", f"{element}_{'rank' if v3 else 'rankOrg'}", r.rank)
             self._code(i + 2, "uro:adminType", f"{element}_adminType", r.admin_type)
-            self._code(i + 2, "uro:scale", f"{element}_scale", Code(r.scale.removeprefix("L") if v3 else r.scale))
+            scale = r.scale or ""
+            self._code(i + 2, "uro:scale", f"{element}_scale", Code(scale.removeprefix("L") if v3 else scale))
             self._w(i + 1, f"</uro:{element}>")
             self._w(i, "</uro:floodingRiskAttribute>")
         self._w(indent, "</wtr:WaterBody>")
@@ -347,6 +355,8 @@ class Writer:
 
     def relief(self, f: Feature, indent: int) -> None:
         tin = f.geometries[0].triangles
+        if tin is None:
+            raise ValueError(f"relief {f.gml_id} has no triangles")
         name = escape(str(f.attributes.get("name", "")))
         self._w(indent, f'<dem:ReliefFeature gml:id="{f.gml_id}">')
         self._w(indent + 1, f"<gml:name>{name}</gml:name>")
@@ -397,6 +407,8 @@ class Writer:
             self._w(5, f"<app:imageURI>{escape(image.removeprefix(self.folder))}</app:imageURI>")
             self._w(5, "<app:mimeType>image/png</app:mimeType>")
             for p in polygons:
+                if p.texture is None:
+                    continue
                 uv = p.texture.uv.ravel().tolist()
                 coords = " ".join(map(repr, uv + uv[:2]))
                 self._w(5, f'<app:target uri="#{p.id}">')

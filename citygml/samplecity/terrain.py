@@ -23,7 +23,7 @@ _CHANNEL_DEPTH = 4.2
 WATER_HALF_WIDTH = CHANNEL_HALF_WIDTH * float(np.sqrt(WATER_DEPTH / _CHANNEL_DEPTH))
 
 
-def river_centre_y(x: np.ndarray, site: Site) -> np.ndarray:
+def river_centre_y(x: np.ndarray | float, site: Site) -> np.ndarray:
     """Northing of the river's centreline; the river flows east across the north of the site."""
     s = site.scale
     return site.height * 0.80 + 110.0 * s * np.sin(2 * np.pi * np.asarray(x) / (2300.0 * s) + 0.6)
@@ -34,7 +34,7 @@ def river_water_level(x: np.ndarray) -> np.ndarray:
     return np.round(3.2 + WATER_DEPTH - 0.0005 * np.asarray(x, float), HEIGHT_DECIMALS)
 
 
-def scarp_y(x: np.ndarray, site: Site) -> np.ndarray:
+def scarp_y(x: np.ndarray | float, site: Site) -> np.ndarray:
     """Northing of the terrace edge (段丘崖); the terrace lies south of it."""
     x = np.asarray(x)
     s = site.scale
