@@ -18,6 +18,7 @@ from citygml.model import Feature
 from citygml.samplecity.codelist_extra import write_codelists
 from citygml.samplecity.features import Ids
 from citygml.samplecity.gmlwriter import URO_NAMESPACES, Writer
+from citygml.samplecity.gsidem import write_gsi_dem
 from citygml.samplecity.layers import BuildingFiles, Layer, all_paths, layers
 from citygml.samplecity.shelters import Shelter, write_shelters
 from citygml.samplecity.site import Site
@@ -124,8 +125,12 @@ def generate(
     iur: str = "3.1",
     textures: bool = True,
     progress: Progress | None = None,
+    gsi_dem: bool = False,
 ) -> SampleCity:
-    """Write the sample city under ``out`` (udx/..., codelists/, shelters.*), one file at a time."""
+    """Write the sample city under ``out`` (udx/..., codelists/, shelters.*), one file at a time.
+
+    ``gsi_dem`` also writes its ground as GSI 基盤地図情報 DEM5A zips under ``gsi/``.
+    """
     start = time.perf_counter()
     city = plan(buildings, seed, iur, textures)
     out = Path(out)
@@ -157,6 +162,8 @@ def generate(
         del features
     written += write_codelists(out / "codelists", iur)
     written += write_shelters(out, city.shelters)
+    if gsi_dem:
+        written += write_gsi_dem(out, city.site, city.terrain)
     if progress:
         progress(total, total, "done")
     return SampleCity(

@@ -13,6 +13,7 @@ import shapely
 from lxml import etree
 
 from citygml import open_dataset
+from citygml.jpgis_dem import is_gsi_dem, read_dem
 from citygml.meshcode import mesh_bbox
 from citygml.samplecity import generate, plan
 from citygml.samplecity.terrain import CORRIDOR_HALF_WIDTH, ground_height, river_centre_y
@@ -236,3 +237,49 @@ def test_a_city_beyond_the_old_limit_grows_its_town_hazards_and_shelters():
     places = sum(s.capacity for s in big.shelters) / sum(s.capacity for s in small.shelters)
     assert places > 4
     assert len(big.town.bridges) > len(small.town.bridges)
+
+
+# -- the ground as a GSI DEM ----------------------------------------------------------------
+
+
+def test_gsi_dem_of_the_ground_carries_the_buildings(tmp_path):
+    city = generate(tmp_path / "out", buildings=300, seed=7, textures=False, gsi_dem=True)
+    zips = sorted((city.out / "gsi").glob("*.zip"))
+    assert [z.name for z in zips] == ["FG-GML-5339-73-DEM5A.zip"] and is_gsi_dem(zips[0])
+    grid = read_dem(zips)
+    assert grid.warnings == [] and {s.product for s in grid.sources} == {"DEM5A"}
+    assert len(grid.sources) == len(city.plan.site.meshes(3)) == 16
+    west, south, east, north = city.bbox
+    g_west, g_south, g_east, g_north = grid.bounds
+    assert g_west <= west and g_south <= south and g_east >= east and g_north >= north
+    # Cells off the TIN are データなし; every cell whose centre is on it has a height.
+    rows, cols = grid.heights.shape
+    lon = grid.transform.c + (np.arange(cols) + 0.5) * grid.transform.a
+    lat = grid.transform.f + (np.arange(rows) + 0.5) * grid.transform.e
+    x, y = city.plan.site.to_local(*np.meshgrid(lat, lon, indexing="ij"))
+    xs, ys = city.plan.terrain.xs, city.plan.terrain.ys
+    on_tin = (x > xs[0] + 0.1) & (x < xs[-1] - 0.1) & (y > ys[0] + 0.1) & (y < ys[-1] - 0.1)
+    off_tin = (x < xs[0] - 0.1) | (x > xs[-1] + 0.1) | (y < ys[0] - 0.1) | (y > ys[-1] + 0.1)
+    assert on_tin.sum() > 300_000 and not np.isnan(grid.heights[on_tin]).any()
+    assert np.isnan(grid.heights[off_tin]).all()
+    # Each building's ground (the lowest TIN height under its footprint's corners) against the DEM
+    # cell holding each corner: a cell's value is the TIN at its centre, at most 4 m from the corner
+    # (half the diagonal of a 0.2″ cell, 5.0 m × 6.2 m here), so they differ by at most the TIN's
+    # steepest slope × 4 m, plus 5 mm of rounding to GSI's 2 decimals.
+    z, step = city.plan.terrain.z, float(xs[1] - xs[0])
+    # A TIN triangle's gradient has one grid difference along each axis as its components.
+    steepest = max(np.abs(np.diff(z, axis=0)).max(), np.abs(np.diff(z, axis=1)).max()) / step * np.sqrt(2)
+    bound = float(steepest) * 4.0 + 0.006
+    gaps = []
+    for b in read_all(city.out, "bldg"):
+        member = b.parts[0] if b.parts else b
+        bottom = member.geometry(1, "Solid").polygons()[0].exterior
+        dem = grid.height_at(bottom[:, 1], bottom[:, 0])
+        gaps.append(float(dem.min() - bottom[0, 2]))
+    gaps = np.abs(gaps)
+    assert np.median(gaps) < 0.05 and gaps.max() <= bound
+
+
+def read_all(out: Path, kind: str) -> list:
+    with open_dataset(out) as dataset:
+        return list(dataset.features(types={kind}))
