@@ -50,6 +50,7 @@ def test_reader_returns_exactly_what_the_generator_planned(tmp_path, iur, textur
     with open_dataset(city.out) as dataset:
         read = {f.gml_id: f for f in dataset.features()}
     assert read.keys() == planned.keys()
+    assert {f.type for f in read.values()} == {"bldg", "dem", "tran", "fld", "brid", "wtr", "luse"}
     for gml_id, feature in planned.items():
         _assert_feature_equal(feature, read[gml_id])
     kinds = {r.kind for f in planned.values() for m in [f, *f.parts] for r in m.risks}
