@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from citygml.dataset import open_dataset
-from twin.convert.pipeline import FileResult, convert
+from twin.convert.file_tasks import FileResult
+from twin.convert.pipeline import convert
 from twin.errors import TwinInputError
 from twin.files.atomic import LEFTOVERS
 from twin.files.job_state import JobBoard, new_id, now

@@ -97,7 +97,7 @@ def test_masks_mark_buildings_and_roads(converted_city):
     table = gpd.read_parquet(converted_city / "buildings.parquet")
     manifest = json.loads((converted_city / "city.json").read_text())
     with rasterio.open(converted_city / "masks.tif") as src:
-        assert src.descriptions == ("buildings", "roads")
+        assert src.descriptions == ("buildings", "roads", "water", "bridges")
         buildings, roads = src.read(1), src.read(2)
         points = table.set_geometry(gpd.points_from_xy(table.centroid_lon, table.centroid_lat), crs=6668)
         points = points.to_crs(manifest["crs"]["local"])
