@@ -14,6 +14,7 @@
     hazards.parquet, roads.parquet, shelters.geojson   when the dataset has them
     water.parquet, land_use.parquet                    water bodies and land use, when converted
     bridges.parquet, features.parquet                  bridges; every other feature type (generic)
+    ground_points.parquet  heights of roads and water bodies drawn in 3D (the estimated terrain's points)
 
 This module is the only code that knows these names: writers take them from ``FILES`` and
 ``MASK_BANDS``, readers open parts through ``CityFolder``.
@@ -54,6 +55,7 @@ FILES = {
     "roughness": "roughness.tif",
     "bridges_tileset": "bridges/tileset.json",
     "water_tileset": "water/tileset.json",
+    "ground_points": "ground_points.parquet",
 }
 #: Bands of ``masks.tif``, in order (band 1 first): 1 inside a building footprint, a road surface,
 #: a water body or a bridge deck, 0 outside. A file written before a band existed lacks it (all 0).
@@ -74,7 +76,7 @@ _WHAT = {"terrain": "terrain grid", "masks": "building and road masks", "buildin
          "tileset": "3D Tiles", "terrain_tileset": "terrain tiles", "water": "water bodies table",
          "land_use": "land use table", "bridges": "bridges table", "features": "features table",
          "terrain_sources": "terrain source grid", "roughness": "roughness grid",
-         "bridges_tileset": "bridge tiles", "water_tileset": "water tiles"}
+         "bridges_tileset": "bridge tiles", "water_tileset": "water tiles", "ground_points": "ground points"}
 
 
 def files_entry(present: set[str]) -> dict[str, str | None]:

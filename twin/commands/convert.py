@@ -81,22 +81,22 @@ def convert_command(
                   TimeElapsedColumn(), console=console, transient=True, disable=as_json) as bar:
         files = bar.add_task("files", total=len(plan.files))
         stages = bar.add_task("merge", total=len(STAGES))
-        with _runner(len(plan.files), workers, scheduler) as runner:
-            manifest = convert(paths, out, options, runner, on_file=_on_file(bar, files),
-                               on_stage=_on_stage(bar, stages), dems=dem)
+        with runner_for(len(plan.files), workers, scheduler) as runner:
+            manifest = convert(paths, out, options, runner, on_file=file_progress(bar, files),
+                               on_stage=stage_progress(bar, stages), dems=dem)
     if as_json:
         typer.echo(json.dumps(manifest, ensure_ascii=False, indent=2))
         return
     print_summary(console, out, manifest)
 
 
-def _on_file(bar: Progress, task: TaskID):
+def file_progress(bar: Progress, task: TaskID):
     def on_file(result) -> None:
         bar.update(task, advance=1, description=f"files: {Path(result.name).name}")
     return on_file
 
 
-def _on_stage(bar: Progress, task: TaskID):
+def stage_progress(bar: Progress, task: TaskID):
     def on_stage(stage: str) -> None:
         done = STAGES.index(stage) if stage in STAGES else 0
         bar.update(task, completed=done, description=f"merge: {stage}")
@@ -128,7 +128,7 @@ def print_summary(console: Console, out: Path, manifest: dict) -> None:
         console.print(f"[yellow]… {len(warnings) - 10} more warnings in {out / 'city.json'}[/yellow]")
 
 
-def _runner(files: int, workers: int, scheduler: str | None) -> AbstractContextManager[Runner]:
+def runner_for(files: int, workers: int, scheduler: str | None) -> AbstractContextManager[Runner]:
     from twin.convert.runners import run_inline
 
     if scheduler is None:

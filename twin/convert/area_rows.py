@@ -42,8 +42,8 @@ def area_geometry(feature: Feature) -> MultiPolygon | Polygon | None:
     return None
 
 
-#: Heights closer to 0 than this (m) everywhere in a feature mean it is drawn in 2D (PLATEAU's
-#: land use and many roads and water bodies), not that it lies at T.P. 0 m.
+#: A height closer to 0 than this (m) means "drawn in 2D" (PLATEAU's land use, many roads and water
+#: bodies, and single 2D pieces among 3D ones), not a point at T.P. 0 m: such heights are not used.
 FLAT_2D_TOLERANCE = 1e-3
 
 
@@ -152,28 +152,23 @@ def any_geometry(feature: Feature) -> BaseGeometry | None:
 
 
 def ground_points(feature: Feature) -> np.ndarray:
-    """(n, 3) rows of lat, lon, h: the vertices of a road's or water body's LOD1+ surfaces, when
-    it is drawn in 3D (empty for 2D features). The estimated terrain interpolates between them."""
+    """(n, 3) rows of lat, lon, h: the vertices of a road's or water body's LOD1+ surfaces that are drawn
+    in 3D (none for 2D features). The estimated terrain interpolates between them."""
     rings = [p.exterior for g in feature.geometries if g.lod >= 1 for p in g.polygons()]
     if not rings:
         return np.zeros((0, 3))
     points = np.concatenate(rings)
-    points = points[np.isfinite(points).all(axis=1)]
-    if not len(points) or np.abs(points[:, 2]).max() < FLAT_2D_TOLERANCE:
-        return np.zeros((0, 3))
-    return points
+    return points[np.isfinite(points).all(axis=1) & (np.abs(points[:, 2]) >= FLAT_2D_TOLERANCE)]
 
 
 def _heights(feature: Feature) -> np.ndarray | None:
-    """Every height of the feature's (and its parts') surfaces, None when there are none or it is 2D."""
+    """The heights of the feature's (and its parts') surfaces and lines, 2D ones left out; None without any."""
     members = [feature, *feature.parts]
     found = [p.exterior[:, 2] for m in members for g in m.geometries for p in g.polygons()]
     found += [c[:, 2] for m in members for g in m.geometries for c in g.curves]
     heights = np.concatenate(found) if found else np.zeros(0)
-    heights = heights[np.isfinite(heights)]
-    if not len(heights) or np.abs(heights).max() < FLAT_2D_TOLERANCE:
-        return None
-    return heights
+    heights = heights[np.isfinite(heights) & (np.abs(heights) >= FLAT_2D_TOLERANCE)]
+    return heights if len(heights) else None
 
 
 def _code(feature: Feature, name: str) -> str | None:

@@ -45,6 +45,7 @@ from twin.convert.runners import Runner, run_inline
 from twin.convert.shelter_lists import shelters_geojson
 from twin.convert.terrain import TerrainGrid, build_terrain, tin_layer
 from twin.errors import TwinInputError
+from twin.files.atomic import write_atomic, write_with
 from twin.files.rasters import Grid, write_grid
 from twin.lonlat import LONLAT, from_lonlat
 from twin.tiles.city_tiles import TilesetSummary, mesh_buildings, write_building_tiles
@@ -69,6 +70,7 @@ class CityParts:
     tin: np.ndarray | None
     ground_points: np.ndarray | None
     warnings: list[str] = field(default_factory=list)
+    repeated_buildings: int = 0  # rows dropped because another input had the same gml:id
 
     @property
     def buildings(self) -> gpd.GeoDataFrame | None:
@@ -87,9 +89,14 @@ class CityParts:
         for r in self.results:
             kept.update(r.kept)
             dropped.update(r.dropped)
+        if self.repeated_buildings:
+            kept[("bldg", "buildings")] -= self.repeated_buildings
+            dropped[("bldg", "repeated: the same gml:id in another input")] += self.repeated_buildings
         out: dict[str, dict] = {}
         for (kind, part), n in sorted(kept.items()):
             entry = out.setdefault(kind, {"read": 0, "kept": {}, "dropped": {}})
+            if not n:
+                continue
             entry["read"] += n
             entry["kept"][part] = entry["kept"].get(part, 0) + n
         for (kind, reason), n in sorted(dropped.items()):
@@ -108,22 +115,20 @@ def gather(results: Sequence[FileResult]) -> CityParts:
         if r.error:
             warnings.append(r.error)
     tables = {part: concat_tables([p for r in results if (p := r.table(part)) is not None]) for part in TABLES}
-    if tables["buildings"] is not None:
-        tables["buildings"] = _unique_buildings(tables["buildings"], warnings)
+    repeated = 0
+    buildings = tables["buildings"]
+    if buildings is not None:
+        # Two downloads of one area (or a 2.0 file and its 3.0 conversion) repeat buildings: one row each.
+        twice = buildings["gml_id"].duplicated()
+        repeated = int(twice.sum())
+        if repeated:
+            warnings.append(f"{repeated} buildings appear in more than one input (same gml:id); the first of each is "
+                            "kept (their tiles too)")
+            tables["buildings"] = buildings[~twice].reset_index(drop=True)
     tins = [np.load(Path(r.work) / TIN_FILE) for r in results if r.triangles]
     points = [np.load(Path(r.work) / GROUND_POINTS_FILE) for r in results if r.ground_points]
     return CityParts(list(results), tables, np.concatenate(tins) if tins else None,
-                     np.concatenate(points) if points else None, warnings)
-
-
-def _unique_buildings(frame: gpd.GeoDataFrame, warnings: list[str]) -> gpd.GeoDataFrame:
-    """One row per gml:id: two downloads of one area (or a 2.0 file and its 3.0 conversion) repeat them."""
-    repeated = frame["gml_id"].duplicated()
-    if repeated.any():
-        warnings.append(f"{int(repeated.sum())} buildings appear in more than one input (same gml:id); "
-                        "the first of each is kept")
-        frame = frame[~repeated].reset_index(drop=True)
-    return frame
+                     np.concatenate(points) if points else None, warnings, repeated)
 
 
 def concat_tables(paths: Sequence[Path]) -> gpd.GeoDataFrame | None:
@@ -143,7 +148,7 @@ def concat_tables(paths: Sequence[Path]) -> gpd.GeoDataFrame | None:
 def build_city(out: Path, city_id: str, parts: CityParts, plan: Plan, options: ConvertOptions,
                on_stage: Callable[[str], None] = lambda s: None, runner: Runner = run_inline) -> dict:
     """Write the City folder ``out`` from ``parts``; returns the manifest."""
-    warnings = [*plan.notes, *parts.warnings]
+    warnings = list(parts.warnings)
     buildings = parts.buildings
     has_content = any(t is not None for t in parts.tables.values()) or parts.tin is not None
     dems = [*of_kind(plan.inputs, "gsi_dem"), *of_kind(plan.inputs, "raster_dem")]
@@ -152,7 +157,7 @@ def build_city(out: Path, city_id: str, parts: CityParts, plan: Plan, options: C
         raise TwinInputError(f"{plan.inputs[0].path}: nothing could be read" + (f" ({first})" if first else ""))
     extent = _extent(parts, plan, options)
     crs = local_crs(*_centre(extent), parts.prefecture() or _prefecture_of_name(plan))
-    frame = _frame(extent, crs, plan, options, warnings)
+    frame, notes = _frame(extent, crs, plan, options)
 
     with ThreadPoolExecutor(1) as background:
         tiling = None
@@ -161,6 +166,7 @@ def build_city(out: Path, city_id: str, parts: CityParts, plan: Plan, options: C
         on_stage("terrain")
         terrain = _terrain(frame, parts, plan, warnings) if frame is not None else None
         if terrain is not None:
+            warnings[:0] = notes
             write_terrain(out, terrain)
             note = terrain.note()
             if note:
@@ -175,7 +181,7 @@ def build_city(out: Path, city_id: str, parts: CityParts, plan: Plan, options: C
             write_grid_layers(out, terrain.frame, parts.tables)
         on_stage("tables")
         shelters = _shelters(plan, warnings)
-        written = write_tables(out, parts.tables, shelters)
+        written = write_tables(out, parts.tables, shelters, parts.ground_points)
         on_stage("tiles")
         tiles = tiling.result() if tiling is not None else None
         extra = write_feature_tiles(out, parts, terrain, options)
@@ -229,20 +235,28 @@ def _prefecture_of_name(plan: Plan) -> int | None:
     return None
 
 
-def _frame(extent: Extent, crs: str, plan: Plan, options: ConvertOptions, warnings: list[str]) -> Frame | None:
+def _frame(extent: Extent, crs: str, plan: Plan, options: ConvertOptions) -> tuple[Frame | None, list[str]]:
+    """The grid's cells, and notes on a cell size coarser than the default."""
     box = extent_box(extent, from_lonlat(crs))
     if box is None:
-        return None
-    resolution, note = choose_resolution(box, options.resolution if options.resolution else None)
-    if options.resolution is None:
-        # Planned from the file names before the work; what was read may reach a little further.
-        resolution = max(resolution, plan.resolution)
-        if note and note not in warnings:
-            warnings.append(note)
-    return frame_of(box, resolution, crs)
+        return None, []
+    resolution, note = choose_resolution(box, options.resolution)
+    if options.resolution is not None:
+        return frame_of(box, resolution, crs), []
+    # Planned from the file names before the work; what was read may reach a little further.
+    notes = list(dict.fromkeys(n for n in [*plan.notes, note] if n))
+    return frame_of(box, max(resolution, plan.resolution), crs), notes
 
 
 def _terrain(frame: Frame, parts: CityParts, plan: Plan, warnings: list[str]) -> TerrainGrid | None:
+    layers = measured_layers(frame, parts, of_kind(plan.inputs, "gsi_dem"), of_kind(plan.inputs, "raster_dem"),
+                             warnings)
+    return build_terrain(frame, layers, parts.buildings, parts.ground_points)
+
+
+def measured_layers(frame: Frame, parts: CityParts, gsi: list[Path], rasters: list[Path],
+                    warnings: list[str]) -> list[MeasuredLayer]:
+    """The measured sources on ``frame``, best first: the tasks' TIN, the GSI DEMs, the DEM grids."""
     layers: list[MeasuredLayer] = []
     if parts.tin is not None:
         files = sorted({f"{r.dataset}:{r.name}" for r in parts.results if r.triangles})
@@ -251,16 +265,15 @@ def _terrain(frame: Frame, parts: CityParts, plan: Plan, warnings: list[str]) ->
             warnings.append("the dataset's DEM (udx/dem) does not reach the City's grid; not used")
         else:
             layers.append(layer)
-    gsi = of_kind(plan.inputs, "gsi_dem")
     if gsi:
         found = gsi_layer(frame, gsi, warnings)
         if found is not None:
             layers.append(found)
-    for path in of_kind(plan.inputs, "raster_dem"):
+    for path in rasters:
         found = raster_layer(frame, path, warnings)
         if found is not None:
             layers.append(found)
-    return build_terrain(frame, layers, parts.buildings, parts.ground_points)
+    return layers
 
 
 def write_terrain(out: Path, terrain: TerrainGrid) -> None:
@@ -290,17 +303,22 @@ def fill_ground(buildings: gpd.GeoDataFrame, terrain: TerrainGrid) -> None:
     buildings.loc[missing, "ground_height"] = terrain.heights[rows, cols].astype(float)
 
 
-def write_tables(out: Path, tables: dict[str, gpd.GeoDataFrame | None], shelters: bytes | None) -> list[str]:
-    """The City's tables (and shelter list); the layout keys written."""
+def write_tables(out: Path, tables: dict[str, gpd.GeoDataFrame | None], shelters: bytes | None,
+                 ground_points: np.ndarray | None) -> list[str]:
+    """The City's tables, shelter list and ground points (each replacing the file); the layout keys written."""
     written = []
     for part, key in TABLE_FILES.items():
         table = tables.get(part)
         if table is not None:
-            table.to_parquet(out / FILES[key])
+            write_with(out / FILES[key], table.to_parquet)
             written.append(key)
     if shelters is not None:
-        (out / FILES["shelters"]).write_bytes(shelters)
+        write_atomic(out / FILES["shelters"], shelters)
         written.append("shelters")
+    if ground_points is not None:
+        frame = pd.DataFrame(ground_points, columns=["lat", "lon", "h"])
+        write_with(out / FILES["ground_points"], lambda path: frame.to_parquet(path, index=False))
+        written.append("ground_points")
     return written
 
 
@@ -450,6 +468,8 @@ def manifest_of(city_id: str, plan: Plan, parts: CityParts, terrain: TerrainGrid
         "terrain": terrain.provenance() if terrain is not None else None,
         "files": files_entry(present),
         "ellipsoidal_offset": options.ellipsoidal_offset,
+        "options": {"lod": options.lod, "bbox": list(options.bbox) if options.bbox else None,
+                    "resolution": options.resolution, "ellipsoidal_offset": options.ellipsoidal_offset},
         "versions": {"machi_twin": __version__, "iur": sorted({r.iur_version for r in parts.results if r.iur_version}),
                      "tiles": "1.1"},
         "warnings": warnings[:1000],

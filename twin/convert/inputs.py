@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,10 @@ class Input:
         return f"{self.path} ({west:.4f}–{east:.4f} E, {south:.4f}–{north:.4f} N)"
 
 
-def classify(paths: list[Path], dems: list[Path] = ()) -> list[Input]:
+def classify(paths: list[Path], dems: Sequence[Path] = (), check: bool = True) -> list[Input]:
     """The inputs of ``paths`` (any kind) and ``dems`` (raster or GSI DEMs); TwinInputError for an
-    input that is none of the kinds, a DEM without a CRS, or inputs of places that do not overlap."""
+    input that is none of the kinds, a DEM without a CRS, or (with ``check``) inputs of places that
+    do not overlap one another."""
     found: list[Input] = []
     for path in [*paths, *dems]:
         path = Path(path)
@@ -60,7 +62,8 @@ def classify(paths: list[Path], dems: list[Path] = ()) -> list[Input]:
             raise TwinInputError(f"{path}: not a PLATEAU dataset (folder, .zip, .gml), a GSI DEM (.xml or .zip), "
                                  "a GeoTIFF/ASCII DEM (.tif, .asc) or a shelter list (.csv, .geojson)")
         found += [Input(path, kind, _bbox(path, kind)) for kind in kinds]
-    check_overlap(found)
+    if check:
+        check_overlap(found)
     return found
 
 

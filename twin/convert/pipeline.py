@@ -56,9 +56,9 @@ class Plan:
         return args
 
 
-def plan_conversion(inputs: list[Input], options: ConvertOptions) -> Plan:
+def plan_conversion(inputs: list[Input], options: ConvertOptions, require_content: bool = True) -> Plan:
     """The files to convert and the grid's cell size; TwinInputError when there is nothing to convert
-    or the grid would be too large for the cell size asked for."""
+    (with ``require_content``) or the grid would be too large for the cell size asked for."""
     files: list[tuple[str, DatasetFile]] = []
     shelters: list[tuple[str, bytes]] = []
     for path in of_kind(inputs, "plateau"):
@@ -69,7 +69,7 @@ def plan_conversion(inputs: list[Input], options: ConvertOptions) -> Plan:
             if found is not None:
                 shelters.append((f"{path}:shelters.geojson", found))
     dems = [*of_kind(inputs, "gsi_dem"), *of_kind(inputs, "raster_dem")]
-    if not files and not dems:
+    if require_content and not files and not dems:
         where = ", ".join(str(i.path) for i in inputs)
         raise TwinInputError(f"{where}: no CityGML files and no DEM to convert" + (" in --bbox" if options.bbox else ""))
     extent = planned_extent(

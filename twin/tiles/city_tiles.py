@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -120,16 +121,19 @@ def write_building_tiles(batches: Sequence[Path | str], out_dir: Path | str,
     """Merge batch folders into ``out_dir/tileset.json`` + ``content/*.glb``.
 
     The quadtree is planned here from the buildings' origins and sizes; each leaf's glb
-    is a task for ``runner`` (tiles are independent, so they are written in parallel).
+    is a task for ``runner`` (tiles are independent, so they are written in parallel). A gml:id
+    that a later batch repeats (overlapping inputs) is tiled once, from its first batch.
     """
     out_dir = Path(out_dir)
     opened = [MeshBatch(b) for b in batches]
     which = np.concatenate([np.full(len(b), k) for k, b in enumerate(opened)] + [np.zeros(0, int)])
     local = np.concatenate([np.arange(len(b)) for b in opened] + [np.zeros(0, int)])
+    first = _first_of_each_id(opened)
+    which, local = which[first], local[first]
     if len(which) == 0:
         raise ValueError("no buildings to tile")
-    origins = np.concatenate([b.origins for b in opened])
-    sizes = np.concatenate([b.estimated_bytes() for b in opened])
+    origins = np.concatenate([b.origins for b in opened])[first]
+    sizes = np.concatenate([b.estimated_bytes() for b in opened])[first]
     root = build_quadtree(plane_coordinates(origins[:, 0], origins[:, 1]), sizes,
                           options.max_buildings, options.max_bytes)
     leaves = {leaf.id: leaf for leaf in root.leaves()}
@@ -143,6 +147,16 @@ def write_building_tiles(batches: Sequence[Path | str], out_dir: Path | str,
         leaf = leaves[content.id]
         leaf.content, leaf.transform, leaf.region = Path(content.path), content.transform, content.region
     return finish_tileset(root, out_dir, options.levels_per_file, len(which), metadata)
+
+
+def _first_of_each_id(batches: Sequence[MeshBatch]) -> np.ndarray:
+    """Mask over all batches' buildings: True for the first with each gml:id (inputs that overlap
+    repeat buildings; each is one feature)."""
+    ids = [json.loads(line)["gml_id"] for b in batches for line in b.property_lines()]
+    _, first = np.unique(np.array(ids, dtype=object), return_index=True)
+    mask = np.zeros(len(ids), bool)
+    mask[first] = True
+    return mask
 
 
 @dataclass(frozen=True)
