@@ -297,7 +297,7 @@ def fill_ground(buildings: gpd.GeoDataFrame, terrain: TerrainGrid) -> None:
         return
     x, y = from_lonlat(terrain.frame.crs).transform(buildings.loc[missing, "centroid_lon"].to_numpy(float),
                                                     buildings.loc[missing, "centroid_lat"].to_numpy(float))
-    cols, rows = ~terrain.frame.transform * (np.asarray(x), np.asarray(y))
+    cols, rows = ~terrain.frame.transform @ (np.asarray(x), np.asarray(y))
     rows = np.clip(np.floor(rows).astype(int), 0, terrain.frame.shape[0] - 1)
     cols = np.clip(np.floor(cols).astype(int), 0, terrain.frame.shape[1] - 1)
     buildings.loc[missing, "ground_height"] = terrain.heights[rows, cols].astype(float)
@@ -385,7 +385,7 @@ def _ring(coords, level: float | None, terrain: TerrainGrid | None) -> np.ndarra
     else:
         assert terrain is not None
         x, y = from_lonlat(terrain.frame.crs).transform(lonlat[:, 0], lonlat[:, 1])
-        cols, rows = ~terrain.frame.transform * (np.asarray(x), np.asarray(y))
+        cols, rows = ~terrain.frame.transform @ (np.asarray(x), np.asarray(y))
         rows = np.clip(np.floor(rows).astype(int), 0, terrain.frame.shape[0] - 1)
         cols = np.clip(np.floor(cols).astype(int), 0, terrain.frame.shape[1] - 1)
         h = terrain.heights[rows, cols].astype(float)
