@@ -95,7 +95,10 @@ def _bbox(path: Path, kind: str) -> BBox | None:
     if kind == "plateau":
         return _union([f.bbox for f in _plateau_files(path)])
     if kind == "gsi_dem":
-        return _union([_gsi_bbox(name) for name in _gsi_names(path)])
+        # The files' own meshes (3rd-order for 5 m) say more than a zip's name (the 2nd-order mesh).
+        names = _gsi_names(path)
+        files = [_gsi_bbox(n) for n in names if n.lower().endswith(".xml")]
+        return _union(files) or _union([_gsi_bbox(n) for n in names])
     if kind == "raster_dem":
         return raster_bbox(path)
     return None  # shelter lists are points wherever they are; the City keeps those on its grid
@@ -119,7 +122,7 @@ def _gsi_names(path: Path) -> list[str]:
         return [p.name for p in path.rglob("*") if p.suffix.lower() in (".xml", ".zip")]
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            return [path.name, *(n.rsplit("/", 1)[-1] for n in archive.namelist())]
+            return [path.name, *(n.rsplit("/", 1)[-1] for n in archive.namelist())]  # (nested zips: their names)
     return [path.name]
 
 

@@ -117,9 +117,13 @@ class TerrainGrid:
         """A warning line when any of the grid is estimated: how much came from where."""
         if self.estimated_share == 0:
             return None
-        parts = [f"{entry['share']:.0%} {_SAID[entry['kind']]}" for entry in self.provenance()["sources"]]
+        parts = [f"{_percent(entry['share'])} {_SAID[entry['kind']]}" for entry in self.provenance()["sources"]]
         return ("terrain: " + ", ".join(parts) + "; a flood on it needs --allow-estimated-terrain "
                 "(add a DEM: twin city add CITY DEM)")
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.2%}"
 
 
 _SAID = {"dem": "from the dataset's DEM", "gsi_dem": "from the GSI DEM", "raster_dem": "from the given DEM",
