@@ -97,16 +97,22 @@ def _estimated_share(city: CityFolder) -> float | None:
     return float(np.isin(codes, list(ESTIMATED_SOURCES)).mean())
 
 
+#: Share of the grid that may be estimated without --allow-estimated-terrain: the corners where a
+#: DEM's lon/lat rectangle does not fill the plane grid, the fringe between a DEM and the buildings.
+ESTIMATED_SHARE_TOLERATED = 0.01
+
+
 def require_measured_terrain(city: CityGrids, allow_estimated: bool) -> float:
-    """The share of the City's terrain that is estimated; TwinInputError (one line) when any is and
-    ``allow_estimated`` is False: a flood on ground guessed from buildings is not a flood map."""
+    """The share of the City's terrain that is estimated; TwinInputError (one line) when it is over
+    ``ESTIMATED_SHARE_TOLERATED`` and ``allow_estimated`` is False: a flood on ground guessed from
+    buildings is not a flood map."""
     share = city.estimated_share
     if share is None:
         if allow_estimated:
             return float("nan")
         raise TwinInputError(f"city {city.id!r}: its terrain has no recorded sources (converted before they were "
                              "kept): convert it again, or pass --allow-estimated-terrain")
-    if share > 0 and not allow_estimated:
+    if share > ESTIMATED_SHARE_TOLERATED and not allow_estimated:
         raise TwinInputError(f"city {city.id!r}: {share:.0%} of the flood's terrain is estimated from building ground "
                              f"heights, not measured; add a DEM (twin city add {city.folder} DEM) or pass "
                              "--allow-estimated-terrain")

@@ -18,11 +18,10 @@ from rasterio.warp import Resampling, reproject
 
 from citygml.jpgis_dem import DemError, read_dem
 from twin.convert.grid_frame import Frame
+from twin.convert.inputs import METRES_PER_DEGREE
 
 #: Degrees of margin around the City when cutting the GSI mosaic (≈ 100 m).
 _PAD_DEGREES = 0.001
-#: Metres per degree of latitude (mean), to state a geographic DEM's spacing in metres.
-_METRES_PER_DEGREE = 111_320.0
 #: Largest GSI mosaic read for one City (cells of 0.2″ ≈ 5 m; 400 MB of float32).
 MAX_GSI_CELLS = 100_000_000
 
@@ -50,7 +49,7 @@ def gsi_layer(frame: Frame, paths: list[Path], warnings: list[str]) -> MeasuredL
     heights = _warp(dem.heights, dem.transform, dem.crs, frame)
     dx, dy = dem.resolution
     lat = (south + north) / 2
-    spacing = max(dx * _METRES_PER_DEGREE * np.cos(np.radians(lat)), dy * _METRES_PER_DEGREE)
+    spacing = max(dx * METRES_PER_DEGREE * np.cos(np.radians(lat)), dy * METRES_PER_DEGREE)
     files = [{"file": s.source, "mesh": s.mesh, "product": s.product, "date": s.date, "nodata_cells": s.nodata_cells}
              for s in dem.sources]
     return MeasuredLayer("gsi_dem", heights, float(spacing), files)
@@ -67,7 +66,7 @@ def raster_layer(frame: Frame, path: Path, warnings: list[str]) -> MeasuredLayer
             reproject(rasterio.band(src, 1), destination, dst_transform=frame.transform, dst_crs=frame.crs,
                       dst_nodata=np.nan, resampling=Resampling.bilinear)
             dx, dy = src.res
-            spacing = max(dx, dy) * (_METRES_PER_DEGREE if src.crs.is_geographic else 1.0)
+            spacing = max(dx, dy) * (METRES_PER_DEGREE if src.crs.is_geographic else 1.0)
     except RasterioIOError as exc:
         warnings.append(f"{path}: not a readable DEM grid ({exc}); not used")
         return None

@@ -31,15 +31,20 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".asc")
 SHELTER_SUFFIXES = (".csv", ".geojson", ".json")
 #: GSI file names carry their mesh: FG-GML-5339-73-06-DEM5A-….xml, FG-GML-5339-73-DEM5A.zip.
 _GSI_MESH = re.compile(r"FG-GML-(\d{4})-(\d{2})(?:-(\d{2}))?-DEM", re.IGNORECASE)
+_GSI_PRODUCT = re.compile(r"-DEM(\d+)[A-C]?", re.IGNORECASE)
+#: Metres per degree of latitude (mean), to state a geographic DEM's cell size in metres.
+METRES_PER_DEGREE = 111_320.0
 
 
 @dataclass(frozen=True)
 class Input:
-    """One input: its path, kind (``KINDS``) and lon/lat box (None when names do not tell)."""
+    """One input: its path, kind (``KINDS``), lon/lat box and, for a DEM, its cell size in metres
+    (None when names and headers do not tell)."""
 
     path: Path
     kind: str
     bbox: BBox | None
+    spacing_m: float | None = None
 
     def describe(self) -> str:
         if self.bbox is None:
@@ -61,7 +66,7 @@ def classify(paths: list[Path], dems: Sequence[Path] = (), check: bool = True) -
         if not kinds:
             raise TwinInputError(f"{path}: not a PLATEAU dataset (folder, .zip, .gml), a GSI DEM (.xml or .zip), "
                                  "a GeoTIFF/ASCII DEM (.tif, .asc) or a shelter list (.csv, .geojson)")
-        found += [Input(path, kind, _bbox(path, kind)) for kind in kinds]
+        found += [Input(path, kind, _bbox(path, kind), _spacing(path, kind)) for kind in kinds]
     if check:
         check_overlap(found)
     return found
@@ -102,6 +107,18 @@ def _bbox(path: Path, kind: str) -> BBox | None:
     if kind == "raster_dem":
         return raster_bbox(path)
     return None  # shelter lists are points wherever they are; the City keeps those on its grid
+
+
+def _spacing(path: Path, kind: str) -> float | None:
+    """A DEM's cell size: GSI products say it in their names (DEM5A: 5 m), rasters in their headers."""
+    if kind == "gsi_dem":
+        found = [int(m.group(1)) for n in _gsi_names(path) if (m := _GSI_PRODUCT.search(n))]
+        return float(min(found)) if found else None
+    if kind == "raster_dem":
+        with rasterio.open(path) as src:
+            size = max(src.res)
+            return size * METRES_PER_DEGREE if src.crs is not None and src.crs.is_geographic else size
+    return None
 
 
 def raster_bbox(path: Path) -> BBox:

@@ -19,7 +19,14 @@ from citygml.dataset import BBox, DatasetFile, open_dataset
 from twin.convert.area_rows import HAZARD_TYPES
 from twin.convert.city_build import build_city, gather
 from twin.convert.file_tasks import FileResult, TaskOptions, convert_file
-from twin.convert.grid_frame import centre_crs, choose_resolution, local_box, planned_extent
+from twin.convert.grid_frame import (
+    COARSER,
+    DEFAULT_RESOLUTION,
+    centre_crs,
+    choose_resolution,
+    local_box,
+    planned_extent,
+)
 from twin.convert.inputs import Input, classify, of_kind
 from twin.convert.runners import Runner, run_inline
 from twin.errors import TwinInputError
@@ -80,16 +87,22 @@ def plan_conversion(inputs: list[Input], options: ConvertOptions, require_conten
         dem_boxes=[b for _, f in files if f.type == "dem" and (b := f.bbox) is not None]
         + [i.bbox for i in inputs if i.kind in ("gsi_dem", "raster_dem") and i.bbox is not None],
         bbox=options.bbox)
-    resolution, notes = options.resolution, []
+    floor, notes = DEFAULT_RESOLUTION, []
+    spacings = [i.spacing_m for i in inputs if i.spacing_m is not None]
+    if spacings and not any(f.type == "bldg" for _, f in files):
+        # Without buildings nothing needs cells finer than the DEM: a 10 m DEM gives a 10 m grid.
+        floor = max([r for r in COARSER if r <= min(spacings)], default=DEFAULT_RESOLUTION)
+    resolution = options.resolution or floor
     try:
         box = local_box(extent, centre_crs(extent, None))
     except TwinInputError:
         box = None  # no file names a mesh: the extent is known only after reading
     if box is not None:
-        resolution, note = choose_resolution(box, options.resolution)
+        chosen, note = choose_resolution(box, options.resolution)
+        resolution = chosen if options.resolution else max(chosen, floor)
         if note:
             notes.append(note)
-    return Plan(inputs, files, resolution or 2.0, notes, shelters)
+    return Plan(inputs, files, resolution, notes, shelters)
 
 
 def convert(

@@ -24,6 +24,7 @@ from rasterio.features import rasterize
 from scipy import ndimage
 from scipy.spatial import Delaunay, QhullError
 
+from twin.city.grids import ESTIMATED_SHARE_TOLERATED
 from twin.city.layout import ESTIMATED_SOURCES, TERRAIN_SOURCES
 from twin.convert.dem_rasters import MeasuredLayer
 from twin.convert.grid_frame import Frame
@@ -118,6 +119,8 @@ class TerrainGrid:
         if self.estimated_share == 0:
             return None
         parts = [f"{_percent(entry['share'])} {_SAID[entry['kind']]}" for entry in self.provenance()["sources"]]
+        if self.estimated_share <= ESTIMATED_SHARE_TOLERATED:
+            return "terrain: " + ", ".join(parts)
         return ("terrain: " + ", ".join(parts) + "; a flood on it needs --allow-estimated-terrain "
                 "(add a DEM: twin city add CITY DEM)")
 
