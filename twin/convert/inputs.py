@@ -81,8 +81,8 @@ def _kinds(path: Path) -> list[str]:
     kinds = []
     if _plateau_files(path):
         kinds.append("plateau")
-    if is_gsi_dem(path):
-        kinds.append("gsi_dem")
+    if is_gsi_dem(path) or (path.is_dir() and any(_GSI_MESH.search(p.name) for p in path.rglob("*.zip"))):
+        kinds.append("gsi_dem")  # (a folder of GSI's zips as downloaded counts too)
     return kinds
 
 
