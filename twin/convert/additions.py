@@ -147,8 +147,7 @@ def _update(city: CityFolder, out: Path, new: CityParts, plan: Plan, options: Co
         terrain = build_terrain(frame, layers, tables["buildings"], points)
         if terrain is not None:
             write_terrain(out, terrain)
-            if tables["buildings"] is not None:
-                fill_ground(tables["buildings"], terrain)
+            if tables["buildings"] is not None and fill_ground(tables["buildings"], terrain):
                 changed.add("buildings")
             note = terrain.note()
             if note:
@@ -223,7 +222,11 @@ def _finish(manifest: dict, out: Path, city: CityFolder, new: CityParts, plan: P
     manifest["files"] = files_entry({key for key in present if (out / FILES[key]).exists()})
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     manifest["additions"] = [*(old.get("additions") or []), {"at": stamp, "inputs": [str(i.path) for i in plan.inputs]}]
-    manifest["warnings"] = ([*(old.get("warnings") or []), *warnings] if not built else warnings)[:1000]
+    earlier = old.get("warnings") or []
+    if manifest.get("terrain") != old.get("terrain"):  # the old terrain's note no longer holds
+        stale = _terrain_note(old.get("terrain"))
+        earlier = [w for w in earlier if w != stale]
+    manifest["warnings"] = ([*earlier, *warnings] if not built else warnings)[:1000]
     write_manifest(out, manifest)
     return manifest
 
@@ -304,3 +307,8 @@ def _remove(out: Path, key: str) -> None:
         shutil.rmtree(target)
     else:
         target.unlink(missing_ok=True)
+
+
+def _terrain_note(provenance: dict | None) -> str | None:
+    """The warning a conversion gave for this terrain provenance (``TerrainGrid.note``)."""
+    return None if not provenance else provenance.get("note")

@@ -290,17 +290,22 @@ def write_grid_layers(out: Path, frame: Frame, tables: dict[str, gpd.GeoDataFram
         write_roughness(out / FILES["roughness"], frame, land_use)
 
 
-def fill_ground(buildings: gpd.GeoDataFrame, terrain: TerrainGrid) -> None:
-    """Buildings without LOD1/2 heights take the terrain height under their centroid."""
-    missing = buildings["ground_height"].isna() & buildings["centroid_lon"].notna()
+def fill_ground(buildings: gpd.GeoDataFrame, terrain: TerrainGrid) -> int:
+    """Buildings without LOD1/2 heights take the terrain height under their centroid (again, when the
+    terrain changes; ``ground_from_terrain`` marks them); how many did."""
+    if "ground_from_terrain" not in buildings:
+        buildings["ground_from_terrain"] = False
+    missing = (buildings["ground_height"].isna() | buildings["ground_from_terrain"]) & buildings["centroid_lon"].notna()
     if not missing.any():
-        return
+        return 0
     x, y = from_lonlat(terrain.frame.crs).transform(buildings.loc[missing, "centroid_lon"].to_numpy(float),
                                                     buildings.loc[missing, "centroid_lat"].to_numpy(float))
     cols, rows = ~terrain.frame.transform @ (np.asarray(x), np.asarray(y))
     rows = np.clip(np.floor(rows).astype(int), 0, terrain.frame.shape[0] - 1)
     cols = np.clip(np.floor(cols).astype(int), 0, terrain.frame.shape[1] - 1)
     buildings.loc[missing, "ground_height"] = terrain.heights[rows, cols].astype(float)
+    buildings.loc[missing, "ground_from_terrain"] = True
+    return int(missing.sum())
 
 
 def write_tables(out: Path, tables: dict[str, gpd.GeoDataFrame | None], shelters: bytes | None,

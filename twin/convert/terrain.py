@@ -112,13 +112,15 @@ class TerrainGrid:
                 entry["points"] = self.estimate_points
             entries.append(entry)
         return {"sources": entries, "estimated_share": round(self.estimated_share, 6),
-                "measured": any(code not in ESTIMATED_SOURCES for code in TERRAIN_SOURCES if counts[code])}
+                "measured": any(code not in ESTIMATED_SOURCES for code in TERRAIN_SOURCES if counts[code]),
+                "note": self.note()}
 
     def note(self) -> str | None:
         """A warning line when any of the grid is estimated: how much came from where."""
         if self.estimated_share == 0:
             return None
-        parts = [f"{_percent(entry['share'])} {_SAID[entry['kind']]}" for entry in self.provenance()["sources"]]
+        counts = np.bincount(self.sources.ravel(), minlength=max(TERRAIN_SOURCES) + 1) / self.sources.size
+        parts = [f"{_percent(counts[code])} {_SAID[kind]}" for code, kind in TERRAIN_SOURCES.items() if counts[code]]
         if self.estimated_share <= ESTIMATED_SHARE_TOLERATED:
             return "terrain: " + ", ".join(parts)
         return ("terrain: " + ", ".join(parts) + "; a flood on it needs --allow-estimated-terrain "
@@ -198,7 +200,7 @@ def _estimate_points(heights: np.ndarray, frame: Frame, buildings: gpd.GeoDataFr
     to_local = from_lonlat(frame.crs)
     parts = []
     if buildings is not None and len(buildings):
-        known = buildings[buildings["ground_height"].notna() & buildings.geometry.notna()]
+        known = _own_grounds(buildings)
         if len(known):
             coords, owner = shapely.get_coordinates(known.geometry.to_numpy(), return_index=True)
             x, y = to_local.transform(coords[:, 0], coords[:, 1])
@@ -224,7 +226,7 @@ def _footprint_grounds(buildings: gpd.GeoDataFrame | None, frame: Frame) -> np.n
     """Each footprint's own ground height on its cells (NaN elsewhere); the lowest where two overlap."""
     if buildings is None or not len(buildings):
         return None
-    known = buildings[buildings["ground_height"].notna() & buildings.geometry.notna()]
+    known = _own_grounds(buildings)
     if not len(known):
         return None
     local = known.geometry.to_crs(frame.crs)
@@ -232,3 +234,11 @@ def _footprint_grounds(buildings: gpd.GeoDataFrame | None, frame: Frame) -> np.n
     shapes = ((geometry, float(h)) for geometry, h in zip(local.to_numpy()[order],
                                                           known["ground_height"].to_numpy(float)[order]))
     return rasterize(shapes, out_shape=frame.shape, transform=frame.transform, fill=np.nan, dtype="float32")
+
+
+def _own_grounds(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Buildings whose ground height is their own (LOD1/LOD2), not one taken from an earlier terrain."""
+    own = buildings["ground_height"].notna() & buildings.geometry.notna()
+    if "ground_from_terrain" in buildings:
+        own &= ~buildings["ground_from_terrain"].fillna(False).astype(bool)
+    return buildings[own]

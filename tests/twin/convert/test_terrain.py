@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from rasterio.features import rasterize
 from rasterio.warp import calculate_default_transform, reproject
 from scipy import ndimage
 
-from citygml.samplecity import generate
 from tests.tools.tileset_rules import check_tileset
 from twin.city.layout import TERRAIN_SOURCES
 from twin.convert.dem_rasters import MeasuredLayer
@@ -34,15 +32,8 @@ CODE = {name: code for code, name in TERRAIN_SOURCES.items()}
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> tuple[Path, Path]:
-    """A 150-building sample city with its ground also as GSI DEM5A zips, and a copy without its
-    DEM, GSI zips and flood layers (as a building-only download is)."""
-    root = tmp_path_factory.mktemp("terrain")
-    full = root / "full"
-    generate(full, buildings=150, seed=5, gsi_dem=True)
-    bare = root / "bare"
-    shutil.copytree(full, bare, ignore=lambda folder, names: [n for n in names if n in ("dem", "gsi", "fld")])
-    return full, bare
+def sample(gsi_sample) -> tuple[Path, Path]:
+    return gsi_sample
 
 
 @pytest.fixture(scope="module")
