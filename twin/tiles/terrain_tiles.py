@@ -7,7 +7,10 @@ finest level samples every ``step``-th cell (``leaf_step``: no coarser than the 
 spacing, at most ``MAX_LEAF_SPACING_M``); each level above takes every other vertex of the one
 below. A tile holds ``BLOCK`` × ``BLOCK`` quads of its level and refines by ``REPLACE`` into
 its (up to) four children, so a distant view loads a few coarse tiles. A tile's
-``geometricError`` is its level's vertex spacing in metres (leaves: 0).
+``geometricError`` is its level's vertex spacing in metres (leaves: 0). Every tile's content is in
+one east-north-up frame at the grid's centre, the root's ``transform`` (tile transforms compose
+down the tree, so the other tiles have none); float32 positions within tens of kilometres of it
+keep millimetres.
 """
 
 from __future__ import annotations
@@ -61,7 +64,10 @@ def write_terrain_tiles(heights: np.ndarray, transform: Affine, crs: str, out_di
         below = levels[-1]
         levels.append(_Level(_halve(below.rows), _halve(below.cols), below.spacing_m * 2))
     to_lonlat = Transformer.from_crs(crs, "EPSG:6668", always_xy=True)
-    root = _tile(len(levels) - 1, 0, 0, levels, heights, transform, to_lonlat, out_dir, ellipsoidal_offset)
+    lon, lat = to_lonlat.transform(transform.c + transform.a * cols / 2, transform.f + transform.e * rows / 2)
+    frame = LocalFrame(float(lon), float(lat), float(np.min(heights)) + ellipsoidal_offset)
+    root = _tile(len(levels) - 1, 0, 0, levels, heights, transform, to_lonlat, out_dir, ellipsoidal_offset, frame)
+    root.transform = frame.matrix()
     return finish_tileset(root, out_dir, levels_per_file, 0, None, refine="REPLACE")
 
 
@@ -76,36 +82,35 @@ def _halve(indices: np.ndarray) -> np.ndarray:
 
 
 def _tile(level: int, i: int, j: int, levels: list[_Level], heights: np.ndarray, transform: Affine,
-          to_lonlat: Transformer, out_dir: Path, offset: float) -> Tile:
+          to_lonlat: Transformer, out_dir: Path, offset: float, frame: LocalFrame) -> Tile:
     """The tile of block (i, j) at ``level`` with its content, and its children below."""
     spec = levels[level]
     r = spec.rows[i * BLOCK:(i + 1) * BLOCK + 1]
     c = spec.cols[j * BLOCK:(j + 1) * BLOCK + 1]
     tile = Tile(f"r{level}_{i}_{j}", len(levels) - 1 - level, np.zeros(4), np.zeros(0, np.int64),
                 geometric_error=0.0 if level == 0 else spec.spacing_m)
-    builder, frame, bounds = _mesh(heights, r, c, transform, to_lonlat, offset)
+    builder, bounds = _mesh(heights, r, c, transform, to_lonlat, offset, frame)
     path = out_dir / "content" / f"{tile.id}.glb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(builder.to_glb())
-    tile.content, tile.transform, tile.region = path, frame.matrix(), region_of_bounds(bounds[None])
+    tile.content, tile.region = path, region_of_bounds(bounds[None])
     if level > 0:
         below = levels[level - 1].blocks
-        tile.children = [_tile(level - 1, ci, cj, levels, heights, transform, to_lonlat, out_dir, offset)
+        tile.children = [_tile(level - 1, ci, cj, levels, heights, transform, to_lonlat, out_dir, offset, frame)
                          for ci in (2 * i, 2 * i + 1) for cj in (2 * j, 2 * j + 1)
                          if ci < below[0] and cj < below[1]]
     return tile
 
 
 def _mesh(heights: np.ndarray, r: np.ndarray, c: np.ndarray, transform: Affine, to_lonlat: Transformer,
-          offset: float) -> tuple[GltfBuilder, LocalFrame, np.ndarray]:
-    """One tile's regular mesh over grid rows ``r`` × columns ``c`` (cell centres), in its ENU frame."""
+          offset: float, frame: LocalFrame) -> tuple[GltfBuilder, np.ndarray]:
+    """One tile's regular mesh over grid rows ``r`` × columns ``c`` (cell centres), in ``frame``."""
     x = transform.c + transform.a * (c + 0.5)
     y = transform.f + transform.e * (r + 0.5)
     xx, yy = np.meshgrid(x, y)
     lon, lat = to_lonlat.transform(xx.ravel(), yy.ravel())
     h = heights[np.ix_(r, c)].ravel().astype(np.float64) + offset
     bounds = np.array([lon.min(), lat.min(), lon.max(), lat.max(), h.min(), h.max()])
-    frame = LocalFrame((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, float(bounds[4]))
     enu = frame.from_geodetic(lon, lat, h)
     n_rows, n_cols = len(r), len(c)
     corner = (np.arange(n_rows - 1)[:, None] * n_cols + np.arange(n_cols - 1)[None, :]).ravel()
@@ -121,4 +126,4 @@ def _mesh(heights: np.ndarray, r: np.ndarray, c: np.ndarray, transform: Affine, 
     builder.json["asset"]["copyright"] = ATTRIBUTION
     builder.primitive(enu @ ENU_TO_GLTF.T, normals @ ENU_TO_GLTF.T, faces.astype(np.uint32),
                       builder.material(TERRAIN_MATERIAL))
-    return builder, frame, bounds
+    return builder, bounds

@@ -92,12 +92,14 @@ def test_the_terrain_tiles_are_the_grid(cities):
     to_map = Transformer.from_crs("EPSG:6668", crs, always_xy=True)
     tileset = json.loads((city / "terrain" / "tileset.json").read_text())
     checked = 0
+    # Tile transforms compose down the tree; only the root has one (OGC 22-025r4 "Tile transforms").
+    matrix = np.array(tileset["root"]["transform"]).reshape(4, 4, order="F")
     for tile, path in _content_tiles(tileset["root"], city / "terrain"):
+        assert tile is tileset["root"] or "transform" not in tile
         document, binary = read_glb(path.read_bytes())
         (primitive,) = document["meshes"][0]["primitives"]
         gltf = accessor_array(document, binary, primitive["attributes"]["POSITION"]).astype(float)
         enu = np.column_stack([gltf[:, 0], -gltf[:, 2], gltf[:, 1]])  # glTF y-up → ENU
-        matrix = np.array(tile["transform"]).reshape(4, 4, order="F")
         lonlath = ecef_to_geodetic(enu @ matrix[:3, :3].T + matrix[:3, 3])
         x, y = to_map.transform(lonlath[:, 0], lonlath[:, 1])
         col, row = ~transform @ (np.asarray(x), np.asarray(y))
