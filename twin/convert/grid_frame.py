@@ -99,7 +99,8 @@ def extent_box(extent: Extent, to_local: Transformer) -> tuple[float, float, flo
     elif extent.others is not None:
         box = local(extent.others)
     elif extent.measured is not None:
-        return local(extent.measured)
+        m = local(extent.measured)
+        return m[0], m[1], m[2], m[3]
     else:
         return None
     if extent.measured is not None and extent.bbox is None:

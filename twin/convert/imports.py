@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -107,7 +108,7 @@ class ImportRunner:
         """Whether an import into city ``name`` is queued or running."""
         return self._board.busy(lambda job: job.name == name)
 
-    def submit(self, sources: str | list[str], name: str, add: bool = False) -> ImportJob:
+    def submit(self, sources: str | Sequence[str], name: str, add: bool = False) -> ImportJob:
         """Check ``sources`` now (TwinInputError, FileNotFoundError; inputs of different places), then queue
         their conversion into a new City ``name``, or (``add``) their addition to the City ``name``."""
         names = [sources] if isinstance(sources, str) else list(sources)
@@ -118,12 +119,12 @@ class ImportRunner:
         job = ImportJob(id=new_id(), source=names[0], name=name, sources=names, add=add)
         return self._board.submit(job, lambda job, cancel: self._run(job, paths))
 
-    def _run(self, job: ImportJob, paths: list[Path]) -> None:
+    def _run(self, job: ImportJob, paths: Sequence[Path]) -> None:
         def on_file(result: FileResult) -> None:
             job.files_done += 1
             self._board.save(job)
 
-        job.files_total = len(plan_conversion(classify(paths, check=False), ConvertOptions(),
+        job.files_total = len(plan_conversion(classify(list(paths), check=False), ConvertOptions(),
                                               require_content=False).files)
         target = self.data_dir / job.name
         manifest = add_to_city(target, paths, on_file=on_file) if job.add else convert(paths, target, on_file=on_file)

@@ -87,7 +87,8 @@ def plan_conversion(inputs: list[Input], options: ConvertOptions, require_conten
         dem_boxes=[b for _, f in files if f.type == "dem" and (b := f.bbox) is not None]
         + [i.bbox for i in inputs if i.kind in ("gsi_dem", "raster_dem") and i.bbox is not None],
         bbox=options.bbox)
-    floor, notes = DEFAULT_RESOLUTION, []
+    floor: float = DEFAULT_RESOLUTION
+    notes: list[str] = []
     spacings = [i.spacing_m for i in inputs if i.spacing_m is not None]
     if spacings and not any(f.type == "bldg" for _, f in files):
         # Without buildings nothing needs cells finer than the DEM: a 10 m DEM gives a 10 m grid.
@@ -98,8 +99,8 @@ def plan_conversion(inputs: list[Input], options: ConvertOptions, require_conten
     except TwinInputError:
         box = None  # no file names a mesh: the extent is known only after reading
     if box is not None:
-        chosen, note = choose_resolution(box, options.resolution)
-        resolution = chosen if options.resolution else max(chosen, floor)
+        cell, note = choose_resolution(box, options.resolution)
+        resolution = cell if options.resolution else max(cell, floor)
         if note:
             notes.append(note)
     return Plan(inputs, files, resolution, notes, shelters)

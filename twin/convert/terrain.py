@@ -214,7 +214,8 @@ def _estimate_points(heights: np.ndarray, frame: Frame, buildings: gpd.GeoDataFr
         rows, cols = np.nonzero(edge)
         step = max(1, len(rows) // MAX_EDGE_POINTS)
         rows, cols = rows[::step], cols[::step]
-        x, y = frame.transform @ (cols + 0.5, rows + 0.5)
+        t = frame.transform
+        x, y = t.c + t.a * (cols + 0.5), t.f + t.e * (rows + 0.5)
         parts.append(np.column_stack([x, y, heights[rows, cols]]))
     if not parts:
         return np.zeros((0, 3))

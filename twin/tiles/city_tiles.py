@@ -79,7 +79,7 @@ class TilesetSummary:
 
 
 def mesh_buildings(features: Iterable[Feature], batch_dir: Path | str,
-                   open_image: Callable[[str], bytes] | None = None, *, lod: Lod = "max",
+                   open_image: Callable[[str], bytes | None] | None = None, *, lod: Lod = "max",
                    ellipsoidal_offset: float = 0.0, elements: tuple[str, ...] | None = ("Building",),
                    properties: Callable[[Feature], BuildingProperties] = BuildingProperties.from_feature,
                    stats: MeshStats | None = None) -> MeshStats:
