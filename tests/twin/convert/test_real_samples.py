@@ -217,3 +217,14 @@ def test_the_city_manifest_lists_where_its_inputs_lie(converted):
     assert json.loads((city / "city.json").read_text(encoding="utf-8"))["inputs"] == manifest["inputs"]
     (entry,) = manifest["inputs"]
     assert entry["kind"] == "plateau" and entry["bbox"][0] < 139.69 < entry["bbox"][2]
+
+
+def test_roads_keep_every_lod_they_are_drawn_in(converted):
+    """Suginami's road has LOD1 surfaces and LOD2 traffic areas: the roads table says both."""
+    dataset, city, _ = converted("13115_suginami")
+    table = gpd.read_parquet(city / "roads.parquet").set_index("gml_id")
+    for m in members(dataset):
+        names = {etree.QName(e).localname for e in m.node.iter() if isinstance(e.tag, str)}
+        lods = sorted({int(n[3]) for n in names if n.startswith("lod") and n[3].isdigit()
+                       and (n.endswith("MultiSurface") or n.endswith("Solid"))})
+        assert list(table.loc[m.gml_id, "lods"]) == lods and len(lods) >= 2
