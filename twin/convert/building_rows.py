@@ -54,7 +54,7 @@ def building_row(feature: Feature) -> dict[str, object]:
         "max_flood_depth": max(depths, default=None),
         "max_flood_rank": max(ranks, default=None),
         "flood_risks": json.dumps([risk_json(r) for r in risks], ensure_ascii=False),
-        "attributes": json.dumps(feature.attributes, ensure_ascii=False, default=_json_value),
+        "attributes": json.dumps(feature.attributes, ensure_ascii=False, default=json_value),
         "textured": _textured(feature),
         "ground_height": ground_height(feature),
         "footprint_rings": [r for r in rings if len(r) >= 3],
@@ -168,7 +168,8 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _json_value(value: object) -> object:
+def json_value(value: object) -> object:
+    """``json.dumps`` default for decoded attributes: a code becomes {code, label}."""
     if isinstance(value, Code):
         return {"code": value.code, "label": value.label}
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
