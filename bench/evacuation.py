@@ -41,8 +41,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.evacuation import MAX_DT_S, DEFAULT_PROFILES, EvacuationConfig, Water, simulate  # noqa: E402
-from sim.evacuation.rimea import agents_table, box, carve, random_crowd, rimea9, room_crowd  # noqa: E402
+from sim.evacuation import DEFAULT_PROFILES, MAX_DT_S, EvacuationConfig, Water, simulate
+from sim.evacuation.rimea import agents_table, box, carve, random_crowd, rimea9, room_crowd
 
 SECTIONS = ("peers", "city", "large")
 JPS_DT = 0.01
