@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,8 +90,8 @@ class EvacuationConfig:
         step, positions kept every minute, the water read every 10 s (flood results are minutes
         apart), routes following the water at most every minute and refreshed every 15 minutes
         (with a flood known in advance, they already plan on the water to come)."""
-        values = dict(dt_s=MAX_DT_S, trajectory_interval_s=60.0, water_interval_s=10.0, nav_min_interval_s=60.0,
-                      nav_refresh_s=900.0)
+        values: dict[str, Any] = dict(dt_s=MAX_DT_S, trajectory_interval_s=60.0, water_interval_s=10.0,
+                                      nav_min_interval_s=60.0, nav_refresh_s=900.0)
         values.update(overrides)
         return cls(**values)
 
@@ -396,6 +397,7 @@ class _Run:
         """The provider's answer at ``t``: its source objects, depth and flow speed (float32,
         NaN as dry and still; flow empty when the provider gives none)."""
         w = self.depth_at(t)
+        source: tuple
         if isinstance(w, Water):
             source, d, s = (w.depth, w.speed), w.depth, w.speed
         elif isinstance(w, tuple):
@@ -513,8 +515,9 @@ class _Run:
                 continue
             if self.nav_version[k] == self.water_version or since < self.cfg.nav_min_interval_s:
                 continue
-            if since >= self.cfg.nav_refresh_s or not np.array_equal(self.speed_grid(k, self.depth, self.flow) > 0,
-                                                                     self.nav_passable[k]):
+            before = self.nav_passable[k]
+            if since >= self.cfg.nav_refresh_s or before is None or not np.array_equal(
+                    self.speed_grid(k, self.depth, self.flow) > 0, before):
                 due.append(k)
         return due
 
