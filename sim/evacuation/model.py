@@ -619,7 +619,7 @@ def simulate(
     depth: DepthProvider | None = None,
     config: EvacuationConfig | None = None,
     progress: Progress | None = None,
-    forecast_times: Sequence[float] | None = None,
+    forecast_times: Sequence[float] | np.ndarray | None = None,
 ) -> EvacuationResult:
     """Evacuate ``agents`` to ``exits`` over the raster ``walls`` (True = impassable).
 
