@@ -443,6 +443,7 @@ def run_section(name: str, quick: bool) -> dict:
 
 
 def main() -> None:
+    global PEER_UNTIL_S
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--section", choices=SECTIONS, action="append", help="run only these sections")
@@ -450,7 +451,6 @@ def main() -> None:
                     help="simulated seconds JuPedSim is given on RiMEA 9 (default 900)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    global PEER_UNTIL_S
     PEER_UNTIL_S = args.peer_until
     sections = args.section or list(SECTIONS)
     if args.child:
