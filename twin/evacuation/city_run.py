@@ -70,6 +70,8 @@ class CityEvacuation:
         for name in ("duration_s", "dt_s", "record_interval_s", "navigation_interval_s"):
             if not getattr(self, name) > 0:
                 raise TwinInputError(f"{name} must be positive, got {getattr(self, name):g}")
+        if self.dt_s > MAX_DT_S:
+            raise TwinInputError(f"dt_s {self.dt_s:g} s is longer than the engine's validated step, {MAX_DT_S:g} s")
         if self.margin_m < 0 or self.vertical < 0:
             raise TwinInputError("the margin and the number of vertical shelters cannot be negative")
         profile_shares(self.elderly_share, self.needs_help_share)
