@@ -224,6 +224,48 @@ def wall_free(x, y, ux, uy, length, radius, h, walls, clear):
     return best
 
 
+@numba.njit(cache=True)
+def off_walls(px, py, radius, h, walls):
+    """Move every centre that starts nearer than ``radius`` to a wall cell (the grid's outside
+    counting as wall) straight out of it, to ``radius`` from the walls around it: a swept move
+    may not go further into a wall it already touches, so a start inside the margin would
+    hold the agent for good. Returns how many were moved (those in passages narrower than a
+    body stay as near the middle as the walls let them)."""
+    ny, nx = walls.shape
+    moved = 0
+    for i in range(px.shape[0]):
+        x = px[i]
+        y = py[i]
+        for _ in range(4):  # a corner: the second wall's push may bring the first back in
+            pushed = False
+            c0 = int(np.floor((x - radius) / h))
+            c1 = int(np.floor((x + radius) / h))
+            r0 = int(np.floor((y - radius) / h))
+            r1 = int(np.floor((y + radius) / h))
+            for rr in range(r0, r1 + 1):
+                for cc in range(c0, c1 + 1):
+                    if 0 <= rr < ny and 0 <= cc < nx and not walls[rr, cc]:
+                        continue
+                    qx = min(max(x, cc * h), (cc + 1) * h)
+                    qy = min(max(y, rr * h), (rr + 1) * h)
+                    dx = x - qx
+                    dy = y - qy
+                    d = np.sqrt(dx * dx + dy * dy)
+                    if 0.0 < d < radius:
+                        x = qx + dx / d * (radius + 1e-6)
+                        y = qy + dy / d * (radius + 1e-6)
+                        pushed = True
+            if not pushed:
+                break
+        r = min(max(int(y / h), 0), ny - 1)
+        c = min(max(int(x / h), 0), nx - 1)
+        if (x != px[i] or y != py[i]) and not walls[r, c] and 0.0 <= x < nx * h and 0.0 <= y < ny * h:
+            px[i] = x
+            py[i] = y
+            moved += 1
+    return moved
+
+
 # --- sweeps against water -------------------------------------------------------------------
 
 @numba.njit(cache=True, inline="always")

@@ -339,6 +339,10 @@ class _Run:
         if inside.any():
             k = int(np.argmax(inside))
             raise SimInputError(f"agent {self.ids[k]} at ({x[k]}, {y[k]}) is inside a wall")
+        # a body's core clear of the walls from the start (docs/evacuation.md, "Bodies")
+        crowd.off_walls(self.px, self.py, 0.5 * cfg.core_m, h, self.walls)
+        r = np.minimum((self.py / h).astype(np.int64), ny - 1)
+        c = np.minimum((self.px / h).astype(np.int64), nx - 1)
         reachable = np.isin(self.component[r, c], self.exits.component)
         if not reachable.all():
             k = int(np.argmin(reachable))
