@@ -496,8 +496,8 @@ def _plan_steps(
 #: the same kernel on one thread (small batches: no thread start-up) and on all (large ones)
 plan_steps = numba.njit(cache=True)(_plan_steps)
 plan_steps_parallel = numba.njit(cache=True, parallel=True)(_plan_steps)
-#: the spread of a jammed agent's random heading about its way (±110°)
-JOSTLE_RAD = np.radians(220.0)
+#: the spread of the random heading of an agent stopped by walls alone, about its way (±110°)
+ALONE_JOSTLE_RAD = np.radians(220.0)
 #: batches at least this large are planned on all threads
 PARALLEL_PLAN = 20_000
 
@@ -606,10 +606,11 @@ def move_agents(
                     s = sm
                     hit = hm
                 else:
-                    # jammed: press on in a random direction within 110° of the way (the jostling
-                    # that keeps a crowd from freezing in an arch before a door; beyond 90°, so that
-                    # someone pressed against a wall corner its way leads into can back off it)
-                    a = (np.random.random() - 0.5) * JOSTLE_RAD
+                    # jammed: press on in a random direction within 90° of the way (the jostling
+                    # that keeps a crowd from freezing in an arch before a door); with nobody
+                    # near, within 110°, so that someone pressed against a wall corner its way
+                    # leads into can back off it
+                    a = (np.random.random() - 0.5) * (np.pi if nc > 0 else ALONE_JOSTLE_RAD)
                     mx = np.cos(a) * ux + np.sin(a) * rx
                     my = np.cos(a) * uy + np.sin(a) * ry
                     s = 0.0
