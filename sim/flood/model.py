@@ -1,9 +1,16 @@
 """The flood model: a raster of terrain and buildings stepped in time under forcing.
 
-Local inertial approximation of the shallow water equations (Bates, Horritt & Fewtrell
-2010, J. Hydrol. 387:33-45) with the θ-weighted momentum flux of de Almeida et al.
-(2012, Water Resour. Res. 48, W05528), an adaptive CFL time step, implicit Manning
-friction and an outflow limiter that keeps depths non-negative on steep terrain.
+Two schemes share the raster, the forcing and the bookkeeping:
+
+- ``"inertial"``: the local inertial approximation (Bates, Horritt & Fewtrell 2010, J. Hydrol.
+  387:33-45; de Almeida et al. 2012, Water Resour. Res. 48, W05528), :mod:`sim.flood.inertial`;
+  fast, accurate for slow, friction-dominated flow.
+- ``"full"``: the full shallow water equations, a second-order Godunov-type finite-volume
+  scheme (HLLC, hydrostatic reconstruction, SSP-RK2), :mod:`sim.flood.godunov`; needed where
+  the flow is fast (breaches, dam breaks).
+
+Both take an adaptive CFL step, skip blocks of dry ground (:mod:`sim.flood.blocks`) and
+book every volume that enters, leaves or stays, in float64 whatever the grid's precision.
 """
 
 from __future__ import annotations
@@ -17,31 +24,46 @@ import numba
 import numpy as np
 
 from sim.errors import SimInputError
-from sim.flood import kernels
-from sim.flood.forcing import MM_PER_H, SIDES, Boundaries, Forcing
+from sim.flood.blocks import ActiveBlocks, zero_faces
+from sim.flood.forcing import MM_PER_H, SIDES, Forcing
+from sim.flood.godunov import GodunovSolver
+from sim.flood.inertial import CLOSED, OPEN, STAGE, InertialSolver
+from sim.flood.raster import Raster, Tracks
 
 Buildings = Literal["walls", "raised"]
+SchemeKind = Literal["inertial", "full"]
 SERIAL_BELOW_CELLS = 40_000
 
 
 @dataclass(frozen=True)
 class Scheme:
-    """Numerical settings; the defaults suit urban pluvial and fluvial floods."""
+    """Numerical settings; the defaults suit urban pluvial and fluvial floods.
 
+    ``theta``, ``h_min`` and ``froude_max`` belong to the inertial scheme, ``limiter_theta`` to
+    the full one; the rest to both.
+    """
+
+    kind: SchemeKind = "inertial"
     theta: float = 0.8  # de Almeida's weighting; 1 is Bates 2010, 0.7-0.9 damps checkerboards
-    cfl: float = 0.5  # α in Δt = α Δx / sqrt(g h_max); with θ < 1 the 2-D scheme needs α ≲ 0.6
+    cfl: float = 0.5  # inertial: α in Δt = α Δx / sqrt(g h_max); full: Δt = α Δx / max(|u|, |v|) + c
     dt_max: float = 5.0  # s
-    h_min: float = 1e-3  # m: a face shallower than this carries no flow
-    froude_max: float | None = None  # clip |q| to Fr·h·sqrt(g h); None for no clipping
+    h_min: float = 1e-3  # m: a face shallower than this carries no flow (inertial)
+    froude_max: float | None = None  # clip |q| to Fr·h·sqrt(g h); None for no clipping (inertial)
+    limiter_theta: float = 1.3  # generalised minmod of the full scheme: 1 minmod ... 2 MC
     gravity: float = 9.81
     dtype: type = np.float64
     threads: int | None = None  # numba threads; None keeps numba's setting
+    skip_dry: bool = True  # compute only blocks of cells holding or bordering water
 
     def __post_init__(self) -> None:
+        if self.kind not in ("inertial", "full"):
+            raise SimInputError(f"the scheme is 'inertial' or 'full', not {self.kind!r}")
         if not 0 < self.theta <= 1:
             raise SimInputError(f"theta must lie in (0, 1], got {self.theta}")
         if not 0 < self.cfl <= 1:
             raise SimInputError(f"cfl must lie in (0, 1], got {self.cfl}")
+        if not 1 <= self.limiter_theta <= 2:
+            raise SimInputError(f"limiter_theta must lie in [1, 2], got {self.limiter_theta}")
         if self.dt_max <= 0 or self.h_min <= 0:
             raise SimInputError("dt_max and h_min must be positive")
         if np.dtype(self.dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -89,11 +111,15 @@ class MassBalance:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Depth and water-surface elevation at one time; NaN on walls (and WSE where dry)."""
+    """Depth, water-surface elevation and cell-centred velocity (``u`` east, ``v`` north,
+    m/s) at one time; NaN on walls, WSE NaN where dry, velocities 0 where shallower than the
+    model's velocity depth."""
 
     time: float
     depth: np.ndarray
     wse: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
 
 
 @dataclass
@@ -111,37 +137,17 @@ class FloodResult:
     steps: int
     cells: int
     wall_s: float
+    scheme: str = "inertial"
+    cells_computed: float = 0.0  # cell-steps actually computed (dry blocks skipped)
 
     @property
     def cell_steps_per_s(self) -> float:
+        """Grid cells times steps per second of wall time (skipped cells count as done)."""
         return self.steps * self.cells / self.wall_s if self.wall_s > 0 else 0.0
 
 
 OutputCallback = Callable[[Snapshot], None]
 ProgressCallback = Callable[[float, float], None]
-
-
-@dataclass
-class _Faces:
-    """Open fractions of the cells and faces; walls have zero."""
-
-    phi: np.ndarray
-    wx: np.ndarray
-    wy: np.ndarray
-
-
-def _faces(phi: np.ndarray, boundaries: Boundaries) -> _Faces:
-    """Face widths: the smaller open fraction of the two cells; closed grid edges are walls."""
-    ny, nx = phi.shape
-    wx = np.empty((ny, nx + 1), phi.dtype)
-    wx[:, 1:-1] = np.minimum(phi[:, :-1], phi[:, 1:])
-    wx[:, 0] = phi[:, 0] if boundaries.west.kind != "closed" else 0
-    wx[:, -1] = phi[:, -1] if boundaries.east.kind != "closed" else 0
-    wy = np.empty((ny + 1, nx), phi.dtype)
-    wy[1:-1] = np.minimum(phi[:-1], phi[1:])
-    wy[0] = phi[0] if boundaries.north.kind != "closed" else 0
-    wy[-1] = phi[-1] if boundaries.south.kind != "closed" else 0
-    return _Faces(phi, wx, wy)
 
 
 def _as_grid(name: str, value: float | np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -158,7 +164,8 @@ class FloodModel:
 
     ``blocked`` is a mask or a blocked fraction per cell: fully blocked cells are walls
     (``buildings="walls"``) or the DEM raised by ``building_height`` (``"raised"``);
-    partly blocked cells keep their open fraction of storage and face width.
+    partly blocked cells keep their open fraction of storage and face width. ``scheme`` is a
+    :class:`Scheme` or just its kind, ``"inertial"`` or ``"full"``.
     """
 
     def __init__(self, dem: np.ndarray, cell_size: float, *, manning: float | np.ndarray = 0.03,
@@ -166,9 +173,9 @@ class FloodModel:
                  building_height: float | np.ndarray = 10.0, forcing: Forcing | None = None,
                  initial_wse: float | np.ndarray | None = None,
                  initial_depth: float | np.ndarray | None = None,
-                 gauges: tuple[Gauge, ...] | list[Gauge] = (), scheme: Scheme | None = None,
+                 gauges: tuple[Gauge, ...] | list[Gauge] = (), scheme: Scheme | SchemeKind | None = None,
                  arrival_depth: float = 0.1, velocity_depth: float = 0.01) -> None:
-        self.scheme = scheme or Scheme()
+        self.scheme = Scheme(kind=scheme) if isinstance(scheme, str) else scheme or Scheme()
         self.forcing = forcing or Forcing()
         dt_ = self.scheme.dtype
         dem = np.asarray(dem, dtype=np.float64)
@@ -191,51 +198,56 @@ class FloodModel:
         if buildings == "raised":
             z[full] += _as_grid("building height", building_height, self.shape)[full]
             frac = np.where(full, 0.0, frac)
-        self.faces = _faces((1 - frac).astype(dt_), self.forcing.boundaries)
-        self.z = z.astype(dt_)
         n = _as_grid("manning", manning, self.shape)
         if not np.all(np.isfinite(n) & (n >= 0)):
             raise SimInputError("Manning's n must be finite and not negative")
-        self.n2 = (n * n).astype(dt_)
+        self.raster = Raster.build(z.astype(dt_), (n * n).astype(dt_), (1 - frac).astype(dt_), self.dx,
+                                   self.forcing.boundaries)
+        self.z = self.raster.z
         self.h = self._initial_depth(initial_wse, initial_depth, dem_shape=self.shape).astype(dt_)
-        self.qx = np.zeros((self.shape[0], self.shape[1] + 1), dt_)
-        self.qy = np.zeros((self.shape[0] + 1, self.shape[1]), dt_)
-        self._qx_new = np.zeros_like(self.qx)
-        self._qy_new = np.zeros_like(self.qy)
         self.gauges = tuple(gauges)
         for g in self.gauges:
             self._check_cell(g.name, np.array([g.row]), np.array([g.col]))
         for inflow in self.forcing.inflows:
             self._check_cell(inflow.name, inflow.rows, inflow.cols)
-            if np.any(self.faces.phi[inflow.rows, inflow.cols] == 0):
+            if np.any(self.raster.phi[inflow.rows, inflow.cols] == 0):
                 raise SimInputError(f"{inflow.name}: inflow into a blocked cell")
         rain = self.forcing.rain
         if rain is not None and rain.grids is not None and rain.grids.shape[1:] != self.shape:
             raise SimInputError(f"rain grids have shape {rain.grids.shape[1:]}, the DEM {self.shape}")
-        self.arrival_depth = float(arrival_depth)
-        self.velocity_depth = float(velocity_depth)
         self.time = 0.0
         self.steps = 0
         self.wall_s = 0.0
-        self.max_depth = self.h.copy()
-        self.arrival_time = np.where(self.h > self.arrival_depth, 0.0, np.inf)
-        phi = self.faces.phi
-        self._inv_width = np.where(phi > 0, 1 / (np.where(phi > 0, phi, 1) * self.dx), 0).astype(dt_)
-        self._max_speed2 = np.zeros(self.shape, dt_)
-        self._factors = np.ones((self.shape[0] + 2, self.shape[1] + 2), dt_)
-        self._row_max = np.zeros(self.shape[0], dt_)
-        self._h_max = float(self.h.max())
+        self.cells_computed = 0.0
+        self.tracks = Tracks(max_depth=self.h.copy(),
+                             arrival=np.where(self.h > arrival_depth, 0.0, np.inf),
+                             max_speed2=np.zeros(self.shape, dt_), arrival_depth=float(arrival_depth),
+                             velocity_depth=float(velocity_depth))
+        s = self.scheme
+        if s.kind == "full":
+            self.solver: InertialSolver | GodunovSolver = GodunovSolver(self.raster, self.h, s.limiter_theta,
+                                                                          s.gravity)
+        else:
+            self.solver = InertialSolver(self.raster, self.h, s.theta, s.h_min, s.froude_max, s.gravity)
+        inflow_rows = np.concatenate([i.rows for i in self.forcing.inflows] or [np.zeros(0, np.int64)])
+        inflow_cols = np.concatenate([i.cols for i in self.forcing.inflows] or [np.zeros(0, np.int64)])
+        stage_sides = tuple(side for side in SIDES if getattr(self.forcing.boundaries, side).kind == "stage")
+        self.blocks = ActiveBlocks.with_cells(self.shape, inflow_rows, inflow_cols, stage_sides,
+                                              skip=s.skip_dry)
+        self.blocks.mark_wet(self.h, self.solver.quiet_depth)
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
         self._gauge_depths: list[np.ndarray] = []
+        phi = self.raster.phi
         edges = {"north": (self.z[0], phi[0]), "south": (self.z[-1], phi[-1]),
                  "west": (self.z[:, 0], phi[:, 0]), "east": (self.z[:, -1], phi[:, -1])}
         self._edge_low = {side: float(np.min(z[p > 0])) for side, (z, p) in edges.items() if np.any(p > 0)}
-        self._open_area = float(np.sum(self.faces.phi, dtype=np.float64)) * self.dx * self.dx
+        self._open_area = float(np.sum(phi, dtype=np.float64)) * self.dx * self.dx
         self._no_grid = np.zeros((1, 1), dt_)
         self._rain_grid = self._no_grid
         self._rain_grid_index = -1
         self._rain_grid_rate = 0.0
+        self._rain_grid_blocks = np.zeros((self.blocks.nby, self.blocks.nbx), bool)
 
     def _initial_depth(self, wse: float | np.ndarray | None, depth: float | np.ndarray | None,
                        dem_shape: tuple[int, int]) -> np.ndarray:
@@ -248,7 +260,7 @@ class FloodModel:
             h = _as_grid("initial depth", depth, dem_shape)
         if not np.all(np.isfinite(h)) or h.min() < 0:
             raise SimInputError("the initial water must be finite and not below the ground")
-        return np.where(self.faces.phi > 0, h, 0.0)
+        return np.where(self.raster.phi > 0, h, 0.0)
 
     def _check_cell(self, name: str, rows: np.ndarray, cols: np.ndarray) -> None:
         ny, nx = self.shape
@@ -259,22 +271,26 @@ class FloodModel:
 
     def stored_volume(self) -> float:
         """Water held in the grid, m³."""
-        return float(np.sum(self.h * self.faces.phi, dtype=np.float64)) * self.dx * self.dx
+        return float(np.sum(self.h * self.raster.phi, dtype=np.float64)) * self.dx * self.dx
+
+    def velocities(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centred velocity (east, north), m/s, as float64; 0 where shallower than the
+        velocity depth (and on walls)."""
+        qe, qs = self.solver.cell_discharges()
+        h = self.h.astype(np.float64)
+        deep = h > self.tracks.velocity_depth
+        inv_h = np.where(deep, 1 / np.where(deep, h, 1), 0)
+        return qe * inv_h, -qs * inv_h
 
     def snapshot(self) -> Snapshot:
-        """Depth and WSE now, as float64 copies with NaN on walls."""
-        wall = self.faces.phi == 0
+        """Depth, WSE and velocity now, as float64 copies with NaN on walls."""
+        wall = self.raster.phi == 0
         depth = np.where(wall, np.nan, self.h.astype(np.float64))
         wse = np.where(depth > 0, self.z + depth, np.nan)
-        return Snapshot(self.time, depth, wse)
+        u, v = self.velocities()
+        return Snapshot(self.time, depth, wse, np.where(wall, np.nan, u), np.where(wall, np.nan, v))
 
     # -- stepping ------------------------------------------------------------------------
-
-    def _cfl_dt(self, h_max: float) -> float:
-        s = self.scheme
-        if h_max <= 0:
-            return s.dt_max
-        return min(s.dt_max, s.cfl * self.dx / np.sqrt(s.gravity * h_max))
 
     def _stage_depth(self) -> float:
         """The deepest water a stage boundary holds against its lowest open edge cell."""
@@ -285,20 +301,25 @@ class FloodModel:
                 deepest = max(deepest, b.stage(self.time) - low)
         return deepest
 
+    def _cfl_dt(self, speed: float) -> float:
+        s = self.scheme
+        return s.dt_max if speed <= 0 else min(s.dt_max, s.cfl * self.dx / speed)
+
     def _stable_dt(self) -> float:
-        """The CFL step for the deepest water, counting what stage boundaries and inflows
-        bring within the step (on a dry grid they set the first steps)."""
-        h_max = max(self._h_max, self._stage_depth())
-        dt = self._cfl_dt(h_max)
+        """The CFL step for the fastest wave, counting the water that stage boundaries and
+        inflows bring within the step (on a dry grid they set the first steps)."""
+        g = self.scheme.gravity
+        speed = max(self.solver.wave_speed(), np.sqrt(g * max(self._stage_depth(), 0.0)))
+        dt = self._cfl_dt(speed)
         for _ in range(4):
-            h_peak = h_max
+            h_peak = 0.0
             for inflow in self.forcing.inflows:
                 q = inflow.m3_per_s(self.time)
                 if q > 0:
                     cells = self.h[inflow.rows, inflow.cols]
-                    area = inflow.rows.size * self.faces.phi[inflow.rows, inflow.cols] * self.dx * self.dx
+                    area = inflow.rows.size * self.raster.phi[inflow.rows, inflow.cols] * self.dx * self.dx
                     h_peak = max(h_peak, float(np.max(cells + q * dt / area)))
-            shorter = self._cfl_dt(h_peak)
+            shorter = self._cfl_dt(max(speed, np.sqrt(g * h_peak)))
             if shorter >= dt * 0.999:
                 break
             dt = shorter
@@ -307,7 +328,7 @@ class FloodModel:
     def _boundary_arrays(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         kinds = np.zeros(4, np.int64)
         stages = np.zeros(4, np.float64)
-        code = {"closed": kernels.CLOSED, "open": kernels.OPEN, "stage": kernels.STAGE}
+        code = {"closed": CLOSED, "open": OPEN, "stage": STAGE}
         for i, side in enumerate(SIDES):
             b = getattr(self.forcing.boundaries, side)
             kinds[i] = code[b.kind]
@@ -321,12 +342,14 @@ class FloodModel:
             q = inflow.m3_per_s(t_mid)
             if q == 0:
                 continue
-            phi = self.faces.phi[inflow.rows, inflow.cols].astype(np.float64)
+            phi = self.raster.phi[inflow.rows, inflow.cols].astype(np.float64)
             dh = q * dt / (inflow.rows.size * phi * area)
             if q < 0:  # abstraction takes at most what is there
                 dh = np.maximum(dh, -self.h[inflow.rows, inflow.cols])
             np.add.at(self.h, (inflow.rows, inflow.cols), dh.astype(self.h.dtype))
             self.mass.inflow_m3 += float(np.sum(dh * phi)) * area
+            if isinstance(self.solver, GodunovSolver):
+                self.solver.sources_added(inflow.rows, inflow.cols)
 
     def _rain_rates(self, t: float) -> tuple[float, np.ndarray, bool, float]:
         """Uniform rain (m/s), the rain grid in force (m/s), whether it applies, and its
@@ -341,36 +364,33 @@ class FloodModel:
             return uniform, self._no_grid, False, rate
         if self._rain_grid_index != i:
             self._rain_grid = (rain.grids[i] * MM_PER_H).astype(self.h.dtype)
-            self._rain_grid_rate = float(np.sum(self._rain_grid * self.faces.phi, dtype=np.float64)) \
+            self._rain_grid_rate = float(np.sum(self._rain_grid * self.raster.phi, dtype=np.float64)) \
                 * self.dx * self.dx
             self._rain_grid_index = i
+            b = self.blocks.block
+            padded = np.zeros((self.blocks.nby * b, self.blocks.nbx * b), bool)
+            padded[:self.shape[0], :self.shape[1]] = self._rain_grid > 0
+            self._rain_grid_blocks = padded.reshape(self.blocks.nby, b, self.blocks.nbx, b).any(axis=(1, 3))
         return uniform, self._rain_grid, True, rate + self._rain_grid_rate
 
     def step(self, dt: float) -> None:
         """Advance by ``dt`` seconds (the caller keeps ``dt`` within the stable step)."""
-        s = self.scheme
-        f = self.faces
         t0 = self.time
         t1 = t0 + dt
         self._add_inflows(t0 + dt / 2, dt)
-        kernels.face_fluxes(self.h, self.z, self.n2, f.wx, f.wy, self.qx, self.qy, self._qx_new,
-                            self._qy_new, dt, self.dx, s.gravity, s.theta, s.h_min, s.froude_max or 0.0)
-        kinds, stages = self._boundary_arrays(t0 + dt / 2)
-        kernels.boundary_fluxes(self.h, self.z, self.n2, f.phi, self.qx, self.qy, self._qx_new,
-                                self._qy_new, kinds, stages, dt, self.dx, s.gravity, s.h_min,
-                                s.froude_max or 0.0)
-        kernels.outflow_factors(self.h, f.phi, f.wx, f.wy, self._qx_new, self._qy_new, dt, self.dx,
-                                self._factors)
         uniform, grid, use_grid, rain_rate = self._rain_rates(t0)
+        stopped = self.blocks.refresh(uniform > 0 or (self._rain_grid_blocks if use_grid else False))
+        if stopped.size:
+            fx, fy = self.solver.face_arrays
+            zero_faces(stopped, self.blocks.block, fx, fy)
+        items = self.blocks.items
+        kinds, stages = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
-        # the limited fluxes overwrite the old ones, which the step no longer needs
-        self._h_max = float(kernels.update_depth(
-            self.h, self._inv_width, f.wx, f.wy, self._qx_new, self._qy_new, self._factors, self.qx,
-            self.qy, uniform, grid, use_grid, dt, t1, self.max_depth, self.arrival_time,
-            self.arrival_depth, self._max_speed2, self.velocity_depth, self._row_max))
-        v_in, v_out = kernels.boundary_volumes(f.wx, f.wy, self.qx, self.qy, self.dx, dt)
+        v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, stages, items, self.blocks.wet,
+                                       self.blocks.block, self.tracks)
         self.mass.boundary_in_m3 += v_in
         self.mass.boundary_out_m3 += v_out
+        self.cells_computed += float(np.sum(items[:, 2] - items[:, 1]))
         self.time = t1
         self.steps += 1
 
@@ -430,27 +450,30 @@ class FloodModel:
                 self.time = target
             if on_progress is not None:
                 on_progress(self.time, until)
-            if not np.isfinite(self._h_max):
+            if self.solver.diverged:
                 raise FloatingPointError(f"the flood solution diverged at t = {self.time:.3f} s")
         self.wall_s += wallclock.perf_counter() - start
 
     def result(self) -> FloodResult:
         """The run so far as a result (copies)."""
-        wall = self.faces.phi == 0
+        wall = self.raster.phi == 0
         self.mass.stored_m3 = self.stored_volume()
         depths = np.array(self._gauge_depths).reshape(len(self._gauge_times), len(self.gauges))
+        t = self.tracks
         return FloodResult(
             time=self.time,
             depth=self.snapshot().depth,
-            max_depth=np.where(wall, np.nan, self.max_depth.astype(np.float64)),
-            arrival_time=np.where(wall | np.isinf(self.arrival_time), np.nan, self.arrival_time),
-            max_velocity=np.where(wall, np.nan, np.sqrt(self._max_speed2.astype(np.float64))),
+            max_depth=np.where(wall, np.nan, t.max_depth.astype(np.float64)),
+            arrival_time=np.where(wall | np.isinf(t.arrival), np.nan, t.arrival),
+            max_velocity=np.where(wall, np.nan, np.sqrt(t.max_speed2.astype(np.float64))),
             gauge_times=np.array(self._gauge_times),
             gauge_depths={g.name: depths[:, i] for i, g in enumerate(self.gauges)},
             mass=MassBalance(**self.mass.__dict__),
             steps=self.steps,
             cells=self.h.size,
             wall_s=self.wall_s,
+            scheme=self.solver.name,
+            cells_computed=self.cells_computed,
         )
 
 

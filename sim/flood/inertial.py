@@ -1,60 +1,37 @@
-"""Numba kernels of the local inertial scheme on a raster, parallel over rows.
+"""The local inertial scheme on a raster: numba kernels over work items of active cells.
 
 Fluxes per unit width live on faces: ``qx[r, c]`` crosses the west face of cell (r, c),
 positive eastward (towards larger c); ``qy[r, c]`` crosses its north face, positive
-southward (towards larger r). ``wx``/``wy`` are the open fractions of the faces and ``phi``
-the open fraction of the cells (0 for a wall). The momentum update is Bates, Horritt &
-Fewtrell (2010, J. Hydrol. 387:33-45, eq. 7) with the θ-weighted flux of de Almeida,
-Bates, Freer & Souvignet (2012, Water Resour. Res. 48, W05528, eq. 13).
+southward (towards larger r). The momentum update is Bates, Horritt & Fewtrell (2010,
+J. Hydrol. 387:33-45, eq. 7) with the θ-weighted flux of de Almeida, Bates, Freer &
+Souvignet (2012, Water Resour. Res. 48, W05528, eq. 13). Manning friction acts on the
+discharge's magnitude at the face, the face's own discharge combined with the mean of the
+four crossing it (as itzi does: Courty, Pedrozo-Acuña & Bates 2017, Geosci. Model Dev.
+10:1835-1847), so that flow along a diagonal meets the resistance it should.
+
+Work items are ``(row, c0, c1)``: a kernel computes the cells c0 <= c < c1 of that row, their
+west and north faces (see :mod:`sim.flood.blocks`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
+
+from sim.flood.blocks import mark_row_wet
+from sim.flood.friction import inv_pow_7_3
+from sim.flood.raster import Raster, Tracks
 
 CLOSED, OPEN, STAGE = 0, 1, 2
 NORTH, SOUTH, EAST, WEST = 0, 1, 2, 3
-_INV_CBRT_MAGIC = np.int64(0x553EF0FF289DD796)  # first guess of x^(-1/3) from x's bits
-
-
-@intrinsic
-def _bits(typingctx, x):
-    """The IEEE bits of a float64 as int64 (an LLVM bitcast)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _from_bits(typingctx, i):
-    """The float64 with the given IEEE bits."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
 
 
 @njit(cache=True, inline="always")
-def _inv_cbrt(x):
-    """x^(-1/3) of a positive float64 to 3e-10 relative (friction needs far less): a guess
-    from the bits and three Newton steps without division, so that the face loops vectorise
-    (libm's cbrt does not, and cost more than all the rest of the kernel)."""
-    y = _from_bits(_INV_CBRT_MAGIC - np.int64(np.float64(_bits(x)) * (1 / 3)))
-    for _ in range(3):
-        y = y * (4.0 - x * y * y * y) * (1 / 3)
-    return y
-
-
-@njit(cache=True, inline="always")
-def _flux(q0, q_sides, d_eta, hf, n2, g, dt, dx, theta, half_rest, h_min, fr_max):
-    """New flux at one face from its old flux, its neighbours' sum and the surface jump;
-    zero where the face is shallower than ``h_min``. Written without branches."""
+def _flux(q0, q_sides, q_norm, d_eta, hf, n2, g, dt, dx, theta, half_rest, h_min, fr_max):
+    """New flux at one face from its old flux, its neighbours' sum, the old discharge magnitude
+    there and the surface jump; zero where the face is shallower than ``h_min``. Branch-free."""
     hs = max(np.float64(hf), h_min)
-    y = _inv_cbrt(hs)
-    y2 = y * y
-    friction = g * dt * n2 * abs(q0) * (y2 * y2 * y2 * y)  # g Δt n² |q| / h^(7/3)
+    friction = g * dt * n2 * q_norm * inv_pow_7_3(hs)  # g Δt n² |q| / h^(7/3)
     q = (theta * q0 + half_rest * q_sides - g * dt / dx * hs * d_eta) / (1.0 + friction)
     if fr_max > 0:
         q_max = fr_max * hs * np.sqrt(g * hs)
@@ -63,16 +40,16 @@ def _flux(q0, q_sides, d_eta, hf, n2, g, dt, dx, theta, half_rest, h_min, fr_max
 
 
 @njit(cache=True, parallel=True)
-def face_fluxes(h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, theta, h_min, fr_max):
+def face_fluxes(items, h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, theta, h_min, fr_max):
     """Interior face fluxes at the new time level into ``qx_new``/``qy_new``.
 
     A neighbour face that is a wall (width 0) takes the face's own flux in the θ-average,
     so walls do not drag the flow beside them.
     """
-    ny, nx = h.shape
     half_rest = (1 - theta) / 2
-    for r in prange(ny):
-        for c in range(1, nx):
+    for it in prange(items.shape[0]):
+        r, c0, c1 = items[it, 0], items[it, 1], items[it, 2]
+        for c in range(max(c0, np.uint32(1)), c1):
             zl = z[r, c - 1]
             zr = z[r, c]
             el = zl + h[r, c - 1]
@@ -83,11 +60,11 @@ def face_fluxes(h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, theta, h_mi
             ql = qx[r, c - 1]  # loads kept out of the selects below, so that the loop vectorises
             qr = qx[r, c + 1]
             q_sides = (ql if wx[r, c - 1] > 0 else q0) + (qr if wx[r, c + 1] > 0 else q0)
-            qx_new[r, c] = _flux(q0, q_sides, er - el, hf,
-                                 0.5 * (n2[r, c - 1] + n2[r, c]), g, dt, dx, theta, half_rest,
-                                 h_min, fr_max)
+            q_cross = 0.25 * (qy[r, c - 1] + qy[r + 1, c - 1] + qy[r, c] + qy[r + 1, c])
+            qx_new[r, c] = _flux(q0, q_sides, np.sqrt(q0 * q0 + q_cross * q_cross), er - el, hf,
+                                 0.5 * (n2[r, c - 1] + n2[r, c]), g, dt, dx, theta, half_rest, h_min, fr_max)
         if r > 0:
-            for c in range(nx):
+            for c in range(c0, c1):
                 zn = z[r - 1, c]
                 zs = z[r, c]
                 en = zn + h[r - 1, c]
@@ -98,9 +75,9 @@ def face_fluxes(h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, theta, h_mi
                 qn = qy[r - 1, c]
                 qs = qy[r + 1, c]
                 q_sides = (qn if wy[r - 1, c] > 0 else q0) + (qs if wy[r + 1, c] > 0 else q0)
-                qy_new[r, c] = _flux(q0, q_sides, es - en, hf,
-                                     0.5 * (n2[r - 1, c] + n2[r, c]), g, dt, dx, theta, half_rest,
-                                     h_min, fr_max)
+                q_cross = 0.25 * (qx[r - 1, c] + qx[r - 1, c + 1] + qx[r, c] + qx[r, c + 1])
+                qy_new[r, c] = _flux(q0, q_sides, np.sqrt(q0 * q0 + q_cross * q_cross), es - en, hf,
+                                     0.5 * (n2[r - 1, c] + n2[r, c]), g, dt, dx, theta, half_rest, h_min, fr_max)
 
 
 @njit(cache=True)
@@ -119,7 +96,7 @@ def _edge_flux(kind, stage, q_out0, h_b, z_b, eta_in, has_in, n2, dt, dx, g, h_m
         return 0.0
     if hf <= h_min:
         return 0.0
-    q = _flux(q_out0, 0.0, d_eta, hf, n2, g, dt, dx, 1.0, 0.0, h_min, fr_max)
+    q = _flux(q_out0, 0.0, abs(q_out0), d_eta, hf, n2, g, dt, dx, 1.0, 0.0, h_min, fr_max)
     if kind == OPEN and q < 0:
         return 0.0
     return q
@@ -152,12 +129,12 @@ def boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, stages, dt, dx
 
 
 @njit(cache=True, parallel=True)
-def outflow_factors(h, phi, wx, wy, qx, qy, dt, dx, f_pad):
+def outflow_factors(items, h, phi, wx, wy, qx, qy, dt, dx, f_pad):
     """The share of its outgoing fluxes each cell can deliver this step without running dry:
     1, or held volume / outgoing volume. ``f_pad`` has a border of ones (the outside)."""
-    ny, nx = h.shape
-    for r in prange(ny):
-        for c in range(nx):
+    for it in prange(items.shape[0]):
+        r, c0, c1 = items[it, 0], items[it, 1], items[it, 2]
+        for c in range(c0, c1):
             qw = qx[r, c]
             qe = qx[r, c + 1]
             qn = qy[r, c]
@@ -195,18 +172,21 @@ def boundary_volumes(wx, wy, qx, qy, dx, dt):
 
 
 @njit(cache=True, parallel=True)
-def update_depth(h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rain, rain_grid, use_grid, dt,
-                 t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, row_max):
+def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rain, rain_grid, use_grid, dt,
+                 t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, wet_depth, block):
     """Depth from the flux divergence and rain, with each face's flux scaled by its upstream
     cell's outflow factor (so no cell goes below zero); the scaled fluxes go to
     ``qx_out``/``qy_out``. Tracks the maximum depth and speed² and the first time deeper
-    than ``arrival_depth`` (``arrival`` holds +inf until then).
+    than ``arrival_depth`` (``arrival`` holds +inf until then), and flags in ``wet`` the
+    blocks left with water deeper than ``wet_depth``.
 
     ``inv_width`` is 1 / (open fraction · Δx), zero on walls. Returns the largest depth.
     """
     ny, nx = h.shape
-    for r in prange(ny):
-        for c in range(nx):
+    item_max = np.zeros(items.shape[0])
+    for it in prange(items.shape[0]):
+        r, c0, c1 = items[it, 0], items[it, 1], items[it, 2]
+        for c in range(c0, c1):
             f = f_pad[r + 1, c + 1]
             f_w = f_pad[r + 1, c]
             f_e = f_pad[r + 1, c + 2]
@@ -235,14 +215,74 @@ def update_depth(h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rain, rain
             s2 = ((qw + qe) * (qw + qe) + (qn + qs) * (qn + qs)) * (0.25 * inv_h * inv_h)
             m2 = max_speed2[r, c]
             max_speed2[r, c] = max(m2, s2) if hn > speed_depth else m2
-        qe = qx[r, nx]
-        qx_out[r, nx] = qe * (f_pad[r + 1, nx] if qe > 0 else 1.0)
+        if c1 == nx:
+            qe = qx[r, nx]
+            qx_out[r, nx] = qe * (f_pad[r + 1, nx] if qe > 0 else 1.0)
         if r == ny - 1:
-            for c in range(nx):
+            for c in range(c0, c1):
                 qs = qy[ny, c]
                 qy_out[ny, c] = qs * (f_pad[ny, c + 1] if qs > 0 else 1.0)
-        m = h[r, 0]
-        for c in range(1, nx):
-            m = max(m, h[r, c])
-        row_max[r] = m
-    return row_max.max()
+        item_max[it] = mark_row_wet(h, r, c0, c1, wet_depth, block, wet)
+    return item_max.max() if items.shape[0] > 0 else 0.0
+
+
+class InertialSolver:
+    """The local inertial scheme's state (the face discharges) and its step."""
+
+    name = "inertial"
+
+    def __init__(self, raster: Raster, h: np.ndarray, theta: float, h_min: float, froude_max: float | None,
+                 gravity: float) -> None:
+        ny, nx = raster.shape
+        dtype = h.dtype
+        self.raster = raster
+        self.h = h
+        self.theta, self.h_min, self.fr_max, self.g = theta, h_min, froude_max or 0.0, gravity
+        self.qx = np.zeros((ny, nx + 1), dtype)
+        self.qy = np.zeros((ny + 1, nx), dtype)
+        self._qx_new = np.zeros_like(self.qx)
+        self._qy_new = np.zeros_like(self.qy)
+        self._factors = np.ones((ny + 2, nx + 2), dtype)
+        self._h_max = float(h.max())
+
+    @property
+    def quiet_depth(self) -> float:
+        """Water this shallow moves nowhere: every face around it carries nothing."""
+        return self.h_min
+
+    @property
+    def face_arrays(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """The x-face and y-face arrays that blocks leaving the computation must zero."""
+        return (self.qx, self._qx_new), (self.qy, self._qy_new)
+
+    def wave_speed(self) -> float:
+        """The fastest gravity wave, sqrt(g h_max), that sets the step (Bates et al. 2010, eq. 12)."""
+        return float(np.sqrt(self.g * self._h_max))
+
+    def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
+             kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int,
+             tracks: Tracks) -> tuple[float, float]:
+        """Advance the depths by ``dt``; returns the volumes (in, out) through the grid's edges."""
+        g = self.raster
+        face_fluxes(items, self.h, g.z, g.n2, g.wx, g.wy, self.qx, self.qy, self._qx_new, self._qy_new,
+                    dt, g.dx, self.g, self.theta, self.h_min, self.fr_max)
+        boundary_fluxes(self.h, g.z, g.n2, g.phi, self.qx, self.qy, self._qx_new, self._qy_new, kinds, stages,
+                        dt, g.dx, self.g, self.h_min, self.fr_max)
+        outflow_factors(items, self.h, g.phi, g.wx, g.wy, self._qx_new, self._qy_new, dt, g.dx, self._factors)
+        # the limited fluxes overwrite the old ones, which the step no longer needs
+        self._h_max = float(update_depth(
+            items, self.h, g.inv_width, g.wx, g.wy, self._qx_new, self._qy_new, self._factors, self.qx,
+            self.qy, rain, rain_grid, use_grid, dt, t_new, tracks.max_depth, tracks.arrival,
+            tracks.arrival_depth, tracks.max_speed2, tracks.velocity_depth, wet, self.h_min, block))
+        return boundary_volumes(g.wx, g.wy, self.qx, self.qy, g.dx, dt)
+
+    def cell_discharges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell-centred discharges per unit width (eastward, southward), m²/s: the mean of the
+        two faces' in each direction."""
+        qx = self.qx.astype(np.float64)
+        qy = self.qy.astype(np.float64)
+        return 0.5 * (qx[:, :-1] + qx[:, 1:]), 0.5 * (qy[:-1] + qy[1:])
+
+    @property
+    def diverged(self) -> bool:
+        return not np.isfinite(self._h_max)

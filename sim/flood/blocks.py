@@ -1,0 +1,139 @@
+"""Skipping dry ground: the grid as blocks of cells, and which of them a step must compute.
+
+A block is computed when it holds water deeper than the scheme's no-flow depth, gets rain or
+an inflow, lies on a stage boundary, or touches (8-neighbourhood) such a block. Elsewhere
+every face flux of the scheme is exactly zero and every cell keeps its depth, so leaving those
+blocks out gives the same numbers as computing them. The kernels take the active cells as work
+items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+BLOCK = 32
+
+
+class ActiveBlocks:
+    """Which blocks of ``block`` x ``block`` cells a step computes, and their work items.
+
+    ``wet`` is set by the depth-update kernels (1 where a block holds water above the
+    scheme's no-flow depth after the step); ``always`` marks blocks computed every step.
+    """
+
+    def __init__(self, shape: tuple[int, int], always: np.ndarray, block: int = BLOCK,
+                 skip: bool = True) -> None:
+        self.shape = shape
+        self.block = block
+        self.skip = skip
+        ny, nx = shape
+        self.nby, self.nbx = -(-ny // block), -(-nx // block)
+        self.always = always
+        self.wet = np.ones((self.nby, self.nbx), np.uint8)  # first step: computed from the state
+        self.active = np.ones((self.nby, self.nbx), bool)
+        self.items = _items(self.active, shape, block)
+
+    @classmethod
+    def with_cells(cls, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, edges: tuple[str, ...],
+                   block: int = BLOCK, skip: bool = True) -> ActiveBlocks:
+        """Blocks always computed: those holding the given cells and those along ``edges``."""
+        nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
+        always = np.zeros((nby, nbx), bool)
+        always[np.asarray(rows, np.int64) // block, np.asarray(cols, np.int64) // block] = True
+        sides = {"north": (0, slice(None)), "south": (-1, slice(None)),
+                 "west": (slice(None), 0), "east": (slice(None), -1)}
+        for side in edges:
+            always[sides[side]] = True
+        return cls(shape, always, block, skip)
+
+    def mark_wet(self, h: np.ndarray, threshold: float) -> None:
+        """Set ``wet`` from a depth grid (at the start, or after water was added outside a step)."""
+        self.wet[...] = _block_max(h, self.block, self.nby, self.nbx) > threshold
+
+    def refresh(self, rained: np.ndarray | bool) -> np.ndarray:
+        """Recompute the active blocks for the coming step; returns the (row, col) indices of
+        blocks that stop being computed, whose faces the caller must zero."""
+        if not self.skip:
+            return np.zeros((0, 2), np.int64)
+        busy = (self.wet > 0) | self.always | rained
+        active = busy.copy()
+        active[1:] |= busy[:-1]
+        active[:-1] |= busy[1:]
+        grown = active.copy()
+        active[:, 1:] |= grown[:, :-1]
+        active[:, :-1] |= grown[:, 1:]
+        stopped = np.argwhere(self.active & ~active)
+        if not np.array_equal(active, self.active):
+            self.active = active
+            self.items = _items(active, self.shape, self.block)
+        self.wet[active] = 0  # the update kernels set it again where water remains
+        return stopped
+
+    @property
+    def fraction(self) -> float:
+        """Share of the grid's blocks computed in the current step."""
+        return float(self.active.mean())
+
+
+def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray:
+    """Work items (row, c0, c1): for every grid row of a block row, each run of active blocks."""
+    ny, nx = shape
+    edges = np.diff(np.pad(active, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    br, bc0 = np.nonzero(edges == 1)
+    _, bc1 = np.nonzero(edges == -1)  # row-major order pairs each run's start with its end
+    r0 = br * block
+    counts = np.minimum(r0 + block, ny) - r0
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    rows = np.repeat(r0, counts) + np.arange(int(counts.sum())) - first
+    # unsigned, so that numba knows the indices are not negative and skips its wraparound check
+    # (which would stop the loops vectorising)
+    return np.stack([rows, np.repeat(bc0 * block, counts), np.repeat(np.minimum(bc1 * block, nx), counts)],
+                    axis=1).astype(np.uint32)
+
+
+@njit(cache=True, parallel=True)
+def _block_max(h, block, nby, nbx):
+    ny, nx = h.shape
+    out = np.zeros((nby, nbx))
+    for br in prange(nby):
+        for r in range(br * block, min(br * block + block, ny)):
+            for c in range(nx):
+                bc = c // block
+                out[br, bc] = max(out[br, bc], h[r, c])
+    return out
+
+
+@njit(cache=True, inline="always")
+def mark_row_wet(h, r, c0, c1, threshold, block, wet):
+    """Flag the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above ``threshold``;
+    returns the deepest water there."""
+    br = r // block
+    deepest = 0.0
+    for b0 in range(c0, c1, block):
+        m = 0.0
+        for c in range(b0, min(b0 + block, c1)):
+            m = max(m, h[r, c])
+        if m > threshold:
+            wet[br, b0 // block] = 1
+        deepest = max(deepest, m)
+    return deepest
+
+
+@njit(cache=True)
+def zero_faces(stopped, block, fx, fy):
+    """Zero the faces the blocks in ``stopped`` own (west and north faces of their cells, and the
+    grid's east and south edge faces along them), in every array of the tuples ``fx``/``fy``."""
+    ny, nx1 = fx[0].shape
+    nx = nx1 - 1
+    for k in range(stopped.shape[0]):
+        r0 = stopped[k, 0] * block
+        c0 = stopped[k, 1] * block
+        r1 = min(r0 + block, ny)
+        c1 = min(c0 + block, nx)
+        c1x = nx1 if c1 == nx else c1
+        r1y = ny + 1 if r1 == ny else r1
+        for a in fx:
+            a[r0:r1, c0:c1x] = 0
+        for a in fy:
+            a[r0:r1y, c0:c1] = 0
