@@ -104,10 +104,11 @@ def _block_max(h, block, nby, nbx):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def mark_row_wet(h, r, c0, c1, threshold, block, wet):
     """Flag the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above ``threshold``;
-    returns the deepest water there."""
+    returns the deepest water there. Not inlined: beside a kernel's main loop, this
+    max-reduction would stop that loop vectorising."""
     br = r // block
     deepest = 0.0
     for b0 in range(c0, c1, block):

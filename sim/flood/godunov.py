@@ -43,7 +43,7 @@ from sim.flood.raster import Raster, Tracks
 DRY_DEPTH = 1e-6  # m: shallower water has no velocity and no flux (an absolute threshold)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _limited(d_l, d_r, theta):
     """Generalised minmod of the one-sided differences: minmod(θ d_l, (d_l + d_r)/2, θ d_r)."""
     a = theta * d_l
@@ -52,7 +52,7 @@ def _limited(d_l, d_r, theta):
     return max(0.0, min(a, min(m, b))) + min(0.0, max(a, max(m, b)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _slopes(h0, e0, n0, t0, hw, ew, nw, tw, he, ee, ne, te, wall_w, wall_e, flat, theta, h_dry):
     """Limited differences across one cell of depth, surface, normal and tangential velocity.
     A wall on either side mirrors the cell (same depth and surface, normal velocity reversed);
@@ -66,11 +66,19 @@ def _slopes(h0, e0, n0, t0, hw, ew, nw, tw, he, ee, ne, te, wall_w, wall_e, flat
     ne = -n0 if wall_e else ne
     te = t0 if wall_e else te
     keep = 0.0 if (flat or h0 <= h_dry) else 1.0
+    # a dry neighbour has no velocity: the other side's difference stands in for its own, so
+    # that a wet/dry front keeps its velocity gradient (its tip runs at u + 2c, not at u)
+    dry_w = hw <= h_dry
+    dry_e = he <= h_dry
+    keep_v = 0.0 if (dry_w and dry_e) else keep
+    dnw, dne = n0 - nw, ne - n0
+    dtw, dte = t0 - tw, te - t0
     return (keep * _limited(h0 - hw, he - h0, theta), keep * _limited(e0 - ew, ee - e0, theta),
-            keep * _limited(n0 - nw, ne - n0, theta), keep * _limited(t0 - tw, te - t0, theta))
+            keep_v * _limited(dne if dry_w else dnw, dnw if dry_e else dne, theta),
+            keep_v * _limited(dte if dry_w else dtw, dtw if dry_e else dte, theta))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _wall_push(h, w, g):
     """Momentum flux beyond h's own pressure g h²/2 that a wall exerts on water of depth ``h``
     moving towards it at ``w``: HLLC between the state and its mirror image, h w (w + s) with
@@ -79,7 +87,7 @@ def _wall_push(h, w, g):
     return h * w * (w + s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hllc(hl, ul, vl, hr, ur, vr, g, h_dry):
     """HLLC flux (mass, normal momentum with pressure, tangential momentum) between two states,
     written without branches; wave speeds after Toro (2001), with dry-bed speeds."""
@@ -112,7 +120,7 @@ def _hllc(hl, ul, vl, hr, ur, vr, g, h_dry):
     return fh, fm, fh * vt
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _face(hw, hl, hr, he, ew, el, er, ee, nw, nl, nr, ne, tw, tl, tr, te, wall_lw, wall, wall_re,
           flat_l, flat_r, psi, g, theta, h_dry):
     """One face between cells L and R, given the depth h, surface e, normal velocity n and
@@ -143,13 +151,36 @@ def _face(hw, hl, hr, he, ew, el, er, ee, nw, nl, nr, ne, tw, tl, tr, te, wall_l
 
 
 @njit(cache=True)
-def _x_face(r, c, cw, ce, h, z, u, v, wx, g, theta, h_dry):
-    """The west face of cell (r, c); ``cw``/``ce`` index the cells two west and one east of it."""
-    hw, hl, hr, he = h[r, cw], h[r, c - 1], h[r, c], h[r, ce]
-    return _face(hw, hl, hr, he, z[r, cw] + hw, z[r, c - 1] + hl, z[r, c] + hr, z[r, ce] + he,
-                 u[r, cw], u[r, c - 1], u[r, c], u[r, ce], v[r, cw], v[r, c - 1], v[r, c], v[r, ce],
-                 wx[r, c - 1] == 0, wx[r, c] == 0, wx[r, c + 1] == 0, c - 1 == 0, c == h.shape[1] - 1,
-                 wx[r, c], g, theta, h_dry)
+def _faces_line(n, hw, hl, hr, he, zw, zl, zr, ze, nw, nl, nr, ne, tw, tl, tr, te, wall_lw, wall, wall_re,
+                flat_l, flat_r, fh, pl, pr, ft, src, g, theta, h_dry):
+    """``n`` faces in a line: element j of each 1-D array belongs to the j-th face (cells W, L,
+    R, E across it; ``wall_*`` the widths of the faces W|L, L|R, R|E; outputs at L|R and R's
+    bed-slope term). Written over plain 1-D views so that the loop vectorises in both directions."""
+    for j in range(n):
+        fh[j], pl[j], pr[j], ft[j], src[j] = _face(
+            hw[j], hl[j], hr[j], he[j], zw[j] + hw[j], zl[j] + hl[j], zr[j] + hr[j], ze[j] + he[j],
+            nw[j], nl[j], nr[j], ne[j], tw[j], tl[j], tr[j], te[j], wall_lw[j] == 0, wall[j] == 0, wall_re[j] == 0,
+            flat_l, flat_r, wall[j], g, theta, h_dry)
+
+
+@njit(cache=True, inline="always")
+def _x_faces(r, a, b, h, z, u, v, wx, fhx, plx, prx, ftx, srcx, g, theta, h_dry):
+    """The west faces of cells a <= c < b of row ``r`` (a >= 1). Where a cell beyond L or R
+    does not exist (L or R on the grid's edge, where the scheme is first order), the views
+    repeat an existing cell instead."""
+    n = b - a
+    if n <= 0:
+        return
+    nx = h.shape[1]
+    w0 = max(a - 2, 0)
+    e1 = min(b + 1, nx)
+    e0 = e1 - n
+    _faces_line(n, h[r, w0:w0 + n], h[r, a - 1:b - 1], h[r, a:b], h[r, e0:e1],
+                z[r, w0:w0 + n], z[r, a - 1:b - 1], z[r, a:b], z[r, e0:e1],
+                u[r, w0:w0 + n], u[r, a - 1:b - 1], u[r, a:b], u[r, e0:e1],
+                v[r, w0:w0 + n], v[r, a - 1:b - 1], v[r, a:b], v[r, e0:e1],
+                wx[r, a - 1:b - 1], wx[r, a:b], wx[r, a + 1:b + 1], a == 1, b == nx,
+                fhx[r, a:b], plx[r, a:b], prx[r, a:b], ftx[r, a:b], srcx[r, a:b], g, theta, h_dry)
 
 
 @njit(cache=True, parallel=True)
@@ -158,30 +189,24 @@ def interior_faces(items, h, z, u, v, wx, wy, fhx, plx, prx, ftx, fhy, ply, pry,
     and the cells' bed-slope terms."""
     ny, nx = h.shape
     for it in prange(items.shape[0]):
-        r, c0, c1 = items[it, 0], items[it, 1], items[it, 2]
-        lo = max(c0, 1)
-        a = max(c0, 2)
-        b = min(c1, nx - 1)
-        for c in range(lo, min(a, c1)):  # next to the west edge: indices clamped
-            fhx[r, c], plx[r, c], prx[r, c], ftx[r, c], srcx[r, c] = _x_face(
-                r, c, max(c - 2, 0), min(c + 1, nx - 1), h, z, u, v, wx, g, theta, h_dry)
-        for c in range(a, b):
-            fhx[r, c], plx[r, c], prx[r, c], ftx[r, c], srcx[r, c] = _x_face(
-                r, c, c - 2, c + 1, h, z, u, v, wx, g, theta, h_dry)
-        for c in range(max(a, b, lo), c1):  # the last column
-            fhx[r, c], plx[r, c], prx[r, c], ftx[r, c], srcx[r, c] = _x_face(
-                r, c, max(c - 2, 0), min(c + 1, nx - 1), h, z, u, v, wx, g, theta, h_dry)
+        r, c0, c1 = np.int64(items[it, 0]), np.int64(items[it, 1]), np.int64(items[it, 2])
+        # x: face 1 (its L cell on the west edge), faces 2 .. nx-2, face nx-1 (R on the east edge)
+        lo = max(c0, 2)
+        hi = min(c1, nx - 1)
+        if c0 <= 1 < c1:
+            _x_faces(r, 1, 2, h, z, u, v, wx, fhx, plx, prx, ftx, srcx, g, theta, h_dry)
+        _x_faces(r, lo, hi, h, z, u, v, wx, fhx, plx, prx, ftx, srcx, g, theta, h_dry)
+        if c1 == nx and nx > 2:
+            _x_faces(r, nx - 1, nx, h, z, u, v, wx, fhx, plx, prx, ftx, srcx, g, theta, h_dry)
         if r > 0:
             rn = max(r - 2, 0)
             rs = min(r + 1, ny - 1)
-            flat_l = r - 1 == 0
-            flat_r = r == ny - 1
-            for c in range(c0, c1):
-                hw, hl, hr, he = h[rn, c], h[r - 1, c], h[r, c], h[rs, c]
-                fhy[r, c], ply[r, c], pry[r, c], fty[r, c], srcy[r, c] = _face(
-                    hw, hl, hr, he, z[rn, c] + hw, z[r - 1, c] + hl, z[r, c] + hr, z[rs, c] + he,
-                    v[rn, c], v[r - 1, c], v[r, c], v[rs, c], u[rn, c], u[r - 1, c], u[r, c], u[rs, c],
-                    wy[r - 1, c] == 0, wy[r, c] == 0, wy[r + 1, c] == 0, flat_l, flat_r, wy[r, c], g, theta, h_dry)
+            _faces_line(c1 - c0, h[rn, c0:c1], h[r - 1, c0:c1], h[r, c0:c1], h[rs, c0:c1],
+                        z[rn, c0:c1], z[r - 1, c0:c1], z[r, c0:c1], z[rs, c0:c1],
+                        v[rn, c0:c1], v[r - 1, c0:c1], v[r, c0:c1], v[rs, c0:c1],
+                        u[rn, c0:c1], u[r - 1, c0:c1], u[r, c0:c1], u[rs, c0:c1],
+                        wy[r - 1, c0:c1], wy[r, c0:c1], wy[r + 1, c0:c1], r == 1, r == ny - 1,
+                        fhy[r, c0:c1], ply[r, c0:c1], pry[r, c0:c1], fty[r, c0:c1], srcy[r, c0:c1], g, theta, h_dry)
 
 
 @njit(cache=True)
@@ -238,6 +263,20 @@ def outflow_factors(items, h, phi, fhx, fhy, dt, dx, f_pad):
             f_pad[r + 1, c + 1] = held / out if out > held else 1.0
 
 
+@njit(cache=True)
+def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet):
+    """The fastest max(|u|, |v|) + sqrt(g h) among the wet cells c0 <= c < c1 of row ``r``, and
+    the row's blocks flagged in ``wet`` where water is deeper than ``h_dry``. A function of its
+    own, not inlined: a max-reduction in (or inlined beside) the update loop stops it vectorising."""
+    speed = 0.0
+    for c in range(c0, c1):
+        hc = h[r, c]
+        s = max(abs(u[r, c]), abs(v[r, c])) + np.sqrt(g * hc)
+        speed = max(speed, s if hc > h_dry else 0.0)
+    mark_row_wet(h, r, c0, c1, h_dry, block, wet)
+    return speed
+
+
 @njit(cache=True, parallel=True)
 def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out, v_out, inv_width, n2,
            fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, f_pad, rain, rain_grid, use_grid, dt, dx, g,
@@ -250,7 +289,6 @@ def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out,
     rest = 1.0 - weight
     for it in prange(items.shape[0]):
         r, c0, c1 = items[it, 0], items[it, 1], items[it, 2]
-        speed = 0.0
         for c in range(c0, c1):
             f = f_pad[r + 1, c + 1]
             fw = fhx[r, c]
@@ -295,10 +333,8 @@ def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out,
                 s2 = un * un + vn * vn
                 m2 = max_speed2[r, c]
                 max_speed2[r, c] = max(m2, s2) if hn > speed_depth else m2
-                speed = max(speed, max(abs(un), abs(vn)) + np.sqrt(g * hn) if wet_cell else 0.0)
         if final:
-            item_max[it] = speed
-            mark_row_wet(h_out, r, c0, c1, h_dry, block, wet)
+            item_max[it] = _row_speed(h_out, u_out, v_out, r, c0, c1, g, h_dry, block, wet)
     return item_max.max() if items.shape[0] > 0 else 0.0
 
 
@@ -331,6 +367,38 @@ def boundary_volumes(fhx, fhy, f_pad, dx, dt):
             else:
                 v_out -= v
     return v_in * dx * dt, v_out * dx * dt
+
+
+@njit(cache=True)
+def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad, rain, rain_grid, use_grid,
+            kinds, stages, dt, dx, g, theta, h_dry, t_new, max_depth, arrival, arrival_depth, max_speed2,
+            speed_depth, wet, block):
+    """One step of the two-stage SSP Runge-Kutta scheme: U¹ = E(U) into ``stage``, then
+    U = ½ U + ½ E(U¹) back into ``now`` (tuples h, hu, hv, u, v). Returns the volumes (in, out)
+    through the grid's edges and the fastest wave speed after the step."""
+    fhx, plx, prx, ftx = fx
+    fhy, ply, pry, fty = fy
+    srcx, srcy = src
+    v_in = 0.0
+    v_out = 0.0
+    speed = 0.0
+    for k in range(2):
+        final = k == 1
+        h, hu, hv, u, v = stage if final else now
+        h_o, hu_o, hv_o, u_o, v_o = now if final else stage
+        boundary_faces(h, z, u, v, phi, wx, wy, kinds, stages, fhx, plx, prx, ftx, fhy, ply, pry, fty, g, h_dry)
+        interior_faces(items, h, z, u, v, wx, wy, fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, g, theta,
+                       h_dry)
+        outflow_factors(items, h, phi, fhx, fhy, dt, dx, f_pad)
+        weight = 0.5 if final else 0.0
+        speed = update(items, h, hu, hv, now[0], now[1], now[2], weight, h_o, hu_o, hv_o, u_o, v_o,
+                       inv_width, n2, fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, f_pad, rain, rain_grid,
+                       use_grid, dt, dx, g, h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2,
+                       speed_depth, wet, block)
+        vi, vo = boundary_volumes(fhx, fhy, f_pad, dx, dt)
+        v_in += 0.5 * vi
+        v_out += 0.5 * vo
+    return v_in, v_out, speed
 
 
 class GodunovSolver:
@@ -383,24 +451,11 @@ class GodunovSolver:
              tracks: Tracks) -> tuple[float, float]:
         """Advance by ``dt`` (two stages); returns the volumes (in, out) through the grid's edges."""
         g = self.raster
-        fhx, plx, prx, ftx = self._fx
-        fhy, ply, pry, fty = self._fy
-        srcx, srcy = self._src
-        now = (self.h, self.hu, self.hv, self.u, self.v)
-        v_in = v_out = 0.0
-        for final, (h, hu, hv, u, v), out in ((False, now, self._stage), (True, self._stage, now)):
-            boundary_faces(h, g.z, u, v, g.phi, g.wx, g.wy, kinds, stages, fhx, plx, prx, ftx,
-                           fhy, ply, pry, fty, self.g, DRY_DEPTH)
-            interior_faces(items, h, g.z, u, v, g.wx, g.wy, fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy,
-                           self.g, self.theta, DRY_DEPTH)
-            outflow_factors(items, h, g.phi, fhx, fhy, dt, g.dx, self._factors)
-            speed = update(items, h, hu, hv, *now[:3], 0.5 if final else 0.0, *out, g.inv_width, g.n2,
-                           fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, self._factors, rain, rain_grid,
-                           use_grid, dt, g.dx, self.g, DRY_DEPTH, final, t_new, tracks.max_depth, tracks.arrival,
-                           tracks.arrival_depth, tracks.max_speed2, tracks.velocity_depth, wet, block)
-            vi, vo = boundary_volumes(fhx, fhy, self._factors, g.dx, dt)
-            v_in += 0.5 * vi
-            v_out += 0.5 * vo
+        v_in, v_out, speed = advance(
+            items, (self.h, self.hu, self.hv, self.u, self.v), self._stage, g.z, g.phi, g.wx, g.wy, g.inv_width,
+            g.n2, self._fx, self._fy, self._src, self._factors, rain, rain_grid, use_grid, kinds, stages, dt, g.dx,
+            self.g, self.theta, DRY_DEPTH, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth,
+            tracks.max_speed2, tracks.velocity_depth, wet, block)
         self._speed = float(speed)
         return v_in, v_out
 

@@ -226,6 +226,22 @@ def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rai
     return item_max.max() if items.shape[0] > 0 else 0.0
 
 
+@njit(cache=True)
+def advance(items, h, z, n2, phi, wx, wy, inv_width, qx, qy, qx_new, qy_new, f_pad, rain, rain_grid, use_grid,
+            kinds, stages, dt, dx, g, theta, h_min, fr_max, t_new, max_depth, arrival, arrival_depth, max_speed2,
+            speed_depth, wet, block):
+    """One step: new face fluxes (interior and edges), outflow limits, depths. The limited fluxes
+    overwrite the old ones in ``qx``/``qy``. Returns the volumes (in, out) through the grid's
+    edges and the largest depth."""
+    face_fluxes(items, h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, theta, h_min, fr_max)
+    boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, stages, dt, dx, g, h_min, fr_max)
+    outflow_factors(items, h, phi, wx, wy, qx_new, qy_new, dt, dx, f_pad)
+    h_max = update_depth(items, h, inv_width, wx, wy, qx_new, qy_new, f_pad, qx, qy, rain, rain_grid, use_grid, dt,
+                         t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, h_min, block)
+    v_in, v_out = boundary_volumes(wx, wy, qx, qy, dx, dt)
+    return v_in, v_out, h_max
+
+
 class InertialSolver:
     """The local inertial scheme's state (the face discharges) and its step."""
 
@@ -264,17 +280,13 @@ class InertialSolver:
              tracks: Tracks) -> tuple[float, float]:
         """Advance the depths by ``dt``; returns the volumes (in, out) through the grid's edges."""
         g = self.raster
-        face_fluxes(items, self.h, g.z, g.n2, g.wx, g.wy, self.qx, self.qy, self._qx_new, self._qy_new,
-                    dt, g.dx, self.g, self.theta, self.h_min, self.fr_max)
-        boundary_fluxes(self.h, g.z, g.n2, g.phi, self.qx, self.qy, self._qx_new, self._qy_new, kinds, stages,
-                        dt, g.dx, self.g, self.h_min, self.fr_max)
-        outflow_factors(items, self.h, g.phi, g.wx, g.wy, self._qx_new, self._qy_new, dt, g.dx, self._factors)
-        # the limited fluxes overwrite the old ones, which the step no longer needs
-        self._h_max = float(update_depth(
-            items, self.h, g.inv_width, g.wx, g.wy, self._qx_new, self._qy_new, self._factors, self.qx,
-            self.qy, rain, rain_grid, use_grid, dt, t_new, tracks.max_depth, tracks.arrival,
-            tracks.arrival_depth, tracks.max_speed2, tracks.velocity_depth, wet, self.h_min, block))
-        return boundary_volumes(g.wx, g.wy, self.qx, self.qy, g.dx, dt)
+        v_in, v_out, h_max = advance(
+            items, self.h, g.z, g.n2, g.phi, g.wx, g.wy, g.inv_width, self.qx, self.qy, self._qx_new, self._qy_new,
+            self._factors, rain, rain_grid, use_grid, kinds, stages, dt, g.dx, self.g, self.theta, self.h_min,
+            self.fr_max, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth, tracks.max_speed2,
+            tracks.velocity_depth, wet, block)
+        self._h_max = float(h_max)
+        return v_in, v_out
 
     def cell_discharges(self) -> tuple[np.ndarray, np.ndarray]:
         """Cell-centred discharges per unit width (eastward, southward), m²/s: the mean of the
