@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 BLOCK = 32
+_NONE_STOPPED = np.zeros((0, 2), np.int64)
 
 
 class ActiveBlocks:
@@ -33,6 +34,8 @@ class ActiveBlocks:
         self.wet = np.ones((self.nby, self.nbx), np.uint8)  # first step: computed from the state
         self.active = np.ones((self.nby, self.nbx), bool)
         self.items = _items(self.active, shape, block)
+        self._all = np.ones((self.nby, self.nbx), bool)
+        self._none = np.zeros((self.nby, self.nbx), bool)
 
     @classmethod
     def with_cells(cls, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, edges: tuple[str, ...],
@@ -55,16 +58,13 @@ class ActiveBlocks:
         """Recompute the active blocks for the coming step; returns the (row, col) indices of
         blocks that stop being computed, whose faces the caller must zero."""
         if not self.skip:
-            return np.zeros((0, 2), np.int64)
-        busy = (self.wet > 0) | self.always | rained
-        active = busy.copy()
-        active[1:] |= busy[:-1]
-        active[:-1] |= busy[1:]
-        grown = active.copy()
-        active[:, 1:] |= grown[:, :-1]
-        active[:, :-1] |= grown[:, 1:]
-        stopped = np.argwhere(self.active & ~active)
-        if not np.array_equal(active, self.active):
+            return _NONE_STOPPED
+        if isinstance(rained, bool):
+            rained = self._all if rained else self._none
+        active, changed = _grown(self.wet, self.always, rained, self.active)
+        stopped = _NONE_STOPPED
+        if changed:
+            stopped = np.argwhere(self.active & ~active)
             self.active = active
             self.items = _items(active, self.shape, self.block)
         self.wet[active] = 0  # the update kernels set it again where water remains
@@ -90,6 +90,23 @@ def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray
     # (which would stop the loops vectorising)
     return np.stack([rows, np.repeat(bc0 * block, counts), np.repeat(np.minimum(bc1 * block, nx), counts)],
                     axis=1).astype(np.uint32)
+
+
+@njit(cache=True)
+def _grown(wet, always, rained, before):
+    """Blocks that are wet, rained on or always computed, and their 8 neighbours; and whether
+    that differs from ``before``."""
+    nby, nbx = wet.shape
+    active = np.zeros((nby, nbx), np.bool_)
+    for i in range(nby):
+        for j in range(nbx):
+            if wet[i, j] or always[i, j] or rained[i, j]:
+                active[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = True
+    changed = False
+    for i in range(nby):
+        for j in range(nbx):
+            changed = changed or active[i, j] != before[i, j]
+    return active, changed
 
 
 @njit(cache=True, parallel=True)
@@ -138,3 +155,25 @@ def zero_faces(stopped, block, fx, fy):
             a[r0:r1, c0:c1x] = 0
         for a in fy:
             a[r0:r1y, c0:c1] = 0
+
+
+@njit(cache=True)
+def add_water(h, rows, cols, area, volume):
+    """Add ``volume`` m³ to each listed cell of open area ``area`` (m²), or take it where
+    negative, at most what the cell holds; returns the volume added in all (m³)."""
+    total = 0.0
+    for k in range(rows.shape[0]):
+        r, c = rows[k], cols[k]
+        before = np.float64(h[r, c])
+        h[r, c] = before + max(volume / area[k], -before)
+        total += (np.float64(h[r, c]) - before) * area[k]  # as stored, so float32 books its rounding
+    return total
+
+
+@njit(cache=True)
+def deepest_at(h, rows, cols):
+    """The deepest water among the listed cells."""
+    deepest = 0.0
+    for k in range(rows.shape[0]):
+        deepest = max(deepest, np.float64(h[rows[k], cols[k]]))
+    return deepest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +35,9 @@ class Series:
             raise SimInputError("the times of a time series must increase strictly")
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
+        # plain lists: a model looks series up every step, and bisect beats numpy on scalars
+        object.__setattr__(self, "_times", times.tolist())
+        object.__setattr__(self, "_values", values.tolist())
 
     @classmethod
     def constant(cls, value: float) -> Series:
@@ -42,10 +46,12 @@ class Series:
 
     def __call__(self, t: float) -> float:
         """The value at time ``t``."""
-        if self.hold:
-            i = int(np.searchsorted(self.times, t, side="right")) - 1
-            return float(self.values[max(i, 0)])
-        return float(np.interp(t, self.times, self.values))
+        times, values = self._times, self._values
+        i = bisect_right(times, t)
+        if self.hold or i == 0 or i == len(times):
+            return values[max(i - 1, 0)]
+        t0, t1 = times[i - 1], times[i]
+        return values[i - 1] + (values[i] - values[i - 1]) * (t - t0) / (t1 - t0)
 
     def minimum(self) -> float:
         return float(self.values.min())

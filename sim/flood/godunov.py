@@ -401,6 +401,19 @@ def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad
     return v_in, v_out, speed
 
 
+@njit(cache=True)
+def _refresh_velocities(h, hu, hv, u, v, rows, cols, h_dry):
+    """u = hu/h, v = hv/h at the listed cells; no discharge where the water is shallower than ``h_dry``."""
+    for k in range(rows.shape[0]):
+        r, c = rows[k], cols[k]
+        d = np.float64(h[r, c])
+        wet = d > h_dry
+        hu[r, c] = hu[r, c] if wet else 0.0
+        hv[r, c] = hv[r, c] if wet else 0.0
+        u[r, c] = hu[r, c] / d if wet else 0.0
+        v[r, c] = hv[r, c] / d if wet else 0.0
+
+
 class GodunovSolver:
     """The full scheme's state (discharges, velocities, a second stage) and its step."""
 
@@ -440,11 +453,7 @@ class GodunovSolver:
 
     def sources_added(self, rows: np.ndarray, cols: np.ndarray) -> None:
         """Recompute velocities where water was added or taken outside the step (inflows)."""
-        h = self.h[rows, cols].astype(np.float64)
-        wet = h > DRY_DEPTH
-        for q, vel in ((self.hu, self.u), (self.hv, self.v)):
-            q[rows, cols] = np.where(wet, q[rows, cols], 0)
-            vel[rows, cols] = np.where(wet, q[rows, cols] / np.maximum(h, DRY_DEPTH), 0)
+        _refresh_velocities(self.h, self.hu, self.hv, self.u, self.v, rows, cols, DRY_DEPTH)
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
              kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int,

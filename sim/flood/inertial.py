@@ -271,6 +271,10 @@ class InertialSolver:
         """The x-face and y-face arrays that blocks leaving the computation must zero."""
         return (self.qx, self._qx_new), (self.qy, self._qy_new)
 
+    def sources_added(self, rows: np.ndarray, cols: np.ndarray) -> None:
+        """Water added outside the step changes nothing else: the scheme's state is the depth
+        and the face discharges."""
+
     def wave_speed(self) -> float:
         """The fastest gravity wave, sqrt(g h_max), that sets the step (Bates et al. 2010, eq. 12)."""
         return float(np.sqrt(self.g * self._h_max))

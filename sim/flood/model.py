@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from sim.errors import SimInputError
-from sim.flood.blocks import ActiveBlocks, zero_faces
+from sim.flood.blocks import ActiveBlocks, add_water, deepest_at, zero_faces
 from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
 from sim.flood.inertial import CLOSED, OPEN, STAGE, InertialSolver
@@ -241,7 +241,15 @@ class FloodModel:
         phi = self.raster.phi
         edges = {"north": (self.z[0], phi[0]), "south": (self.z[-1], phi[-1]),
                  "west": (self.z[:, 0], phi[:, 0]), "east": (self.z[:, -1], phi[:, -1])}
-        self._edge_low = {side: float(np.min(z[p > 0])) for side, (z, p) in edges.items() if np.any(p > 0)}
+        edge_low = {side: float(np.min(z[p > 0])) for side, (z, p) in edges.items() if np.any(p > 0)}
+        self._stages = [(i, b.stage, edge_low.get(side, np.inf)) for i, side in enumerate(SIDES)
+                        if (b := getattr(self.forcing.boundaries, side)).kind == "stage"]
+        code = {"closed": CLOSED, "open": OPEN, "stage": STAGE}
+        self._kinds = np.array([code[getattr(self.forcing.boundaries, side).kind] for side in SIDES], np.int64)
+        self._stage_values = np.zeros(4)
+        # per inflow: its cells and their open areas (m²)
+        self._inflows = [(inflow, area, float(area.min())) for inflow in self.forcing.inflows
+                         for area in [(phi[inflow.rows, inflow.cols] * self.dx * self.dx).astype(np.float64)]]
         self._open_area = float(np.sum(phi, dtype=np.float64)) * self.dx * self.dx
         self._no_grid = np.zeros((1, 1), dt_)
         self._rain_grid = self._no_grid
@@ -294,12 +302,7 @@ class FloodModel:
 
     def _stage_depth(self) -> float:
         """The deepest water a stage boundary holds against its lowest open edge cell."""
-        deepest = 0.0
-        for side, low in self._edge_low.items():
-            b = getattr(self.forcing.boundaries, side)
-            if b.kind == "stage":
-                deepest = max(deepest, b.stage(self.time) - low)
-        return deepest
+        return max([stage(self.time) - low for _, stage, low in self._stages], default=0.0)
 
     def _cfl_dt(self, speed: float) -> float:
         s = self.scheme
@@ -311,14 +314,10 @@ class FloodModel:
         g = self.scheme.gravity
         speed = max(self.solver.wave_speed(), np.sqrt(g * max(self._stage_depth(), 0.0)))
         dt = self._cfl_dt(speed)
-        for _ in range(4):
-            h_peak = 0.0
-            for inflow in self.forcing.inflows:
-                q = inflow.m3_per_s(self.time)
-                if q > 0:
-                    cells = self.h[inflow.rows, inflow.cols]
-                    area = inflow.rows.size * self.raster.phi[inflow.rows, inflow.cols] * self.dx * self.dx
-                    h_peak = max(h_peak, float(np.max(cells + q * dt / area)))
+        rising = [(q, deepest_at(self.h, inflow.rows, inflow.cols), smallest)
+                  for inflow, _, smallest in self._inflows if (q := inflow.m3_per_s(self.time) / inflow.rows.size) > 0]
+        for _ in range(4 if rising else 0):
+            h_peak = max(h + q * dt / area for q, h, area in rising)  # an upper bound over the cells
             shorter = self._cfl_dt(max(speed, np.sqrt(g * h_peak)))
             if shorter >= dt * 0.999:
                 break
@@ -326,29 +325,15 @@ class FloodModel:
         return dt
 
     def _boundary_arrays(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        kinds = np.zeros(4, np.int64)
-        stages = np.zeros(4, np.float64)
-        code = {"closed": CLOSED, "open": OPEN, "stage": STAGE}
-        for i, side in enumerate(SIDES):
-            b = getattr(self.forcing.boundaries, side)
-            kinds[i] = code[b.kind]
-            if b.stage is not None:
-                stages[i] = b.stage(t)
-        return kinds, stages
+        for i, stage, _ in self._stages:
+            self._stage_values[i] = stage(t)
+        return self._kinds, self._stage_values
 
     def _add_inflows(self, t_mid: float, dt: float) -> None:
-        area = self.dx * self.dx
-        for inflow in self.forcing.inflows:
+        for inflow, area, _ in self._inflows:
             q = inflow.m3_per_s(t_mid)
-            if q == 0:
-                continue
-            phi = self.raster.phi[inflow.rows, inflow.cols].astype(np.float64)
-            dh = q * dt / (inflow.rows.size * phi * area)
-            if q < 0:  # abstraction takes at most what is there
-                dh = np.maximum(dh, -self.h[inflow.rows, inflow.cols])
-            np.add.at(self.h, (inflow.rows, inflow.cols), dh.astype(self.h.dtype))
-            self.mass.inflow_m3 += float(np.sum(dh * phi)) * area
-            if isinstance(self.solver, GodunovSolver):
+            if q != 0:
+                self.mass.inflow_m3 += add_water(self.h, inflow.rows, inflow.cols, area, q * dt / inflow.rows.size)
                 self.solver.sources_added(inflow.rows, inflow.cols)
 
     def _rain_rates(self, t: float) -> tuple[float, np.ndarray, bool, float]:
