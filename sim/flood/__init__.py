@@ -1,7 +1,11 @@
-"""Flood engine: local inertial shallow water on a raster (Bates et al. 2010; de Almeida et al. 2012)."""
+"""Flood engine on a raster: the local inertial scheme (Bates et al. 2010; de Almeida et al.
+2012) and a full shallow-water Godunov-type scheme (HLLC, Audusse et al. 2004), with
+:func:`choose_scheme` to pick between them."""
 
+from sim.flood.choice import SchemeChoice, choose_scheme
 from sim.flood.forcing import Boundaries, Boundary, Forcing, Inflow, Rain, Series
-from sim.flood.model import FloodModel, FloodResult, Gauge, MassBalance, Scheme, SchemeKind, Snapshot, simulate
+from sim.flood.model import (FloodModel, FloodResult, Gauge, MassBalance, Scheme, SchemeKind, Snapshot,
+                             simulate)
 
 __all__ = [
     "Boundaries",
@@ -14,7 +18,10 @@ __all__ = [
     "MassBalance",
     "Rain",
     "Scheme",
+    "SchemeChoice",
+    "SchemeKind",
     "Series",
     "Snapshot",
+    "choose_scheme",
     "simulate",
 ]

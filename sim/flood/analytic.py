@@ -94,11 +94,14 @@ def stoker(x: np.ndarray, t: float, h_left: float, h_right: float, g: float = G)
 
 def stoker_plateau_celerity(h_left: float, h_right: float, g: float = G) -> float:
     """c_m = sqrt(g h_m) of the plateau behind Stoker's shock, the root in (c_right, c_left) of
-    −8 g h_r c_m² (g h_l − c_m²)² + (c_m² − g h_r)² (c_m² + g h_r) = 0."""
+    −8 g h_r c_m² (c_l − c_m)² + (c_m² − g h_r)² (c_m² + g h_r) = 0: the rarefaction's
+    u_m = 2 (c_l − c_m) equal to the shock's (h_m − h_r) sqrt(g (h_m + h_r) / (2 h_m h_r))."""
     from scipy.optimize import brentq
 
+    cl = np.sqrt(g * h_left)
+
     def residual(cm: float) -> float:
-        return -8 * g * h_right * cm**2 * (g * h_left - cm**2) ** 2 + (cm**2 - g * h_right) ** 2 * (cm**2 + g * h_right)
+        return -8 * g * h_right * cm**2 * (cl - cm) ** 2 + (cm**2 - g * h_right) ** 2 * (cm**2 + g * h_right)
 
     return float(brentq(residual, np.sqrt(g * h_right), np.sqrt(g * h_left), xtol=1e-14))
 
@@ -175,17 +178,20 @@ def bump_jump(q: float, h_out: float, g: float = G) -> float:
 
 
 def thacker_planar_2d(x: np.ndarray, y: np.ndarray, t: float, h0: float = 0.1, a: float = 1.0,
-                      eta: float = 0.5, centre: tuple[float, float] = (2.0, 2.0),
+                      eta: float = 0.5, heading: float = np.pi / 4, centre: tuple[float, float] = (2.0, 2.0),
                       g: float = G) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Bed, depth and (uniform) velocity (u, v) of Thacker's planar surface in a paraboloid:
-    bed z = −h0 (1 − r²/a²); the water is the cap h0/a² (a² − |P − η e(t)|²) with
-    e(t) = (cos ωt, sin ωt), ω = sqrt(2 g h0)/a, so its centroid circles the bowl's centre at
-    radius η; u = −η ω sin ωt, v = η ω cos ωt (Thacker 1981, J. Fluid Mech. 107:499-508;
-    SWASHES section 4.2.2: h0 = 0.1, a = 1, η = 0.5 on [0, 4]²)."""
+    """Bed, depth and (uniform) velocity (u, v) of Thacker's planar surface in a paraboloid,
+    released from rest: bed z = −h0 (1 − r²/a²); the water is the cap h0/a² (a² − |P − d(t)|²)
+    whose centre d(t) = η cos(ωt) (cos φ, sin φ) swings through the bowl's centre along the
+    heading φ, ω = sqrt(2 g h0)/a; u = −η ω sin(ωt) cos φ, v = −η ω sin(ωt) sin φ (Thacker 1981,
+    J. Fluid Mech. 107:499-508; the paraboloid of SWASHES section 4.2.2, h0 = 0.1, a = 1, η = 0.5
+    on [0, 4]², whose rotating member needs an initial velocity; this member starts at rest)."""
     x = np.asarray(x, dtype=np.float64) - centre[0]
     y = np.asarray(y, dtype=np.float64) - centre[1]
     omega = np.sqrt(2 * g * h0) / a
     bed = -h0 * (1 - (x * x + y * y) / a**2)
-    ex, ey = eta * np.cos(omega * t), eta * np.sin(omega * t)
-    depth = np.maximum(h0 / a**2 * (a**2 - (x - ex) ** 2 - (y - ey) ** 2), 0.0)
-    return bed, depth, float(-eta * omega * np.sin(omega * t)), float(eta * omega * np.cos(omega * t))
+    swing = eta * np.cos(omega * t)
+    dx_, dy_ = swing * np.cos(heading), swing * np.sin(heading)
+    depth = np.maximum(h0 / a**2 * (a**2 - (x - dx_) ** 2 - (y - dy_) ** 2), 0.0)
+    speed = -eta * omega * np.sin(omega * t)
+    return bed, depth, float(speed * np.cos(heading)), float(speed * np.sin(heading))

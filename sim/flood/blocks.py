@@ -20,10 +20,11 @@ class ActiveBlocks:
     """Which blocks of ``block`` x ``block`` cells a step computes, and their work items.
 
     ``wet`` is set by the depth-update kernels (1 where a block holds water above the
-    scheme's no-flow depth after the step); ``always`` marks blocks computed every step.
+    scheme's no-flow depth after the step); ``always`` marks blocks computed every step (along
+    stage boundaries), ``inflows`` those holding each inflow's cells, computed while it runs.
     """
 
-    def __init__(self, shape: tuple[int, int], always: np.ndarray, block: int = BLOCK,
+    def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
                  skip: bool = True) -> None:
         self.shape = shape
         self.block = block
@@ -31,6 +32,7 @@ class ActiveBlocks:
         ny, nx = shape
         self.nby, self.nbx = -(-ny // block), -(-nx // block)
         self.always = always
+        self.inflows = inflows
         self.wet = np.ones((self.nby, self.nbx), np.uint8)  # first step: computed from the state
         self.active = np.ones((self.nby, self.nbx), bool)
         self.items = _items(self.active, shape, block)
@@ -38,29 +40,37 @@ class ActiveBlocks:
         self._none = np.zeros((self.nby, self.nbx), bool)
 
     @classmethod
-    def with_cells(cls, shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, edges: tuple[str, ...],
-                   block: int = BLOCK, skip: bool = True) -> ActiveBlocks:
-        """Blocks always computed: those holding the given cells and those along ``edges``."""
+    def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
+                    edges: tuple[str, ...], block: int = BLOCK, skip: bool = True) -> ActiveBlocks:
+        """Blocks for a grid whose inflows feed the given (rows, cols) and whose ``edges`` hold
+        a stage."""
         nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
         always = np.zeros((nby, nbx), bool)
-        always[np.asarray(rows, np.int64) // block, np.asarray(cols, np.int64) // block] = True
         sides = {"north": (0, slice(None)), "south": (-1, slice(None)),
                  "west": (slice(None), 0), "east": (slice(None), -1)}
         for side in edges:
             always[sides[side]] = True
-        return cls(shape, always, block, skip)
+        inflows = []
+        for rows, cols in inflow_cells:
+            fed = np.zeros((nby, nbx), bool)
+            fed[np.asarray(rows, np.int64) // block, np.asarray(cols, np.int64) // block] = True
+            inflows.append(fed)
+        return cls(shape, always, inflows, block, skip)
 
     def mark_wet(self, h: np.ndarray, threshold: float) -> None:
         """Set ``wet`` from a depth grid (at the start, or after water was added outside a step)."""
         self.wet[...] = _block_max(h, self.block, self.nby, self.nbx) > threshold
 
-    def refresh(self, rained: np.ndarray | bool) -> np.ndarray:
-        """Recompute the active blocks for the coming step; returns the (row, col) indices of
-        blocks that stop being computed, whose faces the caller must zero."""
+    def refresh(self, rained: np.ndarray | bool, fed: list[int]) -> np.ndarray:
+        """Recompute the active blocks for the coming step, given where it rains and which
+        inflows (indices) run; returns the (row, col) indices of blocks that stop being
+        computed, whose faces the caller must zero."""
         if not self.skip:
             return _NONE_STOPPED
         if isinstance(rained, bool):
             rained = self._all if rained else self._none
+        for i in fed:
+            rained = rained | self.inflows[i]
         active, changed = _grown(self.wet, self.always, rained, self.active)
         stopped = _NONE_STOPPED
         if changed:
@@ -94,8 +104,8 @@ def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray
 
 @njit(cache=True)
 def _grown(wet, always, rained, before):
-    """Blocks that are wet, rained on or always computed, and their 8 neighbours; and whether
-    that differs from ``before``."""
+    """Blocks that are wet, rained on (or fed) or always computed, and their 8 neighbours; and
+    whether that differs from ``before``."""
     nby, nbx = wet.shape
     active = np.zeros((nby, nbx), np.bool_)
     for i in range(nby):
@@ -124,18 +134,21 @@ def _block_max(h, block, nby, nbx):
 @njit(cache=True)
 def mark_row_wet(h, r, c0, c1, threshold, block, wet):
     """Flag the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above ``threshold``;
-    returns the deepest water there. Not inlined: beside a kernel's main loop, this
+    returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main loop, this
     max-reduction would stop that loop vectorising."""
     br = r // block
     deepest = 0.0
+    broken = False
     for b0 in range(c0, c1, block):
         m = 0.0
         for c in range(b0, min(b0 + block, c1)):
-            m = max(m, h[r, c])
+            d = h[r, c]
+            m = max(m, d)
+            broken |= d != d
         if m > threshold:
             wet[br, b0 // block] = 1
         deepest = max(deepest, m)
-    return deepest
+    return np.nan if broken else deepest
 
 
 @njit(cache=True)

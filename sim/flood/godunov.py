@@ -41,6 +41,7 @@ from sim.flood.inertial import CLOSED, EAST, NORTH, OPEN, SOUTH, STAGE, WEST
 from sim.flood.raster import Raster, Tracks
 
 DRY_DEPTH = 1e-6  # m: shallower water has no velocity and no flux (an absolute threshold)
+Q_TINY = 1e-20  # m²/s: a smaller discharge is set to zero
 
 
 @njit(cache=True, inline="always")
@@ -104,7 +105,7 @@ def _hllc(hl, ul, vl, hr, ur, vr, g, h_dry):
     sl = min(s_l, 0.0)
     sr = max(s_r, 0.0)
     span = sr - sl
-    inv = 1.0 / span if span > 0 else 0.0
+    inv = 1.0 / span if span > 1e-12 else 0.0  # slower waves carry nothing (and 1/span could overflow)
     a = 0.5 * (sr + sl) * inv
     b = sl * sr * inv
     ql = hl * ul
@@ -142,12 +143,11 @@ def _face(hw, hl, hr, he, ew, el, er, ee, nw, nl, nr, ne, tw, tl, tr, te, wall_l
     hs_l = max(0.0, e_l - z_face)
     hs_r = max(0.0, e_r - z_face)
     fh, fm, ft = _hllc(hs_l, n_l, t_l, hs_r, n_r, t_r, g, h_dry)
-    moving = psi if (hs_l > h_dry or hs_r > h_dry) else 0.0
-    pl = (fm - 0.5 * g * hs_l * hs_l) * moving
-    pr = (fm - 0.5 * g * hs_r * hs_r) * moving
     if wall:
         return 0.0, _wall_push(h_l, n_l, g), _wall_push(h_r, -n_r, g), 0.0, src_r
-    return fh * moving, pl, pr, ft * moving, src_r
+    if not (hs_l > h_dry or hs_r > h_dry):
+        return 0.0, 0.0, 0.0, 0.0, src_r
+    return fh * psi, (fm - 0.5 * g * hs_l * hs_l) * psi, (fm - 0.5 * g * hs_r * hs_r) * psi, ft * psi, src_r
 
 
 @njit(cache=True)
@@ -214,15 +214,21 @@ def _edge(kind, stage, h_b, z_b, n_b, t_b, psi, outward, g, h_dry):
     """Flux through a grid edge from its cell (depth, bed, normal and tangential velocity, the
     normal taken positive along the grid axis); ``outward`` is +1 on the east/south edges,
     -1 on the west/north ones. Closed: a wall; open: the cell's state continued outside,
-    outflow only; stage: a ghost of the given water-surface elevation over the same bed, with
-    the cell's velocity. Returns (mass, momentum minus the cell's pressure, tangential)."""
+    outflow only; stage: a ghost of the given water-surface elevation over the same bed whose
+    velocity keeps the Riemann invariant u ± 2c of the characteristic leaving the grid (at
+    rest, a reservoir, while the cell is dry). Returns (mass, momentum minus the cell's
+    pressure, tangential)."""
     if kind == CLOSED or psi == 0:
         return 0.0, _wall_push(h_b, outward * n_b, g), 0.0
-    h_g = max(stage - z_b, 0.0) if kind == STAGE else h_b
+    h_g = h_b
+    n_g = n_b
+    if kind == STAGE:
+        h_g = max(stage - z_b, 0.0)
+        n_g = n_b + outward * 2.0 * (np.sqrt(g * h_b) - np.sqrt(g * h_g)) if h_b > h_dry else 0.0
     if outward > 0:
-        fh, fm, ft = _hllc(h_b, n_b, t_b, h_g, n_b, t_b, g, h_dry)
+        fh, fm, ft = _hllc(h_b, n_b, t_b, h_g, n_g, t_b, g, h_dry)
     else:
-        fh, fm, ft = _hllc(h_g, n_b, t_b, h_b, n_b, t_b, g, h_dry)
+        fh, fm, ft = _hllc(h_g, n_g, t_b, h_b, n_b, t_b, g, h_dry)
     if kind == OPEN and fh * outward < 0:
         return 0.0, _wall_push(h_b, outward * n_b, g), 0.0
     if not (h_b > h_dry or h_g > h_dry):
@@ -265,16 +271,19 @@ def outflow_factors(items, h, phi, fhx, fhy, dt, dx, f_pad):
 
 @njit(cache=True)
 def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet):
-    """The fastest max(|u|, |v|) + sqrt(g h) among the wet cells c0 <= c < c1 of row ``r``, and
+    """The fastest max(|u|, |v|) + sqrt(g h) among the wet cells c0 <= c < c1 of row ``r`` (NaN if
+    a value is NaN), and
     the row's blocks flagged in ``wet`` where water is deeper than ``h_dry``. A function of its
     own, not inlined: a max-reduction in (or inlined beside) the update loop stops it vectorising."""
     speed = 0.0
+    broken = False
     for c in range(c0, c1):
         hc = h[r, c]
         s = max(abs(u[r, c]), abs(v[r, c])) + np.sqrt(g * hc)
         speed = max(speed, s if hc > h_dry else 0.0)
-    mark_row_wet(h, r, c0, c1, h_dry, block, wet)
-    return speed
+        broken |= s != s
+    deepest = mark_row_wet(h, r, c0, c1, h_dry, block, wet)
+    return np.nan if (broken or deepest != deepest) else speed
 
 
 @njit(cache=True, parallel=True)
@@ -316,8 +325,9 @@ def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out,
             hun = weight * hu0[r, c] + rest * hun * shrink
             hvn = weight * hv0[r, c] + rest * hvn * shrink
             wet_cell = hn > h_dry
-            hun = hun if wet_cell else 0.0
-            hvn = hvn if wet_cell else 0.0
+            # no discharge where dry; below Q_TINY none either (it would only decay into denormals)
+            hun = hun if (wet_cell and abs(hun) > Q_TINY) else 0.0
+            hvn = hvn if (wet_cell and abs(hvn) > Q_TINY) else 0.0
             h_out[r, c] = hn
             hu_out[r, c] = hun
             hv_out[r, c] = hvn

@@ -229,11 +229,9 @@ class FloodModel:
                                                                           s.gravity)
         else:
             self.solver = InertialSolver(self.raster, self.h, s.theta, s.h_min, s.froude_max, s.gravity)
-        inflow_rows = np.concatenate([i.rows for i in self.forcing.inflows] or [np.zeros(0, np.int64)])
-        inflow_cols = np.concatenate([i.cols for i in self.forcing.inflows] or [np.zeros(0, np.int64)])
         stage_sides = tuple(side for side in SIDES if getattr(self.forcing.boundaries, side).kind == "stage")
-        self.blocks = ActiveBlocks.with_cells(self.shape, inflow_rows, inflow_cols, stage_sides,
-                                              skip=s.skip_dry)
+        self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
+                                               stage_sides, skip=s.skip_dry)
         self.blocks.mark_wet(self.h, self.solver.quiet_depth)
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
@@ -329,12 +327,16 @@ class FloodModel:
             self._stage_values[i] = stage(t)
         return self._kinds, self._stage_values
 
-    def _add_inflows(self, t_mid: float, dt: float) -> None:
-        for inflow, area, _ in self._inflows:
+    def _add_inflows(self, t_mid: float, dt: float) -> list[int]:
+        """Add (or take) the inflows' water for a step; returns the indices of those running."""
+        running = []
+        for i, (inflow, area, _) in enumerate(self._inflows):
             q = inflow.m3_per_s(t_mid)
             if q != 0:
                 self.mass.inflow_m3 += add_water(self.h, inflow.rows, inflow.cols, area, q * dt / inflow.rows.size)
                 self.solver.sources_added(inflow.rows, inflow.cols)
+                running.append(i)
+        return running
 
     def _rain_rates(self, t: float) -> tuple[float, np.ndarray, bool, float]:
         """Uniform rain (m/s), the rain grid in force (m/s), whether it applies, and its
@@ -362,9 +364,9 @@ class FloodModel:
         """Advance by ``dt`` seconds (the caller keeps ``dt`` within the stable step)."""
         t0 = self.time
         t1 = t0 + dt
-        self._add_inflows(t0 + dt / 2, dt)
+        running = self._add_inflows(t0 + dt / 2, dt)
         uniform, grid, use_grid, rain_rate = self._rain_rates(t0)
-        stopped = self.blocks.refresh(uniform > 0 or (self._rain_grid_blocks if use_grid else False))
+        stopped = self.blocks.refresh(uniform > 0 or (self._rain_grid_blocks if use_grid else False), running)
         if stopped.size:
             fx, fy = self.solver.face_arrays
             zero_faces(stopped, self.blocks.block, fx, fy)
