@@ -13,13 +13,15 @@ cell-step) for rain and gentle inflows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from sim.errors import SimInputError
 from sim.flood.analytic import stoker_plateau_celerity
 from sim.flood.forcing import Forcing
-from sim.flood.model import SchemeKind
+
+SchemeKind = Literal["inertial", "full"]
 
 FROUDE_LIMIT = 0.5  # de Almeida & Bates (2013): the local inertial equations hold below it
 FAST_UNIT_DISCHARGE = 1.0  # m²/s: an inflow this strong sends a front over dry ground (a breach)
@@ -37,18 +39,20 @@ class SchemeChoice:
 
 
 def choose_scheme(dem: np.ndarray, cell_size: float, forcing: Forcing, *, manning: float | np.ndarray = 0.03,
-                  initial_depth: float | np.ndarray | None = None,
-                  initial_wse: float | np.ndarray | None = None, gravity: float = 9.81) -> SchemeChoice:
-    """The scheme for a run on ``dem`` (row 0 north, square cells of ``cell_size`` m): ``full``
-    for a dam break (initial water whose surface steps into a wave of Froude number >= 0.5, or
-    onto dry ground) or a fast inflow (unit discharge >= 1 m²/s, or normal flow of Froude number
-    >= 0.5 on the terrain around it); ``inertial`` otherwise."""
+                  initial_depth: float | np.ndarray | None = None, initial_wse: float | np.ndarray | None = None,
+                  walls: np.ndarray | None = None, gravity: float = 9.81) -> SchemeChoice:
+    """The scheme for a run on ``dem`` (row 0 north, square cells of ``cell_size`` m, ``walls``
+    a mask of cells water cannot enter): ``full`` for a dam break (initial water whose surface
+    steps into a wave of Froude number >= 0.5, or onto dry ground) or a fast inflow (unit
+    discharge >= 1 m²/s, or normal flow of Froude number >= 0.5 on the terrain around it);
+    ``inertial`` otherwise."""
     dem = np.asarray(dem, dtype=np.float64)
     if dem.ndim != 2 or not np.all(np.isfinite(dem)):
         raise SimInputError("the DEM must be a finite 2D grid")
     depth = _initial_depth(dem, initial_depth, initial_wse)
     if depth is not None:
-        dam = _dam_break(dem, depth, gravity)
+        open_ = np.ones(dem.shape, bool) if walls is None else ~np.asarray(walls, bool)
+        dam = _dam_break(dem, depth, open_, gravity)
         if dam is not None:
             return dam
     n = np.broadcast_to(np.asarray(manning, dtype=np.float64), dem.shape)
@@ -85,9 +89,10 @@ def _initial_depth(dem: np.ndarray, depth: float | np.ndarray | None,
     return None
 
 
-def _dam_break(dem: np.ndarray, depth: np.ndarray, g: float) -> SchemeChoice | None:
-    """The full scheme if some face has water on one side standing higher than the other's
-    surface, deep enough to flow (> 1 cm over the higher bed), making a fast wave."""
+def _dam_break(dem: np.ndarray, depth: np.ndarray, open_: np.ndarray, g: float) -> SchemeChoice | None:
+    """The full scheme if some face between open cells has water on one side standing higher
+    than the other's surface, deep enough to flow (> 1 cm over the higher bed), making a fast
+    wave."""
     eta = dem + depth
     worst: tuple[float, float, float, tuple[int, int]] | None = None
     for axis in (0, 1):
@@ -99,7 +104,7 @@ def _dam_break(dem: np.ndarray, depth: np.ndarray, g: float) -> SchemeChoice | N
         z_top = np.maximum(dem[tuple(lo)], dem[tuple(hi)])
         h_up = np.maximum(e1, e2) - z_top  # the water that can flow over the face
         h_down = np.maximum(np.minimum(e1, e2) - z_top, 0.0)
-        steps = np.where(h_up > FILM_DEPTH, h_up - h_down, 0.0)
+        steps = np.where((h_up > FILM_DEPTH) & open_[tuple(lo)] & open_[tuple(hi)], h_up - h_down, 0.0)
         k = int(np.argmax(steps))
         if steps.flat[k] > 0 and (worst is None or steps.flat[k] > worst[0]):
             worst = (float(steps.flat[k]), float(h_up.flat[k]), float(h_down.flat[k]),

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import time as wallclock
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numba
 import numpy as np
 
 from sim.errors import SimInputError
+from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
 from sim.flood.blocks import ActiveBlocks, add_water, deepest_at, zero_faces
 from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
@@ -31,7 +32,6 @@ from sim.flood.inertial import CLOSED, OPEN, STAGE, InertialSolver
 from sim.flood.raster import Raster, Tracks
 
 Buildings = Literal["walls", "raised"]
-SchemeKind = Literal["inertial", "full"]
 SERIAL_BELOW_CELLS = 40_000
 
 
@@ -39,11 +39,12 @@ SERIAL_BELOW_CELLS = 40_000
 class Scheme:
     """Numerical settings; the defaults suit urban pluvial and fluvial floods.
 
-    ``theta``, ``h_min`` and ``froude_max`` belong to the inertial scheme, ``limiter_theta`` to
-    the full one; the rest to both.
+    ``kind`` is the scheme, or ``"auto"`` to let :func:`sim.flood.choose_scheme` pick it from the
+    run's terrain, forcing and initial water. ``theta``, ``h_min`` and ``froude_max`` belong to
+    the inertial scheme, ``limiter_theta`` to the full one; the rest to both.
     """
 
-    kind: SchemeKind = "inertial"
+    kind: SchemeKind | Literal["auto"] = "inertial"
     theta: float = 0.8  # de Almeida's weighting; 1 is Bates 2010, 0.7-0.9 damps checkerboards
     cfl: float = 0.5  # inertial: α in Δt = α Δx / sqrt(g h_max); full: Δt = α Δx / max(|u|, |v|) + c
     dt_max: float = 5.0  # s
@@ -56,8 +57,8 @@ class Scheme:
     skip_dry: bool = True  # compute only blocks of cells holding or bordering water
 
     def __post_init__(self) -> None:
-        if self.kind not in ("inertial", "full"):
-            raise SimInputError(f"the scheme is 'inertial' or 'full', not {self.kind!r}")
+        if self.kind not in ("inertial", "full", "auto"):
+            raise SimInputError(f"the scheme is 'inertial', 'full' or 'auto', not {self.kind!r}")
         if not 0 < self.theta <= 1:
             raise SimInputError(f"theta must lie in (0, 1], got {self.theta}")
         if not 0 < self.cfl <= 1:
@@ -138,6 +139,7 @@ class FloodResult:
     cells: int
     wall_s: float
     scheme: str = "inertial"
+    scheme_reason: str = ""  # why: the caller's pick, or choose_scheme's one line for "auto"
     cells_computed: float = 0.0  # cell-steps actually computed (dry blocks skipped)
 
     @property
@@ -165,7 +167,8 @@ class FloodModel:
     ``blocked`` is a mask or a blocked fraction per cell: fully blocked cells are walls
     (``buildings="walls"``) or the DEM raised by ``building_height`` (``"raised"``);
     partly blocked cells keep their open fraction of storage and face width. ``scheme`` is a
-    :class:`Scheme` or just its kind, ``"inertial"`` or ``"full"``.
+    :class:`Scheme` or just its kind, ``"inertial"``, ``"full"`` or ``"auto"``; ``choice`` says
+    which scheme runs and why.
     """
 
     def __init__(self, dem: np.ndarray, cell_size: float, *, manning: float | np.ndarray = 0.03,
@@ -223,6 +226,12 @@ class FloodModel:
                              arrival=np.where(self.h > arrival_depth, 0.0, np.inf),
                              max_speed2=np.zeros(self.shape, dt_), arrival_depth=float(arrival_depth),
                              velocity_depth=float(velocity_depth))
+        if self.scheme.kind == "auto":
+            self.choice = choose_scheme(self.z, self.dx, self.forcing, manning=n, initial_depth=self.h,
+                                        walls=self.raster.phi == 0, gravity=self.scheme.gravity)
+            self.scheme = replace(self.scheme, kind=self.choice.kind)
+        else:
+            self.choice = SchemeChoice(self.scheme.kind, f"{self.scheme.kind}: chosen by the caller")
         s = self.scheme
         if s.kind == "full":
             self.solver: InertialSolver | GodunovSolver = GodunovSolver(self.raster, self.h, s.limiter_theta,
@@ -460,6 +469,7 @@ class FloodModel:
             cells=self.h.size,
             wall_s=self.wall_s,
             scheme=self.solver.name,
+            scheme_reason=self.choice.reason,
             cells_computed=self.cells_computed,
         )
 

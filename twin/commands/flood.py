@@ -19,7 +19,7 @@ from twin.rasters import Grid, read_grid
 
 
 def register(app: typer.Typer) -> None:
-    flood_app = typer.Typer(help="Flood simulations: local inertial shallow water on a raster.",
+    flood_app = typer.Typer(help="Flood simulations on a raster: local inertial or full shallow water.",
                             no_args_is_help=True)
     flood_app.command("run")(run)
     app.add_typer(flood_app, name="flood")
@@ -47,6 +47,8 @@ def run(
     output_interval: float = typer.Option(None, "--output-interval", help="Seconds between depth frames (default: duration/10)."),
     gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples (default: the output interval)."),
     arrival_depth: float = typer.Option(0.1, "--arrival-depth", help="Depth that counts as arrival, m."),
+    scheme: str = typer.Option("auto", "--scheme", help="inertial (fast; slow floods), full (shallow water "
+                               "equations; breaches, dam breaks) or auto (picks one and says why)."),
     precision: str = typer.Option("float32", "--precision", help="float32 (fast) or float64."),
     threads: int = typer.Option(None, "--threads", help="Threads for the kernels (default: all numba allows)."),
     cfl: float = typer.Option(Scheme.cfl, "--cfl", help="CFL number α of the adaptive step."),
@@ -56,7 +58,7 @@ def run(
     """Run a flood on grids (--dem) or a scenario on a City (--city, --scenario) and write depth.nc,
     max_depth.tif/.asc, arrival_time.tif, max_velocity.tif, gauges.csv and summary.json into OUT
     (with --city also buildings.parquet)."""
-    scheme_args = dict(precision=precision, threads=threads, cfl=cfl)
+    scheme_args = dict(scheme=scheme, precision=precision, threads=threads, cfl=cfl)
     if city is not None or scenario is not None:
         grid_flags = {"--dem": dem, "--manning": manning, "--manning-grid": manning_grid, "--blocked": blocked,
                       "--rain": rain, "--rain-series": rain_series, "--initial-wse": initial_wse,
@@ -85,8 +87,7 @@ def run(
                         boundaries=_boundaries(boundary)),
         gauges=_gauges(gauge, terrain),
         initial_wse=_initial_wse(initial_wse, terrain),
-        scheme=Scheme(dtype=np.dtype(_choice(precision, ("float32", "float64"), "--precision")).type,
-                      threads=threads, cfl=cfl),
+        scheme=_scheme(scheme_args),
         arrival_depth_m=arrival_depth,
         gauge_interval_s=gauge_interval,
     )
@@ -112,10 +113,18 @@ def _with_progress(duration_s: float, quiet: bool, work):
         return work(progress)
 
 
+def _scheme(args: dict) -> Scheme:
+    """The numerical settings from the --scheme, --precision, --threads and --cfl flags."""
+    return Scheme(kind=_choice(args["scheme"], ("inertial", "full", "auto"), "--scheme"),
+                  dtype=np.dtype(_choice(args["precision"], ("float32", "float64"), "--precision")).type,
+                  threads=args["threads"], cfl=args["cfl"])
+
+
 def _report(summary: dict, out: Path, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
+    typer.echo(f"scheme: {summary['scheme_reason']}")
     typer.echo(f"flood: {summary['steps']} steps in {summary['wall_s']:.1f} s "
                f"({summary['cell_steps_per_s'] / 1e6:.1f} M cell-steps/s), max depth "
                f"{summary['max_depth_m']:.2f} m, mass error {summary['mass_error_rel']:.1e} -> {out}")
@@ -143,8 +152,7 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
     if output_interval is not None:
         _interval(output_interval, duration or chosen.duration_s)
     grids = load_city(city, cell_size)
-    scheme = Scheme(dtype=np.dtype(_choice(scheme_args["precision"], ("float32", "float64"), "--precision")).type,
-                    threads=scheme_args["threads"], cfl=scheme_args["cfl"])
+    scheme = _scheme(scheme_args)
     total = chosen.duration_s if duration is None else duration
     summary = _with_progress(total, as_json, lambda progress: run_city_flood(
         grids, chosen, out, progress, scheme=scheme, duration_s=duration, output_interval_s=output_interval))
