@@ -412,16 +412,24 @@ def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad
 
 
 @njit(cache=True)
-def _refresh_velocities(h, hu, hv, u, v, rows, cols, h_dry):
-    """u = hu/h, v = hv/h at the listed cells; no discharge where the water is shallower than ``h_dry``."""
+def add_moving_water(h, hu, hv, u, v, rows, cols, area, volume, h_dry):
+    """Add ``volume`` m³ to each listed cell of open area ``area`` (m²), or take it where
+    negative, at most what the cell holds: the water joins the cell's flow, keeping its velocity
+    (so its discharge grows with its depth, as ANUGA's inlets do), and a cell left shallower than
+    ``h_dry`` has none. Returns the volume added in all (m³), as the grid stores it."""
+    total = 0.0
     for k in range(rows.shape[0]):
         r, c = rows[k], cols[k]
-        d = np.float64(h[r, c])
-        wet = d > h_dry
-        hu[r, c] = hu[r, c] if wet else 0.0
-        hv[r, c] = hv[r, c] if wet else 0.0
-        u[r, c] = hu[r, c] / d if wet else 0.0
-        v[r, c] = hv[r, c] / d if wet else 0.0
+        before = np.float64(h[r, c])
+        h[r, c] = before + max(volume / area[k], -before)
+        after = np.float64(h[r, c])
+        total += (after - before) * area[k]
+        wet = after > h_dry
+        hu[r, c] = u[r, c] * after if wet else 0.0
+        hv[r, c] = v[r, c] * after if wet else 0.0
+        u[r, c] = u[r, c] if wet else 0.0
+        v[r, c] = v[r, c] if wet else 0.0
+    return total
 
 
 class GodunovSolver:
@@ -461,9 +469,10 @@ class GodunovSolver:
         """The fastest max(|u|, |v|) + sqrt(g h) after the last step (the CFL condition's speed)."""
         return self._speed
 
-    def sources_added(self, rows: np.ndarray, cols: np.ndarray) -> None:
-        """Recompute velocities where water was added or taken outside the step (inflows)."""
-        _refresh_velocities(self.h, self.hu, self.hv, self.u, self.v, rows, cols, DRY_DEPTH)
+    def add_inflow(self, rows: np.ndarray, cols: np.ndarray, area: np.ndarray, volume: float) -> float:
+        """Add (or take) ``volume`` m³ in each listed cell of open area ``area``, moving with the
+        water there; returns the volume added as stored."""
+        return add_moving_water(self.h, self.hu, self.hv, self.u, self.v, rows, cols, area, volume, DRY_DEPTH)
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
              kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int,

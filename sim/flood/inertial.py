@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.flood.blocks import mark_row_wet
+from sim.flood.blocks import add_water, mark_row_wet
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.raster import Raster, Tracks
 
@@ -271,9 +271,10 @@ class InertialSolver:
         """The x-face and y-face arrays that blocks leaving the computation must zero."""
         return (self.qx, self._qx_new), (self.qy, self._qy_new)
 
-    def sources_added(self, rows: np.ndarray, cols: np.ndarray) -> None:
-        """Water added outside the step changes nothing else: the scheme's state is the depth
-        and the face discharges."""
+    def add_inflow(self, rows: np.ndarray, cols: np.ndarray, area: np.ndarray, volume: float) -> float:
+        """Add (or take) ``volume`` m³ in each listed cell of open area ``area`` (the face
+        discharges, the rest of the state, stay); returns the volume added as stored."""
+        return add_water(self.h, rows, cols, area, volume)
 
     def wave_speed(self) -> float:
         """The fastest gravity wave, sqrt(g h_max), that sets the step (Bates et al. 2010, eq. 12)."""

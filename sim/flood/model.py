@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.errors import SimInputError
 from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
-from sim.flood.blocks import ActiveBlocks, add_water, deepest_at, zero_faces
+from sim.flood.blocks import ActiveBlocks, deepest_at, zero_faces
 from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
 from sim.flood.inertial import CLOSED, OPEN, STAGE, InertialSolver
@@ -342,8 +342,7 @@ class FloodModel:
         for i, (inflow, area, _) in enumerate(self._inflows):
             q = inflow.m3_per_s(t_mid)
             if q != 0:
-                self.mass.inflow_m3 += add_water(self.h, inflow.rows, inflow.cols, area, q * dt / inflow.rows.size)
-                self.solver.sources_added(inflow.rows, inflow.cols)
+                self.mass.inflow_m3 += self.solver.add_inflow(inflow.rows, inflow.cols, area, q * dt / inflow.rows.size)
                 running.append(i)
         return running
 
