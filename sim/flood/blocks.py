@@ -33,7 +33,9 @@ class ActiveBlocks:
         self.nby, self.nbx = -(-ny // block), -(-nx // block)
         self.always = always
         self.inflows = inflows
-        self.wet = np.ones((self.nby, self.nbx), np.uint8)  # first step: computed from the state
+        self.wet = np.ones((self.nby, self.nbx), np.uint8)
+        self.tracking = False  # whether the kernels keep ``wet`` up to date this step
+        self._wet_known = False  # whether ``wet`` describes the water now
         self.active = np.ones((self.nby, self.nbx), bool)
         self.items = _items(self.active, shape, block)
         self._all = np.ones((self.nby, self.nbx), bool)
@@ -57,18 +59,22 @@ class ActiveBlocks:
             inflows.append(fed)
         return cls(shape, always, inflows, block, skip)
 
-    def mark_wet(self, h: np.ndarray, threshold: float) -> None:
-        """Set ``wet`` from a depth grid (at the start, or after water was added outside a step)."""
-        self.wet[...] = _block_max(h, self.block, self.nby, self.nbx) > threshold
-
-    def refresh(self, rained: np.ndarray | bool, fed: list[int]) -> np.ndarray:
-        """Recompute the active blocks for the coming step, given where it rains and which
-        inflows (indices) run; returns the (row, col) indices of blocks that stop being
-        computed, whose faces the caller must zero."""
-        if not self.skip:
+    def refresh(self, rained: np.ndarray | bool, fed: list[int], h: np.ndarray, threshold: float) -> np.ndarray:
+        """Recompute the active blocks for the coming step, given where it rains, which inflows
+        (indices) run and the depth ``h`` (water deeper than ``threshold`` moves); returns the
+        (row, col) indices of blocks that stop being computed, whose faces the caller must zero.
+        Where rain falls on every block, all are computed and no block's water is tracked."""
+        if not self.skip or rained is True:
+            self.tracking = self._wet_known = False
+            if not self.active.all():
+                self.active = self._all.copy()
+                self.items = _items(self.active, self.shape, self.block)
             return _NONE_STOPPED
-        if isinstance(rained, bool):
-            rained = self._all if rained else self._none
+        if not self._wet_known:
+            self.wet[...] = _block_max(h, self.block, self.nby, self.nbx) > threshold
+        self.tracking = self._wet_known = True
+        if rained is False:
+            rained = self._none
         for i in fed:
             rained = rained | self.inflows[i]
         active, changed = _grown(self.wet, self.always, rained, self.active)
@@ -132,10 +138,18 @@ def _block_max(h, block, nby, nbx):
 
 
 @njit(cache=True)
-def mark_row_wet(h, r, c0, c1, threshold, block, wet):
-    """Flag the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above ``threshold``;
-    returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main loop, this
-    max-reduction would stop that loop vectorising."""
+def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
+    """Flag (if ``track``) the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above
+    ``threshold``; returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a
+    kernel's main loop, this max-reduction would stop that loop vectorising."""
+    if not track:
+        deepest = 0.0
+        broken = False
+        for c in range(c0, c1):
+            d = h[r, c]
+            deepest = max(deepest, d)
+            broken |= d != d
+        return np.nan if broken else deepest
     br = r // block
     deepest = 0.0
     broken = False

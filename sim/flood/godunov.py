@@ -270,7 +270,7 @@ def outflow_factors(items, h, phi, fhx, fhy, dt, dx, f_pad):
 
 
 @njit(cache=True)
-def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet):
+def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet, track):
     """The fastest max(|u|, |v|) + sqrt(g h) among the wet cells c0 <= c < c1 of row ``r`` (NaN if
     a value is NaN), and
     the row's blocks flagged in ``wet`` where water is deeper than ``h_dry``. A function of its
@@ -282,14 +282,14 @@ def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet):
         s = max(abs(u[r, c]), abs(v[r, c])) + np.sqrt(g * hc)
         speed = max(speed, s if hc > h_dry else 0.0)
         broken |= s != s
-    deepest = mark_row_wet(h, r, c0, c1, h_dry, block, wet)
+    deepest = mark_row_wet(h, r, c0, c1, h_dry, block, wet, track)
     return np.nan if (broken or deepest != deepest) else speed
 
 
 @njit(cache=True, parallel=True)
 def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out, v_out, inv_width, n2,
            fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, f_pad, rain, rain_grid, use_grid, dt, dx, g,
-           h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, block):
+           h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, block, track):
     """One stage: U_out = w U0 + (1 - w) F(U + Δt L(U)), F the implicit friction, with the
     limited fluxes, rain, and velocities u = hu/h (0 where dry). In the ``final`` stage also
     tracks the maxima and first wetting, and flags the wet blocks. Returns the fastest
@@ -344,7 +344,7 @@ def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out,
                 m2 = max_speed2[r, c]
                 max_speed2[r, c] = max(m2, s2) if hn > speed_depth else m2
         if final:
-            item_max[it] = _row_speed(h_out, u_out, v_out, r, c0, c1, g, h_dry, block, wet)
+            item_max[it] = _row_speed(h_out, u_out, v_out, r, c0, c1, g, h_dry, block, wet, track)
     return item_max.max() if items.shape[0] > 0 else 0.0
 
 
@@ -382,7 +382,7 @@ def boundary_volumes(fhx, fhy, f_pad, dx, dt):
 @njit(cache=True)
 def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad, rain, rain_grid, use_grid,
             kinds, stages, dt, dx, g, theta, h_dry, t_new, max_depth, arrival, arrival_depth, max_speed2,
-            speed_depth, wet, block):
+            speed_depth, wet, block, track):
     """One step of the two-stage SSP Runge-Kutta scheme: U¹ = E(U) into ``stage``, then
     U = ½ U + ½ E(U¹) back into ``now`` (tuples h, hu, hv, u, v). Returns the volumes (in, out)
     through the grid's edges and the fastest wave speed after the step."""
@@ -404,7 +404,7 @@ def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad
         speed = update(items, h, hu, hv, now[0], now[1], now[2], weight, h_o, hu_o, hv_o, u_o, v_o,
                        inv_width, n2, fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, f_pad, rain, rain_grid,
                        use_grid, dt, dx, g, h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2,
-                       speed_depth, wet, block)
+                       speed_depth, wet, block, track)
         vi, vo = boundary_volumes(fhx, fhy, f_pad, dx, dt)
         v_in += 0.5 * vi
         v_out += 0.5 * vo
@@ -475,7 +475,7 @@ class GodunovSolver:
         return add_moving_water(self.h, self.hu, self.hv, self.u, self.v, rows, cols, area, volume, DRY_DEPTH)
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
-             kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int,
+             kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
              tracks: Tracks) -> tuple[float, float]:
         """Advance by ``dt`` (two stages); returns the volumes (in, out) through the grid's edges."""
         g = self.raster
@@ -483,7 +483,7 @@ class GodunovSolver:
             items, (self.h, self.hu, self.hv, self.u, self.v), self._stage, g.z, g.phi, g.wx, g.wy, g.inv_width,
             g.n2, self._fx, self._fy, self._src, self._factors, rain, rain_grid, use_grid, kinds, stages, dt, g.dx,
             self.g, self.theta, DRY_DEPTH, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth,
-            tracks.max_speed2, tracks.velocity_depth, wet, block)
+            tracks.max_speed2, tracks.velocity_depth, wet, block, track)
         self._speed = float(speed)
         return v_in, v_out
 

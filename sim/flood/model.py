@@ -241,7 +241,6 @@ class FloodModel:
         stage_sides = tuple(side for side in SIDES if getattr(self.forcing.boundaries, side).kind == "stage")
         self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
                                                stage_sides, skip=s.skip_dry)
-        self.blocks.mark_wet(self.h, self.solver.quiet_depth)
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
         self._gauge_depths: list[np.ndarray] = []
@@ -374,7 +373,8 @@ class FloodModel:
         t1 = t0 + dt
         running = self._add_inflows(t0 + dt / 2, dt)
         uniform, grid, use_grid, rain_rate = self._rain_rates(t0)
-        stopped = self.blocks.refresh(uniform > 0 or (self._rain_grid_blocks if use_grid else False), running)
+        stopped = self.blocks.refresh(uniform > 0 or (self._rain_grid_blocks if use_grid else False), running,
+                                      self.h, self.solver.quiet_depth)
         if stopped.size:
             fx, fy = self.solver.face_arrays
             zero_faces(stopped, self.blocks.block, fx, fy)
@@ -382,7 +382,7 @@ class FloodModel:
         kinds, stages = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
         v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, stages, items, self.blocks.wet,
-                                       self.blocks.block, self.tracks)
+                                       self.blocks.block, self.blocks.tracking, self.tracks)
         self.mass.boundary_in_m3 += v_in
         self.mass.boundary_out_m3 += v_out
         self.cells_computed += float(np.sum(items[:, 2] - items[:, 1]))
