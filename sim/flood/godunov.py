@@ -151,36 +151,39 @@ def _face(hw, hl, hr, he, ew, el, er, ee, nw, nl, nr, ne, tw, tl, tr, te, wall_l
 
 
 @njit(cache=True)
-def _faces_line(n, hw, hl, hr, he, zw, zl, zr, ze, nw, nl, nr, ne, tw, tl, tr, te, wall_lw, wall, wall_re,
-                flat_l, flat_r, fh, pl, pr, ft, src, g, theta, h_dry):
-    """``n`` faces in a line: element j of each 1-D array belongs to the j-th face (cells W, L,
-    R, E across it; ``wall_*`` the widths of the faces W|L, L|R, R|E; outputs at L|R and R's
-    bed-slope term). Written over plain 1-D views so that the loop vectorises in both directions."""
+def _faces_line(n, h, z, un, ut, w, rw, cw, rl, cl, rr, cr, re, ce, w_rl, w_cl, w_r, w_c, w_rr, w_cr, flat_l, flat_r,
+                fh, pl, pr, ft, src, o_r, o_c, g, theta, h_dry):
+    """``n`` faces in a line: the j-th lies between cells L = (rl, cl + j) and R = (rr, cr + j),
+    with W = (rw, cw + j) beyond L and E = (re, ce + j) beyond R; ``un``/``ut`` are the velocity
+    components normal and tangential to the faces, ``w`` the faces' open widths (W|L at
+    (w_rl, w_cl + j), L|R at (w_r, w_c + j), R|E at (w_rr, w_cr + j)); outputs (and R's bed-slope
+    term) go to (o_r, o_c + j). One function for both directions, taking unsigned offsets into
+    the 2-D arrays (no views to build per call, no negative-index checks), so that it vectorises."""
     for j in range(n):
-        fh[j], pl[j], pr[j], ft[j], src[j] = _face(
-            hw[j], hl[j], hr[j], he[j], zw[j] + hw[j], zl[j] + hl[j], zr[j] + hr[j], ze[j] + he[j],
-            nw[j], nl[j], nr[j], ne[j], tw[j], tl[j], tr[j], te[j], wall_lw[j] == 0, wall[j] == 0, wall_re[j] == 0,
-            flat_l, flat_r, wall[j], g, theta, h_dry)
+        hw, hl, hr, he = h[rw, cw + j], h[rl, cl + j], h[rr, cr + j], h[re, ce + j]
+        k = o_c + j
+        fh[o_r, k], pl[o_r, k], pr[o_r, k], ft[o_r, k], src[o_r, k] = _face(
+            hw, hl, hr, he, z[rw, cw + j] + hw, z[rl, cl + j] + hl, z[rr, cr + j] + hr, z[re, ce + j] + he,
+            un[rw, cw + j], un[rl, cl + j], un[rr, cr + j], un[re, ce + j],
+            ut[rw, cw + j], ut[rl, cl + j], ut[rr, cr + j], ut[re, ce + j],
+            w[w_rl, w_cl + j] == 0, w[w_r, w_c + j] == 0, w[w_rr, w_cr + j] == 0, flat_l, flat_r, w[w_r, w_c + j],
+            g, theta, h_dry)
 
 
 @njit(cache=True, inline="always")
 def _x_faces(r, a, b, h, z, u, v, wx, fhx, plx, prx, ftx, srcx, g, theta, h_dry):
     """The west faces of cells a <= c < b of row ``r`` (a >= 1). Where a cell beyond L or R
-    does not exist (L or R on the grid's edge, where the scheme is first order), the views
-    repeat an existing cell instead."""
-    n = b - a
-    if n <= 0:
+    does not exist (L or R on the grid's edge, where the scheme is first order), an existing
+    cell stands in."""
+    if b <= a:
         return
     nx = h.shape[1]
-    w0 = max(a - 2, 0)
-    e1 = min(b + 1, nx)
-    e0 = e1 - n
-    _faces_line(n, h[r, w0:w0 + n], h[r, a - 1:b - 1], h[r, a:b], h[r, e0:e1],
-                z[r, w0:w0 + n], z[r, a - 1:b - 1], z[r, a:b], z[r, e0:e1],
-                u[r, w0:w0 + n], u[r, a - 1:b - 1], u[r, a:b], u[r, e0:e1],
-                v[r, w0:w0 + n], v[r, a - 1:b - 1], v[r, a:b], v[r, e0:e1],
-                wx[r, a - 1:b - 1], wx[r, a:b], wx[r, a + 1:b + 1], a == 1, b == nx,
-                fhx[r, a:b], plx[r, a:b], prx[r, a:b], ftx[r, a:b], srcx[r, a:b], g, theta, h_dry)
+    n = np.uint64(b - a)
+    ru = np.uint64(r)
+    e0 = min(b + 1, nx) - (b - a)
+    _faces_line(n, h, z, u, v, wx, ru, np.uint64(max(a - 2, 0)), ru, np.uint64(a - 1), ru, np.uint64(a),
+                ru, np.uint64(e0), ru, np.uint64(a - 1), ru, np.uint64(a), ru, np.uint64(a + 1), a == 1, b == nx,
+                fhx, plx, prx, ftx, srcx, ru, np.uint64(a), g, theta, h_dry)
 
 
 @njit(cache=True, parallel=True)
@@ -199,14 +202,11 @@ def interior_faces(items, h, z, u, v, wx, wy, fhx, plx, prx, ftx, fhy, ply, pry,
         if c1 == nx and nx > 2:
             _x_faces(r, nx - 1, nx, h, z, u, v, wx, fhx, plx, prx, ftx, srcx, g, theta, h_dry)
         if r > 0:
-            rn = max(r - 2, 0)
-            rs = min(r + 1, ny - 1)
-            _faces_line(c1 - c0, h[rn, c0:c1], h[r - 1, c0:c1], h[r, c0:c1], h[rs, c0:c1],
-                        z[rn, c0:c1], z[r - 1, c0:c1], z[r, c0:c1], z[rs, c0:c1],
-                        v[rn, c0:c1], v[r - 1, c0:c1], v[r, c0:c1], v[rs, c0:c1],
-                        u[rn, c0:c1], u[r - 1, c0:c1], u[r, c0:c1], u[rs, c0:c1],
-                        wy[r - 1, c0:c1], wy[r, c0:c1], wy[r + 1, c0:c1], r == 1, r == ny - 1,
-                        fhy[r, c0:c1], ply[r, c0:c1], pry[r, c0:c1], fty[r, c0:c1], srcy[r, c0:c1], g, theta, h_dry)
+            c0u = np.uint64(c0)
+            _faces_line(np.uint64(c1 - c0), h, z, v, u, wy, np.uint64(max(r - 2, 0)), c0u, np.uint64(r - 1), c0u,
+                        np.uint64(r), c0u, np.uint64(min(r + 1, ny - 1)), c0u, np.uint64(r - 1), c0u, np.uint64(r), c0u,
+                        np.uint64(r + 1), c0u, r == 1, r == ny - 1, fhy, ply, pry, fty, srcy, np.uint64(r), c0u,
+                        g, theta, h_dry)
 
 
 @njit(cache=True)
