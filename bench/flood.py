@@ -8,7 +8,8 @@ one JSON object.
    0.2 m; MacDonald's steady channel at two Froude numbers; SWASHES' flows over a bump,
    subcritical and with a hydraulic jump; a linear standing wave): same domain, same cell size
    (ANUGA: 4 triangles per cell), same physical time, one thread each, every engine warmed up;
-   wall time and error against the analytical solution, and their ratios.
+   wall time and error against the analytical solution, and their ratios. Discharges enter
+   across the upstream edge here and through an inlet operator in ANUGA (it has no such edge).
 3. Storm: 1 km² at 2 m (500 x 500 cells), a synthetic street-and-block DEM, 3 hours of rain:
    today's engine, the inertial scheme and the full scheme.
 4. Dry ground: a 150 m³/s hydrograph down a valley of a 2 x 2 km grid at 2 m (10 % of it ever
@@ -189,16 +190,17 @@ _MAC = {"length": 1000.0, "rows": 3, "manning": 0.033, "t_end": 3500.0}
 
 
 def _engine_macdonald(kind: str, dx: float, q0: float, base: float) -> tuple[float, float]:
-    """SWASHES' MacDonald long channel (as in tests/sim/test_flood_macdonald.py), starting from a
-    lake at the outlet's level; mean |h - h_exact| after ``t_end`` (steady by then)."""
+    """SWASHES' MacDonald long channel (as in tests/sim/test_flood_full_steady.py), fed across its
+    upstream edge (a discharge boundary), starting from a lake at the outlet's level; mean
+    |h - h_exact| after ``t_end`` (steady by then)."""
     from sim.flood.analytic import macdonald_bed, macdonald_depth
 
     length, rows = _MAC["length"], _MAC["rows"]
     x = (np.arange(int(length / dx)) + 0.5) * dx
     bed = macdonald_bed(x, q0, base=base)
-    outlet = float(macdonald_bed(length + dx / 2, q0, base=base)[0] + macdonald_depth(length + dx / 2, base=base))
-    forcing = Forcing(inflows=(Inflow.line((0, 0), (rows - 1, 0), q0 * rows * dx),),
-                      boundaries=Boundaries(east=Boundary.fixed_stage(outlet)))
+    at = length if kind == "full" else length + dx / 2  # where each scheme holds a stage (docs/flood.md)
+    outlet = float(macdonald_bed(at, q0, base=base)[0] + macdonald_depth(at, base=base))
+    forcing = Forcing(boundaries=Boundaries(west=Boundary.inflow(q0 * rows * dx), east=Boundary.fixed_stage(outlet)))
     model = FloodModel(np.repeat(bed[None, :], rows, 0), dx, manning=_MAC["manning"], forcing=forcing,
                        initial_wse=outlet, scheme=Scheme(kind=kind, dtype=np.float64, threads=1))
     wall, h = _engine_run(model, _MAC["t_end"])
@@ -238,14 +240,14 @@ def _bump_start(x: np.ndarray, h_out: float | None) -> np.ndarray:
 
 
 def _engine_bump(kind: str, dx: float, q: float, h_out: float | None, t_end: float) -> tuple[float, float]:
-    """SWASHES' flow over a bump (as in tests/sim/test_flood_full_steady.py); mean |h - h_exact|
-    over the whole channel after ``t_end`` (steady by then)."""
+    """SWASHES' flow over a bump (as in tests/sim/test_flood_full_steady.py), fed across its
+    upstream edge; mean |h - h_exact| over the whole channel after ``t_end`` (steady by then)."""
     from sim.flood.analytic import BUMP_LENGTH, bump_bed, bump_depth
 
     rows = _BUMP["rows"]
     x = (np.arange(int(round(BUMP_LENGTH / dx))) + 0.5) * dx
     east = Boundary.fixed_stage(h_out) if h_out else Boundary.open()
-    forcing = Forcing(inflows=(Inflow.line((0, 0), (rows - 1, 0), q * rows * dx),), boundaries=Boundaries(east=east))
+    forcing = Forcing(boundaries=Boundaries(west=Boundary.inflow(q * rows * dx), east=east))
     model = FloodModel(np.repeat(bump_bed(x)[None], rows, 0), dx, manning=0.0, forcing=forcing,
                        initial_wse=np.repeat(_bump_start(x, h_out)[None], rows, 0),
                        scheme=Scheme(kind=kind, dtype=np.float64, threads=1))
@@ -363,7 +365,10 @@ def peer(quick: bool) -> dict:
             import anuga
     except Exception as exc:  # noqa: BLE001 - any import failure means "skipped, with the reason"
         return {"anuga": {"skipped": f"anuga not importable: {exc!r}"}}
-    out: dict = {"anuga_version": getattr(anuga, "__version__", "?"), "threads_each": 1}
+    out: dict = {"anuga_version": getattr(anuga, "__version__", "?"), "threads_each": 1,
+                 "inflows": "MacDonald and bumps: this engine takes the discharge across the upstream edge "
+                            "(a discharge boundary, as SWASHES poses them); ANUGA, which has no such boundary, "
+                            "through an Inlet_operator on the first column"}
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)  # ANUGA may write side files

@@ -1,7 +1,7 @@
 """Skipping dry ground: the grid as blocks of cells, and which of them a step must compute.
 
 A block is computed when it holds water deeper than the scheme's no-flow depth, gets rain or
-an inflow, lies on a stage boundary, or touches (8-neighbourhood) such a block. Elsewhere
+an inflow, lies on a stage or discharge boundary, or touches (8-neighbourhood) such a block. Elsewhere
 every face flux of the scheme is exactly zero and every cell keeps its depth, so leaving those
 blocks out gives the same numbers as computing them. The kernels take the active cells as work
 items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
@@ -21,7 +21,8 @@ class ActiveBlocks:
 
     ``wet`` is set by the depth-update kernels (1 where a block holds water above the
     scheme's no-flow depth after the step); ``always`` marks blocks computed every step (along
-    stage boundaries), ``inflows`` those holding each inflow's cells, computed while it runs.
+    stage and discharge boundaries), ``inflows`` those holding each inflow's cells, computed
+    while it runs.
     """
 
     def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
@@ -45,7 +46,7 @@ class ActiveBlocks:
     def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
                     edges: tuple[str, ...], block: int = BLOCK, skip: bool = True) -> ActiveBlocks:
         """Blocks for a grid whose inflows feed the given (rows, cols) and whose ``edges`` hold
-        a stage."""
+        a stage or a discharge."""
         nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
         always = np.zeros((nby, nbx), bool)
         sides = {"north": (0, slice(None)), "south": (-1, slice(None)),

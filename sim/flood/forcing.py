@@ -132,23 +132,33 @@ class Inflow:
         return cls(rows, cols, as_series(m3_per_s), name)
 
 
-BoundaryKind = Literal["closed", "open", "stage"]
+BoundaryKind = Literal["closed", "open", "stage", "discharge"]
 
 
 @dataclass(frozen=True)
 class Boundary:
-    """One side of the grid: a wall, free outflow, or a water-surface elevation (m) in time."""
+    """One side of the grid: a wall, free outflow, a water-surface elevation (m) in time, or a
+    discharge (m³/s, into the grid when positive) spread over the side's open width.
+
+    Where a stage applies: the full scheme holds it at the grid's edge, the local inertial
+    scheme in a ghost cell one cell beyond it (each scheme's natural place).
+    """
 
     kind: BoundaryKind = "closed"
     stage: Series | None = None
+    discharge: Series | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("closed", "open", "stage"):
-            raise SimInputError(f"unknown boundary kind {self.kind!r} (closed, open or stage)")
+        if self.kind not in ("closed", "open", "stage", "discharge"):
+            raise SimInputError(f"unknown boundary kind {self.kind!r} (closed, open, stage or discharge)")
         if (self.kind == "stage") != (self.stage is not None):
             raise SimInputError("a stage boundary, and only it, needs a water-surface elevation")
+        if (self.kind == "discharge") != (self.discharge is not None):
+            raise SimInputError("a discharge boundary, and only it, needs a discharge")
         if self.stage is not None:
             object.__setattr__(self, "stage", as_series(self.stage))
+        if self.discharge is not None:
+            object.__setattr__(self, "discharge", as_series(self.discharge))
 
     @classmethod
     def closed(cls) -> Boundary:
@@ -161,6 +171,12 @@ class Boundary:
     @classmethod
     def fixed_stage(cls, wse_m: float | Series) -> Boundary:
         return cls("stage", as_series(wse_m))
+
+    @classmethod
+    def inflow(cls, m3_per_s: float | Series) -> Boundary:
+        """A river entering across this side (LISFLOOD-FP's QVAR): ``m3_per_s`` in total, shared
+        by the side's open cells in proportion to their open width."""
+        return cls("discharge", discharge=as_series(m3_per_s))
 
 
 SIDES = ("north", "south", "east", "west")

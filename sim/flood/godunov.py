@@ -10,7 +10,7 @@
   over any bed, dry islands and walls to round-off.
 - Second order in space: MUSCL reconstruction (van Leer 1979) of depth, surface elevation and
   both velocities with the generalised minmod limiter (θ = 1: minmod, θ = 2: MC); dry cells
-  and cells on the grid's edges are first order.
+  and cells on open or stage edges of the grid are first order.
 - Second order in time: the two-stage SSP Runge-Kutta scheme (Shu & Osher 1988; Gottlieb,
   Shu & Tadmor 2001), U¹ = E(Uⁿ), Uⁿ⁺¹ = ½ Uⁿ + ½ E(U¹).
 - Positivity: a face's whole flux is scaled by its upstream cell's share of water left to
@@ -37,7 +37,7 @@ from numba import njit, prange
 
 from sim.flood.blocks import mark_row_wet
 from sim.flood.friction import inv_pow_7_3
-from sim.flood.inertial import CLOSED, EAST, NORTH, OPEN, SOUTH, STAGE, WEST
+from sim.flood.inertial import CLOSED, DISCHARGE, EAST, NORTH, OPEN, SOUTH, STAGE, WEST
 from sim.flood.raster import Raster, Tracks
 
 DRY_DEPTH = 1e-6  # m: shallower water has no velocity and no flux (an absolute threshold)
@@ -128,12 +128,15 @@ def _face(hw, hl, hr, he, ew, el, er, ee, nw, nl, nr, ne, tw, tl, tr, te, wall_l
     tangential velocity t of the cells W, L, R, E in a row. Returns the mass flux, the normal
     momentum flux minus L's and minus R's own face pressure, the tangential momentum flux (all
     times the open fraction ``psi``) and R's centred bed-slope term g h_R Δη_R."""
-    sh, se, sn, st = _slopes(hl, el, nl, tl, hw, ew, nw, tw, hr, er, nr, tr, wall_lw, wall, flat_l, theta, h_dry)
+    # a cell on the grid's edge is first order unless that edge is closed: a wall, mirrored
+    sh, se, sn, st = _slopes(hl, el, nl, tl, hw, ew, nw, tw, hr, er, nr, tr, wall_lw, wall, flat_l and not wall_lw,
+                             theta, h_dry)
     h_l = hl + 0.5 * sh
     e_l = el + 0.5 * se
     n_l = nl + 0.5 * sn
     t_l = tl + 0.5 * st
-    sh, se, sn, st = _slopes(hr, er, nr, tr, hl, el, nl, tl, he, ee, ne, te, wall, wall_re, flat_r, theta, h_dry)
+    sh, se, sn, st = _slopes(hr, er, nr, tr, hl, el, nl, tl, he, ee, ne, te, wall, wall_re, flat_r and not wall_re,
+                             theta, h_dry)
     h_r = hr - 0.5 * sh
     e_r = er - 0.5 * se
     n_r = nr - 0.5 * sn
@@ -210,20 +213,26 @@ def interior_faces(items, h, z, u, v, wx, wy, fhx, plx, prx, ftx, fhy, ply, pry,
 
 
 @njit(cache=True)
-def _edge(kind, stage, h_b, z_b, n_b, t_b, psi, outward, g, h_dry):
+def _edge(kind, value, h_b, z_b, n_b, t_b, psi, outward, g, h_dry):
     """Flux through a grid edge from its cell (depth, bed, normal and tangential velocity, the
     normal taken positive along the grid axis); ``outward`` is +1 on the east/south edges,
     -1 on the west/north ones. Closed: a wall; open: the cell's state continued outside,
-    outflow only; stage: a ghost of the given water-surface elevation over the same bed whose
-    velocity keeps the Riemann invariant u ± 2c of the characteristic leaving the grid (at
-    rest, a reservoir, while the cell is dry). Returns (mass, momentum minus the cell's
+    outflow only; stage: a ghost of the water-surface elevation ``value`` over the same bed
+    whose velocity keeps the Riemann invariant u ± 2c of the characteristic leaving the grid (at
+    rest, a reservoir, while the cell is dry), which holds the stage at the edge; discharge: the
+    inward unit discharge ``value`` with its momentum q²/h + g h²/2, at the cell's depth or the
+    critical depth (q²/g)^(1/3), whichever is deeper. Returns (mass, momentum minus the cell's
     pressure, tangential)."""
     if kind == CLOSED or psi == 0:
         return 0.0, _wall_push(h_b, outward * n_b, g), 0.0
+    if kind == DISCHARGE:
+        fh = -outward * value
+        h_f = max(h_b, (value * value / g) ** (1 / 3))
+        return fh * psi, (fh * fh / h_f + 0.5 * g * (h_f * h_f - h_b * h_b)) * psi, 0.0
     h_g = h_b
     n_g = n_b
     if kind == STAGE:
-        h_g = max(stage - z_b, 0.0)
+        h_g = max(value - z_b, 0.0)
         n_g = n_b + outward * 2.0 * (np.sqrt(g * h_b) - np.sqrt(g * h_g)) if h_b > h_dry else 0.0
     if outward > 0:
         fh, fm, ft = _hllc(h_b, n_b, t_b, h_g, n_g, t_b, g, h_dry)
@@ -237,21 +246,22 @@ def _edge(kind, stage, h_b, z_b, n_b, t_b, psi, outward, g, h_dry):
 
 
 @njit(cache=True)
-def boundary_faces(h, z, u, v, phi, wx, wy, kinds, stages, fhx, plx, prx, ftx, fhy, ply, pry, fty, g, h_dry):
-    """Fluxes through the four edges of the grid (serial: the perimeter is small)."""
+def boundary_faces(h, z, u, v, phi, wx, wy, kinds, values, fhx, plx, prx, ftx, fhy, ply, pry, fty, g, h_dry):
+    """Fluxes through the four edges of the grid (serial: the perimeter is small); ``values``
+    holds each side's stage (m) or inward unit discharge (m²/s)."""
     ny, nx = h.shape
     for r in range(ny):
         for side, c, face, outward in ((WEST, 0, 0, -1.0), (EAST, nx - 1, nx, 1.0)):
             fh, p, ft = 0.0, 0.0, 0.0
             if phi[r, c] > 0:
-                fh, p, ft = _edge(kinds[side], stages[side], h[r, c], z[r, c], u[r, c], v[r, c], wx[r, face],
+                fh, p, ft = _edge(kinds[side], values[side], h[r, c], z[r, c], u[r, c], v[r, c], wx[r, face],
                                   outward, g, h_dry)
             fhx[r, face], plx[r, face], prx[r, face], ftx[r, face] = fh, p, p, ft
     for c in range(nx):
         for side, r, face, outward in ((NORTH, 0, 0, -1.0), (SOUTH, ny - 1, ny, 1.0)):
             fh, p, ft = 0.0, 0.0, 0.0
             if phi[r, c] > 0:
-                fh, p, ft = _edge(kinds[side], stages[side], h[r, c], z[r, c], v[r, c], u[r, c], wy[face, c],
+                fh, p, ft = _edge(kinds[side], values[side], h[r, c], z[r, c], v[r, c], u[r, c], wy[face, c],
                                   outward, g, h_dry)
             fhy[face, c], ply[face, c], pry[face, c], fty[face, c] = fh, p, p, ft
 
@@ -381,7 +391,7 @@ def boundary_volumes(fhx, fhy, f_pad, dx, dt):
 
 @njit(cache=True)
 def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad, rain, rain_grid, use_grid,
-            kinds, stages, dt, dx, g, theta, h_dry, t_new, max_depth, arrival, arrival_depth, max_speed2,
+            kinds, values, dt, dx, g, theta, h_dry, t_new, max_depth, arrival, arrival_depth, max_speed2,
             speed_depth, wet, block, track):
     """One step of the two-stage SSP Runge-Kutta scheme: U¹ = E(U) into ``stage``, then
     U = ½ U + ½ E(U¹) back into ``now`` (tuples h, hu, hv, u, v). Returns the volumes (in, out)
@@ -396,7 +406,7 @@ def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad
         final = k == 1
         h, hu, hv, u, v = stage if final else now
         h_o, hu_o, hv_o, u_o, v_o = now if final else stage
-        boundary_faces(h, z, u, v, phi, wx, wy, kinds, stages, fhx, plx, prx, ftx, fhy, ply, pry, fty, g, h_dry)
+        boundary_faces(h, z, u, v, phi, wx, wy, kinds, values, fhx, plx, prx, ftx, fhy, ply, pry, fty, g, h_dry)
         interior_faces(items, h, z, u, v, wx, wy, fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, g, theta,
                        h_dry)
         outflow_factors(items, h, phi, fhx, fhy, dt, dx, f_pad)
@@ -475,13 +485,13 @@ class GodunovSolver:
         return add_moving_water(self.h, self.hu, self.hv, self.u, self.v, rows, cols, area, volume, DRY_DEPTH)
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
-             kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
+             kinds: np.ndarray, values: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
              tracks: Tracks) -> tuple[float, float]:
         """Advance by ``dt`` (two stages); returns the volumes (in, out) through the grid's edges."""
         g = self.raster
         v_in, v_out, speed = advance(
             items, (self.h, self.hu, self.hv, self.u, self.v), self._stage, g.z, g.phi, g.wx, g.wy, g.inv_width,
-            g.n2, self._fx, self._fy, self._src, self._factors, rain, rain_grid, use_grid, kinds, stages, dt, g.dx,
+            g.n2, self._fx, self._fy, self._src, self._factors, rain, rain_grid, use_grid, kinds, values, dt, g.dx,
             self.g, self.theta, DRY_DEPTH, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth,
             tracks.max_speed2, tracks.velocity_depth, wet, block, track)
         self._speed = float(speed)

@@ -22,7 +22,7 @@ from sim.flood.blocks import add_water, mark_row_wet
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.raster import Raster, Tracks
 
-CLOSED, OPEN, STAGE = 0, 1, 2
+CLOSED, OPEN, STAGE, DISCHARGE = 0, 1, 2, 3
 NORTH, SOUTH, EAST, WEST = 0, 1, 2, 3
 
 
@@ -81,14 +81,17 @@ def face_fluxes(items, h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, thet
 
 
 @njit(cache=True)
-def _edge_flux(kind, stage, q_out0, h_b, z_b, eta_in, has_in, n2, dt, dx, g, h_min, fr_max):
+def _edge_flux(kind, value, q_out0, h_b, z_b, eta_in, has_in, n2, dt, dx, g, h_min, fr_max):
     """Outward flux at a grid edge: 0 when closed, surface slope extrapolated when open
-    (outflow only), or driven by a water-surface elevation in a ghost cell one cell outside
-    (stage; half a cell would double the face's stiffness and ring against the CFL step)."""
+    (outflow only), driven by a water-surface elevation ``value`` in a ghost cell one cell
+    outside (stage; half a cell would double the face's stiffness and ring against the CFL
+    step), or the given inward unit discharge ``value`` (discharge)."""
+    if kind == DISCHARGE:
+        return -value
     eta_b = z_b + h_b
     if kind == STAGE:
-        hf = max(eta_b, stage) - z_b
-        d_eta = stage - eta_b
+        hf = max(eta_b, value) - z_b
+        d_eta = value - eta_b
     elif kind == OPEN:
         hf = h_b
         d_eta = eta_b - eta_in if has_in else 0.0
@@ -103,8 +106,9 @@ def _edge_flux(kind, stage, q_out0, h_b, z_b, eta_in, has_in, n2, dt, dx, g, h_m
 
 
 @njit(cache=True)
-def boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, stages, dt, dx, g, h_min, fr_max):
-    """Fluxes through the four edges of the grid (serial: the perimeter is small)."""
+def boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, values, dt, dx, g, h_min, fr_max):
+    """Fluxes through the four edges of the grid (serial: the perimeter is small); ``values``
+    holds each side's stage (m) or inward unit discharge (m²/s)."""
     ny, nx = h.shape
     for c in range(nx):
         for side, r, r_in, sign in ((NORTH, 0, 1, -1), (SOUTH, ny - 1, ny - 2, 1)):
@@ -113,7 +117,7 @@ def boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, stages, dt, dx
             if phi[r, c] > 0 and kinds[side] != CLOSED:
                 has_in = 0 <= r_in < ny and phi[r_in, c] > 0
                 eta_in = z[r_in, c] + h[r_in, c] if has_in else 0.0
-                q = sign * _edge_flux(kinds[side], stages[side], sign * qy[face, c], h[r, c], z[r, c],
+                q = sign * _edge_flux(kinds[side], values[side], sign * qy[face, c], h[r, c], z[r, c],
                                       eta_in, has_in, n2[r, c], dt, dx, g, h_min, fr_max)
             qy_new[face, c] = q
     for r in range(ny):
@@ -123,7 +127,7 @@ def boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, stages, dt, dx
             if phi[r, c] > 0 and kinds[side] != CLOSED:
                 has_in = 0 <= c_in < nx and phi[r, c_in] > 0
                 eta_in = z[r, c_in] + h[r, c_in] if has_in else 0.0
-                q = sign * _edge_flux(kinds[side], stages[side], sign * qx[r, face], h[r, c], z[r, c],
+                q = sign * _edge_flux(kinds[side], values[side], sign * qx[r, face], h[r, c], z[r, c],
                                       eta_in, has_in, n2[r, c], dt, dx, g, h_min, fr_max)
             qx_new[r, face] = q
 
@@ -228,13 +232,13 @@ def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rai
 
 @njit(cache=True)
 def advance(items, h, z, n2, phi, wx, wy, inv_width, qx, qy, qx_new, qy_new, f_pad, rain, rain_grid, use_grid,
-            kinds, stages, dt, dx, g, theta, h_min, fr_max, t_new, max_depth, arrival, arrival_depth, max_speed2,
+            kinds, values, dt, dx, g, theta, h_min, fr_max, t_new, max_depth, arrival, arrival_depth, max_speed2,
             speed_depth, wet, block, track):
     """One step: new face fluxes (interior and edges), outflow limits, depths. The limited fluxes
     overwrite the old ones in ``qx``/``qy``. Returns the volumes (in, out) through the grid's
     edges and the largest depth."""
     face_fluxes(items, h, z, n2, wx, wy, qx, qy, qx_new, qy_new, dt, dx, g, theta, h_min, fr_max)
-    boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, stages, dt, dx, g, h_min, fr_max)
+    boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, values, dt, dx, g, h_min, fr_max)
     outflow_factors(items, h, phi, wx, wy, qx_new, qy_new, dt, dx, f_pad)
     h_max = update_depth(items, h, inv_width, wx, wy, qx_new, qy_new, f_pad, qx, qy, rain, rain_grid, use_grid, dt,
                          t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, h_min, block, track)
@@ -281,13 +285,13 @@ class InertialSolver:
         return float(np.sqrt(self.g * self._h_max))
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
-             kinds: np.ndarray, stages: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
+             kinds: np.ndarray, values: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
              tracks: Tracks) -> tuple[float, float]:
         """Advance the depths by ``dt``; returns the volumes (in, out) through the grid's edges."""
         g = self.raster
         v_in, v_out, h_max = advance(
             items, self.h, g.z, g.n2, g.phi, g.wx, g.wy, g.inv_width, self.qx, self.qy, self._qx_new, self._qy_new,
-            self._factors, rain, rain_grid, use_grid, kinds, stages, dt, g.dx, self.g, self.theta, self.h_min,
+            self._factors, rain, rain_grid, use_grid, kinds, values, dt, g.dx, self.g, self.theta, self.h_min,
             self.fr_max, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth, tracks.max_speed2,
             tracks.velocity_depth, wet, block, track)
         self._h_max = float(h_max)

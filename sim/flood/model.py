@@ -28,7 +28,7 @@ from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
 from sim.flood.blocks import ActiveBlocks, deepest_at, zero_faces
 from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
-from sim.flood.inertial import CLOSED, OPEN, STAGE, InertialSolver
+from sim.flood.inertial import CLOSED, DISCHARGE, OPEN, STAGE, InertialSolver
 from sim.flood.raster import Raster, Tracks
 
 Buildings = Literal["walls", "raised"]
@@ -238,9 +238,9 @@ class FloodModel:
                                                                           s.gravity)
         else:
             self.solver = InertialSolver(self.raster, self.h, s.theta, s.h_min, s.froude_max, s.gravity)
-        stage_sides = tuple(side for side in SIDES if getattr(self.forcing.boundaries, side).kind == "stage")
+        fed_sides = tuple(side for side in SIDES if getattr(self.forcing.boundaries, side).kind in ("stage", "discharge"))
         self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
-                                               stage_sides, skip=s.skip_dry)
+                                               fed_sides, skip=s.skip_dry)
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
         self._gauge_depths: list[np.ndarray] = []
@@ -250,9 +250,17 @@ class FloodModel:
         edge_low = {side: float(np.min(z[p > 0])) for side, (z, p) in edges.items() if np.any(p > 0)}
         self._stages = [(i, b.stage, edge_low.get(side, np.inf)) for i, side in enumerate(SIDES)
                         if (b := getattr(self.forcing.boundaries, side)).kind == "stage"]
-        code = {"closed": CLOSED, "open": OPEN, "stage": STAGE}
+        self._discharges = []  # (side index, series in m³/s, the side's open width in m)
+        for i, side in enumerate(SIDES):
+            b = getattr(self.forcing.boundaries, side)
+            if b.kind == "discharge":
+                width = float(np.sum(edges[side][1], dtype=np.float64)) * self.dx
+                if width <= 0:
+                    raise SimInputError(f"a discharge enters the {side} side, which has no open cell")
+                self._discharges.append((i, b.discharge, width))
+        code = {"closed": CLOSED, "open": OPEN, "stage": STAGE, "discharge": DISCHARGE}
         self._kinds = np.array([code[getattr(self.forcing.boundaries, side).kind] for side in SIDES], np.int64)
-        self._stage_values = np.zeros(4)
+        self._side_values = np.zeros(4)
         # per inflow: its cells and their open areas (m²)
         self._inflows = [(inflow, area, float(area.min())) for inflow in self.forcing.inflows
                          for area in [(phi[inflow.rows, inflow.cols] * self.dx * self.dx).astype(np.float64)]]
@@ -318,7 +326,8 @@ class FloodModel:
         """The CFL step for the fastest wave, counting the water that stage boundaries and
         inflows bring within the step (on a dry grid they set the first steps)."""
         g = self.scheme.gravity
-        speed = max(self.solver.wave_speed(), np.sqrt(g * max(self._stage_depth(), 0.0)))
+        speed = max(self.solver.wave_speed(), np.sqrt(g * max(self._stage_depth(), 0.0)),
+                    *[2 * (g * abs(q(self.time)) / width) ** (1 / 3) for _, q, width in self._discharges])
         dt = self._cfl_dt(speed)
         rising = [(q, deepest_at(self.h, inflow.rows, inflow.cols), smallest)
                   for inflow, _, smallest in self._inflows if (q := inflow.m3_per_s(self.time) / inflow.rows.size) > 0]
@@ -331,9 +340,12 @@ class FloodModel:
         return dt
 
     def _boundary_arrays(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each side's kind and value: its stage (m) or inward unit discharge (m²/s)."""
         for i, stage, _ in self._stages:
-            self._stage_values[i] = stage(t)
-        return self._kinds, self._stage_values
+            self._side_values[i] = stage(t)
+        for i, q, width in self._discharges:
+            self._side_values[i] = q(t) / width
+        return self._kinds, self._side_values
 
     def _add_inflows(self, t_mid: float, dt: float) -> list[int]:
         """Add (or take) the inflows' water for a step; returns the indices of those running."""
@@ -379,9 +391,9 @@ class FloodModel:
             fx, fy = self.solver.face_arrays
             zero_faces(stopped, self.blocks.block, fx, fy)
         items = self.blocks.items
-        kinds, stages = self._boundary_arrays(t0 + dt / 2)
+        kinds, values = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
-        v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, stages, items, self.blocks.wet,
+        v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, values, items, self.blocks.wet,
                                        self.blocks.block, self.blocks.tracking, self.tracks)
         self.mass.boundary_in_m3 += v_in
         self.mass.boundary_out_m3 += v_out

@@ -57,11 +57,11 @@ def test_mass_conserved_with_rain_inflows_and_walls(dtype: type) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_mass_conserved_through_open_and_stage_boundaries(dtype: type) -> None:
-    """Water leaving by an open side and entering by a falling stage on another is booked
-    (measured 1.5e-15 in float64, 6.8e-10 in float32)."""
+    """Water leaving by an open side, entering by a falling stage on another and by a river's
+    hydrograph across a third is booked (measured 1.6e-15 in float64, 6.8e-10 in float32)."""
     dem, blocked = _town(slope=0.02)
     forcing = Forcing(rain=Rain(Series.constant(80.0)), inflows=(Inflow.point(15, 30, 1.0),),
-                      boundaries=Boundaries(south=Boundary.open(),
+                      boundaries=Boundaries(south=Boundary.open(), north=Boundary.inflow(Series([0, 300, 600], [0, 8, 0])),
                                             west=Boundary.fixed_stage(Series([0, 600], [2.2, 1.5]))))
     result = simulate(dem, 2.0, 600.0, blocked=blocked, forcing=forcing, scheme=Scheme(kind="full", dtype=dtype))
     assert result.mass.volume_out_m3 > 1000 and result.mass.boundary_in_m3 > 1000

@@ -113,6 +113,7 @@ def _fail(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
         (["--boundary", "east=stage:{d}/missing.csv"], "neither a number nor a CSV"),
         (["--rain", "10", "--rain-series", "{d}/rain.csv"], "not both"),
         (["--scheme", "fast"], "--scheme must be one of inertial, full, auto"),
+        (["--boundary", "west=discharge:lots"], "neither a number nor a CSV"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(extra: list[str], expected: str, grids: Path,
@@ -178,3 +179,18 @@ def test_scheme_flag_picks_or_obeys(extra: list[str], scheme: str, why: str, gri
     assert summary["mass_error_rel"] < 1e-10
     with xr.open_dataset(out / "depth.nc") as ds:
         assert scheme.replace("full", "full shallow water").replace("inertial", "local inertial") in ds.attrs["source"]
+
+
+def test_discharge_boundary_from_a_csv(grids: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--boundary north=discharge:CSV feeds the hydrograph across the north side: 0.5 m³/s at
+    its peak (q.csv), 75 m³ in all over 300 s, booked as boundary inflow and stored."""
+    out = grids / "river_out"
+    monkeypatch.setattr(sys, "argv", ["twin", "flood", "run", "--dem", str(grids / "dem.tif"), "--boundary",
+                                      f"north=discharge:{grids / 'q.csv'}", "--duration", "300", "--precision",
+                                      "float64", "-o", str(out), "--json"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["volume_boundary_in_m3"] == pytest.approx(75.0, rel=1e-9)
+    assert summary["volume_stored_m3"] == pytest.approx(75.0, rel=1e-9)

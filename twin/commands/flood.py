@@ -40,7 +40,8 @@ def run(
     rain: float = typer.Option(None, "--rain", help="Uniform rain, mm/h, for the whole run."),
     rain_series: Path = typer.Option(None, "--rain-series", help="CSV time_s,mm_per_h (each held until the next)."),
     inflow: list[str] = typer.Option([], "--inflow", help="X,Y=Q or X1,Y1,X2,Y2=Q (a line); Q in m³/s or a CSV time_s,m3_per_s."),
-    boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m); SIDE north/south/east/west."),
+    boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m)|"
+                                       "discharge:Q|discharge:CSV (m³/s across the side, time_s,m3_per_s); SIDE north/south/east/west."),
     initial_wse: str = typer.Option(None, "--initial-wse", help="Initial water-surface elevation: a number or a grid."),
     gauge: list[str] = typer.Option([], "--gauge", help="NAME=X,Y: record the depth there."),
     duration: float = typer.Option(None, "--duration", help="Simulated time, s (with --city: overrides the scenario's)."),
@@ -291,15 +292,19 @@ def _boundaries(specs: list[str]) -> Boundaries:
         side, sep, kind = spec.partition("=")
         side = side.strip().lower()
         if not sep or side not in SIDES:
-            raise TwinInputError(f"--boundary {spec}: expected SIDE=closed|open|stage:WSE with SIDE one of {', '.join(SIDES)}")
+            raise TwinInputError(f"--boundary {spec}: expected SIDE=closed|open|stage:WSE|discharge:Q with SIDE one of "
+                                 f"{', '.join(SIDES)}")
         if kind == "closed":
             sides[side] = Boundary.closed()
         elif kind == "open":
             sides[side] = Boundary.open()
         elif kind.startswith("stage:"):
             sides[side] = Boundary.fixed_stage(_series(kind[len("stage:"):], "stage", f"--boundary {spec}"))
+        elif kind.startswith("discharge:"):
+            sides[side] = Boundary.inflow(_series(kind[len("discharge:"):], "inflow", f"--boundary {spec}"))
         else:
-            raise TwinInputError(f"--boundary {spec}: the kind must be closed, open or stage:WSE|CSV, got {kind!r}")
+            raise TwinInputError(f"--boundary {spec}: the kind must be closed, open, stage:WSE|CSV or discharge:Q|CSV, "
+                                 f"got {kind!r}")
     return Boundaries(**sides)
 
 
