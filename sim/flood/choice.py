@@ -108,7 +108,7 @@ def _dam_break(dem: np.ndarray, depth: np.ndarray, open_: np.ndarray, g: float) 
         k = int(np.argmax(steps))
         if steps.flat[k] > 0 and (worst is None or steps.flat[k] > worst[0]):
             worst = (float(steps.flat[k]), float(h_up.flat[k]), float(h_down.flat[k]),
-                     np.unravel_index(k, steps.shape))
+                     (int(k // steps.shape[1]), int(k % steps.shape[1])))
     if worst is None:
         return None
     step, up, down, (row, col) = worst
