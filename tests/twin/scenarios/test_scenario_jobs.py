@@ -63,6 +63,19 @@ def test_bad_requests_are_problems(client, staff):
     bad = client.post("/api/scenarios", json=outside, headers=staff)
     assert bad.status_code == 422 and "inflows[0].lonlat" in bad.json()["detail"] and "outside" in bad.json()["detail"]
     assert client.get("/api/scenarios/nothere").status_code == 404
+    bad = client.post("/api/scenarios", json={**QUICK, "scheme": "fast"}, headers=staff)
+    assert bad.status_code == 422
+    bad = client.post("/api/scenarios", json={**QUICK, "overrides": {"scheme": "fast"}}, headers=staff)
+    assert bad.status_code == 422 and "scheme: one of auto, inertial, full" in bad.json()["detail"]
+
+
+def test_a_job_takes_the_scheme_and_defaults_to_auto(client, staff):
+    response = client.post("/api/scenarios", json={**QUICK, "scheme": "full"}, headers=staff)
+    assert response.status_code == 202 and response.json()["scenario"]["scheme"] == "full"
+    client.delete(f"/api/scenarios/{response.json()['id']}", headers=staff)
+    response = client.post("/api/scenarios", json=QUICK, headers=staff)
+    assert response.status_code == 202 and response.json()["scenario"]["scheme"] == "auto"
+    client.delete(f"/api/scenarios/{response.json()['id']}", headers=staff)
 
 
 def test_builtin_catalogue(client):
@@ -87,6 +100,8 @@ def test_a_job_runs_to_done_with_progress_events_and_png_frames(client, staff, d
 
     summary = client.get(f"/api/scenarios/{job['id']}/summary.json").json()
     assert summary["scenario"]["duration_s"] == 900 and summary["mass_error_rel"] < 1e-4
+    # no scheme asked: auto picks the inertial scheme for rain and says why
+    assert summary["scheme"] == "inertial" and summary["scheme_reason"].startswith("inertial: rain")
     buildings = client.get(f"/api/scenarios/{job['id']}/buildings").json()
     assert buildings["count"] == summary["buildings"]["count"] > 0
     assert {"gml_id", "max_adjacent_depth_m", "first_wet_s", "official_rank", "simulated_rank"} <= set(buildings["buildings"][0])
