@@ -23,7 +23,7 @@ from twin.errors import TwinInputError
 
 BUILTIN_PACKAGE = "twin.flood.builtin"
 BUILDING_MODES = ("walls", "raised", "none")
-SCHEMES = ("auto", "inertial", "full")  # sim.flood's schemes; auto lets sim.flood.choose_scheme pick
+SCHEMES = ("inertial", "full", "auto")  # sim.flood's schemes; auto lets sim.flood.choose_scheme pick
 _TOP_KEYS = {"name", "title", "description", "duration_s", "output_interval_s", "rain", "inflows",
              "boundaries", "manning", "buildings", "arrival_depth_m", "scheme"}
 
