@@ -5,7 +5,7 @@
 """
 
 from sim.evacuation.fundamental_diagram import weidmann_flow, weidmann_speed
-from sim.evacuation.model import DepthProvider, EvacuationConfig, EvacuationResult, simulate
+from sim.evacuation.model import MAX_DT_S, DepthProvider, EvacuationConfig, EvacuationResult, Water, simulate
 from sim.evacuation.profiles import DEFAULT_PROFILES, Distribution, Profile
 
 __all__ = [
@@ -14,7 +14,9 @@ __all__ = [
     "Distribution",
     "EvacuationConfig",
     "EvacuationResult",
+    "MAX_DT_S",
     "Profile",
+    "Water",
     "simulate",
     "weidmann_flow",
     "weidmann_speed",

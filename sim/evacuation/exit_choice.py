@@ -2,9 +2,12 @@
 
 An agent's expected time to exit e is max(walk, queue): walk = T_e(x)/v₀ from the exit's
 travel-time field, queue = (agents heading for e who are nearer to it) / (e's flow
-capacity). Agents reconsider with a given probability per choice round and switch only for
-a clear gain (hysteresis), so that crowds do not oscillate between exits; agents with an
-assigned exit keep it while it is open and reachable.
+capacity). The candidates are the exits listed for the agent's cell (its ``k`` nearest on
+foot) that are still open. Agents reconsider with a given probability per choice round and
+switch only for a clear gain (hysteresis), so that crowds do not oscillate between exits;
+agents with an assigned exit keep it while it is open and reachable. When every exit listed
+at an agent's cell is full, the caller recomputes the lists without the full ones, so the
+agent goes on to the next shelter by walking time.
 """
 
 from __future__ import annotations
@@ -13,20 +16,22 @@ import numba
 import numpy as np
 
 from sim.evacuation.crowd import MOVING
+from sim.evacuation.navigation import field_value
 
 NO_ROUTE = -2
 
 
 @numba.njit(cache=True)
-def _queue_histograms(px, py, cls, state, target, fields, h, bin_m, nbins):
-    n_exits = fields.shape[1]
-    ny, nx = fields.shape[2], fields.shape[3]
+def _queue_histograms(px, py, cls, state, target, lab, val, k, dense, dense_of, ny, nx, h, bin_m, nbins):
+    n_exits = dense_of.shape[0]
     cum = np.zeros((n_exits, nbins + 1), dtype=np.int64)
     for i in range(px.shape[0]):
         e = target[i]
         if state[i] != MOVING or e < 0:
             continue
-        d = fields[cls[i], e, min(int(py[i] / h), ny - 1), min(int(px[i] / h), nx - 1)]
+        c = cls[i]
+        d = field_value(lab[c], val[c], k, dense[c], dense_of, ny, nx,
+                        min(int(py[i] / h), ny - 1), min(int(px[i] / h), nx - 1), e)
         if np.isfinite(d):
             cum[e, min(int(d / bin_m), nbins - 1) + 1] += 1
     for e in range(n_exits):
@@ -36,49 +41,92 @@ def _queue_histograms(px, py, cls, state, target, fields, h, bin_m, nbins):
 
 
 @numba.njit(cache=True)
+def _best(i, r, c, v0, cl, lab, val, k, nx, exit_open, exit_flow, cum, added, bin_m, nbins, cur):
+    """Cheapest open exit listed at cell (r, c) for agent i: (exit, cost, cost of ``cur``, and
+    whether a full exit was listed)."""
+    best = -1
+    best_cost = np.inf
+    cur_cost = np.inf
+    listed_full = False
+    base = (r * nx + c) * k
+    for j in range(k):
+        e = lab[cl, base + j]
+        if e < 0:
+            continue
+        if not exit_open[e]:
+            listed_full = True
+            continue
+        d = val[cl, base + j]
+        ahead = cum[e, min(int(d / bin_m), nbins - 1)] + added[e]
+        cost = max(d / v0[i], ahead / exit_flow[e])
+        if cost < best_cost:
+            best_cost = cost
+            best = e
+        if e == cur:
+            cur_cost = cost
+    return best, best_cost, cur_cost, listed_full
+
+
+@numba.njit(cache=True)
 def choose_exits(
-    px, py, v0, cls, state, target, assigned, comp, exit_comp, fields, exit_open, exit_flow,
-    h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins,
+    px, py, v0, cls, state, target, assigned, comp, exit_comp, lab, val, k, dense, dense_of, ny, nx,
+    exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins,
 ):
-    """Update ``target`` in place; agents with no route to any open exit of their own walkable
-    region get ``NO_ROUTE`` (cut off by water), those whose region has no open exit get -1."""
-    n_exits = fields.shape[1]
-    ny, nx = fields.shape[2], fields.shape[3]
-    cum = _queue_histograms(px, py, cls, state, target, fields, h, bin_m, nbins)
-    for i in range(px.shape[0]):
+    """Update ``target`` in place. Agents that must choose (none yet, or theirs closed or out
+    of reach) choose nearest first, each counting those who chose before it in the queue, so a
+    crowd starting together does not all pick the same exit. Agents with no route to any open
+    exit of their own walkable region get ``NO_ROUTE`` (cut off by water), those whose region
+    has no open exit get -1. Returns True when some agent's listed exits are all full (the
+    lists need recomputing)."""
+    n_exits = dense_of.shape[0]
+    n = px.shape[0]
+    cum = _queue_histograms(px, py, cls, state, target, lab, val, k, dense, dense_of, ny, nx, h, bin_m, nbins)
+    added = np.zeros(n_exits, dtype=np.int64)
+    none = np.zeros(n_exits, dtype=np.int64)
+    stale = False
+    forced = np.empty(n, dtype=np.int64)
+    key = np.empty(n, dtype=np.float64)
+    m = 0
+    for i in range(n):
         if state[i] != MOVING:
             continue
         r = min(int(py[i] / h), ny - 1)
         c = min(int(px[i] / h), nx - 1)
+        cl = cls[i]
         a = assigned[i]
-        if a >= 0 and exit_open[a] and np.isfinite(fields[cls[i], a, r, c]):
+        if a >= 0 and exit_open[a] and np.isfinite(field_value(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx,
+                                                               r, c, a)):
             target[i] = a
             continue
         cur = target[i]
-        forced = cur < 0 or not exit_open[cur] or not np.isfinite(fields[cls[i], cur, r, c])
-        if not forced and draw[i] > p_reconsider:
+        cur_d = field_value(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, r, c, cur) if cur >= 0 else np.inf
+        if cur < 0 or not exit_open[cur] or not np.isfinite(cur_d):
+            forced[m] = i
+            key[m] = val[cl, (r * nx + c) * k]  # the nearest listed exit (lists are nearest first)
+            m += 1
             continue
-        best = -1
-        best_cost = np.inf
-        cur_cost = np.inf
-        for e in range(n_exits):
-            if not exit_open[e]:
-                continue
-            d = fields[cls[i], e, r, c]
-            if not np.isfinite(d):
-                continue
-            ahead = cum[e, min(int(d / bin_m), nbins - 1)]
-            cost = max(d / v0[i], ahead / exit_flow[e])
-            if cost < best_cost:
-                best_cost = cost
-                best = e
-            if e == cur:
-                cur_cost = cost
-        if best < 0:
+        if draw[i] > p_reconsider:
+            continue
+        best, best_cost, cur_cost, _ = _best(i, r, c, v0, cl, lab, val, k, nx, exit_open, exit_flow, cum, none,
+                                             bin_m, nbins, cur)
+        if best >= 0 and best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost):
+            target[i] = best
+    for q in np.argsort(key[:m]):
+        i = forced[q]
+        r = min(int(py[i] / h), ny - 1)
+        c = min(int(px[i] / h), nx - 1)
+        best, _, _, listed_full = _best(i, r, c, v0, cls[i], lab, val, k, nx, exit_open, exit_flow, cum, added,
+                                        bin_m, nbins, -1)
+        if best >= 0:
+            target[i] = best
+            added[best] += 1
+        elif listed_full:
+            target[i] = -1
+            stale = True
+        else:
             target[i] = -1
             for e in range(n_exits):
                 if exit_open[e] and exit_comp[e] == comp[r, c]:
                     target[i] = NO_ROUTE
                     break
-        elif forced or best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost):
-            target[i] = best
+    return stale

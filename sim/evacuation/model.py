@@ -1,11 +1,14 @@
-"""The evacuation driver: validate inputs, set up agents, exits and fields, run the steps."""
+"""The evacuation driver: validate inputs, set up agents, exits and routes, run the steps."""
 
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,11 +18,40 @@ from sim.errors import SimInputError
 from sim.evacuation import crowd
 from sim.evacuation.crowd import ARRIVED, MOVING, STRANDED, WAITING
 from sim.evacuation.exit_choice import NO_ROUTE, choose_exits
-from sim.evacuation.navigation import exit_fields
+from sim.evacuation.navigation import arrival_times, fast_marching, nearest_exits
 from sim.evacuation.profiles import DEFAULT_PROFILES, Profile
 from sim.evacuation.water import water_factor_grid
 
-DepthProvider = Callable[[float], np.ndarray]
+#: The longest step the engine accepts (s): the step its validation (tests/sim) runs at.
+MAX_DT_S = 1.0
+#: Speed factor given, when planning routes, to a cell the water will close before the
+#: first walker can reach it: such a cell costs 50 times a dry one, so a route crosses it
+#: only when no other exists (and then the walker stops at the water's edge).
+LATE_SPEED_FACTOR = 0.02
+#: Grids at least this large compute the routes of their classes at the same time, one per thread.
+PARALLEL_ROUTES_CELLS = 1_000_000
+#: Speed factor, when planning routes, of a cell whose centre lies nearer a wall than a
+#: body's radius: routes keep off walls where there is room (people do not brush walls).
+WALL_SPEED_FACTOR = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Water:
+    """Water on the walking grid at one time: depth (m) and, when the flood result has it,
+    the flow speed (m/s, the magnitude of the depth-averaged velocity)."""
+
+    depth: np.ndarray
+    speed: np.ndarray | None = None
+
+    @classmethod
+    def from_velocity(cls, depth: np.ndarray, u: np.ndarray, v: np.ndarray) -> Water:
+        """From the velocity components (m/s) a flood result writes."""
+        return cls(depth, np.hypot(np.asarray(u, np.float32), np.asarray(v, np.float32)))
+
+
+#: ``depth(t)`` gives the water at time t (s): a depth grid, a ``Water``, or a tuple
+#: ``(depth, speed)`` or ``(depth, u, v)``, all on the walking grid.
+DepthProvider = Callable[[float], "np.ndarray | Water | tuple"]
 Progress = Callable[[float, int, int], None]
 
 
@@ -32,18 +64,51 @@ class EvacuationConfig:
     seed: int = 0
     trajectory_interval_s: float = 1.0
     body_m: float = 0.46
-    core_m: float = 0.44
-    density_radius_m: float = 1.0
+    core_m: float = 0.40
+    sub_move_m: float = 0.25
+    density_radius_m: float = 1.5
+    headway_s: float = 0.4
+    plan_interval_s: float = 0.1
     creep_factor: float = 0.05
+    anticipation_s: float = 2.0
+    avoid_side: str = "right"
     choice_interval_s: float = 5.0
     reconsider_p: float = 0.2
     hysteresis_s: float = 5.0
     hysteresis_frac: float = 0.1
     exit_specific_flow: float = 1.3
+    candidate_exits: int = 4
+    water_interval_s: float = 1.0
     nav_min_interval_s: float = 5.0
     nav_refresh_s: float = 60.0
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
     default_profile: str = "adult"
+
+    @classmethod
+    def for_city(cls, **overrides) -> EvacuationConfig:
+        """Settings for a whole city's people on a city's walking grid: the longest validated
+        step, positions kept every minute, the water read every 10 s (flood results are minutes
+        apart), routes following the water at most every minute and refreshed every 15 minutes
+        (with a flood known in advance, they already plan on the water to come)."""
+        values: dict[str, Any] = dict(dt_s=MAX_DT_S, trajectory_interval_s=60.0, water_interval_s=10.0,
+                                      nav_min_interval_s=60.0, nav_refresh_s=900.0)
+        values.update(overrides)
+        return cls(**values)
+
+    def checked(self) -> EvacuationConfig:
+        if not (self.dt_s > 0 and self.duration_s > 0):
+            raise SimInputError("time step and duration must be positive")
+        if self.dt_s > MAX_DT_S + 1e-12:
+            raise SimInputError(f"time step {self.dt_s:g} s is longer than the {MAX_DT_S:g} s the engine is "
+                                "validated at")
+        if self.avoid_side not in ("right", "left"):
+            raise SimInputError(f"avoid_side must be 'right' or 'left', got {self.avoid_side!r}")
+        if self.candidate_exits < 1 or not 0 < self.core_m <= self.body_m or self.water_interval_s <= 0:
+            raise SimInputError("candidate_exits and water_interval_s must be positive and 0 < core_m ≤ body_m")
+        for p in self.profiles.values():
+            if not (p.depth_limit_m > 0 and p.dv_limit_m2s > 0):
+                raise SimInputError(f"profile {p.name}: water limits must be positive")
+        return self
 
 
 @dataclass(slots=True)
@@ -63,6 +128,7 @@ class EvacuationResult:
     agent_steps: int
     wall_s: float
     navigation_updates: int
+    redirected: np.ndarray  # True for agents sent on from a shelter that filled before they got in
 
     @property
     def agents(self) -> int:
@@ -125,14 +191,15 @@ def _exits(table: pd.DataFrame, walls: np.ndarray, h: float, origin: tuple[float
     _require(table, ("id", "x", "y", "radius_m"), "exits")
     if len(table) == 0:
         raise SimInputError("exits table is empty")
+    if len(table) > np.iinfo(np.int16).max:
+        raise SimInputError(f"at most {np.iinfo(np.int16).max} exits, got {len(table)}")
     ny, nx = walls.shape
     gx, gy = _to_grid(_column(table, "x", "exit"), _column(table, "y", "exit"), origin)
     radius = _column(table, "radius_m", "exit")
     cap = _column(table, "capacity", "exit") if "capacity" in table.columns else np.full(len(table), np.nan)
     ids = table["id"].astype(str).to_numpy()
     cap = np.where(np.isfinite(cap), cap, np.inf)
-    cy, cx = (np.mgrid[0:ny, 0:nx] + 0.5) * h
-    cell_map = np.full((ny, nx), -1, dtype=np.int32)
+    cell_map = np.full((ny, nx), -1, dtype=np.int16)
     cells, comps = [], []
     for k, eid in enumerate(ids):
         if not (0 <= gx[k] <= nx * h and 0 <= gy[k] <= ny * h):
@@ -141,8 +208,8 @@ def _exits(table: pd.DataFrame, walls: np.ndarray, h: float, origin: tuple[float
             raise SimInputError(f"exit {eid}: radius_m must be > 0 and capacity ≥ 0")
         r0, r1 = max(int((gy[k] - radius[k]) / h), 0), min(int((gy[k] + radius[k]) / h) + 1, ny)
         c0, c1 = max(int((gx[k] - radius[k]) / h), 0), min(int((gx[k] + radius[k]) / h) + 1, nx)
-        inside = (cx[r0:r1, c0:c1] - gx[k]) ** 2 + (cy[r0:r1, c0:c1] - gy[k]) ** 2 <= radius[k] ** 2
-        inside &= ~walls[r0:r1, c0:c1]
+        cy, cx = (np.mgrid[r0:r1, c0:c1] + 0.5) * h
+        inside = ((cx - gx[k]) ** 2 + (cy - gy[k]) ** 2 <= radius[k] ** 2) & ~walls[r0:r1, c0:c1]
         rr, cc = np.nonzero(inside)
         rr, cc = rr + r0, cc + c0
         if rr.size == 0:
@@ -161,16 +228,39 @@ def _area_fraction(walkable: np.ndarray, h: float, radius: float) -> np.ndarray:
     """Walkable share of the density kernel (1 − r²/R²) centred on each cell."""
     n = int(radius / h)
     if n < 1:
-        return walkable.astype(np.float64)
+        return walkable.astype(np.float32)
     yy, xx = np.mgrid[-n:n + 1, -n:n + 1] * h
     k = np.clip(1.0 - (xx**2 + yy**2) / radius**2, 0.0, None)
-    return ndimage.convolve(walkable.astype(np.float64), k / k.sum(), mode="constant", cval=0.0)
+    return ndimage.convolve(walkable.astype(np.float32), (k / k.sum()).astype(np.float32), mode="constant", cval=0.0)
+
+
+def _clearances(walls: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: a lower bound of the distance (m) from any point in it to any wall cell (the
+    grid's outside counts as wall), and the distance from its centre to the nearest wall."""
+    padded = np.pad(~walls, 1, constant_values=False)
+    centres = ndimage.distance_transform_edt(padded)[1:-1, 1:-1].astype(np.float32) * np.float32(h)
+    anywhere = np.maximum(centres - np.float32(h * math.sqrt(2.0)), 0.0).astype(np.float32)
+    return anywhere, np.maximum(centres - np.float32(0.5 * h), 0.0).astype(np.float32)
+
+
+def _clean(grid: np.ndarray) -> np.ndarray:
+    """A contiguous float32 grid with NaN as 0, copied only when it has to be."""
+    grid = np.ascontiguousarray(grid, dtype=np.float32)
+    return np.nan_to_num(grid, nan=0.0) if np.isnan(grid).any() else grid
+
+
+def _hazard_grid(depth: np.ndarray, flow: np.ndarray, lim_d: float, lim_dv: float) -> np.ndarray:
+    """The hazard index H = max(d / d_lim, d·v / (d·v)_lim) over a grid (``sim.evacuation.water``)."""
+    hz = depth / np.float32(lim_d)
+    if flow.size:
+        hz = np.maximum(hz, depth * flow / np.float32(lim_dv))
+    return hz
 
 
 class _Run:
-    """State of one simulation: struct-of-arrays agents, exits, fields and cell bins."""
+    """State of one simulation: struct-of-arrays agents, exits, routes and cell bins."""
 
-    def __init__(self, walls, cell_size, origin, agents, exits, depth, config):
+    def __init__(self, walls, cell_size, origin, agents, exits, depth, forecast_times, config):
         self.cfg = config
         self.h = float(cell_size)
         self.origin = (float(origin[0]), float(origin[1]))
@@ -178,26 +268,47 @@ class _Run:
         self.depth_at = depth
         self.rng = np.random.default_rng(config.seed)
         ny, nx = self.walls.shape
-        self.component, _ = ndimage.label(~self.walls)
+        self.component = ndimage.label(~self.walls)[0].astype(np.int32)
         self.exits = _exits(exits, self.walls, self.h, self.origin, self.component)
         self._agents(agents)
         self.area_fraction = _area_fraction(~self.walls, self.h, config.density_radius_m)
-        self.no_depth = np.zeros((0, 0), dtype=np.float32)
-        self.depth = self.no_depth
-        self.limits = np.unique(self.limit) if depth is not None else np.array([np.inf])
-        self.cls = np.searchsorted(self.limits, self.limit).astype(np.int64) if depth is not None \
-            else np.zeros(self.n, dtype=np.int64)
-        self.fields = np.empty((len(self.limits), len(self.exits.ids), ny, nx), dtype=np.float32)
-        self.passable = [None] * len(self.limits)
-        self.field_span = np.zeros(len(self.limits))
-        self.nav_time = np.full(len(self.limits), -np.inf)
-        self.nav_depth = [None] * len(self.limits)
+        self.clear, centre_clear = _clearances(self.walls, self.h)
+        self.base_speed = np.where(self.walls, 0.0, np.where(centre_clear < 0.5 * config.body_m, WALL_SPEED_FACTOR,
+                                                               1.0)).astype(np.float32)
+        del centre_clear
+        self.no_grid = np.zeros((0, 0), dtype=np.float32)
+        self.depth = self.flow = self.no_grid
+        self.water_source: tuple = ()
+        self.water_version = 0
+        # one route class per distinct pair of water limits (a single one without water)
+        if depth is None:
+            self.class_limits = np.array([[np.inf, np.inf]])
+            self.cls = np.zeros(self.n, dtype=np.int64)
+        else:
+            self.class_limits, inverse = np.unique(np.c_[self.lim_d, self.lim_dv], axis=0, return_inverse=True)
+            self.cls = inverse.ravel().astype(np.int64)
+        n_cls = len(self.class_limits)
+        n_exits = len(self.exits.ids)
+        self.k = min(config.candidate_exits, n_exits)
+        self.lab = np.full((n_cls, ny * nx * self.k), -1, dtype=np.int16)
+        self.val = np.full((n_cls, ny * nx * self.k), np.inf, dtype=np.float32)
+        # exits assigned to agents get a full field each: an assigned exit may be far away
+        assigned = np.unique(self.assigned[self.assigned >= 0])
+        self.dense_of = np.full(n_exits, -1, dtype=np.int64)
+        self.dense_of[assigned] = np.arange(len(assigned))
+        self.dense = np.zeros((n_cls, len(assigned), ny * nx if len(assigned) else 0), dtype=np.float32)
+        self.forecast = None if forecast_times is None else np.sort(np.asarray(forecast_times, dtype=float))
+        self.nav_time = np.full(n_cls, -np.inf)
+        self.nav_version = np.full(n_cls, -1)
+        self.nav_passable: list[np.ndarray | None] = [None] * n_cls
+        self.nav_skip: list[np.ndarray | None] = [None] * n_cls
         self.nav_updates = 0
+        self.route_span = 0.0
         self.exit_open = self.exits.capacity > 0
-        self.exit_count = np.zeros(len(self.exits.ids), dtype=np.int64)
+        self.exit_count = np.zeros(n_exits, dtype=np.int64)
         self.exit_flow = config.exit_specific_flow * 2.0 * self.exits.radius
         area = ny * nx * self.h * self.h
-        self.bin_size = max(1.0, 0.5 * (1.6 * config.dt_s + config.body_m + config.core_m), math.sqrt(area / 4e6))
+        self.bin_size = max(1.5, math.sqrt(area / 8e6))
         self.nbx = int(math.ceil(nx * self.h / self.bin_size))
         self.nby = int(math.ceil(ny * self.h / self.bin_size))
         self.head = np.empty(self.nbx * self.nby, dtype=np.int64)
@@ -205,6 +316,10 @@ class _Run:
         self.prv = np.empty(self.n, dtype=np.int64)
         self.binof = np.empty(self.n, dtype=np.int64)
         self.nb = np.empty(crowd.MAX_NEIGHBOURS, dtype=np.int64)
+        self.close = np.empty(crowd.MAX_NEIGHBOURS, dtype=np.int64)
+        angles = np.deg2rad([0, 15, -15, 30, -30, 45, -45, 60, -60, 75, -75, 90, -90])
+        self.cand_cos, self.cand_sin = np.cos(angles), np.sin(angles)
+        self.side = 1.0 if config.avoid_side == "right" else -1.0
 
     def _agents(self, table: pd.DataFrame) -> None:
         _require(table, ("id", "x", "y"), "agents")
@@ -224,6 +339,10 @@ class _Run:
         if inside.any():
             k = int(np.argmax(inside))
             raise SimInputError(f"agent {self.ids[k]} at ({x[k]}, {y[k]}) is inside a wall")
+        # a body's core clear of the walls from the start (docs/evacuation.md, "Bodies")
+        crowd.off_walls(self.px, self.py, 0.5 * cfg.core_m, h, self.walls)
+        r = np.minimum((self.py / h).astype(np.int64), ny - 1)
+        c = np.minimum((self.px / h).astype(np.int64), nx - 1)
         reachable = np.isin(self.component[r, c], self.exits.component)
         if not reachable.all():
             k = int(np.argmin(reachable))
@@ -235,7 +354,8 @@ class _Run:
             raise SimInputError(f"agents: unknown profile {unknown[0]!r} (known: {', '.join(cfg.profiles)})")
         self.v0 = _column(table, "speed_mps", "agent") if "speed_mps" in table.columns else np.full(n, np.nan)
         self.start = _column(table, "start_s", "agent") if "start_s" in table.columns else np.full(n, np.nan)
-        self.limit = np.empty(n)
+        self.lim_d = np.empty(n)
+        self.lim_dv = np.empty(n)
         for name in np.unique(names):
             sel = names == name
             prof = cfg.profiles[name]
@@ -243,7 +363,8 @@ class _Run:
             self.v0[need] = prof.speed.sample(self.rng, int(need.sum()))
             need = sel & ~np.isfinite(self.start)
             self.start[need] = prof.delay.sample(self.rng, int(need.sum()))
-            self.limit[sel] = prof.depth_limit_m
+            self.lim_d[sel] = prof.depth_limit_m
+            self.lim_dv[sel] = prof.dv_limit_m2s
         if (self.v0 <= 0).any() or (self.start < 0).any():
             k = int(np.argmax((self.v0 <= 0) | (self.start < 0)))
             raise SimInputError(f"agent {self.ids[k]}: speed_mps must be > 0 and start_s ≥ 0")
@@ -255,70 +376,239 @@ class _Run:
                     continue
                 key = str(eid).removesuffix(".0") if isinstance(eid, float) else str(eid)
                 if key not in index:
-                    raise SimInputError(f"agent {self.ids[k]}: exit_id {eid} is not an exit")
+                    raise SimInputError(f"agents: agent {self.ids[k]}: exit_id {eid} is not an exit")
                 self.assigned[k] = index[key]
         self.state = np.full(n, WAITING, dtype=np.int8)
         self.target = np.full(n, -1, dtype=np.int64)
         self.arrival = np.full(n, np.nan)
         self.arrived_exit = np.full(n, -1, dtype=np.int64)
         self.stranded_t = np.full(n, np.nan)
+        self.redirected = np.zeros(n, dtype=bool)
+        self.vx = np.zeros(n)
+        self.vy = np.zeros(n)
+        self.dirx = np.zeros(n)
+        self.diry = np.zeros(n)
+        self.plan = np.zeros(n)
+        self.span = np.zeros(n)
+        self.busy = np.zeros(n, dtype=bool)
+        self.parts = np.ones(n, dtype=np.int64)
+        self.t_from = np.zeros(n)
+        self.near = np.zeros(n, dtype=bool)
 
-    def update_depth(self, t: float) -> bool:
-        """Read the water at ``t``, strand agents caught by it, refresh fields whose passability
-        changed; True when any field was recomputed."""
-        if self.depth_at is None:
-            return False
-        d = np.asarray(self.depth_at(t), dtype=np.float32)
+    # --- water ----------------------------------------------------------------------------
+
+    def read_water(self, t: float) -> tuple[tuple, np.ndarray, np.ndarray]:
+        """The provider's answer at ``t``: its source objects, depth and flow speed (float32,
+        NaN as dry and still; flow empty when the provider gives none)."""
+        w = self.depth_at(t)
+        source: tuple
+        if isinstance(w, Water):
+            source, d, s = (w.depth, w.speed), w.depth, w.speed
+        elif isinstance(w, tuple):
+            if len(w) == 2:
+                source, d, s = w, w[0], w[1]
+            elif len(w) == 3:
+                source, d, s = w, w[0], np.hypot(np.asarray(w[1], np.float32), np.asarray(w[2], np.float32))
+            else:
+                raise SimInputError(f"water at t={t:g} s: expected (depth, speed) or (depth, u, v), got {len(w)} grids")
+        else:
+            source, d, s = (w,), w, None
+        d = np.asarray(d)
         if d.shape != self.walls.shape:
             raise SimInputError(f"depth grid at t={t:g} s has shape {d.shape}, walls have {self.walls.shape}")
-        self.depth = np.ascontiguousarray(np.nan_to_num(d, nan=0.0))
-        crowd.strand_in_water(t, self.px, self.py, self.state, self.limit, self.depth, self.h, self.stranded_t)
-        updated = False
-        for k, lim in enumerate(self.limits):
-            passable = ~self.walls & (self.depth < lim)
+        d = _clean(d)
+        if s is None:
+            return source, d, self.no_grid
+        s = np.asarray(s)
+        if s.shape != self.walls.shape:
+            raise SimInputError(f"flow speed grid at t={t:g} s has shape {s.shape}, walls have {self.walls.shape}")
+        return source, d, np.abs(_clean(s))
+
+    def update_water(self, t: float) -> bool:
+        """Read the water at ``t`` and strand agents it catches; True when it changed."""
+        source, d, s = self.read_water(t)
+        if len(source) == len(self.water_source) and all(a is b for a, b in zip(source, self.water_source)):
+            return False
+        self.water_source, self.depth, self.flow = source, d, s
+        self.water_version += 1
+        crowd.strand_in_water(t, self.px, self.py, self.state, self.lim_d, self.lim_dv, self.depth, self.flow,
+                              self.h, self.stranded_t)
+        return True
+
+    def speed_grid(self, k: int, depth: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """Route speed factor of class ``k`` over the grid for this water (0 impassable)."""
+        if depth.size == 0:
+            return self.base_speed
+        lim_d, lim_dv = self.class_limits[k]
+        return self.base_speed * water_factor_grid(depth, lim_d, flow if flow.size else None, lim_dv)
+
+    def closing_times(self, t: float) -> list[np.ndarray]:
+        """Per class, when the water known in advance first closes each cell (s; t where it
+        is closed now, inf where it stays open through the forecast): the hazard index is
+        taken linear in time between frames."""
+        frames = [t] + [float(f) for f in self.forecast if f > t]
+        close, prev = [], []
+        for lim_d, lim_dv in self.class_limits:
+            hz = _hazard_grid(self.depth, self.flow, lim_d, lim_dv)
+            close.append(np.where(hz >= 1.0, np.float32(t), np.float32(np.inf)).astype(np.float32))
+            prev.append(hz)
+        for a, b in zip(frames[:-1], frames[1:]):
+            _, d, s = self.read_water(b)
+            for k, (lim_d, lim_dv) in enumerate(self.class_limits):
+                hz = _hazard_grid(d, s, lim_d, lim_dv)
+                newly = np.isinf(close[k]) & (hz >= 1.0)
+                if newly.any():
+                    h0 = prev[k][newly]
+                    frac = np.clip((1.0 - h0) / np.maximum(hz[newly] - h0, 1e-6), 0.0, 1.0)
+                    close[k][newly] = a + frac * (b - a)
+                prev[k] = hz
+        return close
+
+    # --- routes ---------------------------------------------------------------------------
+
+    def compute_routes(self, t: float, classes: Sequence[int] | None = None) -> None:
+        """Recompute the exit lists (and full fields of assigned exits) of the given classes
+        (all by default) for the water now and, when the flood is known in advance, the water
+        at the time the first walker can get to each cell; full shelters are left out. On a
+        large grid the classes are computed at the same time, one per thread."""
+        classes = list(range(len(self.class_limits)) if classes is None else classes)
+        close = self.closing_times(t) if self.forecast is not None and self.depth_at is not None else None
+        skip = ~self.exit_open
+        jobs = [(k, t, None if close is None else close[k], skip) for k in classes]
+        if len(jobs) > 1 and self.walls.size >= PARALLEL_ROUTES_CELLS:
+            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+                spans = list(pool.map(lambda job: self._route_class(*job), jobs))
+        else:
+            spans = [self._route_class(*job) for job in jobs]
+        self.route_span = max([self.route_span, *spans])
+        self.nav_updates += len(jobs)
+
+    def _route_class(self, k: int, t: float, close: np.ndarray | None, skip: np.ndarray) -> float:
+        """The routes of class ``k`` (see ``compute_routes``); returns the longest listed distance."""
+        ny, nx = self.walls.shape
+        speed = self.speed_grid(k, self.depth, self.flow)
+        if close is not None:
+            mine = (self.cls == k) & ((self.state == WAITING) | (self.state == MOVING))
+            cells = (np.minimum((self.py[mine] / self.h).astype(np.int64), ny - 1) * nx
+                     + np.minimum((self.px[mine] / self.h).astype(np.int64), nx - 1))
+            plan_speed = float(np.median(self.v0[mine])) if mine.any() else 1.0
+            reach = arrival_times(speed * np.float32(plan_speed), cells, np.maximum(self.start[mine], t), self.h, close)
+            speed = np.where(np.isfinite(reach) & (reach >= close), speed * np.float32(LATE_SPEED_FACTOR),
+                             speed).astype(np.float32)
+            del reach
+        _, val = nearest_exits(speed, self.exits.cells, self.h, self.k, skip=skip,
+                               out=(self.lab[k].reshape(-1, self.k), self.val[k].reshape(-1, self.k)))
+        for e in np.flatnonzero(self.dense_of >= 0):
+            self.dense[k, self.dense_of[e]] = fast_marching(speed, self.exits.cells[e], self.h).ravel()
+        self.nav_passable[k] = speed > 0
+        self.nav_skip[k] = skip.copy()
+        self.nav_time[k] = t
+        self.nav_version[k] = self.water_version
+        return float(np.max(val, where=np.isfinite(val), initial=0.0))
+
+    def routes_due(self, t: float) -> list[int]:
+        """Classes whose routes should follow the water now: when passability changed (at most
+        every ``nav_min_interval_s``) or the water changed ``nav_refresh_s`` ago; with a
+        forecast, every ``nav_refresh_s`` (the first walkers' arrival times move on)."""
+        due = []
+        for k in range(len(self.class_limits)):
             since = t - self.nav_time[k]
-            changed = self.passable[k] is None or not np.array_equal(passable, self.passable[k])
-            stale = since >= self.cfg.nav_refresh_s and not np.array_equal(self.depth, self.nav_depth[k])
-            if (changed and since >= self.cfg.nav_min_interval_s) or stale:
-                self.compute_fields(k, passable, water_factor_grid(self.depth, lim))
-                self.nav_time[k] = t
-                self.nav_depth[k] = self.depth
-                updated = True
-        return updated
+            if self.forecast is not None:
+                if since >= self.cfg.nav_refresh_s:
+                    due.append(k)
+                continue
+            if self.nav_version[k] == self.water_version or since < self.cfg.nav_min_interval_s:
+                continue
+            before = self.nav_passable[k]
+            if since >= self.cfg.nav_refresh_s or before is None or not np.array_equal(
+                    self.speed_grid(k, self.depth, self.flow) > 0, before):
+                due.append(k)
+        return due
 
-    def compute_fields(self, k: int, passable: np.ndarray, factor: np.ndarray | None) -> None:
-        """Travel-time fields of depth-limit class ``k`` over ``passable`` cells slowed by ``factor``."""
-        speed = passable.astype(np.float64) if factor is None else passable * factor.astype(np.float64)
-        self.fields[k] = exit_fields(speed, self.exits.cells, self.h)
-        finite = self.fields[k][np.isfinite(self.fields[k])]
-        self.field_span[k] = float(finite.max()) if finite.size else 0.0
-        self.passable[k] = passable
-        self.nav_updates += 1
+    # --- choices and steps ----------------------------------------------------------------
 
-    def choose(self, p: float) -> None:
-        span = max(self.field_span) + 1.0
-        nbins = 4096
-        choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
-                     self.component, self.exits.component, self.fields, self.exit_open, self.exit_flow,
-                     self.h, self.rng.random(self.n), p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac,
-                     max(1.0, span / nbins), nbins)
-
-    def strand_cut_off(self, t: float) -> None:
+    def choose(self, t: float, p: float) -> None:
+        closed_target = (self.state == MOVING) & (self.target >= 0)
+        closed_target[closed_target] = ~self.exit_open[self.target[closed_target]]
+        self.redirected |= closed_target
+        stale = self._choose(p)
+        if stale:  # some agents' listed shelters are all full: list the next ones
+            self.compute_routes(t)
+            self._choose(0.0)
         cut = (self.state == MOVING) & (self.target == NO_ROUTE)
         self.state[cut] = STRANDED
         self.stranded_t[cut] = t
 
+    def _choose(self, p: float) -> bool:
+        span = self.route_span + 1.0
+        nbins = 4096
+        ny, nx = self.walls.shape
+        return choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
+                            self.component, self.exits.component, self.lab, self.val, self.k, self.dense,
+                            self.dense_of, ny, nx, self.exit_open, self.exit_flow, self.h, self.rng.random(self.n),
+                            p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins)
+
     def step(self, t: float, dt: float) -> tuple[int, bool]:
-        order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.fields,
-                                        self.h, 0.25)
-        cfg, ex = self.cfg, self.exits
-        filled = crowd.move_agents(
-            order, t, dt, self.px, self.py, self.v0, self.limit, self.cls, self.state, self.target,
-            self.assigned, self.arrival, self.arrived_exit, self.fields, self.walls, self.depth,
-            self.area_fraction, self.h, ex.x, ex.y, ex.radius, self.exit_open, self.exit_count,
-            ex.capacity, ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size,
-            self.nbx, self.nby, cfg.body_m, cfg.core_m, cfg.density_radius_m, cfg.creep_factor, self.nb)
+        """One step of ``dt``: every agent plans and moves; those in a dense crowd (slowed below
+        half their free speed) or near their exit re-plan and move every ``plan_interval_s``
+        within it, and those that, in the previous step, stopped short or met someone walking
+        the other way, every 2.5 × ``plan_interval_s``, so their reactions do not lag by a long
+        step."""
+        ny, nx = self.walls.shape
+        order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
+                                        self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
+        order = order[self.target[order] >= 0]
+        self.t_from[order] = t
+        self._plan(order, dt, dt)
+        fine = max(1, int(math.ceil(dt / self.cfg.plan_interval_s - 1e-9)))
+        if fine == 1:
+            return len(order), self._move(order)
+        busy = max(1, int(math.ceil(dt / (2.5 * self.cfg.plan_interval_s) - 1e-9)))
+        parts = np.ones(len(order), dtype=np.int64)
+        parts[self.busy[order]] = busy
+        parts[self.near[order] | (self.plan[order] < 0.5 * self.v0[order] * dt)] = fine
+        split = parts > 1
+        self.parts[order] = parts
+        if split.any():
+            self._plan(order[split], dt, dt / parts[split])
+        filled = self._move(order)
+        sub = order[split]
+        for k in range(1, fine):
+            if sub.size == 0:
+                break
+            sub = sub[(self.state[sub] == MOVING) & (self.target[sub] >= 0)]
+            m = self.parts[sub]
+            due = sub[(k * m) // fine > ((k - 1) * m) // fine]  # their next sub-step starts now
+            if due.size == 0:
+                continue
+            m = self.parts[due]
+            self.t_from[due] = t + ((k * m) // fine) * dt / m
+            self._plan(due, dt, dt / m)
+            filled |= self._move(due)
         return len(order), filled
+
+    def _plan(self, order: np.ndarray, dt: float, span: float | np.ndarray) -> None:
+        """Heading and step of the agents in ``order`` for steps of ``span`` (s) within a step of
+        ``dt`` (``crowd.plan_steps``)."""
+        ex, cfg = self.exits, self.cfg
+        self.span[order] = span
+        kernel = crowd.plan_steps_parallel if len(order) >= crowd.PARALLEL_PLAN else crowd.plan_steps
+        kernel(order, dt, self.span, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv,
+                         self.cls, self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls,
+                         self.depth, self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt,
+                         self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,
+                         self.dirx, self.diry, self.plan, cfg.headway_s, self.near)
+
+    def _move(self, order: np.ndarray) -> bool:
+        """Move the agents in ``order`` by their planned steps; True if an exit filled."""
+        ex, cfg = self.exits, self.cfg
+        return crowd.move_agents(
+            order, self.t_from, self.span, self.px, self.py, self.vx, self.vy, self.lim_d, self.lim_dv, self.state, self.target,
+            self.assigned, self.arrival, self.arrived_exit, self.dirx, self.diry, self.plan, self.walls, self.clear,
+            self.depth, self.flow, self.h, ex.x, ex.y, ex.radius, self.exit_open, self.exit_count, ex.capacity,
+            ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size, self.nbx, self.nby,
+            cfg.body_m, cfg.core_m, cfg.anticipation_s, self.side, self.cand_cos, self.cand_sin, self.nb, self.close,
+            cfg.sub_move_m, self.busy)
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         return self.px + self.origin[0], self.origin[1] - self.py
@@ -333,44 +623,55 @@ def simulate(
     depth: DepthProvider | None = None,
     config: EvacuationConfig | None = None,
     progress: Progress | None = None,
+    forecast_times: Sequence[float] | np.ndarray | None = None,
 ) -> EvacuationResult:
     """Evacuate ``agents`` to ``exits`` over the raster ``walls`` (True = impassable).
 
     ``walls[row, col]`` is north-up with ``origin`` = (x of the west edge, y of the north edge)
     in map metres. ``agents`` has columns ``id, x, y`` and optionally ``speed_mps, profile,
     start_s, exit_id``; ``exits`` has ``id, x, y, radius_m`` and optionally ``capacity``.
-    ``depth(t)`` returns water depth (m) on the same grid at time ``t`` (s).
+    ``depth(t)`` gives the water on the same grid at time ``t`` (s): a depth grid (m), a
+    ``Water`` or a tuple ``(depth, speed)`` / ``(depth, u, v)`` with the flow in m/s.
+    ``forecast_times``: when the flood is known in advance (a finished flood result), the
+    times at which ``depth`` may be read ahead of the clock (its frames); routes then plan on
+    the water at the time the first walker can reach each cell.
     ``progress(t, arrived, stranded)`` is called after every step.
     """
-    cfg = config or EvacuationConfig()
+    cfg = (config or EvacuationConfig()).checked()
     walls = np.asarray(walls)
     if walls.ndim != 2 or walls.size == 0:
         raise SimInputError(f"walls must be a non-empty 2-D grid, got shape {walls.shape}")
-    if not cell_size > 0 or not cfg.dt_s > 0 or not cfg.duration_s > 0:
-        raise SimInputError("cell size, time step and duration must be positive")
+    if not cell_size > 0:
+        raise SimInputError("cell size must be positive")
+    if forecast_times is not None and depth is None:
+        raise SimInputError("forecast_times needs a depth provider")
     clock = time.perf_counter()
-    run = _Run(walls.astype(bool), cell_size, origin, agents, exits, depth, cfg)
-    if depth is None:
-        run.compute_fields(0, ~run.walls, None)
-    else:
-        run.update_depth(0.0)
+    run = _Run(walls.astype(bool), cell_size, origin, agents, exits, depth, forecast_times, cfg)
+    crowd.seed(cfg.seed)
+    if depth is not None:
+        run.update_water(0.0)
+    run.compute_routes(0.0)
     crowd.link_all(run.px, run.py, run.state, run.bin_size, run.nbx, run.nby, run.head, run.nxt, run.prv,
                    run.binof)
     rec_t, rec_i, rec_x, rec_y = [], [], [], []
     t, steps, agent_steps = 0.0, 0, 0
-    next_record, next_choice = 0.0, 0.0
+    next_record, next_choice, next_water = 0.0, 0.0, cfg.water_interval_s
     n_steps = int(math.ceil(cfg.duration_s / cfg.dt_s - 1e-9))
     for steps in range(1, n_steps + 1):
         t = (steps - 1) * cfg.dt_s
-        if depth is not None and steps > 1 and run.update_depth(t):
-            next_choice = t
+        if depth is not None and t >= next_water - 1e-9:
+            run.update_water(t)
+            next_water = t + cfg.water_interval_s
+            due = run.routes_due(t)
+            if due:
+                run.compute_routes(t, due)
+                next_choice = t
         starting = (run.state == WAITING) & (run.start <= t + 1e-9)
         run.state[starting] = MOVING
-        due = t >= next_choice - 1e-9
-        if due or starting.any():
-            run.choose(cfg.reconsider_p if due else 0.0)
-            run.strand_cut_off(t)
-            if due:
+        choice_due = t >= next_choice - 1e-9
+        if choice_due or starting.any():
+            run.choose(t, cfg.reconsider_p if choice_due else 0.0)
+            if choice_due:
                 next_choice = t + cfg.choice_interval_s
         if t >= next_record - 1e-9:
             present = (run.state == WAITING) | (run.state == MOVING)
@@ -403,4 +704,4 @@ def simulate(
         agent_id=run.ids, exit_id=exit_id, start_s=run.start, arrival_s=run.arrival,
         stranded_s=run.stranded_t, stranded_x=sx, stranded_y=sy, trajectories=traj,
         simulated_s=t_end, steps=steps, agent_steps=agent_steps,
-        wall_s=time.perf_counter() - clock, navigation_updates=run.nav_updates)
+        wall_s=time.perf_counter() - clock, navigation_updates=run.nav_updates, redirected=run.redirected)

@@ -1,9 +1,23 @@
-"""Travel-time fields to exits over the walkable raster (fast marching) and their descent.
+"""Travel-time fields over the walkable raster (fast marching) and how agents read them.
 
-The field T solves the eikonal equation |∇T| = 1/F with F the walking-speed factor of a cell
-(1 on dry ground, lower in water, 0 where impassable), so T is in metres walked at free
-speed. It is computed with the first-order fast marching method (Sethian 1996, PNAS 93:
-1591–1595) on a 4-neighbour stencil, one field per exit, exits in parallel.
+A field T solves the eikonal equation |∇T| = 1/F with F the walking-speed factor of a cell
+(1 on dry open ground, lower in water or hugging a wall, 0 where impassable), so T is in
+metres walked at free speed. It is computed with the first-order fast marching method
+(Sethian 1996, PNAS 93: 1591–1595) on the 4-neighbour stencil.
+
+Routes scale with a city by keeping, for every cell, only the ``k`` exits nearest to it on
+foot and its travel distance to each (``nearest_exits``): a multi-label fast march in which
+every cell accepts at most ``k`` labels, each finalised in increasing order of distance, so
+one pass over ``k`` × cells replaces one full field per exit. Memory is cells × k × 6 bytes
+(an int16 exit label and a float32 distance) instead of cells × exits × 4 bytes. A cell's
+list holds the k nearest exits exactly whenever the shortest path to each of them runs
+through cells that also count it among their k nearest (always true for k ≥ the number of
+exits); an exit whose shortest path passes k nearer exits on the way is not listed there,
+which an evacuee would not choose either.
+
+``arrival_times`` is the forward march used to plan on water known in advance: the earliest
+time a walker starting from given cells (each at its own time) reaches every cell, never
+passing on through a cell reached at or after the time the water closes it.
 """
 
 from __future__ import annotations
@@ -11,54 +25,65 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-INF = np.float32(np.inf)
+NO_LABEL = np.int16(-1)
 
 
-@numba.njit(cache=True)
-def _sift_up(heap, pos, key, k):
-    node = heap[k]
+@numba.njit(cache=True, inline="always")
+def _heap_push(hkey, hcell, hlab, size, key, cell, lab):
+    k = size
     while k > 0:
         parent = (k - 1) >> 1
-        if key[heap[parent]] <= key[node]:
+        if hkey[parent] <= key:
             break
-        heap[k] = heap[parent]
-        pos[heap[k]] = k
+        hkey[k] = hkey[parent]
+        hcell[k] = hcell[parent]
+        hlab[k] = hlab[parent]
         k = parent
-    heap[k] = node
-    pos[node] = k
+    hkey[k] = key
+    hcell[k] = cell
+    hlab[k] = lab
 
 
-@numba.njit(cache=True)
-def _sift_down(heap, pos, key, k, size):
-    node = heap[k]
+@numba.njit(cache=True, inline="always")
+def _heap_pop(hkey, hcell, hlab, size):
+    """Remove the root of a heap of ``size`` entries (the caller has read it); return nothing."""
+    size -= 1
+    key = hkey[size]
+    cell = hcell[size]
+    lab = hlab[size]
+    k = 0
     while True:
         child = 2 * k + 1
         if child >= size:
             break
-        if child + 1 < size and key[heap[child + 1]] < key[heap[child]]:
+        if child + 1 < size and hkey[child + 1] < hkey[child]:
             child += 1
-        if key[heap[child]] >= key[node]:
+        if hkey[child] >= key:
             break
-        heap[k] = heap[child]
-        pos[heap[k]] = k
+        hkey[k] = hkey[child]
+        hcell[k] = hcell[child]
+        hlab[k] = hlab[child]
         k = child
-    heap[k] = node
-    pos[node] = k
+    hkey[k] = key
+    hcell[k] = cell
+    hlab[k] = lab
 
 
 @numba.njit(cache=True)
-def _eikonal_update(t, frozen, ny, nx, r, c, cost):
-    """First-order upwind solution at (r, c) from its frozen neighbours."""
-    a = np.inf
-    if r > 0 and frozen[(r - 1) * nx + c]:
-        a = t[r - 1, c]
-    if r < ny - 1 and frozen[(r + 1) * nx + c] and t[r + 1, c] < a:
-        a = t[r + 1, c]
-    b = np.inf
-    if c > 0 and frozen[r * nx + c - 1]:
-        b = t[r, c - 1]
-    if c < nx - 1 and frozen[r * nx + c + 1] and t[r, c + 1] < b:
-        b = t[r, c + 1]
+def _grow(hkey, hcell, hlab):
+    m = hkey.shape[0] * 2
+    nk = np.empty(m, hkey.dtype)
+    nc = np.empty(m, hcell.dtype)
+    nl = np.empty(m, hlab.dtype)
+    nk[:hkey.shape[0]] = hkey
+    nc[:hkey.shape[0]] = hcell
+    nl[:hkey.shape[0]] = hlab
+    return nk, nc, nl
+
+
+@numba.njit(cache=True, inline="always")
+def _solve(a, b, cost):
+    """First-order upwind update from the smaller neighbour values along each axis."""
     if a > b:
         a, b = b, a
     if b - a >= cost:
@@ -66,79 +91,272 @@ def _eikonal_update(t, frozen, ny, nx, r, c, cost):
     return 0.5 * (a + b + np.sqrt(2.0 * cost * cost - (a - b) * (a - b)))
 
 
-@numba.njit(cache=True)
-def fast_marching(speed: np.ndarray, sources: np.ndarray, cell_size: float) -> np.ndarray:
-    """Travel distance (m at free speed) from the flat cell indices ``sources``; inf where unreachable."""
+@numba.njit(cache=True, nogil=True)
+def _march(speed, start_cells, start_values, cell_size, close):
+    """Single-label fast march from ``start_cells`` at ``start_values``; with a non-empty
+    ``close`` grid, a cell finalised at or after its closing time keeps its value but passes
+    nothing on. Returns float32 values (inf where never reached)."""
     ny, nx = speed.shape
     n = ny * nx
-    t = np.full((ny, nx), np.inf)
-    key = np.full(n, np.inf)
-    frozen = np.zeros(n, dtype=np.bool_)
-    heap = np.empty(n, dtype=np.int64)
-    pos = np.full(n, -1, dtype=np.int64)
+    t = np.full(n, np.inf, dtype=np.float32)
+    final = np.zeros(n, dtype=np.uint8)  # 1 final, 2 final but closed on arrival
+    cap = max(1024, 4 * (ny + nx))
+    hkey = np.empty(cap, np.float32)
+    hcell = np.empty(cap, np.int32)
+    hlab = np.zeros(cap, np.int16)
     size = 0
-    for s in sources:
-        if speed.flat[s] > 0.0 and pos[s] < 0:
-            key[s] = 0.0
-            t.flat[s] = 0.0
-            heap[size] = s
-            pos[s] = size
+    has_close = close.size > 0
+    for k in range(start_cells.shape[0]):
+        s = start_cells[k]
+        v = np.float32(start_values[k])
+        if speed.flat[s] > 0.0 and v < t[s]:
+            t[s] = v
+            if size == hkey.shape[0]:
+                hkey, hcell, hlab = _grow(hkey, hcell, hlab)
+            _heap_push(hkey, hcell, hlab, size, v, s, 0)
             size += 1
     while size > 0:
-        cur = heap[0]
+        key = hkey[0]
+        cur = hcell[0]
+        _heap_pop(hkey, hcell, hlab, size)
         size -= 1
-        if size > 0:
-            heap[0] = heap[size]
-            pos[heap[0]] = 0
-            _sift_down(heap, pos, key, 0, size)
-        pos[cur] = -1
-        frozen[cur] = True
+        if final[cur] or key != t[cur]:
+            continue
+        if has_close and key >= close.flat[cur]:
+            final[cur] = 2
+            continue
+        final[cur] = 1
         r = cur // nx
         c = cur - r * nx
-        for k in range(4):
-            rr = r + (k == 0) - (k == 1)
-            cc = c + (k == 2) - (k == 3)
+        for q in range(4):
+            rr = r + (q == 0) - (q == 1)
+            cc = c + (q == 2) - (q == 3)
             if rr < 0 or rr >= ny or cc < 0 or cc >= nx:
                 continue
-            nb = rr * nx + cc
+            m = rr * nx + cc
             f = speed[rr, cc]
-            if frozen[nb] or f <= 0.0:
+            if final[m] or f <= 0.0:
                 continue
-            cand = _eikonal_update(t, frozen, ny, nx, rr, cc, cell_size / f)
-            if cand < t[rr, cc]:
-                t[rr, cc] = cand
-                key[nb] = cand
-                if pos[nb] < 0:
-                    heap[size] = nb
-                    pos[nb] = size
-                    size += 1
-                _sift_up(heap, pos, key, pos[nb])
-    return t
+            a = np.inf
+            if rr > 0 and final[m - nx] == 1:
+                a = t[m - nx]
+            if rr < ny - 1 and final[m + nx] == 1 and t[m + nx] < a:
+                a = t[m + nx]
+            b = np.inf
+            if cc > 0 and final[m - 1] == 1:
+                b = t[m - 1]
+            if cc < nx - 1 and final[m + 1] == 1 and t[m + 1] < b:
+                b = t[m + 1]
+            cand = np.float32(_solve(a, b, cell_size / f))
+            if cand < t[m]:
+                t[m] = cand
+                if size == hkey.shape[0]:
+                    hkey, hcell, hlab = _grow(hkey, hcell, hlab)
+                _heap_push(hkey, hcell, hlab, size, cand, m, 0)
+                size += 1
+    return t.reshape(ny, nx)
 
 
-@numba.njit(cache=True, parallel=True)
-def _fields(speed, source_cells, source_start, cell_size, out):
-    for e in numba.prange(out.shape[0]):
-        cells = source_cells[source_start[e]:source_start[e + 1]]
-        out[e] = fast_marching(speed, cells, cell_size).astype(np.float32)
+def fast_marching(speed: np.ndarray, sources: np.ndarray, cell_size: float) -> np.ndarray:
+    """Travel distance (m at free speed) from the flat cell indices ``sources`` (the nearest of
+    them); inf where unreachable."""
+    sources = np.asarray(sources, dtype=np.int64)
+    out = _march(np.ascontiguousarray(speed, dtype=np.float32), sources, np.zeros(sources.size, np.float32),
+                 float(cell_size), np.zeros(0, np.float32))
+    return out.astype(np.float64)
+
+
+def arrival_times(speed_mps: np.ndarray, cells: np.ndarray, times: np.ndarray, cell_size: float,
+                  close: np.ndarray | None = None) -> np.ndarray:
+    """Earliest arrival time (s) at every cell of walkers leaving ``cells`` at ``times`` at
+    ``speed_mps`` (m/s per cell, 0 impassable); with ``close`` (s, inf = never), a cell
+    reached at or after its closing time is marked with that late time but leads nowhere."""
+    return _march(np.ascontiguousarray(speed_mps, dtype=np.float32), np.asarray(cells, dtype=np.int64),
+                  np.asarray(times, dtype=np.float32), float(cell_size),
+                  np.zeros(0, np.float32) if close is None else np.ascontiguousarray(close, dtype=np.float32))
+
+
+@numba.njit(cache=True, inline="always")
+def _final_value(lab, val, nfin, m, k, label):
+    base = m * k
+    for j in range(nfin[m]):
+        if lab[base + j] == label:
+            return val[base + j]
+    return np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
+    ny, nx = speed.shape
+    cap = max(4096, 16 * (ny + nx) * k)
+    hkey = np.empty(cap, np.float32)
+    hcell = np.empty(cap, np.int32)
+    hlab = np.empty(cap, np.int16)
+    size = 0
+    for e in range(src_start.shape[0] - 1):
+        for q in range(src_start[e], src_start[e + 1]):
+            s = src_cells[q]
+            if speed.flat[s] <= 0.0:
+                continue
+            base = s * k
+            free = -1
+            for j in range(k):
+                if lab[base + j] == e:
+                    free = -2
+                    break
+                if lab[base + j] < 0 and free == -1:
+                    free = j
+            if free < 0:
+                continue
+            lab[base + free] = e
+            val[base + free] = 0.0
+            if size == hkey.shape[0]:
+                hkey, hcell, hlab = _grow(hkey, hcell, hlab)
+            _heap_push(hkey, hcell, hlab, size, np.float32(0.0), s, e)
+            size += 1
+    while size > 0:
+        key = hkey[0]
+        cur = hcell[0]
+        label = hlab[0]
+        _heap_pop(hkey, hcell, hlab, size)
+        size -= 1
+        base = cur * k
+        slot = -1
+        for j in range(nfin[cur], k):
+            if lab[base + j] == label:
+                slot = j
+                break
+        if slot < 0 or val[base + slot] != key:
+            continue  # stale: improved since, or evicted
+        f = nfin[cur]
+        lab[base + slot], lab[base + f] = lab[base + f], lab[base + slot]
+        val[base + slot], val[base + f] = val[base + f], val[base + slot]
+        nfin[cur] = f + 1
+        r = cur // nx
+        c = cur - r * nx
+        for q in range(4):
+            rr = r + (q == 0) - (q == 1)
+            cc = c + (q == 2) - (q == 3)
+            if rr < 0 or rr >= ny or cc < 0 or cc >= nx:
+                continue
+            m = rr * nx + cc
+            sp = speed[rr, cc]
+            if sp <= 0.0 or nfin[m] >= k:
+                continue
+            if _final_value(lab, val, nfin, m, k, label) < np.inf:
+                continue
+            a = np.inf
+            if rr > 0:
+                a = _final_value(lab, val, nfin, m - nx, k, label)
+            if rr < ny - 1:
+                a = min(a, _final_value(lab, val, nfin, m + nx, k, label))
+            b = np.inf
+            if cc > 0:
+                b = _final_value(lab, val, nfin, m - 1, k, label)
+            if cc < nx - 1:
+                b = min(b, _final_value(lab, val, nfin, m + 1, k, label))
+            cand = np.float32(_solve(a, b, cell_size / sp))
+            mb = m * k
+            slot = -1
+            empty = -1
+            worst = -1
+            for j in range(nfin[m], k):
+                lj = lab[mb + j]
+                if lj == label:
+                    slot = j
+                    break
+                if lj < 0:
+                    if empty < 0:
+                        empty = j
+                elif worst < 0 or val[mb + j] > val[mb + worst]:
+                    worst = j
+            if slot >= 0:
+                if cand >= val[mb + slot]:
+                    continue
+            elif empty >= 0:
+                slot = empty
+            elif worst >= 0 and cand < val[mb + worst]:
+                slot = worst  # evict the farthest tentative label; it may come back via another path
+            else:
+                continue
+            lab[mb + slot] = label
+            val[mb + slot] = cand
+            if size == hkey.shape[0]:
+                hkey, hcell, hlab = _grow(hkey, hcell, hlab)
+            _heap_push(hkey, hcell, hlab, size, cand, m, label)
+            size += 1
+    # entries never finalised (evicted or unreachable) are cleared
+    for m in range(nfin.shape[0]):
+        for j in range(nfin[m], k):
+            lab[m * k + j] = -1
+            val[m * k + j] = np.inf
+
+
+def nearest_exits(speed: np.ndarray, exit_cells: list[np.ndarray], cell_size: float, k: int,
+                  skip: np.ndarray | None = None,
+                  out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` exits nearest on foot to every cell and the travel distance (m at free speed)
+    to each: ``(labels, distances)`` of shape ``(cells, k)``, int16 (-1 none) and float32 (inf),
+    nearest first. Exits flagged in ``skip`` (e.g. full shelters) are not sources. ``out``
+    receives the result in place (two contiguous arrays of that shape and type)."""
+    if len(exit_cells) > np.iinfo(np.int16).max:
+        raise ValueError(f"at most {np.iinfo(np.int16).max} exits, got {len(exit_cells)}")
+    ny, nx = speed.shape
+    counts = [0 if (skip is not None and skip[e]) else len(c) for e, c in enumerate(exit_cells)]
+    start = np.zeros(len(exit_cells) + 1, dtype=np.int64)
+    start[1:] = np.cumsum(counts)
+    parts = [np.asarray(c, np.int64) for e, c in enumerate(exit_cells) if counts[e]]
+    cells = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    if out is None:
+        lab = np.empty((ny * nx, k), dtype=np.int16)
+        val = np.empty((ny * nx, k), dtype=np.float32)
+    else:
+        lab, val = out
+        if lab.shape != (ny * nx, k) or val.shape != (ny * nx, k) or lab.dtype != np.int16 or \
+                val.dtype != np.float32 or not (lab.flags.c_contiguous and val.flags.c_contiguous):
+            raise ValueError("out must be contiguous int16 and float32 arrays of shape (cells, k)")
+    lab.fill(-1)
+    val.fill(np.inf)
+    nfin = np.zeros(ny * nx, dtype=np.uint8)
+    _k_nearest(np.ascontiguousarray(speed, dtype=np.float32), cells, start, int(k), float(cell_size),
+               lab.reshape(-1), val.reshape(-1), nfin)
+    return lab, val
 
 
 def exit_fields(speed: np.ndarray, exit_cells: list[np.ndarray], cell_size: float) -> np.ndarray:
-    """One travel-distance field per exit, shape ``(n_exits, ny, nx)`` float32."""
-    start = np.zeros(len(exit_cells) + 1, dtype=np.int64)
-    start[1:] = np.cumsum([len(c) for c in exit_cells])
-    cells = np.concatenate(exit_cells).astype(np.int64) if exit_cells else np.zeros(0, np.int64)
+    """One full travel-distance field per exit, shape ``(n_exits, ny, nx)`` float32 (for small
+    grids and tests; a city uses ``nearest_exits``)."""
     out = np.empty((len(exit_cells),) + speed.shape, dtype=np.float32)
-    _fields(np.ascontiguousarray(speed, dtype=np.float64), cells, start, float(cell_size), out)
+    speed32 = np.ascontiguousarray(speed, dtype=np.float32)
+    for e, cells in enumerate(exit_cells):
+        cells = np.asarray(cells, np.int64)
+        out[e] = _march(speed32, cells, np.zeros(cells.size, np.float32), float(cell_size), np.zeros(0, np.float32))
     return out
 
 
 @numba.njit(cache=True, inline="always")
-def _cell_gradient(t, r, c, h):
-    ny, nx = t.shape
-    t0 = t[r, c]
-    lo = t[r, c - 1] if c > 0 else np.inf
-    hi = t[r, c + 1] if c < nx - 1 else np.inf
+def field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e):
+    """Distance to exit ``e`` from cell (r, c): from its full field when it has one
+    (``dense_of[e]`` ≥ 0, a row of ``dense``), else from the cell's ``nearest_exits`` list;
+    inf outside the grid or when not listed."""
+    if r < 0 or r >= ny or c < 0 or c >= nx:
+        return np.inf
+    m = r * nx + c
+    d = dense_of[e]
+    if d >= 0:
+        return dense[d, m]
+    base = m * k
+    for j in range(k):
+        if lab[base + j] == e:
+            return val[base + j]
+    return np.inf
+
+
+@numba.njit(cache=True, inline="always")
+def _cell_gradient(lab, val, k, dense, dense_of, ny, nx, r, c, e, h):
+    t0 = field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e)
+    lo = field_value(lab, val, k, dense, dense_of, ny, nx, r, c - 1, e)
+    hi = field_value(lab, val, k, dense, dense_of, ny, nx, r, c + 1, e)
     if np.isfinite(lo) and np.isfinite(hi):
         gx = (hi - lo) / (2.0 * h)
     elif np.isfinite(hi):
@@ -147,8 +365,8 @@ def _cell_gradient(t, r, c, h):
         gx = (t0 - lo) / h
     else:
         gx = 0.0
-    lo = t[r - 1, c] if r > 0 else np.inf
-    hi = t[r + 1, c] if r < ny - 1 else np.inf
+    lo = field_value(lab, val, k, dense, dense_of, ny, nx, r - 1, c, e)
+    hi = field_value(lab, val, k, dense, dense_of, ny, nx, r + 1, c, e)
     if np.isfinite(lo) and np.isfinite(hi):
         gy = (hi - lo) / (2.0 * h)
     elif np.isfinite(hi):
@@ -161,13 +379,13 @@ def _cell_gradient(t, r, c, h):
 
 
 @numba.njit(cache=True)
-def descent_direction(t, x, y, h):
-    """Unit vector of steepest descent of field ``t`` at grid-frame point (x, y) in metres.
+def descent_direction(lab, val, k, dense, dense_of, ny, nx, e, x, y, h):
+    """Unit vector of steepest descent of exit ``e``'s field at grid-frame point (x, y) (m).
 
     Cell gradients (central differences, one-sided beside walls) are blended bilinearly over
-    the four nearest walkable cell centres; where they cancel, the lowest of the 8 neighbours.
+    the four nearest cell centres where the field is finite; where they cancel, the lowest of
+    the 8 neighbouring cells; (0, 0) on a flat or unlisted spot.
     """
-    ny, nx = t.shape
     fx = x / h - 0.5
     fy = y / h - 0.5
     c0 = int(np.floor(fx))
@@ -180,10 +398,10 @@ def descent_direction(t, x, y, h):
         for dc in range(2):
             r = r0 + dr
             c = c0 + dc
-            if r < 0 or r >= ny or c < 0 or c >= nx or not np.isfinite(t[r, c]):
+            if not np.isfinite(field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e)):
                 continue
             w = (wx if dc else 1.0 - wx) * (wy if dr else 1.0 - wy)
-            ax, ay = _cell_gradient(t, r, c, h)
+            ax, ay = _cell_gradient(lab, val, k, dense, dense_of, ny, nx, r, c, e, h)
             gx += w * ax
             gy += w * ay
     norm = np.sqrt(gx * gx + gy * gy)
@@ -191,15 +409,14 @@ def descent_direction(t, x, y, h):
         return -gx / norm, -gy / norm
     r = min(max(int(y / h), 0), ny - 1)
     c = min(max(int(x / h), 0), nx - 1)
-    best = t[r, c]
+    best = field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e)
     bx = 0.0
     by = 0.0
     for dr in range(-1, 2):
         for dc in range(-1, 2):
-            rr = r + dr
-            cc = c + dc
-            if 0 <= rr < ny and 0 <= cc < nx and t[rr, cc] < best:
-                best = t[rr, cc]
+            t = field_value(lab, val, k, dense, dense_of, ny, nx, r + dr, c + dc, e)
+            if t < best:
+                best = t
                 bx = float(dc)
                 by = float(dr)
     norm = np.sqrt(bx * bx + by * by)

@@ -8,7 +8,7 @@ import pytest
 
 from sim.errors import SimInputError
 from sim.evacuation import DEFAULT_PROFILES, EvacuationConfig, simulate, weidmann_speed
-from sim.evacuation.navigation import exit_fields
+from sim.evacuation.navigation import exit_fields, nearest_exits
 from sim.evacuation.rimea import agents_table, box, room_crowd
 from sim.evacuation.water import water_factor_grid
 
@@ -121,3 +121,51 @@ def test_same_seed_same_result_and_waiting_agents_start_on_time():
     b = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, config=cfg)
     assert np.array_equal(a.arrival_s, b.arrival_s, equal_nan=True)
     assert np.all(a.arrival_s[30:] > 20.0)
+
+
+def test_each_cell_lists_its_k_nearest_exits_on_foot():
+    """Open ground, eight point exits: a cell's list holds the k = 3 exits nearest to it as
+    the crow flies (on open ground the walk is the straight line), nearest first, at distances
+    no shorter than the straight line and at most 7% longer (first-order fast marching on the
+    4-neighbour stencil overestimates diagonals by up to that, see the test above). Where two
+    candidates lie within that error of each other the order may differ, so those cells are
+    left out of the comparison."""
+    n, k = 120, 3
+    rng = np.random.default_rng(5)
+    rows, cols = rng.integers(5, n - 5, 8), rng.integers(5, n - 5, 8)
+    labels, dist = nearest_exits(np.ones((n, n)), [np.array([r * n + c]) for r, c in zip(rows, cols)], 1.0, k)
+    yy, xx = np.mgrid[0:n, 0:n]
+    euclid = np.hypot(yy.ravel()[:, None] - rows[None, :], xx.ravel()[:, None] - cols[None, :])
+    order = np.argsort(euclid, axis=1)
+    ranked = np.take_along_axis(euclid, order, axis=1)
+    # the set of the k nearest where the k-th and the next differ by more than the error
+    unambiguous = ranked[:, k] > 1.08 * ranked[:, k - 1] + 1.0
+    assert unambiguous.mean() > 0.5
+    assert np.array_equal(np.sort(labels[unambiguous], axis=1), np.sort(order[unambiguous, :k], axis=1))
+    # and their order where each exit is that much farther than the one before
+    ordered = np.all(ranked[:, 1:k + 1] > 1.08 * ranked[:, :k] + 1.0, axis=1)
+    assert ordered.mean() > 0.2
+    assert np.array_equal(labels[ordered], order[ordered, :k])
+    true = np.take_along_axis(euclid, labels.astype(np.int64), axis=1)
+    assert np.all(dist >= true - 1e-4)
+    far = true > 10.0
+    assert np.all(dist[far] <= 1.07 * true[far])
+
+
+def test_shelters_that_fill_send_people_on_to_the_next_by_walking_time():
+    """Six shelters of 10 places in a row along a corridor, each cell listing only its 2
+    nearest: 50 people starting at the west end fill the near shelters and go on, shelter by
+    shelter, beyond the lists they started with; every one of them arrives (none is left as
+    'not arrived'), those turned away are flagged, and their arrival counts the extra walk."""
+    lay = box(0.0, 0.0, 62.0, 4.0)
+    exits = pd.DataFrame({"id": [f"s{k}" for k in range(6)], "x": 10.0 * np.arange(1, 7), "y": 2.0,
+                          "radius_m": 1.0, "capacity": 10})
+    x, y = room_crowd(0.0, 0.0, 6.0, 4.0, 50, np.random.default_rng(8))
+    res = simulate(lay.walls, lay.cell_size, lay.origin, agents_table(x, y), exits,
+                   config=EvacuationConfig(dt_s=0.5, duration_s=600.0, candidate_exits=2))
+    assert res.arrived == 50 and res.stranded == 0
+    got = pd.Series(res.exit_id).value_counts()
+    assert list(got.sort_index()) == [10, 10, 10, 10, 10]  # the first five shelters, full
+    assert res.redirected.sum() > 0
+    # those sent on walked further: the last arrivals reached the fifth shelter, 50 m away
+    assert np.nanmax(res.arrival_s[got.index[0] != res.exit_id]) > 50.0 / 1.61

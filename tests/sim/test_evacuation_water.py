@@ -1,4 +1,5 @@
-"""Walking in water: the linear depth law, depth limits, re-routing and stranding."""
+"""Walking in water: the linear depth law, depth and depth × velocity limits, re-routing,
+stranding, and routes planned on water known in advance."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.evacuation import EvacuationConfig, simulate
+from sim.errors import SimInputError
+from sim.evacuation import DEFAULT_PROFILES, Distribution, EvacuationConfig, Profile, Water, simulate
 from sim.evacuation.rimea import Layout, agents_table, box, carve
 
 
@@ -117,3 +119,117 @@ def test_water_beyond_the_limit_blocks_like_a_wall_even_before_routes_are_update
               duration_s=60.0, nav_min_interval_s=1000.0, nav_refresh_s=1000.0)
     assert res.arrived == 0
     assert x_edge - 0.5 < res.trajectories["x"].max() < x_edge  # waits at the water's edge
+
+
+# --- flowing water -----------------------------------------------------------------------------
+
+def flowing(lay: Layout, d: float, v: float, where=None):
+    """Uniform depth ``d`` flowing at ``v`` m/s (everywhere, or where ``where`` is True)."""
+    depth = np.full(lay.walls.shape, d, dtype=np.float32)
+    speed = np.full(lay.walls.shape, v, dtype=np.float32)
+    if where is not None:
+        depth = np.where(where, depth, 0.0).astype(np.float32)
+        speed = np.where(where, speed, 0.0).astype(np.float32)
+    return depth, speed
+
+
+def test_walking_speed_in_flowing_water_falls_with_depth_times_velocity():
+    """0.2 m deep flowing at 2 m/s: d/d_lim = 0.4 but d·v / (d·v)_lim = 0.4/0.6, so an adult
+    keeps 1 − 2/3 of its speed (the hazard index of sim.evacuation.water)."""
+    lay, exits = corridor()
+    d, v = flowing(lay, 0.2, 2.0)
+    res = run(lay, agents_table([0.5], [1.0], speed_mps=[1.3], profile=["adult"]), exits, lambda t: Water(d, v),
+              duration_s=400.0)
+    assert 40.0 / walk_time(res) == pytest.approx(1.3 / 3.0, rel=0.03)
+
+
+def test_the_provider_may_give_depth_and_speed_or_depth_and_velocity_components():
+    lay, exits = corridor()
+    d, v = flowing(lay, 0.2, 2.0)
+    u, w = v * 0.6, v * 0.8  # components of the same 2 m/s
+    agents = agents_table([0.5], [1.0], speed_mps=[1.3])
+    times = [run(lay, agents, exits, provider, duration_s=400.0).arrival_s[0]
+             for provider in (lambda t: Water(d, v), lambda t: (d, v), lambda t: (d, u, w),
+                              lambda t: Water.from_velocity(d, u, w))]
+    assert np.allclose(times, times[0])
+
+
+def test_shallow_fast_water_blocks_an_adult_who_takes_the_dry_detour():
+    """0.2 m deep (below the adult depth limit of 0.5 m) but flowing at 3.5 m/s: d·v = 0.7 m²/s
+    beyond the adult limit of 0.6 m²/s (Jonkman & Penning-Rowsell 2008), so the short street
+    is closed to walkers and the agent goes round."""
+    lay, exits = two_streets()
+    wet = flooded(lay, 0.0, 2.0, 1.0) > 0
+    d, v = flowing(lay, 0.2, 3.5, wet)
+    res = run(lay, agents_table([0.5], [1.0], speed_mps=[1.3]), exits, lambda t: (d, v))
+    assert res.arrived == 1
+    tr = res.trajectories
+    assert tr["y"].max() > 8.0
+    assert not ((tr["x"] > 10.0) & (tr["x"] < 20.0) & (tr["y"] < 2.0)).any()
+
+
+def test_water_too_fast_for_the_elderly_strands_them_where_and_when_it_reaches_them():
+    """0.15 m flowing at 3 m/s: d·v = 0.45 m²/s, below the adult limit (0.6) and above that of
+    the elderly (0.4): the adult walks through, the elderly person is stranded where it stands
+    when the water arrives at 20 s, with its place and time."""
+    lay, exits = corridor()
+    d, v = flowing(lay, 0.15, 3.0)
+    dry = np.zeros_like(d)
+    agents = agents_table([0.5, 0.5], [0.5, 1.5], speed_mps=[0.05, 0.05], profile=["adult", "elderly"])
+    res = run(lay, agents, exits, lambda t: (d, v) if t >= 20.0 else (dry, dry), duration_s=60.0)
+    assert np.isnan(res.stranded_s[0])
+    assert res.stranded_s[1] == pytest.approx(20.0)
+    # where it stood: its last recorded place (0.5 s before, at 0.05 m/s), 1 m on from its start
+    tr = res.trajectories[res.trajectories["agent_id"] == 1]
+    last = tr.loc[tr["t"].idxmax()]
+    assert last["t"] == pytest.approx(19.5)
+    assert np.hypot(res.stranded_x[1] - last["x"], res.stranded_y[1] - last["y"]) <= 0.5 * 0.05 + 1e-6
+    assert res.stranded_x[1] == pytest.approx(0.5 + 20.0 * 0.05, abs=0.05)
+
+
+def test_profile_water_limits_can_be_overridden():
+    """Water 0.2 m deep flowing at 3.5 m/s over the middle of a corridor (d·v = 0.7 m²/s) cuts
+    an adult off (limit 0.6 m²/s), who is stranded at once; a profile given 1.0 m²/s (fit
+    adults, the upper range of Abt et al. 1989) wades through."""
+    lay, exits = corridor()
+    r, c = np.mgrid[0:lay.walls.shape[0], 0:lay.walls.shape[1]]
+    xc = lay.origin[0] + (c + 0.5) * lay.cell_size
+    d, v = flowing(lay, 0.2, 3.5, (xc > 10.0) & (xc < 20.0))
+    fit = dict(DEFAULT_PROFILES, fit=Profile("fit", Distribution(1.3), depth_limit_m=0.7, dv_limit_m2s=1.0))
+    agents = agents_table([0.5, 0.5], [0.5, 1.5], speed_mps=[1.3, 1.3], profile=["adult", "fit"])
+    res = run(lay, agents, exits, lambda t: (d, v), profiles=fit)
+    assert res.stranded_s[0] == 0.0 and np.isnan(res.arrival_s[0])
+    assert np.isfinite(res.arrival_s[1]) and np.isnan(res.stranded_s[1])
+
+
+# --- water known in advance --------------------------------------------------------------------
+
+def test_routes_plan_on_the_water_at_the_time_the_walker_gets_there():
+    """The short street floods from 3 s to 5 s (to 0.6 m, beyond the adult limit), before a
+    walker setting off at 0 s can reach it (its flooded stretch starts 9.5 m away, 7 s at
+    1.3 m/s). Knowing the flood in advance, the walker takes the dry detour from the start and
+    never sets foot in the street; knowing only the water of the moment, it sets off along the
+    street, turns back when the water closes it, and arrives later."""
+    lay, exits = two_streets()
+    full = flooded(lay, 0.0, 2.0, 0.6)
+
+    def depth(t: float) -> np.ndarray:
+        return (full * np.clip((t - 3.0) / 2.0, 0.0, 1.0)).astype(np.float32)
+
+    agents = agents_table([0.5], [1.0], speed_mps=[1.3])
+    ahead = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, depth=depth,
+                     forecast_times=[0.0, 3.0, 5.0, 60.0, 300.0],
+                     config=EvacuationConfig(dt_s=0.1, duration_s=300.0, trajectory_interval_s=0.5))
+    now = run(lay, agents, exits, depth)
+    assert ahead.arrived == now.arrived == 1
+    tr = ahead.trajectories
+    assert not ((tr["x"] > 4.0) & (tr["x"] < 26.0) & (tr["y"] < 2.0)).any()  # up the west lane at once
+    late = now.trajectories
+    assert late.loc[(late["t"] <= 5.0) & (late["y"] < 2.0), "x"].max() > 4.0  # it had set off along the street
+    assert ahead.arrival_s[0] < now.arrival_s[0]
+
+
+def test_forecast_times_need_a_water_provider():
+    lay, exits = corridor()
+    with pytest.raises(SimInputError, match="forecast"):
+        simulate(lay.walls, lay.cell_size, lay.origin, agents_table([0.5], [1.0]), exits, forecast_times=[0.0, 60.0])

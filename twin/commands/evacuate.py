@@ -44,7 +44,7 @@ def run(
     cell_size: float = typer.Option(None, "--cell-size", help="With --city: coarsen the City's grid to this cell "
                                     "size (a whole multiple of it), m."),
     duration: float = typer.Option(3600.0, "--duration", help="Simulated time, s."),
-    dt: float = typer.Option(None, "--dt", help="Time step, s (default 0.2; 0.5 with --city)."),
+    dt: float = typer.Option(None, "--dt", help="Time step, s, at most 1 (default 0.2; 1 with --city)."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampled speeds and delays."),
     trajectory_interval: float = typer.Option(None, "--trajectory-interval",
                                               help="Seconds between trajectory samples (default 10; 30 with --city)."),
@@ -53,7 +53,7 @@ def run(
 ) -> None:
     """Evacuate agents to exits and write arrivals.csv, stranded.csv, trajectories.parquet and
     summary.json into OUT; with --city also clearance.csv, shelters.csv, buildings.csv."""
-    from sim.evacuation import EvacuationConfig  # heavy (numba, pandas): only when run
+    from sim.evacuation import MAX_DT_S, EvacuationConfig  # heavy (numba, pandas): only when run
     from twin.evacuation.grid_run import read_inputs, run_evacuation
     if city is not None:
         grid_flags = {"--walls": walls, "--agents": agents, "--exits": exits, "--flood": flood}
@@ -65,7 +65,7 @@ def run(
                   time_of_day=time_of_day, shelters=shelters, vertical=vertical, occupancy=occupancy,
                   people_per_agent=people_per_agent, elderly_share=elderly_share,
                   needs_help_share=needs_help_share, cell_size=cell_size, duration_s=duration,
-                  dt_s=dt or 0.5, record_interval_s=trajectory_interval or 30.0, seed=seed)
+                  dt_s=dt or MAX_DT_S, record_interval_s=trajectory_interval or 30.0, seed=seed)
         return
     city_flags = {"--flood-result": flood_result, "--official-hazard": official_hazard, "--shelters": shelters,
                   "--occupancy": occupancy, "--cell-size": cell_size}

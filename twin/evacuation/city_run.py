@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import SimInputError
-from sim.evacuation import EvacuationConfig, simulate
+from sim.evacuation import MAX_DT_S, EvacuationConfig, simulate
 from twin.city.grids import CityGrids, load_grids
 from twin.city.shelters import city_shelters, read_shelters, vertical_shelters
 from twin.errors import TwinInputError
@@ -57,7 +57,7 @@ class CityEvacuation:
     cell_size: float | None = None
     margin_m: float = 100.0
     duration_s: float = 3600.0
-    dt_s: float = 0.5
+    dt_s: float = MAX_DT_S  # the longest step the engine is validated at (docs/evacuation.md)
     record_interval_s: float = 30.0
     navigation_interval_s: float = 60.0  # routes follow the water at most this often (flood frames are minutes apart)
     seed: int = 0
@@ -70,6 +70,8 @@ class CityEvacuation:
         for name in ("duration_s", "dt_s", "record_interval_s", "navigation_interval_s"):
             if not getattr(self, name) > 0:
                 raise TwinInputError(f"{name} must be positive, got {getattr(self, name):g}")
+        if self.dt_s > MAX_DT_S:
+            raise TwinInputError(f"dt_s {self.dt_s:g} s is longer than the engine's validated step, {MAX_DT_S:g} s")
         if self.margin_m < 0 or self.vertical < 0:
             raise TwinInputError("the margin and the number of vertical shelters cannot be negative")
         profile_shares(self.elderly_share, self.needs_help_share)
@@ -126,17 +128,17 @@ def run_city_evacuation(folder: Path, spec: CityEvacuation, out: Path,
     exits = pd.DataFrame({"id": shelters["shelter_id"], "x": ex_x, "y": ex_y,
                           "radius_m": max(SHELTER_RADIUS_M, way.cell),
                           "capacity": np.ceil(shelters["capacity"].to_numpy(float) / spec.people_per_agent)})
-    depth, hazard = hazard_depth(city, way, spec.flood_result, spec.official_hazard)
-    config = EvacuationConfig(duration_s=spec.duration_s, dt_s=spec.dt_s, seed=spec.seed,
-                              trajectory_interval_s=spec.record_interval_s,
-                              nav_min_interval_s=spec.navigation_interval_s,
-                              nav_refresh_s=max(spec.navigation_interval_s, EvacuationConfig().nav_refresh_s))
+    water, forecast, hazard = hazard_depth(city, way, spec.flood_result, spec.official_hazard)
+    config = EvacuationConfig.for_city(duration_s=spec.duration_s, dt_s=spec.dt_s, seed=spec.seed,
+                                       trajectory_interval_s=spec.record_interval_s,
+                                       nav_min_interval_s=spec.navigation_interval_s,
+                                       nav_refresh_s=max(spec.navigation_interval_s, EvacuationConfig.for_city().nav_refresh_s))
     if len(agents) == 0:
         raise TwinInputError(f"{folder}: nobody to evacuate ({people.sum():.0f} people at {spec.people_per_agent:g} "
                              "per agent)")
     try:
         result = simulate(way.walls, way.cell, (way.transform.c, way.transform.f), agents, exits,
-                          depth=depth, config=config, progress=on_progress)
+                          depth=water, config=config, progress=on_progress, forecast_times=forecast)
     except SimInputError as exc:
         raise TwinInputError(f"{folder}: {exc}") from None
     catchment = nearest_exit(way, rows, cols, ex_rows, ex_cols)

@@ -115,7 +115,8 @@ def run_evacuation(inputs: EvacuationInputs, config: EvacuationConfig, out: Path
     walls = np.isnan(g.data) | (g.data != 0)
     try:
         result = simulate(walls, g.cell_size, (g.transform.c, g.transform.f), inputs.agents, inputs.exits,
-                          depth=inputs.flood, config=config, progress=on_progress)
+                          depth=inputs.flood, config=config, progress=on_progress,
+                          forecast_times=None if inputs.flood is None else inputs.flood.times)
     except SimInputError as exc:
         raise _blame(exc, inputs.paths) from None
     out.mkdir(parents=True, exist_ok=True)
@@ -135,6 +136,7 @@ def summarise(result: EvacuationResult, config: EvacuationConfig) -> dict:
         "arrived": result.arrived,
         "stranded": result.stranded,
         "not_arrived": result.agents - result.arrived - result.stranded,
+        "redirected": int(result.redirected.sum()),
         "evacuation_time_s": None if np.isnan(evac) else round(evac, 3),
         "simulated_s": round(result.simulated_s, 3),
         "dt_s": config.dt_s,

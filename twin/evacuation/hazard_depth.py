@@ -2,8 +2,12 @@
 
 A flood result's ``depth.nc`` is checked once (``open_depth``) for both evacuation modes. On
 a City it is resampled to the walking grid by nearest cell and interpolated linearly in
-time; the official PLATEAU flood areas give a static depth: an area's recorded depth, else
-the middle of its rank's MLIT class (``twin.depth_classes``).
+time; where the result carries the velocity (``u``, ``v``, as the full scheme writes), the
+water is given with its flow speed, so that walking also stops where it flows too fast. A
+flood result is known in advance: its frame times go to the engine (``forecast_times``) for
+routes planned on the water at the time people get there. The official PLATEAU flood areas
+give a static depth: an area's recorded depth, else the middle of its rank's MLIT class
+(``twin.depth_classes``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.features import rasterize
 
+from sim.evacuation import Water
 from twin import depth_classes
 from twin.city.grids import CityGrids
 from twin.city.hazard_areas import area_ranks
@@ -29,15 +34,21 @@ from twin.files.rasters import Grid
 DEPTH_STEP_S = 10.0
 
 
+#: The water on the walking grid at a time: depth alone, or depth with its flow speed.
+WaterAt = Callable[[float], "np.ndarray | Water"]
+
+
 def open_depth(path: Path) -> xr.Dataset:
     """A flood result's ``depth.nc``, checked: ``depth`` over ``(time, y, x)`` and times that
-    increase."""
+    increase; the velocity ``u``, ``v`` beside it is optional (both or neither, same dims)."""
     try:
         ds = xr.open_dataset(path)
     except (OSError, ValueError) as exc:
         raise TwinInputError(f"{path}: not a readable NetCDF file ({exc})") from None
     if "depth" not in ds or ds["depth"].dims != ("time", "y", "x"):
         raise TwinInputError(f"{path}: needs a variable depth over (time, y, x)")
+    if ("u" in ds) != ("v" in ds) or any(ds[c].dims != ("time", "y", "x") for c in ("u", "v") if c in ds):
+        raise TwinInputError(f"{path}: the velocity needs both u and v over (time, y, x)")
     times = np.asarray(ds["time"].to_numpy(), dtype=float)
     if times.size == 0 or np.any(np.diff(times) <= 0):
         raise TwinInputError(f"{path}: time must be non-empty and increasing")
@@ -45,8 +56,10 @@ def open_depth(path: Path) -> xr.Dataset:
 
 
 class FloodDepth:
-    """Depth at any time from a ``depth.nc`` (``depth`` over ``time, y, x``), linear in time
-    between frames, held before the first and after the last; NaN counts as dry."""
+    """Water at any time from a ``depth.nc`` (``depth`` over ``time, y, x``, and the flow speed
+    when it has ``u``, ``v``), linear in time between frames, held before the first and after
+    the last; NaN counts as dry and still. ``times`` are its frames (the flood is known in
+    advance)."""
 
     def __init__(self, path: Path, walls: Grid) -> None:
         ds = open_depth(path)
@@ -55,48 +68,57 @@ class FloodDepth:
         if depth.shape[1:] != (rows, cols):
             raise TwinInputError(f"{path}: depth grid is {depth.shape[1]} x {depth.shape[2]} cells, "
                                  f"the walls grid has {rows} x {cols}")
+        layers = [depth] + [ds[c] for c in ("u", "v") if c in ds]
         xs, ys = walls.cell_centres()
         tol = 1e-3 * walls.cell_size
         x, y = ds["x"].to_numpy(), ds["y"].to_numpy()
         if np.allclose(y, ys[::-1], atol=tol):
-            depth = depth.isel(y=slice(None, None, -1))
+            layers = [a.isel(y=slice(None, None, -1)) for a in layers]
         elif not np.allclose(y, ys, atol=tol):
             raise TwinInputError(f"{path}: y cell centres do not match the walls grid")
         if not np.allclose(x, xs, atol=tol):
             raise TwinInputError(f"{path}: x cell centres do not match the walls grid")
         self.times = np.asarray(ds["time"].to_numpy(), dtype=float)
         self.path = path
-        self._depth = depth
-        self._cache: dict[int, np.ndarray] = {}
+        self._layers = layers
+        self._cache: dict[int, list[np.ndarray]] = {}
 
-    def _frame(self, k: int) -> np.ndarray:
+    def _frame(self, k: int) -> list[np.ndarray]:
+        """Depth (and flow speed) of frame ``k``, read once."""
         if k not in self._cache:
             if len(self._cache) > 2:
                 self._cache.pop(min(self._cache))
-            self._cache[k] = np.nan_to_num(self._depth.isel(time=k).to_numpy().astype(np.float32), nan=0.0)
+            grids = [a.isel(time=k).to_numpy().astype(np.float32) for a in self._layers]
+            if len(grids) == 3:
+                grids = [grids[0], np.hypot(grids[1], grids[2])]
+            self._cache[k] = [np.nan_to_num(g, nan=0.0) for g in grids]
         return self._cache[k]
 
-    def __call__(self, t: float) -> np.ndarray:
+    def __call__(self, t: float) -> np.ndarray | Water:
         k = int(np.searchsorted(self.times, t, side="right")) - 1
         if k < 0:
-            return self._frame(0)
-        if k >= len(self.times) - 1:
-            return self._frame(len(self.times) - 1)
-        w = np.float32((t - self.times[k]) / (self.times[k + 1] - self.times[k]))
-        return (1 - w) * self._frame(k) + w * self._frame(k + 1)
+            layers = self._frame(0)
+        elif k >= len(self.times) - 1:
+            layers = self._frame(len(self.times) - 1)
+        else:
+            w = np.float32((t - self.times[k]) / (self.times[k + 1] - self.times[k]))
+            layers = [(1 - w) * a + w * b for a, b in zip(self._frame(k), self._frame(k + 1))]
+        return layers[0] if len(layers) == 1 else Water(layers[0], layers[1])
 
 
 def hazard_depth(city: CityGrids, way: Walkway, flood_result: Path | None,
-                 official_hazard: str | None) -> tuple[Callable[[float], np.ndarray] | None, dict]:
-    """Depth on the walking grid as a function of time (None: no water), and its description."""
+                 official_hazard: str | None) -> tuple[WaterAt | None, list[float] | None, dict]:
+    """The water on the walking grid as a function of time (None: no water), the times it is
+    known ahead of the clock (a flood result's frames; None for a fixed depth or no water) and
+    its description."""
     if flood_result is not None:
         return _flood_depth(city, way, flood_result)
     if official_hazard is not None:
         depth = official_depth(city, way.transform, way.walls.shape, official_hazard)
-        return (lambda t: depth), {"kind": "official", "layer": official_hazard,
-                                   "max_depth_m": float(depth.max()) if depth.size else 0.0,
-                                   "rank_depth_m": {c.rank: c.middle_m for c in depth_classes.CLASSES}}
-    return None, {"kind": "none"}
+        return (lambda t: depth), None, {"kind": "official", "layer": official_hazard,
+                                         "max_depth_m": float(depth.max()) if depth.size else 0.0,
+                                         "rank_depth_m": {c.rank: c.middle_m for c in depth_classes.CLASSES}}
+    return None, None, {"kind": "none"}
 
 
 def official_depth(city: CityGrids, transform: Affine, shape: tuple[int, int], which: str) -> np.ndarray:
@@ -122,8 +144,9 @@ def official_depth(city: CityGrids, transform: Affine, shape: tuple[int, int], w
     return out
 
 
-def _flood_depth(city: CityGrids, way: Walkway, result: Path) -> tuple[Callable, dict]:
-    """Depth of a flood result on the walking grid: linear in time, nearest flood cell in space."""
+def _flood_depth(city: CityGrids, way: Walkway, result: Path) -> tuple[WaterAt, list[float], dict]:
+    """The water of a flood result on the walking grid (depth, and flow speed when it has one):
+    linear in time, nearest flood cell in space; with its frame times."""
     path = Path(result) / "depth.nc" if Path(result).is_dir() else Path(result)
     if not path.is_file():
         raise TwinInputError(f"{result}: no depth.nc (give the folder of a 'twin flood run --city' result)")
@@ -137,30 +160,36 @@ def _flood_depth(city: CityGrids, way: Walkway, result: Path) -> tuple[Callable,
     covered = (ix >= 0) & (iy >= 0)
     if not covered.any():
         raise TwinInputError(f"{path}: the flood grid does not overlap city {city.id!r} near its buildings")
-    frames = np.nan_to_num(ds["depth"].to_numpy().astype(np.float32), nan=0.0)
+    speed = np.hypot(ds["u"].to_numpy(), ds["v"].to_numpy()) if "u" in ds else None
+    layers = [ds["depth"].to_numpy()] if speed is None else [ds["depth"].to_numpy(), speed]
+    on_grid = [np.where(covered[None], np.nan_to_num(a.astype(np.float32), nan=0.0)
+                        [:, np.maximum(iy, 0), np.maximum(ix, 0)], 0.0).astype(np.float32) for a in layers]
     ds.close()
-    on_grid = np.where(covered[None], frames[:, np.maximum(iy, 0), np.maximum(ix, 0)], 0.0).astype(np.float32)
 
-    cache: dict[float, np.ndarray] = {}
+    cache: dict[float, np.ndarray | Water] = {}
 
-    def depth(t: float) -> np.ndarray:
+    def water(t: float) -> np.ndarray | Water:
         t = float(np.floor(t / DEPTH_STEP_S) * DEPTH_STEP_S)
         if t not in cache:
             cache.clear()
-            cache[t] = interpolated(t)
+            now = interpolated(t)
+            cache[t] = now[0] if len(now) == 1 else Water(now[0], now[1])
         return cache[t]
 
-    def interpolated(t: float) -> np.ndarray:
+    def interpolated(t: float) -> list[np.ndarray]:
         k = int(np.searchsorted(times, t, side="right")) - 1
         if k < 0:
-            return on_grid[0]
+            return [a[0] for a in on_grid]
         if k >= len(times) - 1:
-            return on_grid[-1]
+            return [a[-1] for a in on_grid]
         w = np.float32((t - times[k]) / (times[k + 1] - times[k]))
-        return (1 - w) * on_grid[k] + w * on_grid[k + 1]
+        return [(1 - w) * a[k] + w * a[k + 1] for a in on_grid]
 
-    return depth, {"kind": "flood", "times_s": [float(times[0]), float(times[-1])],
-                   "max_depth_m": float(on_grid.max())}
+    description = {"kind": "flood", "times_s": [float(times[0]), float(times[-1])],
+                   "max_depth_m": float(on_grid[0].max()), "velocity": speed is not None}
+    if speed is not None:
+        description["max_flow_speed_m_s"] = float(on_grid[1].max())
+    return water, [float(x) for x in times], description
 
 
 def _nearest_index(centres: np.ndarray, values: np.ndarray) -> np.ndarray:

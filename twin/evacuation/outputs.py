@@ -54,7 +54,8 @@ class CityOutputs:
         return pd.DataFrame({
             "agent_id": a["id"].to_numpy(), "gml_id": self.buildings["gml_id"].to_numpy()[a["building"].to_numpy()],
             "profile": a["profile"].to_numpy(), "people": self.weight, "start_s": r.start_s,
-            "lon": lon0, "lat": lat0, "exit_id": r.exit_id, "arrival_s": r.arrival_s, "stranded_s": r.stranded_s,
+            "lon": lon0, "lat": lat0, "exit_id": r.exit_id, "redirected": r.redirected, "arrival_s": r.arrival_s,
+            "stranded_s": r.stranded_s,
             "stranded_lon": np.where(stranded, slon, np.nan), "stranded_lat": np.where(stranded, slat, np.nan)})
 
     def clearance(self) -> pd.DataFrame:
@@ -101,6 +102,7 @@ class CityOutputs:
                 "people_represented": round(float(self.weight.sum()), 1),
                 "people_arrived": round(float(self.weight[arrived].sum()), 1),
                 "people_stranded": round(float(self.weight[stranded].sum()), 1),
+                "people_redirected": round(float(self.weight[r.redirected].sum()), 1),
                 "people_by_profile": {k: round(float(v), 1) for k, v in by_profile.items()},
                 "shelters": len(self.shelters),
                 "vertical_shelters": int((self.shelters["kind"] == "vertical").sum())}

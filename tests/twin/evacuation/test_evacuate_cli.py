@@ -41,8 +41,10 @@ def scene(tmp_path: Path) -> dict[str, Path]:
             "dir": tmp_path, "shape": lay.walls.shape, "transform": transform}
 
 
-def write_depth(path: Path, shape: tuple[int, int], transform: Affine, frames: list[tuple[float, float]]) -> Path:
-    """depth.nc as ``twin flood run`` writes it: y descending (row 0 north), uniform depths."""
+def write_depth(path: Path, shape: tuple[int, int], transform: Affine, frames: list[tuple[float, float]],
+                flow_m_s: float | None = None) -> Path:
+    """depth.nc as ``twin flood run`` writes it: y descending (row 0 north), uniform depths; with
+    ``flow_m_s``, also the velocity u, v (the full scheme's) at that speed (u:v = 3:4)."""
     rows, cols = shape
     with netCDF4.Dataset(path, "w") as ds:
         ds.createDimension("time", None)
@@ -53,6 +55,10 @@ def write_depth(path: Path, shape: tuple[int, int], transform: Affine, frames: l
         ds.createVariable("y", "f8", ("y",))[:] = transform.f - CELL * (np.arange(rows) + 0.5)
         ds.createVariable("depth", "f4", ("time", "y", "x"))[:] = np.stack(
             [np.full(shape, d, dtype=np.float32) for _, d in frames])
+        if flow_m_s is not None:
+            for name, share in (("u", 0.6), ("v", -0.8)):
+                ds.createVariable(name, "f4", ("time", "y", "x"))[:] = np.full((len(frames), *shape), share * flow_m_s,
+                                                                               dtype=np.float32)
     return path
 
 
@@ -86,6 +92,35 @@ def test_flood_from_depth_nc_slows_and_strands(scene):
     stranded = pd.read_csv(out / "stranded.csv")
     assert set(stranded.columns) == {"agent_id", "stranded_s", "x", "y"}
     assert stranded["stranded_s"].between(14.9, 15.3).all()
+
+
+@pytest.mark.parametrize("flow", [None, 2.5])
+def test_flowing_water_from_depth_nc_strands_those_it_sweeps_off_their_feet(scene, flow):
+    # 0.2 m is below both depth limits (adult 0.5 m, elderly 0.3 m); flowing at 2.5 m/s it makes
+    # d·v = 0.5 m²/s: above the elderly limit of 0.4 m²/s, below the adult one of 0.6 m²/s
+    # (docs/evacuation.md, Jonkman & Penning-Rowsell 2008; Cox et al. 2010), so the five elderly
+    # are stranded where they stand at the start and the 25 adults are not; still, nobody is.
+    depth = write_depth(scene["dir"] / "depth.nc", scene["shape"], scene["transform"], [(0.0, 0.2), (60.0, 0.2)],
+                        flow_m_s=flow)
+    out = scene["dir"] / "flowing"
+    proc = twin("evacuate", "run", "--walls", scene["walls"], "--agents", scene["agents"], "--exits",
+                scene["exits"], "--flood", depth, "--duration", 5, "-o", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    stranded = pd.read_csv(out / "stranded.csv")
+    if flow is None:
+        assert len(stranded) == 0
+        return
+    profiles = pd.read_csv(scene["agents"]).set_index("id")["profile"]
+    assert sorted(profiles[stranded["agent_id"]]) == ["elderly"] * 5
+    assert (stranded["stranded_s"] == 0.0).all()
+
+
+def test_velocity_needs_both_components(scene):
+    depth = write_depth(scene["dir"] / "depth.nc", scene["shape"], scene["transform"], [(0.0, 0.2)])
+    with netCDF4.Dataset(depth, "a") as ds:
+        ds.createVariable("u", "f4", ("time", "y", "x"))[:] = np.zeros((1, *scene["shape"]), np.float32)
+    bad(twin("evacuate", "run", "--walls", scene["walls"], "--agents", scene["agents"], "--exits", scene["exits"],
+             "--flood", depth, "-o", scene["dir"] / "o"), "depth.nc", "u and v")
 
 
 def bad(proc: subprocess.CompletedProcess, *words: str) -> None:
