@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEMO_SCENARIO ?= --data-dir $(DEMO)/data --city sample --scenario river-breach --cell-size 16 --duration 3600 \
 	--evacuation --people-per-agent 10 --evacuation-cell-size 8 --evacuation-duration 1800
 
-.PHONY: setup demo demo-data test bench clean
+.PHONY: setup demo demo-data lint test bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,12 +41,18 @@ demo: demo-data
 	$(TWIN) sensors simulate --city sample --url http://$(HOST):$(PORT) --key "$$(cat $(DEMO)/simulator.key)" --backfill 21d --wait 60 > $(DEMO)/simulator.log 2>&1 &
 	$(TWIN) serve --data-dir $(DEMO)/data --host $(HOST) --port $(PORT)
 
-test: setup
+## ruff (lint and import order) and mypy over the three packages; settings in pyproject.toml.
+lint: setup
+	$(VENV)/bin/ruff check citygml sim twin tests bench
+	$(VENV)/bin/mypy
+
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m pip install -q -e '.[peers]'
 	$(PY) bench/reader.py
+	$(PY) bench/samplecity.py
 	$(PY) bench/convert.py
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py

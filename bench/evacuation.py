@@ -27,8 +27,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.evacuation import EvacuationConfig, simulate  # noqa: E402
-from sim.evacuation.rimea import agents_table, rimea9, room_crowd  # noqa: E402
+from sim.evacuation import EvacuationConfig, simulate
+from sim.evacuation.rimea import agents_table, rimea9, room_crowd
 
 
 def city_grid(n: int = 1000, seed: int = 7) -> np.ndarray:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import cpu_seconds, free_port
 from citygml.samplecity import generate
-from twin.convert import convert
+from twin.convert.pipeline import convert
 from twin.server import Settings
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys

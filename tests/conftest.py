@@ -40,7 +40,7 @@ def koshigaya() -> Path:
 
 @pytest.fixture
 def osaka() -> Path:
-    return plateau_sample("27100_osaka")
+    return plateau_sample("27100_osaka-shi_city_2024_citygml_1")
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def sample_city(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def converted_city(sample_city, tmp_path_factory) -> Path:
     """The sample city converted into a City folder, in a data dir of its own."""
-    from twin.convert import convert
+    from twin.convert.pipeline import convert
 
     out = tmp_path_factory.mktemp("data") / "sample"
     convert(sample_city, out)

@@ -14,7 +14,9 @@ from sqlalchemy import text
 
 from tests.store.postgres import _as_postgres, create_database, pg_bin, postgres_cluster
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
-from twin import jobs
+from twin.files.atomic import write_atomic
+from twin.files.job_state import ACTIVE, INTERRUPTED
+from twin.scenarios import jobs
 from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
@@ -86,7 +88,7 @@ def wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         job = client.get(f"/api/scenarios/{job_id}").json()
-        if job["status"] not in jobs.ACTIVE:
+        if job["status"] not in ACTIVE:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s")
@@ -95,8 +97,8 @@ def wait(client: TestClient, job_id: str, timeout: float = 120) -> dict:
 def test_disk_full_while_writing_frames_fails_the_job_and_serves_nothing(data_dir, monkeypatch):
     real = jobs.write_frames
 
-    def fill_the_disk(depth_nc: Path, folder: Path, crs) -> dict:
-        real(depth_nc, folder, crs)  # every PNG is written, then frames.json finds the disk full
+    def fill_the_disk(depth_nc: Path, folder: Path, crs, wet_m: float) -> dict:
+        real(depth_nc, folder, crs, wet_m)  # every PNG is written, then frames.json finds the disk full
         raise OSError(errno.ENOSPC, "No space left on device", str(folder / "frames.json"))
 
     monkeypatch.setattr(jobs, "write_frames", fill_the_disk)
@@ -116,10 +118,10 @@ def test_a_crash_mid_run_leaves_no_result_and_restart_says_interrupted(data_dir)
     folder = data_dir / "scenarios" / "0123456789ab"
     (folder / ".result.partial").mkdir(parents=True)
     (folder / ".result.partial" / "depth.nc").write_bytes(b"torn")
-    jobs.write_atomic(folder / "job.json", b'{"id": "0123456789ab", "city": "sample", "scenario": {}, '
-                                           b'"status": "queued"}')
+    write_atomic(folder / "job.json", b'{"id": "0123456789ab", "city": "sample", "scenario": {}, '
+                                      b'"status": "queued"}')
     with TestClient(create_app(Settings(data_dir=data_dir))) as client:
         job = client.get("/api/scenarios/0123456789ab").json()
-        assert job["status"] == "failed" and job["reason"] == jobs.INTERRUPTED
+        assert job["status"] == "failed" and job["reason"] == INTERRUPTED
         assert client.get("/api/scenarios/0123456789ab/summary.json").status_code == 409
     assert sorted(p.name for p in folder.iterdir()) == ["job.json"]

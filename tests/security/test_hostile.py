@@ -168,7 +168,8 @@ def test_oversized_numbers_in_bodies(http, number):
     refused(http.post("/api/scenarios", headers=headers,
                       content=f'{{"city": "{CITY_ID}", "scenario": "cloudburst-100mm", "cell_size": {number}}}'))
     refused(http.post("/api/scenarios", headers=headers,
-                      content=f'{{"city": "{CITY_ID}", "scenario": "cloudburst-100mm", "overrides": {{"duration_s": {number}}}}}'))
+                      content=f'{{"city": "{CITY_ID}", "scenario": "cloudburst-100mm", '
+                              f'"overrides": {{"duration_s": {number}}}}}'))
     refused(http.post("/ngsi/v2/entities", headers=headers,
                       content=f'{{"id": "g1", "type": "WaterLevel", "level": {{"type": "Number", "value": {number}}}}}'))
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citygml.samplecity import generate
-from twin.imports import INTERRUPTED
+from twin.files.job_state import INTERRUPTED
 from twin.server import Settings, create_app
 
 PROBLEM = "application/problem+json"
@@ -90,10 +90,10 @@ def test_symlinks_leading_out_are_refused(server, tmp_path, dataset):
     (imports / "mixed" / "udx" / outside.name).symlink_to(outside)  # one file outside
     for source in ("escape", "escape/udx", "mixed"):
         response = client.post("/api/cities", json={"source": source, "name": "evil"}, headers=admin)
-        assert response.status_code == 422 and response.json()["type"] == "/problems/bad-source", source
+        assert response.status_code == 422 and response.json()["type"] == "/problems/bad-input", source
 
 
-def test_zip_slip_and_zip_bombs_are_refused_whole(server, tmp_path, dataset):
+def test_zip_slip_links_and_zip_bombs_are_refused_whole(server, tmp_path, dataset):
     client, admin, _ = server
     gml = next(dataset.glob("udx/bldg/*.gml"))
     with zipfile.ZipFile(tmp_path / "import" / "slip.zip", "w", zipfile.ZIP_DEFLATED) as z:
@@ -102,7 +102,12 @@ def test_zip_slip_and_zip_bombs_are_refused_whole(server, tmp_path, dataset):
     with zipfile.ZipFile(tmp_path / "import" / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
         z.write(gml, f"udx/bldg/{gml.name}")
         z.writestr("udx/bldg/53394500_bldg_6697_op.gml", b"<a>" + b" " * 50_000_000 + b"</a>")
-    for source, why in (("slip.zip", "unsafe zip member"), ("bomb.zip", "zip bomb")):
+    with zipfile.ZipFile(tmp_path / "import" / "link.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(gml, f"udx/bldg/{gml.name}")
+        link = zipfile.ZipInfo("udx/bldg/53394501_bldg_6697_op.gml")
+        link.external_attr = (0o120777 << 16)  # a symbolic link member (S_IFLNK) pointing out of the dataset
+        z.writestr(link, "/etc/passwd")
+    for source, why in (("slip.zip", "unsafe zip member"), ("bomb.zip", "zip bomb"), ("link.zip", "unsafe zip member")):
         response = client.post("/api/cities", json={"source": source, "name": "evil"}, headers=admin)
         assert response.status_code == 422 and why in response.json()["detail"], response.text
     assert not (tmp_path / "evil_bldg_6697_op.gml").exists()

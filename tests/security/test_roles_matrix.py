@@ -39,6 +39,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/imports/{job_id}"): ADMIN,
     ("GET", "/tiles/{city_id}/{path}"): ANYONE,
     ("GET", "/"): ANYONE,
+    ("GET", "/src/shared/depth-classes.js"): ANYONE,
     ("GET", "/src/{path}"): ANYONE,
     ("GET", "/cesium/{path}"): ANYONE,
     ("GET", "/sta/v1.1"): KEYS,

@@ -16,7 +16,7 @@ import pytest
 from tests.sensors.conftest import free_port
 from tests.sensors.test_durability import serve
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
-from twin.jobs import INTERRUPTED
+from twin.files.job_state import INTERRUPTED
 from twin.server import Settings
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys

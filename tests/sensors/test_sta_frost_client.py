@@ -46,7 +46,7 @@ def test_frost_client_creates_a_thing_deeply_posts_observations_and_reads_them_b
     assert isinstance(thing.id, int)
 
     stream = service.datastreams().query().filter("name eq 'level'").list().get(0)
-    start = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     for i in range(3):
         obs = fsc.Observation(result=1.0 + i, phenomenon_time=start + dt.timedelta(minutes=10 * i),
                               datastream=stream)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.flood import (Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series,
-                       simulate)
+from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series, simulate
 from sim.flood.forcing import MM_PER_H
 
 

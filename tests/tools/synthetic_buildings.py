@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from citygml.model import Feature, Geometry, Polygon, Surface, Texture
-from twin.enu import LocalFrame, ecef_to_geodetic
+from twin.tiles.enu import LocalFrame, ecef_to_geodetic
 
 SITE = LocalFrame(139.67, 35.28, 0.0)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.enu import ecef_to_geodetic
-from twin.glb import accessor_array, buffer_views, read_glb
-from twin.tile_metadata import decode_table
+from twin.tiles.enu import ecef_to_geodetic
+from twin.tiles.glb import accessor_array, buffer_views, read_glb
+from twin.tiles.metadata import decode_table
 
 #: glTF y-up → 3D Tiles z-up (OGC 22-025r4, "glTF transforms"): (x, y, z) → (x, −z, y).
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])

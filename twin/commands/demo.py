@@ -24,14 +24,15 @@ def demo(
     """Make the sample city (once), convert it (once), run a flood + evacuation scenario (once)
 and serve it; prints the URL to open."""
     from citygml.samplecity import generate
-    from twin.convert import convert
+    from twin.city.layout import is_city
+    from twin.convert.pipeline import convert
 
     source = home / "source"
     city = home / "data" / "sample"
     if not (source / "udx").is_dir():
         typer.echo(f"twin: writing a {buildings}-building sample city to {source}", err=True)
         generate(source, buildings=buildings, seed=seed)
-    if not (city / "city.json").is_file():
+    if not is_city(city):
         typer.echo(f"twin: converting it into {city}", err=True)
         convert(source, city)
     if not any((home / "data" / "scenarios").glob("*/evacuation/summary.json")):

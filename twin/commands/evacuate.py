@@ -54,7 +54,7 @@ def run(
     """Evacuate agents to exits and write arrivals.csv, stranded.csv, trajectories.parquet and
     summary.json into OUT; with --city also clearance.csv, shelters.csv, buildings.csv."""
     from sim.evacuation import EvacuationConfig  # heavy (numba, pandas): only when run
-    from twin.evacuation_run import read_inputs, run_evacuation
+    from twin.evacuation.grid_run import read_inputs, run_evacuation
     if city is not None:
         grid_flags = {"--walls": walls, "--agents": agents, "--exits": exits, "--flood": flood}
         given = [flag for flag, value in grid_flags.items() if value is not None]
@@ -88,8 +88,8 @@ def run(
 
 def _run_city(city: Path, out: Path, as_json: bool, *, occupancy: Path | None, elderly_share: float | None,
               needs_help_share: float | None, **options) -> None:
-    from twin.city_evacuation import CityEvacuation, run_city_evacuation
-    from twin.population import ELDERLY_SHARE, NEEDS_HELP_SHARE, read_occupancy
+    from twin.evacuation.city_run import CityEvacuation, run_city_evacuation
+    from twin.evacuation.population import ELDERLY_SHARE, NEEDS_HELP_SHARE, read_occupancy
 
     if not city.is_dir():
         raise TwinInputError(f"--city {city}: no such City folder")

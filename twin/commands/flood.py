@@ -14,8 +14,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from sim.flood import Boundaries, Boundary, Forcing, Gauge, Inflow, Rain, Scheme, Series
 from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
-from twin.flood_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
-from twin.rasters import Grid, read_grid
+from twin.files.rasters import Grid, read_grid
+from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
 
 
 def register(app: typer.Typer) -> None:
@@ -46,13 +46,17 @@ def run(
     gauge: list[str] = typer.Option([], "--gauge", help="NAME=X,Y: record the depth there."),
     duration: float = typer.Option(None, "--duration", help="Simulated time, s (with --city: overrides the scenario's)."),
     output_interval: float = typer.Option(None, "--output-interval", help="Seconds between depth frames (default: duration/10)."),
-    gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples (default: the output interval)."),
+    gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples "
+                                                                   "(default: the output interval)."),
     arrival_depth: float = typer.Option(0.1, "--arrival-depth", help="Depth that counts as arrival, m."),
     scheme: str = typer.Option("auto", "--scheme", help="inertial (fast; slow floods), full (shallow water "
                                "equations; breaches, dam breaks) or auto (picks one and says why)."),
     precision: str = typer.Option("float32", "--precision", help="float32 (fast) or float64."),
     threads: int = typer.Option(None, "--threads", help="Threads for the kernels (default: all numba allows)."),
     cfl: float = typer.Option(Scheme.cfl, "--cfl", help="CFL number α of the adaptive step."),
+    allow_estimated_terrain: bool = typer.Option(False, "--allow-estimated-terrain",
+                                                 help="With --city: run even where the City's terrain is estimated "
+                                                      "from its buildings (no DEM); the share goes into summary.json."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -67,7 +71,8 @@ def run(
         given = [flag for flag, value in grid_flags.items() if value is not None]
         if given:
             raise TwinInputError(f"{given[0]} belongs to the grid mode; with --city the scenario sets the forcing")
-        _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json)
+        _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json,
+                  allow_estimated_terrain)
         return
     if dem is None:
         raise TwinInputError("twin flood run needs --dem DEM (grid mode) or --city CITY --scenario SCENARIO")
@@ -137,9 +142,11 @@ def _report(summary: dict, out: Path, as_json: bool) -> None:
 
 
 def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
-              output_interval: float | None, scheme_args: dict, out: Path, as_json: bool) -> None:
-    from twin.city_flood import load_city, run_city_flood
-    from twin.scenario import load_scenario
+              output_interval: float | None, scheme_args: dict, out: Path, as_json: bool,
+              allow_estimated_terrain: bool = False) -> None:
+    from twin.city.grids import load_grids, require_measured_terrain
+    from twin.flood.city_run import run_city_flood
+    from twin.flood.scenario import load_scenario
 
     if city is None or scenario_ref is None:
         raise TwinInputError("the city mode needs both --city CITY and --scenario SCENARIO")
@@ -152,7 +159,8 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         _duration(duration)
     if output_interval is not None:
         _interval(output_interval, duration or chosen.duration_s)
-    grids = load_city(city, cell_size)
+    grids = load_grids(city, cell_size)
+    require_measured_terrain(grids, allow_estimated_terrain)
     scheme = _scheme(scheme_args)
     total = chosen.duration_s if duration is None else duration
     summary = _with_progress(total, as_json, lambda progress: run_city_flood(

@@ -22,7 +22,7 @@ def render_command(
     flood_result: Path = typer.Option(None, help="A twin flood run output folder: draws its maximum depth."),
 ) -> None:
     """Draw the City's terrain and buildings offscreen (pyvista) into a PNG."""
-    from twin.render import RenderOptions, render_city
+    from twin.pictures.render import RenderOptions, render_city
 
     try:
         width, height = (int(v) for v in size.lower().split("x"))

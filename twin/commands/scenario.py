@@ -33,18 +33,23 @@ def run(
                                                help="With --evacuation: walking grid cell size, m (default: the "
                                                     "flood's)."),
     evacuation_duration: float = typer.Option(3600.0, "--evacuation-duration", help="With --evacuation: simulated s."),
+    allow_estimated_terrain: bool = typer.Option(False, "--allow-estimated-terrain",
+                                                 help="Run even where the City's terrain is estimated from its "
+                                                      "buildings (no DEM); the share goes into summary.json."),
 ) -> None:
     """Run SCENARIO on CITY as the server would (DATA_DIR/scenarios/<id>/) and wait for it. Do not
     point it at a data folder a running server uses: the server would not see the new job."""
     from dataclasses import replace
 
-    from twin.city_evacuation import evacuation_spec
-    from twin.city_flood import load_city
-    from twin.jobs import ACTIVE, JobRunner
-    from twin.scenario import load_scenario
+    from twin.city.grids import load_grids
+    from twin.city.layout import is_city
+    from twin.evacuation.city_run import evacuation_spec
+    from twin.files.job_state import ACTIVE
+    from twin.flood.scenario import load_scenario
+    from twin.scenarios.jobs import JobRunner
 
     folder = data_dir / city
-    if not (folder / "city.json").is_file():
+    if not is_city(folder):
         raise TwinInputError(f"--city {city}: no converted City at {folder}")
     chosen = load_scenario(scenario)
     if duration is not None:
@@ -56,17 +61,19 @@ def run(
         options = {"time_of_day": time_of_day, "people_per_agent": people_per_agent, "vertical": vertical,
                    "duration_s": evacuation_duration, "cell_size": evacuation_cell_size}
         evacuation_spec(options, None, cell_size)
-    grids = load_city(folder, cell_size)
+    grids = load_grids(folder, cell_size)
     runner = JobRunner(data_dir, workers=1)
     try:
-        job = runner.submit(grids, chosen, cell_size, options)
+        job = runner.submit(grids, chosen, cell_size, options, allow_estimated_terrain)
         with Progress(TextColumn(f"[bold]{chosen.name}"), BarColumn(), TextColumn("{task.fields[what]}"),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("", total=1.0, what="")
-            while (now := runner.get(job.id)).status in ACTIVE:
+            now = job
+            while now.status in ACTIVE:
+                time.sleep(0.3)
+                now = runner.get(job.id) or now
                 what = "evacuation" if now.progress >= 0.99 and options else f"flood {now.sim_time_s:.0f} s"
                 bar.update(task, completed=now.progress, what=what)
-                time.sleep(0.3)
     finally:
         runner.shutdown()
     if now.status != "done":

@@ -1,1 +1,1 @@
-"""Built-in flood scenarios (TOML), found by name by ``twin.scenario.load_scenario``."""
+"""Scenario jobs: what ``/api/scenarios`` and ``twin scenario`` mean (jobs, results, figures, reports)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Union
 
 from twin.sensors.errors import SensorInputError
 from twin.sensors.times import parse_moment
@@ -21,7 +20,7 @@ MAX_TOP = 10_000
 MAX_SKIP = 2**63 - 1
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 
-Literal = Union[float, int, str, bool, datetime, None]
+Literal = float | int | str | bool | datetime | None
 
 
 @dataclass(frozen=True)
@@ -41,16 +40,16 @@ class Compare:
 @dataclass(frozen=True)
 class Logical:
     op: str  # "and" | "or"
-    left: "Filter"
-    right: "Filter"
+    left: Filter
+    right: Filter
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Filter"
+    operand: Filter
 
 
-Filter = Union[Compare, Logical, Not]
+Filter = Compare | Logical | Not
 
 
 @dataclass
@@ -63,7 +62,7 @@ class Query:
     orderby: list[tuple[str, bool]] = field(default_factory=list)  # (property, descending)
     select: list[str] | None = None
     filter: Filter | None = None
-    expand: list["Expand"] = field(default_factory=list)
+    expand: list[Expand] = field(default_factory=list)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from twin.sensors.errors import SensorInputError
 from twin.sensors.ingest import GENERIC, NewObservation, Writer, store_observations
-from twin.sensors.times import parse_period, parse_moment
+from twin.sensors.times import parse_moment, parse_period
 from twin.store import models as m
 
 

@@ -4,29 +4,48 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
 from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
+from twin.convert.imports import ImportRunner
+from twin.scenarios.jobs import JobRunner
 from twin.server import problems
 from twin.server.audit import AuditTrail
 from twin.server.auth import CSRF_HEADER, document_roles, role_registry
 from twin.server.cities import CityRegistry
+from twin.server.hazard_maps import HazardMaps
 from twin.server.headers import SecurityHeaders, viewer_policy
 from twin.server.limits import BodyLimit
 from twin.server.observation_posts import ObservationPosts
 from twin.server.ratelimit import Limit, RateLimiter
-from twin.server.routes import audit, cities, footfall, hazard, imports, keys, live_forcing, ngsi, scenario_reports, scenarios, session, shelters, sta, stream, tiles, viewer
+from twin.server.routes import (
+    audit,
+    cities,
+    footfall,
+    hazard,
+    imports,
+    keys,
+    live_forcing,
+    ngsi,
+    scenario_reports,
+    scenarios,
+    session,
+    shelters,
+    sta,
+    stream,
+    tiles,
+    viewer,
+)
 from twin.server.settings import Settings
 from twin.server.tile_responses import TileResponses
 from twin.store import open_store
 from twin.store.apikeys import ApiKeys
 from twin.store.audit import AuditLog
-from twin.store.users import Users
 from twin.store.group_commit import GroupCommit
+from twin.store.users import Users
 
 #: Already compressed or served compressed by ``twin.server.static``; never gzip twice.
 _NO_GZIP = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "model/gltf-binary", "application/octet-stream",
@@ -40,9 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = open_store(settings.database)
     writes = GroupCommit(store.session)
 
+    jobs = JobRunner(settings.data_dir)  # marks the jobs a restart cut off as failed, now
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        jobs.shutdown()
         writes.close()
         store.close()
 
@@ -60,9 +82,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                     frozenset(settings.expensive_routes))
     app.state.writes = writes
     app.state.cities = CityRegistry(settings.data_dir)
+    app.state.jobs = jobs
+    app.state.imports = ImportRunner(settings.data_dir, settings.imports)
+    app.state.hazard_maps = HazardMaps()
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
-    for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing, scenario_reports, scenarios, shelters):
+    for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
+                   scenario_reports, scenarios, shelters):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

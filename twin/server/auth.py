@@ -163,7 +163,7 @@ def role_registry(app: FastAPI) -> dict[tuple[str, str], tuple[Role, ...]]:
         roles = route_roles(route)
         if roles is None:
             raise RuntimeError(f"route {route.path} declares no role: add requires(...)")
-        for method in sorted(route.methods):
+        for method in sorted(route.methods or ()):
             registry[(method, route.path_format)] = roles
     return registry
 

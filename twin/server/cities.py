@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import box, mapping
 
+from twin.city.layout import MANIFEST, CityFolder, is_city
+from twin.errors import TwinInputError
 from twin.server.problems import Problem
 
 CITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MANIFEST = "city.json"
 #: Columns of a building in lists; the detail adds ``lods``, ``flood_risks`` and ``attributes``.
 SUMMARY_COLUMNS = ["gml_id", "building_id", "usage_code", "usage_label", "class_code", "class_label",
                    "height", "storeys", "year", "max_flood_depth", "max_flood_rank",
@@ -64,26 +65,21 @@ class BuildingTable:
 
 
 class City:
-    """A converted city folder: its manifest and (loaded on first use) its buildings."""
+    """A converted city of the data folder: its ``CityFolder`` and (loaded on first use) its buildings."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: CityFolder) -> None:
         self.folder = folder
-        self.id = folder.name
-        self.manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        self.id = folder.id
+        self.manifest: dict[str, Any] = folder.manifest
         self._buildings: BuildingTable | None = None
         self._lock = threading.Lock()
-
-    def file(self, key: str) -> Path | None:
-        name = (self.manifest.get("files") or {}).get(key)
-        return self.folder / name if name else None
 
     def buildings(self) -> BuildingTable:
         with self._lock:
             if self._buildings is None:
-                path = self.file("buildings")
-                if path is None or not path.is_file():
+                if not self.folder.has("buildings"):
                     raise Problem(404, f"City {self.id!r} has no buildings table.", "no-buildings")
-                self._buildings = BuildingTable(gpd.read_parquet(path))
+                self._buildings = BuildingTable(self.folder.buildings())
             return self._buildings
 
 
@@ -98,21 +94,20 @@ class CityRegistry:
     def ids(self) -> list[str]:
         if not self.data_dir.is_dir():
             return []
-        return sorted(p.name for p in self.data_dir.iterdir()
-                      if CITY_ID.match(p.name) and (p / MANIFEST).is_file())
+        return sorted(p.name for p in self.data_dir.iterdir() if CITY_ID.match(p.name) and is_city(p))
 
     def get(self, city_id: str) -> City:
         """The city, or a 404 Problem (also for ids that could never name a folder)."""
         manifest = self.data_dir / city_id / MANIFEST
-        if not CITY_ID.match(city_id) or not manifest.is_file():
+        if not CITY_ID.match(city_id) or not is_city(manifest.parent):
             raise Problem(404, f"No city {city_id!r} in this server's data folder.", "unknown-city")
         stamp = manifest.stat().st_mtime_ns
         with self._lock:
             cached = self._cities.get(city_id)
             if cached is None or cached[0] != stamp:
                 try:
-                    cached = (stamp, City(self.data_dir / city_id))
-                except (OSError, ValueError) as exc:
+                    cached = (stamp, City(CityFolder.open(self.data_dir / city_id)))
+                except TwinInputError as exc:
                     raise Problem(500, f"City {city_id!r} has an unreadable manifest: {exc}",
                                   "bad-manifest") from exc
                 self._cities[city_id] = cached

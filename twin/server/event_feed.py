@@ -95,7 +95,7 @@ class EventFeed:
                     self._first = self._newest = await run_in_threadpool(self._read_newest)
                 else:
                     self._take(await run_in_threadpool(self._read_since, self._newest, False))
-            except Exception as exc:  # noqa: BLE001 - the database is away: keep polling, streams stay open
+            except Exception as exc:
                 log.warning("event log unreadable: %s", exc)
             await asyncio.sleep(self.poll_seconds)
 

@@ -13,6 +13,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from citygml.errors import CityGMLError
+from sim.errors import SimInputError
+from twin.errors import TwinInputError
+
 MEDIA_TYPE = "application/problem+json"
 #: Seconds a client should wait before retrying while the database is away.
 DATABASE_RETRY_AFTER = 5
@@ -55,7 +59,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).description
-        return problem_response(request, exc.status_code, detail, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem_response(request, exc.status_code, detail, headers=headers)
+
+    async def _bad_input(request: Request, exc: Exception) -> JSONResponse:
+        # Bad input found below the routes (a scenario, a dataset, a job's options): the one
+        # place it becomes an answer, 422 with the library's own message.
+        return problem_response(request, 422, str(exc), "bad-input")
+
+    for error in (TwinInputError, CityGMLError, SimInputError):
+        app.add_exception_handler(error, _bad_input)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

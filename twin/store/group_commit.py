@@ -81,7 +81,7 @@ class GroupCommit:
             with self._sessions.begin() as session:
                 for work, _ in group:
                     results.append(work(session))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller of the failing job
+        except Exception as exc:
             if len(group) == 1:
                 group[0][1].set_exception(exc)
             else:

@@ -32,8 +32,19 @@ class ApiKey(Base):
 from datetime import UTC  # noqa: E402  (sensor tables appended below the API keys)
 from typing import Any  # noqa: E402
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Integer,  # noqa: E402
-                        Table, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (  # noqa: E402
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

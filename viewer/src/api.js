@@ -1,29 +1,28 @@
-// The server's REST API (see /openapi.json); every call rejects with the problem's detail.
+// The console's calls to the REST API: the shared ones, with the staff key of this tab when one
+// was entered (a session cookie goes anyway). The public pages use shared/http.js, never this.
+import { fetchJSON } from "./shared/http.js";
+
+export { getConfig, listCities, getCity } from "./shared/http.js";
 
 const KEY_STORAGE = "twin.staffKey";
 
 /** The staff key the flood panel keeps for this tab, if one was entered. */
 export const staffKey = () => sessionStorage.getItem(KEY_STORAGE);
 
-/** GET ``url`` as JSON (with the tab's staff key when there is one; a session cookie goes anyway). */
-export async function getJSON(url) {
-  const key = staffKey();
-  const headers = { Accept: "application/json", ...(key ? { Authorization: `Bearer ${key}` } : {}) };
-  const response = await fetch(url, { headers });
-  if (!response.ok) {
-    let detail = response.statusText;
-    try {
-      detail = (await response.json()).detail ?? detail;
-    } catch {
-      // not a problem+json body: keep the status text
-    }
-    throw new Error(`${url}: ${response.status} ${detail}`);
-  }
-  return response.json();
-}
+/** Remember (or, with an empty key, forget) the staff key for this tab. */
+export const setStaffKey = (key) => (key ? sessionStorage.setItem(KEY_STORAGE, key) : sessionStorage.removeItem(KEY_STORAGE));
 
-export const getConfig = () => getJSON("/api/config");
-export const listCities = async () => (await getJSON("/api/cities")).cities;
-export const getCity = (id) => getJSON(`/api/cities/${encodeURIComponent(id)}`);
+/** The Authorization header of the tab's staff key, or none. */
+export const staffHeaders = () => {
+  const key = staffKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+};
+
+/** ``fetchJSON`` with the tab's staff key. */
+export const api = (url, options = {}) => fetchJSON(url, { ...options, headers: { ...staffHeaders(), ...(options.headers ?? {}) } });
+
+/** GET ``url`` as JSON with the tab's staff key. */
+export const getJSON = (url) => api(url);
+
 export const getBuilding = (cityId, gmlId) =>
   getJSON(`/api/cities/${encodeURIComponent(cityId)}/buildings/${encodeURIComponent(gmlId)}`);

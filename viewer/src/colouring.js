@@ -1,11 +1,10 @@
 // Building colours by attribute, as Cesium 3D Tiles styles, and the legend entries that go with them.
-// Properties come from the tiles' EXT_structural_metadata (twin/tile_metadata.py):
+// Properties come from the tiles' EXT_structural_metadata (twin/tiles/metadata.py):
 // usage_code, height, flood_depth_max, flood_rank_max (noData reads back as undefined).
 import * as Cesium from "/cesium/index.js";
+import { CLASSES, WET_DEPTH_M, WET_TOLERANCE_M } from "./shared/depth-classes.js";
 
 const NO_DATA = "#d9d9d4";
-// A building counts as flooded from 1 cm next to it (twin.city_flood.DRY_DEPTH_M).
-const SIMULATED_WET_M = 0.01;
 
 // PLATEAU bldg:usage codes (Building_usage.xml).
 const USAGE = [
@@ -33,11 +32,8 @@ const HEIGHT = [
   [31, 45, "#fd8d3c"], [45, 60, "#f03b20"], [60, Infinity, "#bd0026"],
 ];
 
-// MLIT standard inundation-depth colours (水害ハザードマップ作成の手引き, 2016); index = depth rank − 1.
-export const FLOOD = [
-  [0, 0.5, "#F7F5A9", "0.5m未満"], [0.5, 3, "#FFD8C0", "0.5–3m"], [3, 5, "#FFB7B7", "3–5m"],
-  [5, 10, "#FF9191", "5–10m"], [10, 20, "#F285C9", "10–20m"], [20, Infinity, "#DC7ADC", "20m以上"],
-];
+// MLIT standard inundation-depth classes, as the server serves them; index = depth rank − 1.
+export const FLOOD = CLASSES.map((c) => [c.lower_m, c.upper_m ?? Infinity, c.colour, `${c.label_ja} / ${c.label_en}`]);
 
 const css = (hex) => Cesium.Color.fromCssColorString(hex);
 const usageColours = new Map(USAGE.map(([code, , , hex]) => [code, css(hex)]));
@@ -87,7 +83,8 @@ export function simulatedStyle(depths) {
   style.color = {
     evaluateColor: (feature, result) => {
       const depth = depths.get(feature.getProperty("gml_id"));
-      const k = depth >= SIMULATED_WET_M ? floodClass(depth, null) : -1;
+      // Wet as the server counts it (twin.depth_classes.is_wet): the scenario's buildings table agrees.
+      const k = depth >= WET_DEPTH_M - WET_TOLERANCE_M ? floodClass(depth, null) : -1;
       return Cesium.Color.clone(k >= 0 ? floodColours[k][2] : noData, result);
     },
   };

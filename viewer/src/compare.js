@@ -2,22 +2,8 @@
 // the change B − A, and the max-depth difference map draped over the city (reds: deeper in B,
 // blues: shallower). Links to each scenario's printable report.
 import * as Cesium from "/cesium/index.js";
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
-
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail ?? detail; } catch { /* not problem+json */ }
-    throw new Error(`${response.status} ${detail}`);
-  }
-  return response.json();
-}
+import { el } from "./shared/dom.js";
+import { fetchJSON } from "./shared/http.js";
 
 const ROWS = [
   ["flooded_area_m2", "浸水面積", "flooded area ha", (v) => (v / 1e4).toFixed(2)],
@@ -74,7 +60,7 @@ export function initComparePanel(element, widget, currentCity) {
 
   async function refresh() {
     const city = currentCity();
-    const { jobs } = await getJson("/api/scenarios");
+    const { jobs } = await fetchJSON("/api/scenarios");
     const done = jobs.filter((j) => j.status === "done" && (!city || j.city === city.id));
     const options = () => done.map((j) => new Option(`${j.scenario.title?.ja ?? j.scenario.name} · ${j.created}`, j.id));
     ui.a.replaceChildren(...options());
@@ -110,7 +96,7 @@ export function initComparePanel(element, widget, currentCity) {
   }
 
   async function compare(a, b) {
-    const body = await getJson(`/api/scenarios/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+    const body = await fetchJSON(`/api/scenarios/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
     ui.out.replaceChildren(figuresTable(body.headline),
       el("p", { className: "flood-message", textContent:
         `B で深く deeper in B ${(body.difference.deeper_area_m2 / 1e4).toFixed(2)} ha (max +${body.difference.max_increase_m} m) · `

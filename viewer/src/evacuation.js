@@ -3,6 +3,8 @@
 // Follows the flood panel through its "flood-job" and "flood-time" events.
 import * as Cesium from "/cesium/index.js";
 import { barChart, lineChart } from "./chart.js";
+import { el } from "./shared/dom.js";
+import { fetchJSON } from "./shared/http.js";
 
 const STATES = {
   waiting: ["#9e9e9e", "待機 waiting"],
@@ -12,18 +14,6 @@ const STATES = {
 };
 const SHELTER = "#ffffff";
 const FULL = "#e53935";
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
-
-async function getJson(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${response.status} ${url}`);
-  return response.json();
-}
 
 /** Rows of a small CSV with a header line (no quoted commas in the evacuation files but names). */
 export function parseCsv(text) {
@@ -124,7 +114,7 @@ export function initEvacuationPanel(element, widget, floodElement, currentCity) 
   async function showTime(t) {
     if (!current) return;
     const ticket = ++pending;
-    const state = await getJson(`/api/scenarios/${current.jobId}/agents?t=${encodeURIComponent(t)}`);
+    const state = await fetchJSON(`/api/scenarios/${current.jobId}/agents?t=${encodeURIComponent(t)}`);
     if (ticket !== pending || !current) return; // a later time was asked for meanwhile
     const colours = Object.fromEntries(Object.entries(STATES).map(([k, [c]]) => [k, Cesium.Color.fromCssColorString(c)]));
     while (agents.length > state.agents.length) agents.remove(agents.get(agents.length - 1));

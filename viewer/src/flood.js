@@ -2,30 +2,11 @@
 // over server-sent events, then animate the depth frames over the 3D city with a time slider.
 import * as Cesium from "/cesium/index.js";
 import { sessionHeaders, signedIn } from "./signin.js";
+import { CLASSES } from "./shared/depth-classes.js";
+import { el } from "./shared/dom.js";
+import { api, setStaffKey, staffKey } from "./api.js";
 
-const KEY_STORAGE = "twin.staffKey";
 const FRAME_MS = 800;
-// MLIT standard inundation-depth colours (水害ハザードマップ作成の手引き, 2016).
-const LEGEND = [
-  ["#F7F5A9", "< 0.5 m"], ["#FFD8C0", "0.5–3 m"], ["#FFB7B7", "3–5 m"],
-  ["#FF9191", "5–10 m"], ["#F285C9", "10–20 m"], ["#DC7ADC", "≥ 20 m"],
-];
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
-
-async function api(url, options = {}) {
-  const response = await fetch(url, options);
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail ?? detail; } catch { /* not problem+json */ }
-    throw new Error(`${response.status} ${detail}`);
-  }
-  return response.status === 204 ? null : response.json();
-}
 
 function loadImage(url) {
   const image = new Image();
@@ -86,7 +67,7 @@ export function initFloodPanel(element, widget, currentCity) {
   const ui = {
     scenario: el("select", { id: "flood-scenario" }),
     key: el("input", { id: "flood-key", type: "password", placeholder: "twin_…", autocomplete: "off",
-                       value: sessionStorage.getItem(KEY_STORAGE) ?? "" }),
+                       value: staffKey() ?? "" }),
     run: el("button", { id: "flood-run", type: "button", textContent: "実行 Run" }),
     progress: el("progress", { id: "flood-progress", max: 1, value: 0, hidden: true }),
     jobs: el("select", { id: "flood-jobs" }),
@@ -97,7 +78,7 @@ export function initFloodPanel(element, widget, currentCity) {
     message: el("p", { id: "flood-message", className: "flood-message" }),
   };
   const legend = el("ul", { className: "flood-legend" },
-    ...LEGEND.map(([colour, label]) => el("li", {}, el("span", { className: "swatch", style: `background:${colour}` }), label)));
+    ...CLASSES.map((c) => el("li", {}, el("span", { className: "swatch", style: `background:${c.colour}` }), c.label_en)));
   element.replaceChildren(
     el("h2", { textContent: "浸水シナリオ Flood scenario" }),
     el("label", {}, "シナリオ ", ui.scenario),
@@ -170,11 +151,11 @@ export function initFloodPanel(element, widget, currentCity) {
     for (const name of ["done", "failed", "cancelled"]) events.addEventListener(name, (e) => finish(e).catch((err) => say(err.message, true)));
   }
 
-  ui.key.addEventListener("change", () => sessionStorage.setItem(KEY_STORAGE, ui.key.value.trim()));
+  ui.key.addEventListener("change", () => setStaffKey(ui.key.value.trim()));
   ui.run.addEventListener("click", async () => {
     const key = ui.key.value.trim();
     if (!key && !signedIn()) { say("職員キーかサインインが必要です · a staff key or a sign-in is needed to run a scenario", true); return; }
-    if (key) sessionStorage.setItem(KEY_STORAGE, key);
+    if (key) setStaffKey(key);
     ui.run.disabled = true;
     try {
       const job = await api("/api/scenarios", {

@@ -6,7 +6,7 @@
 import "./cesium-base.js";
 import * as Cesium from "/cesium/index.js";
 import { barChart, lineChart } from "./chart.js";
-import { getCity, getConfig, listCities } from "./api.js";
+import { fetchJSON as getJSON, getCity, getConfig, listCities } from "./shared/http.js";
 import { createScene, loadCity, removeCity, viewCity } from "./scene.js";
 
 const $ = (id) => document.getElementById(id);
@@ -39,13 +39,6 @@ const state = {
   widget: null, city: null, loaded: null, areas: [], summary: null, comparison: null, counters: null, columns: null, outlines: null,
 };
 const t = () => STRINGS[state.lang];
-
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${body.detail ?? response.statusText}`);
-  return body;
-}
 
 const api = (path, params = {}) => {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== "" && v !== undefined));

@@ -4,28 +4,19 @@
 // WebGL: a phone without a fast GPU shows it at once (bench/viewer.py). No login, no cookies, nothing
 // from outside this server. Sets body[data-hazards-loaded] when the areas are in and
 // body[data-tileset-loaded] once the buildings and areas are drawn; exposes window.hazardMap for tests.
-import { getCity, listCities } from "./api.js";
+import { fetchJSON as getJSON, getCity, listCities } from "./shared/http.js";
 import { FlatMap } from "./flatmap.js";
 import { applyStrings, initialLanguage, rememberLanguage, strings } from "./i18n.js";
+import { el } from "./shared/dom.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   lang: initialLanguage(), city: null, hazards: [], legend: [], simulation: null, picture: null, answer: null, map: null,
 };
 
-async function getJSON(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw Object.assign(new Error(body.detail ?? response.statusText), { status: response.status });
-  return body;
-}
-
 const t = () => strings(state.lang);
-function el(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
+/** A scenario title ({ja, en}) in the page's language. */
+const titled = (title) => (typeof title === "string" ? title : title?.[state.lang] ?? title?.ja ?? title?.en ?? "");
 
 function swatch(colour) {
   const span = el("span", { className: "swatch" });
@@ -136,7 +127,7 @@ function renderAnswer() {
   if (a.simulation) {
     const sim = a.simulation;
     const depth = sim.max_depth_m === null ? "–" : sim.depth_class === null ? s.dry : `${sim.max_depth_m.toFixed(2)} m`;
-    parts.push(el("h3", { className: "simulation", textContent: `${s.simulated}: ${sim.title}` }),
+    parts.push(el("h3", { className: "simulation", textContent: `${s.simulated}: ${titled(sim.title)}` }),
       el("p", { className: "simulation" }, sim.colour ? swatch(sim.colour) : null, ` ${s.simulatedMax} ${depth}`));
   }
   parts.push(el("h3", { textContent: s.shelter }));
@@ -190,7 +181,7 @@ async function checkAt(lon, lat) {
     state.answer = await getJSON(url);
     drawMarks(state.answer);
   } catch (error) {
-    state.answer = { error: error.message, status: error.status };
+    state.answer = { error: error.detail ?? error.message, status: error.status };
     clearMarks();
   }
   renderAnswer();
@@ -212,6 +203,11 @@ function setLanguage(lang) {
   fillChoices();
   renderLegend();
   renderAnswer();
+  renderSimulationTitle();
+}
+
+function renderSimulationTitle() {
+  $("simulation-title").textContent = state.simulation ? `: ${titled(state.simulation.title)}` : "";
 }
 
 /** Page position (CSS pixels) of lon/lat at ``height`` metres above the ground. */
@@ -240,7 +236,7 @@ async function start() {
   getJSON(`${base}/hazard-simulation`).then(({ simulation }) => {
     state.simulation = simulation;
     $("simulation-toggle").hidden = !simulation;
-    $("simulation-title").textContent = simulation ? `: ${simulation.title}` : "";
+    renderSimulationTitle();
   }).catch((error) => console.error(`simulation: ${error.message}`));
 
   const map = new FlatMap($("map"), await getJSON(`${base}/footprints`));

@@ -6,6 +6,7 @@
 import * as Cesium from "/cesium/index.js";
 import { getJSON, staffKey } from "./api.js";
 import { signedIn } from "./signin.js";
+import { el } from "./shared/dom.js";
 
 const HAZARD_LAYERS = [
   ["fld", "洪水浸水想定区域", "River flood"],
@@ -19,13 +20,6 @@ const SHELTER_COLOUR = "#43a047";
 // Sensors: each Thing with its Locations and Datastreams, each stream with its newest observation.
 const SENSORS_URL = "/sta/v1.1/Things?$top=1000&$expand=Locations,"
   + "Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))";
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
-
 
 /** Point features [{lon, lat, text}] drawn as dots with labels, in one primitive collection pair. */
 class PointLayer {

@@ -4,6 +4,7 @@
 import { getJSON, staffKey } from "./api.js";
 import { lineChart } from "./chart.js";
 import { signedIn } from "./signin.js";
+import { el } from "./shared/dom.js";
 
 const HISTORY = 200; // newest observations drawn per stream
 const EVACUATION_LEVEL = 3;
@@ -14,13 +15,6 @@ const THRESHOLDS = [
 ];
 const LEVEL_LABELS = ["平常 normal", "水防団待機水位 standby", "氾濫注意水位 flood caution",
   "避難判断水位 evacuation decision", "氾濫危険水位 flood danger"];
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
-
 
 const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 

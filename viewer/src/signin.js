@@ -1,13 +1,8 @@
 // Operator sign-in (password + TOTP code) in the header bar. The session lives in an HttpOnly
 // cookie the page never sees; writes echo the CSRF token from the readable twin_csrf cookie.
+import { el } from "./shared/dom.js";
 
 const CSRF_COOKIE = "twin_csrf";
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
 
 function csrfToken() {
   const entry = document.cookie.split("; ").find((c) => c.startsWith(`${CSRF_COOKIE}=`));

@@ -3,35 +3,16 @@
 // Each builds an inline scenario definition (docs/flood.md), runs it as a job (staff key), shows
 // its progress, then opens the result in the flood panel (its refreshJobs/openJob).
 import * as Cesium from "/cesium/index.js";
+import { el } from "./shared/dom.js";
+import { api, staffKey } from "./api.js";
 
-const KEY_STORAGE = "twin.staffKey";
 const HOUR = 3600;
-
-function el(tag, props = {}, ...children) {
-  const element = Object.assign(document.createElement(tag), props);
-  element.append(...children);
-  return element;
-}
 
 function number(id, value, { min = 0, step = "any" } = {}) {
   return el("input", { id, type: "number", value: String(value), min: String(min), step: String(step) });
 }
 
 const read = (input) => Number(input.value);
-const staffHeaders = () => {
-  const key = sessionStorage.getItem(KEY_STORAGE) ?? "";
-  return key ? { Authorization: `Bearer ${key}` } : {};
-};
-
-async function api(url, options = {}) {
-  const response = await fetch(url, { ...options, headers: { ...staffHeaders(), ...(options.headers ?? {}) } });
-  if (!response.ok) {
-    let detail = response.statusText;
-    try { detail = (await response.json()).detail ?? detail; } catch { /* not problem+json */ }
-    throw new Error(`${response.status} ${detail}`);
-  }
-  return response.json();
-}
 
 /** Breach hydrograph [[t, m³/s]]: rise to ``peak`` over ``rise`` s, hold ``hold`` s, recede over ``fall`` s. */
 export function breachHydrograph(peak, rise, hold, fall) {
@@ -179,7 +160,7 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   }
 
   ui.run.addEventListener("click", async () => {
-    if (!sessionStorage.getItem(KEY_STORAGE)) { say("職員キーが必要です · a staff key is needed (flood panel)", true); return; }
+    if (!staffKey()) { say("職員キーが必要です · a staff key is needed (flood panel)", true); return; }
     ui.run.disabled = true;
     try {
       const body = { city: currentCity().id, definition: await definition() };

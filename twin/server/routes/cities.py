@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from twin.server.app_state import Cities
 from twin.server.auth import Role, requires
-from twin.server.cities import SUMMARY_COLUMNS, City, CityRegistry, detail_properties, feature
+from twin.server.cities import SUMMARY_COLUMNS, City, detail_properties, feature
 from twin.server.labels import labels_for
 from twin.server.problems import Problem
 
@@ -31,21 +32,16 @@ class CityList(BaseModel):
     cities: list[CitySummary]
 
 
-def registry(request: Request) -> CityRegistry:
-    return request.app.state.cities
-
-
 @router.get("", response_model=CityList, dependencies=[requires(Role.ANONYMOUS)])
-def list_cities(request: Request) -> CityList:
+def list_cities(cities: Cities) -> CityList:
     """Every converted city in the data folder."""
-    cities = registry(request)
     return CityList(cities=[_summary(cities.get(city_id)) for city_id in cities.ids()])
 
 
 @router.get("/{city_id}", dependencies=[requires(Role.ANONYMOUS)])
-def city_manifest(city_id: str, request: Request) -> dict[str, Any]:
+def city_manifest(city_id: str, cities: Cities) -> dict[str, Any]:
     """The city's manifest (``city.json``) with the URLs of its tilesets."""
-    city = registry(request).get(city_id)
+    city = cities.get(city_id)
     return {**city.manifest, "links": _links(city)}
 
 
@@ -54,6 +50,7 @@ def city_manifest(city_id: str, request: Request) -> dict[str, Any]:
 def list_buildings(
     city_id: str,
     request: Request,
+    cities: Cities,
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)",
                                       examples=["139.66,35.27,139.68,35.29"])] = None,
     usage: Annotated[str | None, Query(description="comma-separated usage codes or labels")] = None,
@@ -62,9 +59,9 @@ def list_buildings(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Buildings as a GeoJSON FeatureCollection (footprints), paged, with the total count."""
-    table = registry(request).get(city_id).buildings()
+    table = cities.get(city_id).buildings()
     usages = [u.strip() for u in usage.split(",") if u.strip()] if usage else None
-    page = table.query(_bbox(bbox), usages, min_height, limit, offset)
+    page = table.query(parse_bbox(bbox), usages, min_height, limit, offset)
     links = [{"rel": "self", "href": str(request.url), "type": "application/geo+json"}]
     if offset + limit < page.total:
         links.append({"rel": "next", "type": "application/geo+json",
@@ -76,9 +73,9 @@ def list_buildings(
 
 
 @router.get("/{city_id}/buildings/{gml_id}", dependencies=[requires(Role.ANONYMOUS)])
-def building_detail(city_id: str, gml_id: str, request: Request) -> dict[str, Any]:
+def building_detail(city_id: str, gml_id: str, cities: Cities) -> dict[str, Any]:
     """One building with every attribute (codes decoded) and display labels in Japanese and English."""
-    row = registry(request).get(city_id).buildings().get(gml_id)
+    row = cities.get(city_id).buildings().get(gml_id)
     if row is None:
         raise Problem(404, f"No building {gml_id!r} in city {city_id!r}.", "unknown-building")
     body = feature(row, [])
@@ -89,7 +86,7 @@ def building_detail(city_id: str, gml_id: str, request: Request) -> dict[str, An
     return body
 
 
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     if text is None:
         return None
     try:
@@ -102,10 +99,9 @@ def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
 
 
 def _links(city: City) -> dict[str, str | None]:
-    files = city.manifest.get("files") or {}
-
     def tile(key: str) -> str | None:
-        return f"/tiles/{city.id}/{files[key]}" if files.get(key) else None
+        path = city.folder.file(key)
+        return f"/tiles/{city.id}/{path.relative_to(city.folder.path).as_posix()}" if path else None
 
     return {"self": f"/api/cities/{city.id}", "buildings": f"/api/cities/{city.id}/buildings",
             "tileset": tile("tileset"), "terrain_tileset": tile("terrain_tileset")}

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from twin.errors import TwinInputError
-from twin.live_forcing import SIDES, Window, live_forcing
+from sim.flood.forcing import SIDES
 from twin.sensors.errors import SensorInputError
+from twin.sensors.live_forcing import Window, live_forcing
 from twin.sensors.times import iso, parse_moment
 from twin.server import json_body
 from twin.server.auth import Role, requires
@@ -26,7 +26,8 @@ router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
 @router.get("/live-forcing", dependencies=[requires(Role.STAFF)])
 def forcing_from_gauges(
     request: Request,
-    rain: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT, description="Rain datastream id (mm/h)")] = None,
+    rain: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT,
+                                       description="Rain datastream id (mm/h)")] = None,
     stage: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT,
                                        description="River stage datastream id (m above the gauge zero)")] = None,
     side: Annotated[str, Query(description=f"Grid side the stage applies to: {', '.join(SIDES)}")] = "east",
@@ -41,10 +42,7 @@ def forcing_from_gauges(
     except SensorInputError as exc:
         raise Problem(422, str(exc), "validation") from None
     window = Window(moment, window_s)
-    try:
-        with request.app.state.store.session() as session:
-            overrides = live_forcing(session, window, rain, stage, side, datum_m)
-    except TwinInputError as exc:
-        raise Problem(422, str(exc), "bad-forcing") from None
+    with request.app.state.store.session() as session:
+        overrides = live_forcing(session, window, rain, stage, side, datum_m)
     return {"window": {"start": iso(window.start), "end": iso(window.end), "seconds": window_s},
             "overrides": overrides}

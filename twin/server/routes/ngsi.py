@@ -77,7 +77,8 @@ async def upsert_attributes(entity_id: str, request: Request, key: Writer) -> Re
 @router.get("/entities")
 def list_entities(request: Request, response: Response, _: Reader, type: str | None = None,
                   id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-                  offset: Annotated[int, Query(ge=0, le=json_body.INT_LIMIT)] = 0, options: str | None = None) -> list[dict[str, Any]]:
+                  offset: Annotated[int, Query(ge=0, le=json_body.INT_LIMIT)] = 0,
+                  options: str | None = None) -> list[dict[str, Any]]:
     """Entities, newest values per attribute; ``options=keyValues,count`` (→ ``Fiware-Total-Count``)."""
     flags = _options(options)
     ids = id.split(",") if id else None

@@ -10,16 +10,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from twin.compare import compare_jobs
-from twin.errors import TwinInputError
-from twin.report import charts, report_html, report_map
-from twin.scenario_figures import scenario_figures
+from twin.scenarios.compare import Comparison, compare_jobs
+from twin.scenarios.figures import scenario_figures
+from twin.scenarios.jobs import JobRunner
+from twin.scenarios.report import charts, report_html, report_map
+from twin.server.app_state import Cities, Jobs
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
-from twin.server.routes.scenarios import runner
+from twin.server.routes.scenarios import job_of
 from twin.server.routes.viewer import ATTRIBUTION
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
@@ -27,34 +28,28 @@ JobA = Annotated[str, Query(pattern=r"^[a-f0-9]{12}$", description="Job A (the r
 JobB = Annotated[str, Query(pattern=r"^[a-f0-9]{12}$", description="Job B (compared with A)")]
 
 
-def _done(request: Request, job_id: str) -> tuple[Path, dict[str, Any]]:
+def _done(jobs: JobRunner, job_id: str) -> tuple[Path, dict[str, Any]]:
     """The folder and public state of a finished job (404 unknown, 409 not done)."""
-    jobs = runner(request)
-    job = jobs.get(job_id)
-    if job is None:
-        raise Problem(404, f"No scenario job {job_id!r}.", "unknown-job")
+    job = job_of(jobs, job_id)
     if job.status != "done":
         raise Problem(409, f"Scenario job {job_id!r} is {job.status}; results exist once it is done.", "not-done")
     return jobs.folder(job_id), job.public()
 
 
-def _comparison(request: Request, a: str, b: str):
+def _comparison(jobs: JobRunner, a: str, b: str) -> Comparison:
     if a == b:
         raise Problem(422, "Compare two different jobs (a and b are the same).", "validation")
-    folder_a, job_a = _done(request, a)
-    folder_b, job_b = _done(request, b)
-    try:
-        return compare_jobs(folder_a, job_a, folder_b, job_b)
-    except TwinInputError as exc:
-        raise Problem(422, str(exc), "not-comparable") from None
+    folder_a, job_a = _done(jobs, a)
+    folder_b, job_b = _done(jobs, b)
+    return compare_jobs(folder_a, job_a, folder_b, job_b)
 
 
 @router.get("/compare", dependencies=[requires(Role.ANONYMOUS)])
-def compare(request: Request, a: JobA, b: JobB) -> dict[str, Any]:
+def compare(jobs: Jobs, a: JobA, b: JobB) -> dict[str, Any]:
     """Two finished jobs on one city: each one's figures, the changes B − A (flooded area,
     buildings by depth class, people stranded, shelters overflowing) and the max-depth
     difference map (``map.url``, a PNG on ``map.rectangle`` = [west, south, east, north])."""
-    comparison = _comparison(request, a, b)
+    comparison = _comparison(jobs, a, b)
     figures = comparison.figures
     figures["map"] = {"url": f"/api/scenarios/compare.png?{urlencode({'a': a, 'b': b})}",
                       "rectangle": figures["difference"]["rectangle"]}
@@ -63,21 +58,21 @@ def compare(request: Request, a: JobA, b: JobB) -> dict[str, Any]:
 
 @router.get("/compare.png", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"image/png": {}}}}, response_class=Response)
-def compare_png(request: Request, a: JobA, b: JobB) -> Response:
+def compare_png(jobs: Jobs, a: JobA, b: JobB) -> Response:
     """The max-depth difference B − A in lon/lat: reds deeper in B, blues shallower, transparent unchanged."""
-    return Response(_comparison(request, a, b).png, media_type="image/png",
+    return Response(_comparison(jobs, a, b).png, media_type="image/png",
                     headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/{job_id}/report", dependencies=[requires(Role.ANONYMOUS)], response_model=None,
             responses={200: {"content": {"text/html": {}, "application/json": {}}}})
-def report(job_id: str, request: Request,
+def report(job_id: str, jobs: Jobs,
            format: Literal["html", "json"] = Query("html", description="html (printable page) or json")
            ) -> HTMLResponse | dict[str, Any]:
     """A printable report of a finished job: map picture, key figures (buildings flooded by
     depth class, people affected, evacuation clearance time, shelter overflows) and charts;
     ``?format=json`` gives the same figures as JSON."""
-    folder, job = _done(request, job_id)
+    folder, job = _done(jobs, job_id)
     figures = scenario_figures(folder, job)
     if format == "json":
         return figures
@@ -87,9 +82,9 @@ def report(job_id: str, request: Request,
 
 @router.get("/{job_id}/report/map.png", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"image/png": {}}}}, response_class=FileResponse)
-def report_picture(job_id: str, request: Request) -> FileResponse:
+def report_picture(job_id: str, jobs: Jobs, cities: Cities) -> FileResponse:
     """The report's map: the city with the scenario's maximum depth (pyvista), cached in the job folder."""
-    folder, job = _done(request, job_id)
-    city = request.app.state.cities.get(job["city"])  # 404 when the city is gone
-    path = report_map(city.folder, folder)
+    folder, job = _done(jobs, job_id)
+    city = cities.get(job["city"])  # 404 when the city is gone
+    path = report_map(city.folder.path, folder)
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from typing import Any, Literal
 
 import pandas as pd
@@ -16,17 +15,18 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.city_evacuation import EVACUATION_FILES, agents_at, evacuation_spec
-from twin.city_flood import load_city
-from twin.errors import TwinInputError
-from twin.jobs import FINISHED, Job, JobRunner
-from twin.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
+from twin.city.grids import load_grids
+from twin.evacuation.city_run import evacuation_spec
+from twin.evacuation.outputs import EVACUATION_FILES, agents_at
+from twin.files.job_state import FINISHED
+from twin.flood.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
+from twin.scenarios.jobs import Job, JobRunner
+from twin.server.app_state import Cities, Jobs
 from twin.server.auth import Role, requires
 from twin.server.cities import plain
 from twin.server.problems import Problem
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
-_runner_lock = threading.Lock()
 
 
 class EvacuationRequest(BaseModel):
@@ -58,19 +58,13 @@ class ScenarioRequest(BaseModel):
     cell_size: float | None = Field(None, gt=0, description="Coarsen the city's grid to this cell size, m")
     evacuation: EvacuationRequest | None = Field(None, description="Evacuate the city's people after the flood, "
                                                  "through its water")
+    allow_estimated_terrain: bool = Field(False, description="Run even where the city's terrain is estimated from "
+                                          "its buildings (no DEM); the share goes into the summary")
 
 
-def runner(request: Request) -> JobRunner:
-    """The app's job runner, made on first use (which marks jobs cut off by a restart failed)."""
-    state = request.app.state
-    with _runner_lock:
-        if getattr(state, "jobs", None) is None:
-            state.jobs = JobRunner(state.settings.data_dir, workers=1)
-        return state.jobs
-
-
-def _job(request: Request, job_id: str) -> Job:
-    job = runner(request).get(job_id)
+def job_of(jobs: JobRunner, job_id: str) -> Job:
+    """The job, or a 404 Problem."""
+    job = jobs.get(job_id)
     if job is None:
         raise Problem(404, f"No scenario job {job_id!r}.", "unknown-job")
     return job
@@ -87,47 +81,43 @@ def list_builtin() -> dict[str, Any]:
 
 
 @router.post("", status_code=202, dependencies=[requires(Role.STAFF)])
-def create_job(body: ScenarioRequest, request: Request, response: Response) -> dict[str, Any]:
+def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: Jobs) -> dict[str, Any]:
     """Queue a scenario run on a city; answers 202 with the job (follow it at ``links.events``)."""
     if (body.scenario is None) == (body.definition is None):
         raise Problem(422, "Give either 'scenario' (a built-in name) or 'definition' (an inline scenario).",
                       "validation")
-    city_entry = request.app.state.cities.get(body.city)  # 404 unknown-city
-    try:
-        if body.scenario is not None:
-            data, source = builtin_data(body.scenario), f"scenario {body.scenario}"
-        else:
-            data, source = body.definition, "definition"
-        scenario = parse_scenario(with_overrides(data, body.overrides), source)
-        city = load_city(city_entry.folder, body.cell_size)
-        evacuation = body.evacuation.options() if body.evacuation is not None else None
-        if evacuation is not None:
-            evacuation_spec(evacuation, None, body.cell_size)
-        job = runner(request).submit(city, scenario, body.cell_size, evacuation)
-    except TwinInputError as exc:
-        raise Problem(422, str(exc), "bad-scenario") from None
+    city_entry = cities.get(body.city)  # 404 unknown-city
+    if body.scenario is not None:
+        data, source = builtin_data(body.scenario), f"scenario {body.scenario}"
+    else:
+        data, source = body.definition or {}, "definition"
+    scenario = parse_scenario(with_overrides(data, body.overrides), source)
+    city = load_grids(city_entry.folder, body.cell_size)
+    evacuation = body.evacuation.options() if body.evacuation is not None else None
+    if evacuation is not None:
+        evacuation_spec(evacuation, None, body.cell_size)
+    job = jobs.submit(city, scenario, body.cell_size, evacuation, body.allow_estimated_terrain)
     response.headers["Location"] = f"/api/scenarios/{job.id}"
     return job.public()
 
 
 @router.get("", dependencies=[requires(Role.ANONYMOUS)])
-def list_jobs(request: Request) -> dict[str, Any]:
+def list_jobs(jobs: Jobs) -> dict[str, Any]:
     """Every scenario job, newest first."""
-    return {"jobs": [j.public() for j in runner(request).list()]}
+    return {"jobs": [j.public() for j in jobs.list()]}
 
 
 @router.get("/{job_id}", dependencies=[requires(Role.ANONYMOUS)])
-def get_job(job_id: str, request: Request) -> dict[str, Any]:
+def get_job(job_id: str, jobs: Jobs) -> dict[str, Any]:
     """One job's state: queued, running (with progress), done, failed or cancelled (with a reason)."""
-    return _job(request, job_id).public()
+    return job_of(jobs, job_id).public()
 
 
 @router.delete("/{job_id}", dependencies=[requires(Role.STAFF)], status_code=202,
                responses={204: {"description": "a finished job, deleted with its files"}})
-def cancel_job(job_id: str, request: Request) -> Response:
+def cancel_job(job_id: str, jobs: Jobs) -> Response:
     """Cancel a queued or running job (202), or delete a finished one with its results (204)."""
-    jobs = runner(request)
-    job = _job(request, job_id)
+    job = job_of(jobs, job_id)
     if job.status in FINISHED:
         jobs.delete(job_id)
         return Response(status_code=204)
@@ -137,11 +127,10 @@ def cancel_job(job_id: str, request: Request) -> Response:
 
 @router.get("/{job_id}/events", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"text/event-stream": {}}}})
-async def job_events(job_id: str, request: Request) -> StreamingResponse:
+async def job_events(job_id: str, request: Request, jobs: Jobs) -> StreamingResponse:
     """Server-sent events: ``progress`` ({fraction, sim_time_s}) as the run advances, then one
     ``done``, ``failed`` or ``cancelled`` with the job, and the stream ends."""
-    _job(request, job_id)
-    jobs = runner(request)
+    job_of(jobs, job_id)
 
     async def stream():
         last = None
@@ -171,66 +160,66 @@ def _event(name: str, data: dict) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _result_file(request: Request, job_id: str, *parts: str) -> Any:
-    job = _job(request, job_id)
+def _result_file(jobs: JobRunner, job_id: str, *parts: str) -> Any:
+    job = job_of(jobs, job_id)
     if job.status != "done":
         raise Problem(409, f"Scenario job {job_id!r} is {job.status}; results exist once it is done.", "not-done")
-    path = runner(request).folder(job_id).joinpath(*parts)
+    path = jobs.folder(job_id).joinpath(*parts)
     if not path.is_file():
         raise Problem(404, f"No {'/'.join(parts)} for scenario job {job_id!r}.", "not-found")
     return path
 
 
 @router.get("/{job_id}/summary.json", dependencies=[requires(Role.ANONYMOUS)])
-def job_summary(job_id: str, request: Request) -> Any:
+def job_summary(job_id: str, jobs: Jobs) -> Any:
     """The run's summary: volume budget, buildings wetted, comparison with the official ranks."""
-    return json.loads(_result_file(request, job_id, "result", "summary.json").read_text(encoding="utf-8"))
+    return json.loads(_result_file(jobs, job_id, "result", "summary.json").read_text(encoding="utf-8"))
 
 
 @router.get("/{job_id}/buildings", dependencies=[requires(Role.ANONYMOUS)])
-def job_buildings(job_id: str, request: Request, wetted_only: bool = False) -> dict[str, Any]:
+def job_buildings(job_id: str, jobs: Jobs, wetted_only: bool = False) -> dict[str, Any]:
     """Per building: max adjacent depth, first wetting time, official and simulated ranks."""
-    table = pd.read_parquet(_result_file(request, job_id, "result", "buildings.parquet"))
+    table = pd.read_parquet(_result_file(jobs, job_id, "result", "buildings.parquet"))
     if wetted_only:
-        table = table[table["first_wet_s"].notna()]
+        table = table[table["simulated_rank"] > 0]
     rows = [{k: plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")]
     return {"count": len(rows), "buildings": rows}
 
 
 @router.get("/{job_id}/frames", dependencies=[requires(Role.ANONYMOUS)])
-def job_frames(job_id: str, request: Request) -> dict[str, Any]:
+def job_frames(job_id: str, jobs: Jobs) -> dict[str, Any]:
     """Depth frames: times (s), the lon/lat rectangle [west, south, east, north] and PNG URLs."""
-    index = json.loads(_result_file(request, job_id, "frames", "frames.json").read_text(encoding="utf-8"))
+    index = json.loads(_result_file(jobs, job_id, "frames", "frames.json").read_text(encoding="utf-8"))
     index["urls"] = [f"/api/scenarios/{job_id}/frames/{k}.png" for k in range(index["count"])]
     return index
 
 
 @router.get("/{job_id}/frames/{k}.png", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"image/png": {}}}})
-def job_frame(job_id: str, k: int, request: Request) -> FileResponse:
+def job_frame(job_id: str, k: int, jobs: Jobs) -> FileResponse:
     """Depth at output time ``k`` in MLIT colours, transparent where dry, on the frames' rectangle."""
     if k < 0:
         raise Problem(404, f"No frame {k}.", "not-found")
-    path = _result_file(request, job_id, "frames", f"{k}.png")
+    path = _result_file(jobs, job_id, "frames", f"{k}.png")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @router.get("/{job_id}/evacuation/{name}", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
-def job_evacuation_file(job_id: str, name: str, request: Request) -> Any:
+def job_evacuation_file(job_id: str, name: str, jobs: Jobs) -> Any:
     """The evacuation's results: ``summary.json``, ``clearance.csv`` (people arrived, stranded,
     evacuating over time), ``shelters.csv`` (arrivals, overflow), ``stranded.csv``, ``buildings.csv``."""
     if name not in EVACUATION_FILES:
         raise Problem(404, f"No evacuation file {name!r}; one of {', '.join(EVACUATION_FILES)}.", "not-found")
-    path = _result_file(request, job_id, "evacuation", name)
+    path = _result_file(jobs, job_id, "evacuation", name)
     if name.endswith(".json"):
         return json.loads(path.read_text(encoding="utf-8"))
     return FileResponse(path, media_type="text/csv; charset=utf-8")
 
 
 @router.get("/{job_id}/agents", dependencies=[requires(Role.ANONYMOUS)])
-def job_agents(job_id: str, request: Request, t: float = Query(0.0, ge=0, description="Time, s")) -> dict[str, Any]:
+def job_agents(job_id: str, jobs: Jobs, t: float = Query(0.0, ge=0, description="Time, s")) -> dict[str, Any]:
     """Every agent's lon, lat and state (waiting, walking, arrived, stranded) at the stored time
     nearest ``t``, and the people in each shelter by then."""
-    path = _result_file(request, job_id, "evacuation", "agents.parquet")
+    path = _result_file(jobs, job_id, "evacuation", "agents.parquet")
     return agents_at(path.parent, t)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from sqlalchemy import select
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 
 from twin.sensors.alerts import LABELS
 from twin.sensors.times import iso
@@ -48,7 +48,7 @@ async def stream(request: Request, last_event_id: Annotated[str | None, Header()
     """
     public_only = not _is_staff(request)
     feed = event_feed(request)
-    start = after if after is not None else int(last_event_id) if (last_event_id or "").isdigit() else None
+    start = after if after is not None else int(last_event_id) if last_event_id and last_event_id.isdigit() else None
 
     async def lines() -> AsyncIterator[str]:
         last = start if start is not None else await feed.newest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from twin.server.app_state import Cities
 from twin.server.auth import Role, requires
 from twin.server.static import TILE_SUFFIXES, safe_file, serve_file
 
@@ -15,7 +16,6 @@ CACHE_CONTROL = "public, max-age=300"
 @router.get("/tiles/{city_id}/{path:path}", response_class=Response,
                   dependencies=[requires(Role.ANONYMOUS)],
                   responses={200: {"content": {"application/json": {}, "model/gltf-binary": {}}}})
-async def tile_file(city_id: str, path: str, request: Request) -> Response:
+async def tile_file(city_id: str, path: str, request: Request, cities: Cities) -> Response:
     """A tileset or tile content file of a city (ETag, Range and gzip supported)."""
-    city = request.app.state.cities.get(city_id)
-    return serve_file(request, safe_file(city.folder, path, TILE_SUFFIXES), CACHE_CONTROL)
+    return serve_file(request, safe_file(cities.get(city_id).folder.path, path, TILE_SUFFIXES), CACHE_CONTROL)

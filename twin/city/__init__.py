@@ -1,0 +1,1 @@
+"""The City folder: its layout and every part a converted city holds (grids, shelters, hazard areas)."""

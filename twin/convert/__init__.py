@@ -1,0 +1,1 @@
+"""PLATEAU (and GSI) downloads → a City folder: per-file tasks, the merge, dataset imports."""

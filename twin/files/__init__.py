@@ -1,0 +1,1 @@
+"""Small durable-file mechanisms, written once: atomic writes, rasters, job state."""

@@ -1,0 +1,44 @@
+"""What routes get from the application, as typed FastAPI dependencies.
+
+``create_app`` builds each of these once and keeps it on ``app.state``; a route declares the
+ones it needs (``jobs: Jobs``) instead of reaching for module-level globals.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from twin.convert.imports import ImportRunner
+from twin.scenarios.jobs import JobRunner
+from twin.server.cities import CityRegistry
+from twin.server.hazard_maps import HazardMaps
+from twin.server.settings import Settings
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _cities(request: Request) -> CityRegistry:
+    return request.app.state.cities
+
+
+def _jobs(request: Request) -> JobRunner:
+    return request.app.state.jobs
+
+
+def _imports(request: Request) -> ImportRunner:
+    return request.app.state.imports
+
+
+def _hazard_maps(request: Request) -> HazardMaps:
+    return request.app.state.hazard_maps
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+Cities = Annotated[CityRegistry, Depends(_cities)]
+Jobs = Annotated[JobRunner, Depends(_jobs)]
+Imports = Annotated[ImportRunner, Depends(_imports)]
+HazardMapCache = Annotated[HazardMaps, Depends(_hazard_maps)]
