@@ -42,10 +42,10 @@ BASELINE_REF = "7144bb2"  # main before issue 16: the local inertial scheme alon
 # the baseline subprocess imports sim/ from the unpacked commit, this one from the working tree
 sys.path.insert(0, sys.argv[sys.argv.index("--sim-root") + 1] if "--sim-root" in sys.argv else str(REPO))
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
+import numba
+import numpy as np
 
-from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series  # noqa: E402
+from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series
 
 
 def _load() -> float:

@@ -27,12 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from twin.city.grids import load_grids  # noqa: E402
-from twin.nowcast.service import NowcastService  # noqa: E402
-from twin.sensors.simulate import Feed  # noqa: E402
-from twin.server import Settings, create_app  # noqa: E402
+from twin.city.grids import load_grids
+from twin.nowcast.service import NowcastService
+from twin.sensors.simulate import Feed
+from twin.server import Settings, create_app
 
 STORM = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)
 

@@ -49,7 +49,7 @@ class ActiveBlocks:
         a stage or a discharge."""
         nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
         always = np.zeros((nby, nbx), bool)
-        sides = {"north": (0, slice(None)), "south": (-1, slice(None)),
+        sides: dict[str, tuple[int | slice, int | slice]] = {"north": (0, slice(None)), "south": (-1, slice(None)),
                  "west": (slice(None), 0), "east": (slice(None), -1)}
         for side in edges:
             always[sides[side]] = True

@@ -46,7 +46,7 @@ class Series:
 
     def __call__(self, t: float) -> float:
         """The value at time ``t``."""
-        times, values = self._times, self._values
+        times, values = self._times, self._values  # type: ignore[attr-defined]  # set in __post_init__
         i = bisect_right(times, t)
         if self.hold or i == 0 or i == len(times):
             return values[max(i - 1, 0)]

@@ -24,8 +24,8 @@ import numba
 import numpy as np
 
 from sim.errors import SimInputError
-from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
 from sim.flood.blocks import ActiveBlocks, deepest_at, zero_faces
+from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
 from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
 from sim.flood.inertial import CLOSED, DISCHARGE, OPEN, STAGE, InertialSolver

@@ -43,7 +43,7 @@ class Raster:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.phi.shape  # type: ignore[return-value]
+        return self.phi.shape
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,11 +43,12 @@ class FloodState:
 
     def save(self, path: Path) -> None:
         """Write the state to ``path`` (an ``.npz`` file; the caller chooses how to make it atomic)."""
-        arrays = {f"solver_{k}": v for k, v in self.solver.items()}
-        np.savez(path, scheme=np.array(self.scheme), time=np.float64(self.time), steps=np.int64(self.steps),
-                 wave_speed=np.float64(self.wave_speed), depth=self.depth, max_depth=self.max_depth,
-                 arrival=self.arrival, max_speed2=self.max_speed2,
-                 budget=np.array([self.budget.get(k, 0.0) for k in _BUDGET]), **arrays)
+        arrays: dict[str, Any] = {f"solver_{k}": v for k, v in self.solver.items()}
+        arrays.update(scheme=np.array(self.scheme), time=np.float64(self.time), steps=np.int64(self.steps),
+                      wave_speed=np.float64(self.wave_speed), depth=self.depth, max_depth=self.max_depth,
+                      arrival=self.arrival, max_speed2=self.max_speed2,
+                      budget=np.array([self.budget.get(k, 0.0) for k in _BUDGET]))
+        np.savez(path, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> FloodState:

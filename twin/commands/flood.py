@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Literal, cast
 
 import numpy as np
 import typer
@@ -41,7 +42,8 @@ def run(
     rain_series: Path = typer.Option(None, "--rain-series", help="CSV time_s,mm_per_h (each held until the next)."),
     inflow: list[str] = typer.Option([], "--inflow", help="X,Y=Q or X1,Y1,X2,Y2=Q (a line); Q in m³/s or a CSV time_s,m3_per_s."),
     boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m)|"
-                                       "discharge:Q|discharge:CSV (m³/s across the side, time_s,m3_per_s); SIDE north/south/east/west."),
+                                       "discharge:Q|discharge:CSV (m³/s across the side, time_s,m3_per_s); "
+                                       "SIDE north/south/east/west."),
     initial_wse: str = typer.Option(None, "--initial-wse", help="Initial water-surface elevation: a number or a grid."),
     gauge: list[str] = typer.Option([], "--gauge", help="NAME=X,Y: record the depth there."),
     duration: float = typer.Option(None, "--duration", help="Simulated time, s (with --city: overrides the scenario's)."),
@@ -121,7 +123,8 @@ def _with_progress(duration_s: float, quiet: bool, work):
 
 def _scheme(args: dict) -> Scheme:
     """The numerical settings from the --scheme, --precision, --threads and --cfl flags."""
-    return Scheme(kind=_choice(args["scheme"], ("inertial", "full", "auto"), "--scheme"),
+    kind = cast(Literal["inertial", "full", "auto"], _choice(args["scheme"], ("inertial", "full", "auto"), "--scheme"))
+    return Scheme(kind=kind,
                   dtype=np.dtype(_choice(args["precision"], ("float32", "float64"), "--precision")).type,
                   threads=args["threads"], cfl=args["cfl"])
 

@@ -128,8 +128,9 @@ class NowcastConfig:
             if not isinstance(r.get("datastream"), int):
                 raise TwinInputError("river gauge: datastream must be an integer id")
             try:
-                gauges.append(RiverGauge(**{k: (float(v) if k in ("datum_m", "width_m", "crest_m") else v)
-                                            for k, v in r.items()}))
+                args: dict[str, Any] = {k: (float(v) if k in ("datum_m", "width_m", "crest_m") else v)
+                                        for k, v in r.items()}
+                gauges.append(RiverGauge(**args))
             except (TypeError, ValueError) as exc:
                 if isinstance(exc, TwinInputError):
                     raise
@@ -137,7 +138,7 @@ class NowcastConfig:
         rain = data.get("rain_gauges", [])
         if not isinstance(rain, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in rain):
             raise TwinInputError("rain_gauges is a list of datastream ids")
-        numbers = {k: data[k] for k in ("cycle_s", "horizon_s", "cell_size_m", "alert_lead_s", "alert_depth_m",
+        numbers: dict[str, Any] = {k: data[k] for k in ("cycle_s", "horizon_s", "cell_size_m", "alert_lead_s", "alert_depth_m",
                                         "output_interval_s") if k in data}
         for k, v in numbers.items():
             if isinstance(v, bool) or not isinstance(v, int | float):
@@ -145,7 +146,7 @@ class NowcastConfig:
         scheme = data.get("scheme", "auto")
         return cls(city=city, origin=origin or _hour(datetime.now(UTC)), rain_gauges=tuple(rain),
                    river_gauges=tuple(gauges), scheme=scheme,
-                   **{k: float(v) for k, v in numbers.items()})
+                   **{k: float(v) for k, v in numbers.items()})  # type: ignore[arg-type]
 
     def checked(self, session: Session) -> NowcastConfig:
         """This config after checking that every gauge is a datastream of the store."""

@@ -60,7 +60,7 @@ def readings(session: Session, stream: int, start: datetime, end: datetime) -> l
         .where(Observation.datastream_id == stream, Observation.phenomenon_time >= start,
                Observation.phenomenon_time <= end, Observation.result_number.is_not(None))
         .order_by(Observation.phenomenon_time)).all()
-    return [(t, float(v)) for t, v in rows]
+    return [(t, float(v)) for t, v in rows if v is not None]
 
 
 def _held(points: list[tuple[datetime, float]], moment: datetime) -> float:
@@ -118,7 +118,8 @@ def cycle_forcing(session: Session, config: NowcastConfig, posted: dict[str, Any
             out.labels["rain"] = (f"observed to {iso(issue)}, then persistence of the last hour's mean "
                                   f"({mean:.1f} mm/h)")
         points = [p for p in observed if p[0] <= issue] + ahead
-        out.rain = Series([config.seconds(t) for t, _ in points], [max(v, 0.0) for _, v in points], hold=True)
+        out.rain = Series(np.array([config.seconds(t) for t, _ in points]),
+                          np.array([max(v, 0.0) for _, v in points]), hold=True)
     for gauge in config.river_gauges:
         series, label, predicted = _stage(session, config, gauge, posted, start, issue, end)
         out.labels[f"river gauge {gauge.datastream}"] = label

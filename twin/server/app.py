@@ -94,8 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.nowcasts = nowcasts
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
-    for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing, nowcast,
-                   scenario_reports, scenarios, shelters):
+    for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
+                   nowcast, scenario_reports, scenarios, shelters):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 
