@@ -19,8 +19,12 @@ one JSON object.
 skipping), unpacked with ``git archive`` and run in a subprocess of this same run. The machine is
 shared, so every figure carries the 1-minute load average before and after it.
 
+5. With ``--city``: the sample city's ``river-breach`` scenario (3 h at 4 m by default), today's
+   engine against both schemes (auto picks the full one for it).
+
 Usage: python bench/flood.py [--quick] [--skip-throughput] [--skip-peer] [--skip-storm] [--skip-dry]
-                             [--threads N] [--baseline-ref REF]
+                             [--threads N] [--baseline-ref REF] [--city CITY [--breach-cell-size M]
+                             [--breach-hours H]]
 """
 
 from __future__ import annotations
@@ -454,7 +458,42 @@ def valley(kind: str | None, n: int, hours: float, threads: int, skip: bool = Tr
             "threads": threads, "load_before": before, "load_after": _load()}
 
 
-CASES = {"storm": storm, "valley": valley}
+def breach_inputs(city: Path, cell_size: float, out: Path) -> dict:
+    """The sample city's ``river-breach`` scenario as the engine's plain inputs (``twin`` builds
+    them here, in this process; the case below reads them in either engine), saved to ``out``."""
+    from twin.city.grids import load_grids
+    from twin.flood.city_run import flood_run
+    from twin.flood.scenario import load_scenario
+
+    run = flood_run(load_grids(city, cell_size), load_scenario("river-breach"))
+    sides = run.forcing.boundaries
+    if any(getattr(sides, side).kind != "closed" for side in ("north", "south", "east", "west")):
+        raise SystemExit("bench: the breach case expects the scenario's closed sides")
+    (inflow,) = run.forcing.inflows
+    np.savez(out, dem=run.dem.data, manning=np.broadcast_to(run.manning, run.dem.shape), blocked=run.blocked,
+             rows=inflow.rows, cols=inflow.cols, times=inflow.m3_per_s.times, values=inflow.m3_per_s.values)
+    return {"city": str(city), "cell_size_m": cell_size, "cells": int(run.dem.data.size)}
+
+
+def breach(kind: str | None, inputs: str, cell_size: float, hours: float, threads: int, skip: bool = True) -> dict:
+    """The sample city's breach (500 m³/s through 100 m of levee, ``breach_inputs``) for ``hours``."""
+    data = np.load(inputs)
+    forcing = Forcing(inflows=(Inflow(data["rows"], data["cols"], Series(data["times"], data["values"]), "breach"),))
+    settings = {"dtype": np.float32, "threads": threads} | ({} if kind is None else {"skip_dry": skip})
+    model = FloodModel(data["dem"], cell_size, manning=data["manning"], blocked=data["blocked"], forcing=forcing,
+                       scheme=_scheme(kind, **settings))
+    before = _load()
+    result = model.run(hours * 3600, output_interval=600.0)
+    computed = getattr(result, "cells_computed", 0.0) or result.steps * result.cells
+    return {"cells": result.cells, "simulated_s": hours * 3600, "steps": result.steps, "wall_s": round(result.wall_s, 2),
+            "cell_steps_per_s": round(result.cell_steps_per_s),
+            "computed_fraction": round(computed / (result.steps * result.cells), 4),
+            "flooded_area_km2": round(float((np.nan_to_num(result.max_depth) > 0.1).sum()) * cell_size**2 / 1e6, 3),
+            "max_depth_m": float(np.nanmax(result.max_depth)), "mass_error_rel": result.mass.error_rel,
+            "threads": threads, "load_before": before, "load_after": _load()}
+
+
+CASES = {"storm": storm, "valley": valley, "breach": breach}
 
 
 def _warm(kind: str | None) -> None:
@@ -497,7 +536,11 @@ def main() -> None:
     parser.add_argument("--skip-storm", action="store_true")
     parser.add_argument("--skip-dry", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--threads", type=int, default=2, help="threads for the storm and the valley")
+    parser.add_argument("--threads", type=int, default=2, help="threads for the storm, the valley and the breach")
+    parser.add_argument("--city", type=Path, help="a converted sample city (twin sample-city --buildings 2000 "
+                        "--seed 1; twin convert): run its river-breach scenario, today's engine against both schemes")
+    parser.add_argument("--breach-cell-size", type=float, default=4.0, help="cell size of the breach run, m")
+    parser.add_argument("--breach-hours", type=float, default=3.0, help="simulated hours of the breach run")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose sim/ is today's engine")
     parser.add_argument("--baseline-case", help=argparse.SUPPRESS)  # internal: run a case on the baseline
     parser.add_argument("--case-args", help=argparse.SUPPRESS)
@@ -516,7 +559,7 @@ def main() -> None:
     if not args.skip_peer:
         report["peer"] = peer(args.quick)
         report["peer_targets"] = "full: >= 10x faster than ANUGA at an error ratio <= 1.0 on every problem"
-    if not (args.skip_storm and args.skip_dry):
+    if not (args.skip_storm and args.skip_dry) or args.city is not None:
         _warm("inertial")
         _warm("full")
     if not args.skip_storm:
@@ -530,6 +573,15 @@ def main() -> None:
             args.baseline_ref, (("inertial", {"kind": "inertial"}), ("inertial_no_skip", {"kind": "inertial", "skip": False}),
                                 ("full", {"kind": "full"}), ("full_no_skip", {"kind": "full", "skip": False})))
         report["valley_target"] = "inertial (skipping) >= 3x faster than today"
+    if args.city is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            inputs = Path(tmp) / "breach.npz"
+            report["breach_city"] = breach_inputs(args.city, args.breach_cell_size, inputs)
+            report["breach_city"] |= side_by_side(
+                "breach", {"inputs": str(inputs), "cell_size": args.breach_cell_size,
+                           "hours": 0.25 if args.quick else args.breach_hours, "threads": threads},
+                args.baseline_ref, (("inertial", {"kind": "inertial"}), ("full", {"kind": "full"})))
+        report["breach_targets"] = "inertial (skipping) >= 3x faster than today; auto (the full scheme) under 5 min"
     report["machine"]["load_avg_1min_end"] = _load()
     print(json.dumps(report, indent=2))
 

@@ -107,8 +107,8 @@ def _dam_break(dem: np.ndarray, depth: np.ndarray, open_: np.ndarray, g: float) 
         steps = np.where((h_up > FILM_DEPTH) & open_[tuple(lo)] & open_[tuple(hi)], h_up - h_down, 0.0)
         k = int(np.argmax(steps))
         if steps.flat[k] > 0 and (worst is None or steps.flat[k] > worst[0]):
-            r, c = np.unravel_index(k, steps.shape)
-            worst = (float(steps.flat[k]), float(h_up.flat[k]), float(h_down.flat[k]), (int(r), int(c)))
+            worst = (float(steps.flat[k]), float(h_up.flat[k]), float(h_down.flat[k]),
+                     (int(k // steps.shape[1]), int(k % steps.shape[1])))
     if worst is None:
         return None
     step, up, down, (row, col) = worst

@@ -23,6 +23,9 @@ class Series:
     times: np.ndarray
     values: np.ndarray
     hold: bool = False
+    # plain lists: a model looks series up every step, and bisect beats numpy on scalars
+    _times: list[float] = field(init=False, repr=False, compare=False)
+    _values: list[float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         times = np.atleast_1d(np.asarray(self.times, dtype=np.float64))
@@ -35,7 +38,6 @@ class Series:
             raise SimInputError("the times of a time series must increase strictly")
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
-        # plain lists: a model looks series up every step, and bisect beats numpy on scalars
         object.__setattr__(self, "_times", times.tolist())
         object.__setattr__(self, "_values", values.tolist())
 
@@ -46,7 +48,7 @@ class Series:
 
     def __call__(self, t: float) -> float:
         """The value at time ``t``."""
-        times, values = self._times, self._values  # type: ignore[attr-defined]  # set in __post_init__
+        times, values = self._times, self._values
         i = bisect_right(times, t)
         if self.hold or i == 0 or i == len(times):
             return values[max(i - 1, 0)]

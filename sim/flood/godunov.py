@@ -24,6 +24,10 @@
   face and the open area of the cell; walls (faces of width 0) reflect the water: their
   momentum flux is HLLC's for the mirrored state.
 
+Boundaries: closed edges are walls; open ones continue the cell outwards (outflow only); a
+stage is held at the edge (a ghost keeping the outgoing Riemann invariant); a discharge enters
+with its momentum. Inflows add water that joins the cell's flow (keeping its velocity).
+
 State: depth ``h`` (not level, so float32 keeps centimetre depths exact on high ground) and
 discharges ``hu``, ``hv`` per unit width, cell-centred; ``u`` east, ``v`` south (row order).
 Per stage: boundary faces, interior faces, outflow factors, cell update, each over the work

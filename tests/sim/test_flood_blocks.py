@@ -41,6 +41,7 @@ def _run(kind: str, skip: bool) -> tuple[FloodModel, object, list[float]]:
     return model, result, fractions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["inertial", "full"])
 def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     """A hydrograph running down a valley, a shower on one corner, a pond pumped dry and a

@@ -8,6 +8,7 @@ import pytest
 from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Rain, Series
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["inertial", "full"])
 @pytest.mark.parametrize("heading", [0.0, 45.0])
 def test_rain_runoff_obeys_manning_along_any_heading(kind: str, heading: float) -> None:

@@ -10,6 +10,7 @@ and amplitude directly; the wet area shows where the shoreline is.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sim.flood import FloodModel, Snapshot
 from sim.flood.analytic import thacker_planar_2d
@@ -17,6 +18,7 @@ from sim.flood.analytic import thacker_planar_2d
 DX, ETA, H0, G = 0.04, 0.5, 0.1, 9.81
 
 
+@pytest.mark.slow
 def test_planar_surface_swings_with_thackers_period_and_shoreline() -> None:
     """Over two periods: period within 1 % (measured +0.07 %), amplitude loss under 5 % per
     period (measured 0.67 %), no motion across the diagonal (measured 1.4e-7 m of 0.5 m), depth

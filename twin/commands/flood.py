@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Literal, cast
 
 import numpy as np
 import typer
@@ -17,6 +16,7 @@ from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
 from twin.files.rasters import Grid, read_grid
 from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
+from twin.flood.scenario import SCHEMES
 
 
 def register(app: typer.Typer) -> None:
@@ -51,8 +51,9 @@ def run(
     gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples "
                                                                    "(default: the output interval)."),
     arrival_depth: float = typer.Option(0.1, "--arrival-depth", help="Depth that counts as arrival, m."),
-    scheme: str = typer.Option("auto", "--scheme", help="inertial (fast; slow floods), full (shallow water "
-                               "equations; breaches, dam breaks) or auto (picks one and says why)."),
+    scheme: str = typer.Option(None, "--scheme", help="inertial (fast; slow floods), full (shallow water "
+                               "equations; breaches, dam breaks) or auto (picks one and says why); default auto, "
+                               "with --city the scenario's (auto unless it names one)."),
     precision: str = typer.Option("float32", "--precision", help="float32 (fast) or float64."),
     threads: int = typer.Option(None, "--threads", help="Threads for the kernels (default: all numba allows)."),
     cfl: float = typer.Option(Scheme.cfl, "--cfl", help="CFL number α of the adaptive step."),
@@ -95,7 +96,7 @@ def run(
                         boundaries=_boundaries(boundary)),
         gauges=_gauges(gauge, terrain),
         initial_wse=_initial_wse(initial_wse, terrain),
-        scheme=_scheme(scheme_args),
+        scheme=_scheme(scheme_args, "auto"),
         arrival_depth_m=arrival_depth,
         gauge_interval_s=gauge_interval,
     )
@@ -121,10 +122,11 @@ def _with_progress(duration_s: float, quiet: bool, work):
         return work(progress)
 
 
-def _scheme(args: dict) -> Scheme:
-    """The numerical settings from the --scheme, --precision, --threads and --cfl flags."""
-    kind = cast(Literal["inertial", "full", "auto"], _choice(args["scheme"], ("inertial", "full", "auto"), "--scheme"))
-    return Scheme(kind=kind,
+def _scheme(args: dict, default: str) -> Scheme:
+    """The numerical settings from the --scheme (``default`` if not given), --precision, --threads
+    and --cfl flags."""
+    kind = _choice(args["scheme"] or default, SCHEMES, "--scheme")
+    return Scheme(kind=kind,  # type: ignore[arg-type]  # one of SCHEMES, checked by _choice
                   dtype=np.dtype(_choice(args["precision"], ("float32", "float64"), "--precision")).type,
                   threads=args["threads"], cfl=args["cfl"])
 
@@ -164,7 +166,7 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         _interval(output_interval, duration or chosen.duration_s)
     grids = load_grids(city, cell_size)
     require_measured_terrain(grids, allow_estimated_terrain)
-    scheme = _scheme(scheme_args)
+    scheme = _scheme(scheme_args, chosen.scheme)
     total = chosen.duration_s if duration is None else duration
     summary = _with_progress(total, as_json, lambda progress: run_city_flood(
         grids, chosen, out, progress, scheme=scheme, duration_s=duration, output_interval_s=output_interval))
