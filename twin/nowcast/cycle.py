@@ -149,7 +149,8 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     soon = table["alert_in_s"] <= config.alert_lead_s
     forecast = {
         "city": config.city, "issued": iso(issue), "valid_from": iso(issue), "valid_to": iso(forcing.end),
-        "horizon_s": config.horizon_s, "start": how, "scheme": result.scheme, "scheme_reason": result.scheme_reason,
+        "horizon_s": config.horizon_s, "start": how, "scheme": result.scheme,
+        "scheme_reason": result.scheme_reason if warm is None else f"{result.scheme}: kept from the warm start",
         "forcing": forcing.labels,
         "gauges": {str(k): v for k, v in forcing.predicted_stage.items()},
         "timeline": frames.timeline,

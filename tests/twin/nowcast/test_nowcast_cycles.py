@@ -116,6 +116,7 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     post(feed, FIRST + timedelta(minutes=5), second_issue)
     second = service.run(CITY_ID, second_issue)
     assert second["start"] == f"warm start from the state at {first['issued']}"
+    assert second["scheme_reason"] == "inertial: kept from the warm start"
     folder = NowcastFolder(data_dir, CITY_ID)
     state, valid, _ = folder.state()
     assert valid == second_issue
