@@ -136,7 +136,12 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     index = [ids.index(g) for g in named]
     service_restarted = NowcastService(data_dir, app.state.store)  # a new server on the same folder
     later = FIRST + timedelta(hours=1)
-    post(feed, second_issue + timedelta(minutes=5), later)
+    # the river reaches 避難判断水位 (2.6 m) at about +2 h 47: a cycle is due at once, before its time
+    post(feed, second_issue + timedelta(minutes=5), second_issue + timedelta(minutes=10))
+    assert river_stage_m(2 + 50 / 60) > THRESHOLDS["evacuation"] + 0.1
+    assert service_restarted.due(CITY_ID, second_issue + timedelta(minutes=5)) == \
+        f"river gauge {river} reached 避難判断水位"
+    post(feed, second_issue + timedelta(minutes=15), later)
     # a server killed mid-cycle leaves a staging folder and a partial state: cleaned, resumed
     (folder.forecasts / f".{issue_stamp(later)}.partial").mkdir()
     (folder.path / ".state.partial.npz").write_bytes(b"half")
