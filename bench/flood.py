@@ -522,10 +522,12 @@ def baseline(case: str, args: dict, ref: str) -> dict:
 def side_by_side(case: str, args: dict, ref: str, kinds: tuple[tuple[str, dict], ...]) -> dict:
     """``case`` on today's engine and on this one's schemes, with the speed-ups over today's."""
     out = {"today": baseline(case, args, ref)}
+    print(json.dumps({case: {"today": out["today"]}}), file=sys.stderr, flush=True)  # progress, kept if a later part fails
     for label, extra in kinds:
         out[label] = CASES[case](**args, **extra)
         if "wall_s" in out["today"]:
             out[label]["speedup_over_today"] = round(out["today"]["wall_s"] / out[label]["wall_s"], 2)
+        print(json.dumps({case: {label: out[label]}}), file=sys.stderr, flush=True)
     return out
 
 
@@ -541,6 +543,8 @@ def main() -> None:
                         "--seed 1; twin convert): run its river-breach scenario, today's engine against both schemes")
     parser.add_argument("--breach-cell-size", type=float, default=4.0, help="cell size of the breach run, m")
     parser.add_argument("--breach-hours", type=float, default=3.0, help="simulated hours of the breach run")
+    parser.add_argument("--valley-size", type=int, default=1000, help="cells a side of the valley (2 m cells)")
+    parser.add_argument("--valley-hours", type=float, default=1.0, help="simulated hours of the valley run")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose sim/ is today's engine")
     parser.add_argument("--baseline-case", help=argparse.SUPPRESS)  # internal: run a case on the baseline
     parser.add_argument("--case-args", help=argparse.SUPPRESS)
@@ -569,7 +573,8 @@ def main() -> None:
         report["storm_target"] = "inertial no slower than today"
     if not args.skip_dry:
         report["valley_10pct_wet"] = side_by_side(
-            "valley", {"n": 200 if args.quick else 1000, "hours": 0.2 if args.quick else 1.0, "threads": threads},
+            "valley", {"n": 200 if args.quick else args.valley_size, "hours": 0.2 if args.quick else args.valley_hours,
+                       "threads": threads},
             args.baseline_ref, (("inertial", {"kind": "inertial"}), ("inertial_no_skip", {"kind": "inertial", "skip": False}),
                                 ("full", {"kind": "full"}), ("full_no_skip", {"kind": "full", "skip": False})))
         report["valley_target"] = "inertial (skipping) >= 3x faster than today"
