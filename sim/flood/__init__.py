@@ -5,12 +5,14 @@
 from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
 from sim.flood.forcing import Boundaries, Boundary, Forcing, Inflow, Rain, Series
 from sim.flood.model import FloodModel, FloodResult, Gauge, MassBalance, Scheme, Snapshot, simulate
+from sim.flood.state import FloodState
 
 __all__ = [
     "Boundaries",
     "Boundary",
     "FloodModel",
     "FloodResult",
+    "FloodState",
     "Forcing",
     "Gauge",
     "Inflow",

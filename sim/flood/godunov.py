@@ -501,6 +501,16 @@ class GodunovSolver:
         self._speed = float(speed)
         return v_in, v_out
 
+    def state(self) -> tuple[dict[str, np.ndarray], float]:
+        """Copies of the discharges and velocities, and the wave speed that sets the next step."""
+        return {"hu": self.hu.copy(), "hv": self.hv.copy(), "u": self.u.copy(), "v": self.v.copy()}, self._speed
+
+    def restore(self, arrays: dict[str, np.ndarray], wave_speed: float) -> None:
+        """Take the discharges, velocities and wave speed of :meth:`state` (``h`` is the model's)."""
+        for name in ("hu", "hv", "u", "v"):
+            getattr(self, name)[...] = arrays[name]
+        self._speed = wave_speed
+
     def cell_discharges(self) -> tuple[np.ndarray, np.ndarray]:
         """Discharges per unit width (eastward, southward), m²/s."""
         return self.hu.astype(np.float64), self.hv.astype(np.float64)

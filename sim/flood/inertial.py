@@ -297,6 +297,18 @@ class InertialSolver:
         self._h_max = float(h_max)
         return v_in, v_out
 
+    def state(self) -> tuple[dict[str, np.ndarray], float]:
+        """Copies of the face discharges, and the largest depth that sets the next step."""
+        return {"qx": self.qx.copy(), "qy": self.qy.copy()}, self._h_max
+
+    def restore(self, arrays: dict[str, np.ndarray], wave_depth: float) -> None:
+        """Take the face discharges and largest depth of :meth:`state` (``h`` is the model's)."""
+        self.qx[...] = arrays["qx"]
+        self.qy[...] = arrays["qy"]
+        self._qx_new[...] = 0
+        self._qy_new[...] = 0
+        self._h_max = wave_depth
+
     def cell_discharges(self) -> tuple[np.ndarray, np.ndarray]:
         """Cell-centred discharges per unit width (eastward, southward), m²/s: the mean of the
         two faces' in each direction."""

@@ -30,6 +30,7 @@ from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
 from sim.flood.inertial import CLOSED, DISCHARGE, OPEN, STAGE, InertialSolver
 from sim.flood.raster import Raster, Tracks
+from sim.flood.state import FloodState
 
 Buildings = Literal["walls", "raised"]
 SERIAL_BELOW_CELLS = 40_000
@@ -239,9 +240,10 @@ class FloodModel:
                                                                           s.gravity)
         else:
             self.solver = InertialSolver(self.raster, self.h, s.theta, s.h_min, s.froude_max, s.gravity)
-        fed_sides = tuple(side for side in SIDES if getattr(self.forcing.boundaries, side).kind in ("stage", "discharge"))
+        self._fed_sides = tuple(side for side in SIDES
+                                if getattr(self.forcing.boundaries, side).kind in ("stage", "discharge"))
         self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
-                                               fed_sides, skip=s.skip_dry)
+                                               self._fed_sides, skip=s.skip_dry)
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
         self._gauge_depths: list[np.ndarray] = []
@@ -312,6 +314,48 @@ class FloodModel:
         wse = np.where(depth > 0, self.z + depth, np.nan)
         u, v = self.velocities()
         return Snapshot(self.time, depth, wse, np.where(wall, np.nan, u), np.where(wall, np.nan, v))
+
+    def state(self) -> FloodState:
+        """The state now, as copies: restore it into a model of the same grid to go on from here."""
+        arrays, wave = self.solver.state()
+        t = self.tracks
+        budget = {k: float(getattr(self.mass, k)) for k in ("initial_m3", "rain_m3", "inflow_m3",
+                                                           "boundary_in_m3", "boundary_out_m3")}
+        return FloodState(scheme=self.solver.name, time=self.time, steps=self.steps, depth=self.h.copy(),
+                          solver=arrays, wave_speed=wave, max_depth=t.max_depth.copy(), arrival=t.arrival.copy(),
+                          max_speed2=t.max_speed2.copy(), budget=budget)
+
+    def restore(self, state: FloodState, *, tracks: bool = True) -> None:
+        """Go on from ``state`` (from :meth:`state` of a model on the same grid and scheme; the
+        forcing may differ). With ``tracks=False`` the maxima, arrival times and volume budget
+        start afresh from the restored water, as a new run would; gauge records start empty."""
+        if state.scheme != self.solver.name:
+            raise SimInputError(f"a state of the {state.scheme} scheme cannot start the {self.solver.name} scheme")
+        if state.depth.shape != self.shape:
+            raise SimInputError(f"the state's grid is {state.depth.shape}, the model's {self.shape}")
+        h = np.where(self.raster.phi > 0, state.depth, 0)
+        if not np.all(np.isfinite(h)) or h.min() < 0:
+            raise SimInputError("the state's depths must be finite and not negative")
+        self.h[...] = h
+        self.solver.restore(state.solver, state.wave_speed)
+        self.time = float(state.time)
+        self.steps = int(state.steps)
+        t = self.tracks
+        if tracks:
+            t.max_depth[...] = state.max_depth
+            t.arrival[...] = state.arrival
+            t.max_speed2[...] = state.max_speed2
+            self.mass = MassBalance(**state.budget)
+        else:
+            t.max_depth[...] = self.h
+            t.arrival[...] = np.where(self.h > t.arrival_depth, self.time, np.inf)
+            t.max_speed2[...] = 0
+            self.mass = MassBalance(initial_m3=self.stored_volume())
+        self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
+                                               self._fed_sides, skip=self.scheme.skip_dry)
+        self._rain_grid_index = -1
+        self._gauge_times = []
+        self._gauge_depths = []
 
     # -- stepping ------------------------------------------------------------------------
 

@@ -83,11 +83,19 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/footfall/{city_id}/compare"): ANYONE,
     ("GET", "/api/footfall/{city_id}/hourly.csv"): ANYONE,
     ("GET", "/api/footfall/{city_id}/counters/{datastream_id}/hourly"): STAFF,
+    # Nowcast: an admin sets it up, staff read and drive it.
+    ("GET", "/api/nowcast/{city_id}"): STAFF,
+    ("PUT", "/api/nowcast/{city_id}"): ADMIN,
+    ("POST", "/api/nowcast/{city_id}/inputs"): STAFF,
+    ("POST", "/api/nowcast/{city_id}/cycles"): STAFF,
+    ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}"): STAFF,
+    ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/buildings"): STAFF,
+    ("GET", "/api/nowcast/{city_id}/verification"): STAFF,
 }
 #: Endless streams: their roles are checked against the matrix, but they are not called.
 STREAMS = {("GET", "/api/stream")}
 PARAMS = {"city_id": "nowhere", "gml_id": "x", "job_id": "nojob", "path": "Things", "entity_id": "x", "k": "0",
-          "datastream_id": "1", "name": "x"}
+          "datastream_id": "1", "name": "x", "stamp": "latest"}
 DENIED = {"/problems/unauthorized", "/problems/forbidden", "/problems/csrf"}
 CALLERS = ["anonymous", "staff", "sensor", "admin", "staff-session"]
 

@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     from twin.commands import flood as flood_cmd
     from twin.commands import inspect as inspect_cmd
     from twin.commands import keys as keys_cmd
+    from twin.commands import nowcast as nowcast_cmd
     from twin.commands import render as render_cmd
     from twin.commands import samplecity as samplecity_cmd
     from twin.commands import scenario as scenario_cmd
@@ -34,3 +35,4 @@ def register(app: typer.Typer) -> None:
     evacuate_cmd.register(app)
     sensors_cmd.register(app)
     scenario_cmd.register(app)
+    nowcast_cmd.register(app)

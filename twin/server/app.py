@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from twin.convert.imports import ImportRunner
+from twin.nowcast.service import NowcastService
 from twin.scenarios.jobs import JobRunner
 from twin.server import problems
 from twin.server.audit import AuditTrail
@@ -30,6 +31,7 @@ from twin.server.routes import (
     keys,
     live_forcing,
     ngsi,
+    nowcast,
     scenario_reports,
     scenarios,
     session,
@@ -60,10 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     writes = GroupCommit(store.session)
 
     jobs = JobRunner(settings.data_dir)  # marks the jobs a restart cut off as failed, now
+    nowcasts = NowcastService(settings.data_dir, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.nowcast:
+            nowcasts.start()  # resumes every configured City from its last saved state
         yield
+        nowcasts.stop()
         jobs.shutdown()
         writes.close()
         store.close()
@@ -85,10 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.imports = ImportRunner(settings.data_dir, settings.imports)
     app.state.hazard_maps = HazardMaps()
+    app.state.nowcasts = nowcasts
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
     for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
-                   scenario_reports, scenarios, shelters):
+                   nowcast, scenario_reports, scenarios, shelters):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from twin.convert.imports import ImportRunner
+from twin.nowcast.service import NowcastService
 from twin.scenarios.jobs import JobRunner
 from twin.server.cities import CityRegistry
 from twin.server.hazard_maps import HazardMaps
@@ -37,8 +38,13 @@ def _hazard_maps(request: Request) -> HazardMaps:
     return request.app.state.hazard_maps
 
 
+def _nowcasts(request: Request) -> NowcastService:
+    return request.app.state.nowcasts
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 Cities = Annotated[CityRegistry, Depends(_cities)]
 Jobs = Annotated[JobRunner, Depends(_jobs)]
 Imports = Annotated[ImportRunner, Depends(_imports)]
 HazardMapCache = Annotated[HazardMaps, Depends(_hazard_maps)]
+Nowcasts = Annotated[NowcastService, Depends(_nowcasts)]

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     #: with fewer counters (one counter's area series would be that device's series).
     footfall_k: int = Field(10, ge=1)
     footfall_min_counters: int = Field(2, ge=1)
+    #: Run the nowcast's cycles in the background (``twin.nowcast.service``).
+    nowcast: bool = True
     #: Folder that admins may import PLATEAU datasets from (``POST /api/cities``); default ``DIR/import``.
     import_dir: Path | None = None
 

@@ -1,0 +1,99 @@
+"""Where a City's nowcast keeps its files, under ``<data dir>/nowcast/<city>/``.
+
+- ``config.json``: the settings (:class:`twin.nowcast.config.NowcastConfig`);
+- ``state.npz`` + ``state.json``: the warm start, the engine's state at the last issue time;
+- ``posted.json``: forecasts posted by staff or a feed (rain series, river stage series);
+- ``forecasts/<issue>/``: one folder per cycle (``forecast.json``, ``buildings.parquet``,
+  ``max_depth.tif``, ``arrival_time.tif``), written to a staging folder and moved in whole.
+
+Every file goes through :mod:`twin.files.atomic`, so a server killed mid-cycle leaves the last
+complete state and forecasts, which the next start resumes from.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sim.flood import FloodState
+from twin.errors import TwinInputError
+from twin.files.atomic import remove_leftovers, write_json, write_with
+from twin.nowcast.config import NowcastConfig
+from twin.sensors.times import iso, parse_moment
+
+
+def issue_stamp(moment: datetime) -> str:
+    """A forecast folder's name: its issue time, ``20260701T093000Z``."""
+    return iso(moment).replace("-", "").replace(":", "")  # type: ignore[union-attr]
+
+
+class NowcastFolder:
+    """One City's nowcast files."""
+
+    def __init__(self, data_dir: Path, city: str) -> None:
+        self.city = city
+        self.path = data_dir / "nowcast" / city
+        self.forecasts = self.path / "forecasts"
+
+    # -- settings ------------------------------------------------------------------------
+
+    def config(self) -> NowcastConfig | None:
+        """The settings, or None when the City has no nowcast."""
+        path = self.path / "config.json"
+        if not path.is_file():
+            return None
+        return NowcastConfig.from_json(json.loads(path.read_text(encoding="utf-8")), self.city)
+
+    def save_config(self, config: NowcastConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / "config.json", config.to_json())
+
+    # -- warm start ----------------------------------------------------------------------
+
+    def state(self) -> tuple[FloodState, datetime, dict[str, Any]] | None:
+        """The saved engine state, its valid time and its description, or None."""
+        meta_path, data = self.path / "state.json", self.path / "state.npz"
+        if not (meta_path.is_file() and data.is_file()):
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return FloodState.load(data), parse_moment(meta["valid"], "valid"), meta
+
+    def save_state(self, state: FloodState, valid: datetime, meta: dict[str, Any]) -> None:
+        """The warm start: the state file first, then its description (which names it valid)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_with(self.path / "state.npz", state.save)
+        write_json(self.path / "state.json", {**meta, "valid": iso(valid)})
+
+    # -- posted forecasts ----------------------------------------------------------------
+
+    def posted(self) -> dict[str, Any]:
+        path = self.path / "posted.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def save_posted(self, posted: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / "posted.json", posted)
+
+    # -- forecasts -----------------------------------------------------------------------
+
+    def issued(self) -> list[str]:
+        """Stamps of the kept forecasts, oldest first."""
+        if not self.forecasts.is_dir():
+            return []
+        return sorted(p.name for p in self.forecasts.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and (p / "forecast.json").is_file())
+
+    def forecast(self, stamp: str) -> dict[str, Any]:
+        """A kept forecast's ``forecast.json``."""
+        path = self.forecasts / stamp / "forecast.json"
+        if "/" in stamp or stamp.startswith(".") or not path.is_file():
+            raise TwinInputError(f"no forecast {stamp!r} for city {self.city!r}")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def clean(self) -> None:
+        """Remove what a crash mid-write left behind (staging folders, partial files)."""
+        for folder in (self.path, self.forecasts):
+            if folder.is_dir():
+                remove_leftovers(folder)

@@ -1,0 +1,96 @@
+"""``/api/nowcast/{city_id}``: a City's nowcast settings, posted forecasts, cycles, forecasts
+and their verification (``twin.nowcast``). Settings are an admin's; the rest is staff's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Body
+
+from twin.nowcast.service import NowcastService
+from twin.server.app_state import Cities, Nowcasts
+from twin.server.auth import Role, requires
+from twin.server.problems import Problem
+
+router = APIRouter(prefix="/api/nowcast", tags=["nowcast"])
+
+
+@router.get("/{city_id}", dependencies=[requires(Role.STAFF)])
+def get_nowcast(city_id: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """The City's settings and the issue times of its kept forecasts."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    config = folder.config()
+    return {"city": city_id, "config": config.to_json() if config is not None else None,
+            "forecasts": folder.issued(), "posted": folder.posted()}
+
+
+@router.put("/{city_id}", dependencies=[requires(Role.ADMIN)])
+def configure(city_id: str, cities: Cities, nowcasts: Nowcasts, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    """Set the City's nowcast: ``rain_gauges``, ``river_gauges`` ([{datastream, datum_m, side |
+    breach, width_m, crest_m}]), ``cycle_s``, ``horizon_s``, ``scheme``, ``cell_size_m``,
+    ``alert_lead_s``, ``alert_depth_m``, ``output_interval_s``."""
+    cities.get(city_id)
+    return nowcasts.configure(city_id, body).to_json()
+
+
+@router.post("/{city_id}/inputs", dependencies=[requires(Role.STAFF)])
+def post_inputs(city_id: str, cities: Cities, nowcasts: Nowcasts, body: Annotated[Any, Body()]) -> dict[str, Any]:
+    """Post a forecast the next cycles use: ``{"rain": {"valid": [...], "mm_per_h": [...]}}`` and/or
+    ``{"stage": {"<datastream>": {"valid": [...], "stage_m": [...]}}}`` (valid times ahead of now)."""
+    cities.get(city_id)
+    return nowcasts.post_forecast(city_id, body)
+
+
+@router.post("/{city_id}/cycles", status_code=202, dependencies=[requires(Role.STAFF)])
+def request_cycle(city_id: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """Ask for a cycle now; the nowcast's thread runs it within a few seconds."""
+    cities.get(city_id)
+    nowcasts.config(city_id)
+    nowcasts.request(city_id)
+    return {"city": city_id, "requested": True}
+
+
+@router.get("/{city_id}/forecasts/{stamp}", dependencies=[requires(Role.STAFF)])
+def get_forecast(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """A kept forecast (``latest`` for the newest): issue and valid times, forcing and its labels,
+    timeline, buildings and shelters at risk, alerts."""
+    cities.get(city_id)
+    return nowcasts.folder(city_id).forecast(_stamp(nowcasts, city_id, stamp))
+
+
+@router.get("/{city_id}/forecasts/{stamp}/buildings", dependencies=[requires(Role.STAFF)])
+def forecast_buildings(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts,
+                       at_risk_only: bool = True) -> dict[str, Any]:
+    """Per building: predicted maximum depth (m), lead times (s after issue) to wet and to the
+    alert depth, walking time to the nearest shelter and time left to leave."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    table = pd.read_parquet(folder.forecasts / stamp / "buildings.parquet")
+    if at_risk_only:
+        table = table[table["alert_in_s"].notna()].sort_values("alert_in_s")
+    rows = table.replace({np.nan: None}).to_dict(orient="records")
+    return {"issued": folder.forecast(stamp)["issued"], "count": len(rows), "buildings": rows}
+
+
+@router.get("/{city_id}/verification", dependencies=[requires(Role.STAFF)])
+def get_verification(city_id: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """Every kept forecast scored against the gauges' later readings."""
+    cities.get(city_id)
+    nowcasts.config(city_id)
+    return nowcasts.verification(city_id)
+
+
+def _stamp(nowcasts: NowcastService, city_id: str, stamp: str) -> str:
+    issued = nowcasts.folder(city_id).issued()
+    if stamp == "latest":
+        if not issued:
+            raise Problem(404, f"city {city_id!r} has no forecast yet", "not-found")
+        return issued[-1]
+    if stamp not in issued:
+        raise Problem(404, f"no forecast {stamp!r} for city {city_id!r}", "not-found")
+    return stamp
+
