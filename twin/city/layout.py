@@ -9,6 +9,7 @@
     terrain.tif          the terrain grid (local plane-rectangular CRS)
     masks.tif            band 1 building footprints, band 2 road surfaces (same grid)
     hazards.parquet, roads.parquet, shelters.geojson   when the dataset has them
+    water.parquet, land_use.parquet                    water bodies and land use, when converted
 
 This module is the only code that knows these names: writers take them from ``FILES`` and
 ``MASK_BANDS``, readers open parts through ``CityFolder``.
@@ -41,13 +42,16 @@ FILES = {
     "hazards": "hazards.parquet",
     "roads": "roads.parquet",
     "shelters": "shelters.geojson",
+    "water": "water.parquet",
+    "land_use": "land_use.parquet",
 }
 #: Bands of ``masks.tif``, in order (band 1 first): 1 inside a footprint or road surface, 0 outside.
 MASK_BANDS = ("buildings", "roads")
 #: What each part is called in messages to users.
 _WHAT = {"terrain": "terrain grid", "masks": "building and road masks", "buildings": "buildings table",
          "hazards": "official hazard areas", "roads": "roads table", "shelters": "shelter list",
-         "tileset": "3D Tiles", "terrain_tileset": "terrain tiles"}
+         "tileset": "3D Tiles", "terrain_tileset": "terrain tiles", "water": "water bodies table",
+         "land_use": "land use table"}
 
 
 def files_entry(present: set[str]) -> dict[str, str | None]:

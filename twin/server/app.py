@@ -20,6 +20,7 @@ from twin.server.hazard_maps import HazardMaps
 from twin.server.headers import SecurityHeaders, viewer_policy
 from twin.server.limits import BodyLimit
 from twin.server.observation_posts import ObservationPosts
+from twin.server.open_data import OpenData
 from twin.server.ratelimit import Limit, RateLimiter
 from twin.server.routes import (
     audit,
@@ -30,6 +31,7 @@ from twin.server.routes import (
     keys,
     live_forcing,
     ngsi,
+    ogcapi,
     scenario_reports,
     scenarios,
     session,
@@ -85,10 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.imports = ImportRunner(settings.data_dir, settings.imports)
     app.state.hazard_maps = HazardMaps()
+    app.state.open_data = OpenData()
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
     for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
-                   scenario_reports, scenarios, shelters):
+                   scenario_reports, scenarios, shelters, ogcapi):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

@@ -14,6 +14,7 @@ from twin.convert.imports import ImportRunner
 from twin.scenarios.jobs import JobRunner
 from twin.server.cities import CityRegistry
 from twin.server.hazard_maps import HazardMaps
+from twin.server.open_data import OpenData
 from twin.server.settings import Settings
 
 
@@ -37,8 +38,13 @@ def _hazard_maps(request: Request) -> HazardMaps:
     return request.app.state.hazard_maps
 
 
+def _open_data(request: Request) -> OpenData:
+    return request.app.state.open_data
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
 Cities = Annotated[CityRegistry, Depends(_cities)]
 Jobs = Annotated[JobRunner, Depends(_jobs)]
 Imports = Annotated[ImportRunner, Depends(_imports)]
 HazardMapCache = Annotated[HazardMaps, Depends(_hazard_maps)]
+Published = Annotated[OpenData, Depends(_open_data)]

@@ -49,7 +49,7 @@ def _period(start: date | None, days: int) -> footfall.Period:
     return footfall.Period(start, days)
 
 
-def _city_areas(request: Request, city_id: str) -> tuple[tuple[float, float, float, float], list[Area]]:
+def city_areas(request: Request, city_id: str) -> tuple[tuple[float, float, float, float], list[Area]]:
     city = request.app.state.cities.get(city_id)  # 404 for an unknown city
     lon0, lat0, lon1, lat1 = city.manifest["bbox"]
     try:
@@ -61,7 +61,7 @@ def _city_areas(request: Request, city_id: str) -> tuple[tuple[float, float, flo
 
 def _selection(request: Request, city_id: str, area_id: str | None, session) -> tuple[list[footfall.Counter], str]:
     """The counters of ``area_id`` (or of the whole city) and the selection's label."""
-    bbox, areas = _city_areas(request, city_id)
+    bbox, areas = city_areas(request, city_id)
     found = footfall.counters(session, bbox)
     if area_id is None:
         return found, city_id
@@ -83,7 +83,7 @@ async def get_areas(city_id: str, request: Request) -> dict[str, Any]:
     """The city's named areas (GeoJSON) with how many counters each holds."""
 
     def work(session):
-        bbox, areas = _city_areas(request, city_id)
+        bbox, areas = city_areas(request, city_id)
         inside = footfall.members(areas, footfall.counters(session, bbox))
         return {"type": "FeatureCollection", "features": [a.feature(counters=len(inside[a.id])) for a in areas]}
 
@@ -108,7 +108,7 @@ async def get_counters(city_id: str, request: Request, start: Start = None, days
     rules, period = _rules(request), _period(start, days)
 
     def work(session):
-        bbox, areas = _city_areas(request, city_id)
+        bbox, areas = city_areas(request, city_id)
         found = footfall.counters(session, bbox)
         inside = footfall.members(areas, found)
         cells = {} if rules.public else footfall.hourly_cells(session, [c.datastream_id for c in found], period)
@@ -163,7 +163,7 @@ async def get_counter_series(city_id: str, datastream_id: int, request: Request,
     period = _period(start, days)
 
     def work(session):
-        bbox, _ = _city_areas(request, city_id)
+        bbox, _ = city_areas(request, city_id)
         counter = next((c for c in footfall.counters(session, bbox) if c.datastream_id == datastream_id), None)
         if counter is None:
             raise Problem(404, f"No people counter {datastream_id} in city {city_id!r}.", "unknown-counter")
@@ -185,7 +185,7 @@ async def get_csv(city_id: str, request: Request, area: AreaId = None, start: St
         raise Problem(403, "Per-counter series are for staff keys only.", "forbidden")
 
     def work(session):
-        bbox, areas = _city_areas(request, city_id)
+        bbox, areas = city_areas(request, city_id)
         found = footfall.counters(session, bbox)
         cells = footfall.hourly_cells(session, [c.datastream_id for c in found], period)
         out = io.StringIO()
