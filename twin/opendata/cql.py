@@ -105,6 +105,8 @@ def _check(node: Any, queryables: dict[str, Queryable], names: set[str], text: s
             _typed(node.lhs, bound, queryables, where)
         return _scalar(node.lhs, queryables, names, where)
     if isinstance(node, ast.Like):
+        if not isinstance(node.pattern, str):
+            raise TwinInputError(f"{where}: LIKE takes a text pattern such as '共同%'")
         _attribute_of_type(node.lhs, ("string",), queryables, where, "LIKE")
         return _scalar(node.lhs, queryables, names, where)
     if isinstance(node, ast.In):
