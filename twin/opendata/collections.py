@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from twin.city.layout import CityFolder
+from twin.errors import TwinInputError
 from twin.opendata.layers import BUILDINGS, HAZARD_NAMES, LAYERS, SCENARIO_RESULTS, Layer, layer
 from twin.opendata.tables import JoinedTable, ParquetTable, Table
 
@@ -51,6 +52,21 @@ class ScenarioRun:
     title_en: str
     finished: str | None
     result: Path
+
+
+def scenario_run(folder: Path) -> ScenarioRun:
+    """A flood result folder (``twin flood run`` on a City, or a job's ``result/``) as a ScenarioRun."""
+    if not (folder / "buildings.parquet").is_file():
+        raise TwinInputError(f"{folder}: not a flood result on a City (no buildings.parquet)")
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    scenario = summary.get("scenario") or {}
+    title = scenario.get("title") or scenario.get("name") or folder.name
+    ja, en = (title.get("ja"), title.get("en")) if isinstance(title, dict) else (str(title), str(title))
+    ident = folder.parent.name if folder.name == "result" else folder.name
+    return ScenarioRun(_slug(ident), ja or en or ident, en or ja or ident, None, folder)
 
 
 def city_collections(city: CityFolder, scenarios: list[ScenarioRun] = ()) -> list[Collection]:  # type: ignore[assignment]

@@ -91,9 +91,9 @@ class Layer:
 
 def _depth_class_columns(ranks: pd.Series) -> pd.DataFrame:
     """MLIT class label (ja, en) and colour of PLATEAU ranks 1–6 (missing elsewhere)."""
-    rank = pd.to_numeric(ranks, errors="coerce")
-    known = rank.between(1, len(depth_classes.CLASSES))
-    index = np.where(known, rank.fillna(1).astype(int) - 1, 0)
+    rank = pd.to_numeric(ranks, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    known = (rank >= 1) & (rank <= len(depth_classes.CLASSES))
+    index = np.where(known, np.nan_to_num(rank, nan=1.0).astype(int) - 1, 0)
     pick = {name: np.array([getattr(c, name) for c in depth_classes.CLASSES], object)
             for name in ("label_ja", "label_en", "colour")}
     missing = np.full(len(rank), None, object)
