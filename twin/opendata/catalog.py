@@ -24,12 +24,19 @@ _ACCESS_LABEL = {PUBLIC: "public", RESTRICTED: "restricted (an API key is needed
 JAPANESE = "http://publications.europa.eu/resource/authority/language/JPN"
 ENGLISH = "http://publications.europa.eu/resource/authority/language/ENG"
 _FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
+#: EU data themes (the vocabulary DCAT-AP recommends for dcat:theme).
+THEME_REGIONS = "http://publications.europa.eu/resource/authority/data-theme/REGI"
+THEME_ENVIRONMENT = "http://publications.europa.eu/resource/authority/data-theme/ENVI"
+_THEME_LABEL = {THEME_REGIONS: "Regions and cities", THEME_ENVIRONMENT: "Environment"}
+_AVAILABLE = "http://publications.europa.eu/resource/authority/planned-availability/AVAILABLE"
+_ATTRIBUTION_LICENCE = "http://purl.org/adms/licencetype/Attribution"
 _IANA = "https://www.iana.org/assignments/media-types/"
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/", "foaf": "http://xmlns.com/foaf/0.1/",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#", "xsd": "http://www.w3.org/2001/XMLSchema#",
     "vcard": "http://www.w3.org/2006/vcard/ns#", "locn": "http://www.w3.org/ns/locn#",
-    "gsp": "http://www.opengis.net/ont/geosparql#",
+    "gsp": "http://www.opengis.net/ont/geosparql#", "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcatap": "http://data.europa.eu/r5r/",
 }
 
 
@@ -79,6 +86,7 @@ class Dataset:
     group: str  # CKAN organisation / kind: "city", "layer", "scenario", "footfall", "sensors"
     bbox: tuple[float, float, float, float] | None = None
     access: str = PUBLIC
+    themes: tuple[str, ...] = (THEME_REGIONS,)
     provenance: str = ""
     part_of: str | None = None
     landing_page: str | None = None
@@ -96,6 +104,7 @@ class Service:
     standard: str | None
     serves: tuple[str, ...] = ()
     access: str = PUBLIC
+    keywords: tuple[str, ...] = ("API",)
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class Catalogue:
     modified: datetime
     datasets: tuple[Dataset, ...]
     services: tuple[Service, ...] = field(default=())
+    contact: str = ""  # a URL or e-mail address of whoever answers questions about the data
 
     def dataset(self, ident: str) -> Dataset | None:
         return next((d for d in self.datasets if d.id == ident), None)
@@ -136,7 +146,22 @@ def _rights(iri: str) -> dict[str, Any]:
 
 
 def _licence() -> dict[str, Any]:
-    return _typed(licence.LICENCE_URL, "dct:LicenseDocument", **{"rdfs:label": licence.LICENCE_TITLE})
+    return _typed(licence.LICENCE_URL, "dct:LicenseDocument", **{
+        "rdfs:label": licence.LICENCE_TITLE,
+        "dct:type": _typed(_ATTRIBUTION_LICENCE, "skos:Concept", **{"skos:prefLabel": "Attribution"})})
+
+
+def _theme(iri: str) -> dict[str, Any]:
+    return _typed(iri, "skos:Concept", **{"skos:prefLabel": {"@value": _THEME_LABEL.get(iri, iri), "@language": "en"}})
+
+
+def _contact(catalogue: Catalogue) -> dict[str, Any] | None:
+    if not catalogue.contact:
+        return None
+    link = catalogue.contact if ":" in catalogue.contact.split("@")[0] else f"mailto:{catalogue.contact}"
+    member = "vcard:hasEmail" if link.startswith("mailto:") else "vcard:hasURL"
+    return _typed(f"{catalogue.base}/catalog#contact", "vcard:Kind",
+                  **{"vcard:fn": catalogue.publisher, member: {"@id": link}})
 
 
 def _format(fmt: Format) -> dict[str, Any]:
@@ -152,7 +177,8 @@ def _distribution(catalogue: Catalogue, d: Distribution) -> dict[str, Any]:
         "@id": f"{catalogue.base}/catalog#distribution-{d.id}", "@type": "dcat:Distribution",
         "dct:title": _text(d.title), "dct:description": _text(d.description or d.title),
         "dcat:accessURL": _typed(d.access_url, "rdfs:Resource"), **_format(d.format),
-        "dct:license": _licence(),
+        "dct:license": _licence(), "dcatap:availability": _typed(_AVAILABLE, "skos:Concept",
+                                                                   **{"skos:prefLabel": "Available"}),
         "dct:rights": _typed(f"{catalogue.base}/catalog#attribution", "dct:RightsStatement",
                              **{"rdfs:label": _text(f"{licence.ATTRIBUTION}（{licence.PROCESSED}）",
                                                     licence.ATTRIBUTION_EN)}),
@@ -182,12 +208,17 @@ def _dataset(catalogue: Catalogue, d: Dataset, publisher: dict[str, Any]) -> dic
         "dct:accessRights": _rights(d.access),
         "dct:language": [_typed(JAPANESE, "dct:LinguisticSystem"), _typed(ENGLISH, "dct:LinguisticSystem")],
         "dcat:distribution": [_distribution(catalogue, x) for x in d.distributions],
+        "dcat:theme": [_theme(t) for t in d.themes],
     }
+    if _contact(catalogue):
+        body["dcat:contactPoint"] = _contact(catalogue)
     if d.bbox is not None:
         west, south, east, north = d.bbox
         polygon = (f"POLYGON(({west} {south}, {east} {south}, {east} {north}, {west} {north}, {west} {south}))")
         body["dct:spatial"] = {"@id": f"{_dataset_id(catalogue, d.id)}#extent", "@type": "dct:Location",
-                               "dcat:bbox": {"@value": polygon, "@type": "gsp:wktLiteral"}}
+                               "dcat:bbox": {"@value": polygon, "@type": "gsp:wktLiteral"},
+                               "dcat:centroid": {"@value": f"POINT({(west + east) / 2} {(south + north) / 2})",
+                                                 "@type": "gsp:wktLiteral"}}
     if d.provenance:
         body["dct:provenance"] = {"@id": f"{_dataset_id(catalogue, d.id)}#provenance",
                                   "@type": "dct:ProvenanceStatement", "rdfs:label": _text(d.provenance)}
@@ -204,7 +235,11 @@ def _service(catalogue: Catalogue, s: Service, publisher: dict[str, Any]) -> dic
         "dct:description": _text(s.description), "dcat:endpointURL": _typed(s.endpoint, "rdfs:Resource"),
         "dct:publisher": publisher, "dct:accessRights": _rights(s.access), "dct:license": _licence(),
         "dcat:servesDataset": [{"@id": _dataset_id(catalogue, ident)} for ident in s.serves],
+        "dcat:keyword": [{"@value": k, "@language": "en"} for k in s.keywords],
+        "dcat:theme": [_theme(THEME_REGIONS)],
     }
+    if _contact(catalogue):
+        body["dcat:contactPoint"] = _contact(catalogue)
     if s.description_url:
         body["dcat:endpointDescription"] = _typed(s.description_url, "rdfs:Resource")
     if s.standard:
@@ -226,6 +261,8 @@ def json_ld(catalogue: Catalogue) -> dict[str, Any]:
         "dct:publisher": publisher, "dct:license": _licence(), "dct:modified": _moment(catalogue.modified),
         "dct:language": [_typed(JAPANESE, "dct:LinguisticSystem"), _typed(ENGLISH, "dct:LinguisticSystem")],
         "foaf:homepage": _typed(f"{catalogue.base}/", "foaf:Document"),
+        "dcat:themeTaxonomy": _typed("http://publications.europa.eu/resource/authority/data-theme",
+                                     "skos:ConceptScheme", **{"dct:title": "Data theme"}),
         "dcat:dataset": [_dataset(catalogue, d, publisher) for d in catalogue.datasets],
         "dcat:service": [_service(catalogue, s, publisher) for s in catalogue.services],
     }

@@ -36,7 +36,7 @@ CSVW_SUFFIX = "-metadata.json"
 def collection_frames(collection: Collection, finish: bool = True) -> Iterator[gpd.GeoDataFrame]:
     """The collection's rows, batch by batch; ``finish``: with derived columns added and hidden ones dropped."""
     if collection.table is None:
-        raise ValueError(f"collection {collection.id} is built from the database; it is not exported")
+        raise TwinInputError(f"layer {collection.id} is built from the database; it is not exported")
     layer, table = collection.layer, collection.table
     for batch in table.batches(layer.stored_columns(layer.columns(table))):
         frame = as_frame(batch)
@@ -103,7 +103,7 @@ def write_gpkg(collections: list[Collection], out: Path) -> Path:
                 first = False
             written += 0 if first else 1
         if written == 0:
-            raise ValueError("nothing to export: every chosen collection is empty")
+            raise TwinInputError("nothing to export: every chosen layer is empty")
     return out
 
 
@@ -134,7 +134,7 @@ def write_csv(collection: Collection, out: Path) -> Path:
                 table.to_csv(file, index=False, header=columns is None)
                 columns = list(table.columns)
         if columns is None:
-            raise ValueError(f"nothing to export: collection {collection.id} is empty")
+            raise TwinInputError(f"nothing to export: layer {collection.id} is empty")
     metadata = out.with_name(out.name + CSVW_SUFFIX)
     with replacing(metadata) as tmp:
         tmp.write_text(json.dumps(csvw_metadata(collection, out.name, columns), ensure_ascii=False, indent=1),

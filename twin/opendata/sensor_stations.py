@@ -1,4 +1,4 @@
-"""Sensor stations as features (staff only): Things with their place, datastreams and latest value.
+"""Sensor stations as features (staff only), and the datastreams the catalogue lists.
 
 People counters are left out: their values leave the twin only as the public footfall
 aggregates (``twin.opendata.footfall_days``).
@@ -6,10 +6,13 @@ aggregates (``twin.opendata.footfall_days``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
 import geopandas as gpd
 import pandas as pd
 from shapely.geometry import shape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from twin.lonlat import LONLAT
@@ -50,3 +53,36 @@ def stations(session: Session, bbox: tuple[float, float, float, float]) -> gpd.G
         thing["datastreams"] = list(thing["datastreams"].values())
     frame = pd.DataFrame([{k: t[k] for k in COLUMNS} for t in things.values()], columns=list(COLUMNS))
     return gpd.GeoDataFrame(frame, geometry=[t["geometry"] for t in things.values()], crs=LONLAT)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the catalogue says of a datastream: names, unit, and when it last had a value."""
+
+    id: int
+    name: str
+    description: str
+    observed_property: str
+    unit: str | None
+    latest: datetime | None
+
+
+def datastreams(session: Session) -> list[StreamInfo]:
+    """Every datastream but the people counters', with the time of its latest observation."""
+    latest = func.max(m.Observation.phenomenon_time)
+    query = (select(m.Datastream.id, m.Datastream.name, m.Datastream.description, m.ObservedProperty.name,
+                    m.Datastream.unit_of_measurement, latest)
+             .join(m.ObservedProperty, m.ObservedProperty.id == m.Datastream.observed_property_id)
+             .outerjoin(m.Observation, m.Observation.datastream_id == m.Datastream.id)
+             .where(m.ObservedProperty.definition != PEOPLE_COUNT)
+             .group_by(m.Datastream.id, m.Datastream.name, m.Datastream.description, m.ObservedProperty.name,
+                       m.Datastream.unit_of_measurement)
+             .order_by(m.Datastream.id))
+    found = []
+    for ident, name, description, observed, unit, when in session.execute(query):
+        if isinstance(when, str):  # SQLite answers an aggregate of the moment column as text
+            when = datetime.fromisoformat(when)
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        found.append(StreamInfo(ident, name, description or "", observed, (unit or {}).get("symbol"), when))
+    return found

@@ -24,7 +24,10 @@ from twin.server.open_data import OpenData
 from twin.server.ratelimit import Limit, RateLimiter
 from twin.server.routes import (
     audit,
+    catalog,
     cities,
+    ckan,
+    downloads,
     footfall,
     hazard,
     imports,
@@ -87,11 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.imports = ImportRunner(settings.data_dir, settings.imports)
     app.state.hazard_maps = HazardMaps()
-    app.state.open_data = OpenData()
+    app.state.open_data = OpenData(settings.data_dir)
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
     for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
-                   scenario_reports, scenarios, shelters, ogcapi):
+                   scenario_reports, downloads, scenarios, shelters, ogcapi, catalog, ckan):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     #: with fewer counters (one counter's area series would be that device's series).
     footfall_k: int = Field(10, ge=1)
     footfall_min_counters: int = Field(2, ge=1)
+    #: The open-data catalogue's title and publisher (``/catalog``, the CKAN API).
+    catalog_title: str = "machi-twin オープンデータカタログ"
+    catalog_publisher: str = "machi-twin"
+    #: Who answers questions about the data: an e-mail address or a URL (the catalogue's contact point).
+    catalog_contact: str = ""
     #: Folder that admins may import PLATEAU datasets from (``POST /api/cities``); default ``DIR/import``.
     import_dir: Path | None = None
 
