@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from twin.server.limits import BodyLimit
 from twin.server.observation_posts import ObservationPosts
 from twin.server.open_data import OpenData
 from twin.server.ratelimit import Limit, RateLimiter
+from twin.server.retention import prune_periodically
 from twin.server.routes import (
     audit,
     catalog,
@@ -50,6 +52,7 @@ from twin.store import open_store
 from twin.store.apikeys import ApiKeys
 from twin.store.audit import AuditLog
 from twin.store.group_commit import GroupCommit
+from twin.store.retention import set_audit_retention
 from twin.store.users import Users
 
 #: Already compressed or served compressed by ``twin.server.static``; never gzip twice.
@@ -66,9 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     jobs = JobRunner(settings.data_dir)  # marks the jobs a restart cut off as failed, now
 
+    set_audit_retention(store, settings.audit_retention_days)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pruning = asyncio.create_task(prune_periodically(store, settings))
         yield
+        pruning.cancel()
+        with suppress(asyncio.CancelledError):
+            await pruning
         jobs.shutdown()
         writes.close()
         store.close()

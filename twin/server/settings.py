@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     #: with fewer counters (one counter's area series would be that device's series).
     footfall_k: int = Field(10, ge=1)
     footfall_min_counters: int = Field(2, ge=1)
+    #: Retention (docs/data-policy.md): days raw sensor observations are kept, days audit entries are
+    #: kept (the database refuses fewer than 30), and seconds between two prunings.
+    sensor_retention_days: int = Field(400, ge=1)
+    audit_retention_days: int = Field(365, ge=30)
+    retention_interval_s: float = Field(3600.0, gt=0)
     #: The open-data catalogue's title and publisher (``/catalog``, the CKAN API).
     catalog_title: str = "machi-twin オープンデータカタログ"
     catalog_publisher: str = "machi-twin"
