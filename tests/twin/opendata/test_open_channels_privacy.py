@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyogrio
 import pytest
 
 from tests.sensors.conftest import river_gauge
-from tests.sensors.test_footfall import COUNT
+from tests.sensors.test_footfall import counter, intervals
 from tests.twin.fixtures_city import CITY_ID
-from twin.sensors.footfall import PEOPLE_COUNT
 
 DAY = "2024-06-03"
 EAST = [[139.4717, 35.9250], [139.4735, 35.9250], [139.4735, 35.9280], [139.4717, 35.9280], [139.4717, 35.9250]]
@@ -30,27 +28,6 @@ WEST = [[139.4700, 35.9250], [139.4717, 35.9250], [139.4717, 35.9280], [139.4700
 COUNTERS = {"counter-kawagoe-alpha": (139.4720, 35.9260), "counter-kawagoe-beta": (139.4725, 35.9270),
             "counter-kawagoe-gamma": (139.4710, 35.9265)}
 ALPHA, BETA, GAMMA = COUNTERS
-
-
-def counter(name: str) -> dict:
-    lon, lat = COUNTERS[name]
-    return {"name": name, "Locations": [{"name": name, "encodingType": "application/geo+json",
-                                         "location": {"type": "Point", "coordinates": [lon, lat]}}],
-            "Datastreams": [{"name": f"{name} people", "unitOfMeasurement": {"name": "people", "symbol": "{people}"},
-                             "observationType": COUNT,
-                             "Sensor": {"name": "counter", "encodingType": "text/plain", "metadata": "-"},
-                             "ObservedProperty": {"name": "peopleCount", "definition": PEOPLE_COUNT,
-                                                  "properties": {"range": [0, 1e6]}}}]}
-
-
-def quarter_hours(count_of_hour) -> list[list]:
-    start = datetime.fromisoformat(f"{DAY}T00:00:00+09:00").astimezone(UTC)
-    rows = []
-    for q in range(96):
-        begin = start + timedelta(minutes=15 * q)
-        rows.append([f"{begin.isoformat()}/{(begin + timedelta(minutes=15)).isoformat()}".replace("+00:00", "Z"),
-                     count_of_hour(q // 4)])
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +42,13 @@ def feed(app, client, job) -> dict[str, int]:
     assert client.put(f"/api/footfall/{CITY_ID}/areas", json=areas, headers=admin).status_code == 200
     streams = {}
     for name in COUNTERS:
-        thing = client.post("/sta/v1.1/Things", json=counter(name), headers=admin)
+        thing = client.post("/sta/v1.1/Things", json=counter(name, COUNTERS[name]), headers=admin)
         assert thing.status_code == 201, thing.text
         streams[name] = client.get(thing.json()["Datastreams@iot.navigationLink"], headers=admin).json()["value"][0][
             "@iot.id"]
     rules = {ALPHA: lambda h: h, BETA: lambda h: 1, GAMMA: lambda h: 5}
     batch = [{"Datastream": {"@iot.id": streams[name]}, "components": ["phenomenonTime", "result"],
-              "dataArray": quarter_hours(rule)} for name, rule in rules.items()]
+              "dataArray": intervals(DAY, rule)} for name, rule in rules.items()]
     assert client.post("/sta/v1.1/CreateObservations", json=batch, headers=admin).status_code == 201
     gauge = river_gauge()
     gauge["Locations"][0]["location"]["coordinates"] = [139.4715, 35.9262]
