@@ -45,6 +45,10 @@ FILES = {
     "water": "water.parquet",
     "land_use": "land_use.parquet",
 }
+#: Rows per Parquet row group of the City's tables: readers that page through a table
+#: (OGC API – Features) skip whole groups instead of decoding every row before the page
+#: (bench/opendata.py: a page at row 999,000 of 1 M takes 15 ms in groups of 65,536, 0.49 s in one group).
+TABLE_ROW_GROUP = 65_536
 #: Bands of ``masks.tif``, in order (band 1 first): 1 inside a footprint or road surface, 0 outside.
 MASK_BANDS = ("buildings", "roads")
 #: What each part is called in messages to users.

@@ -32,7 +32,7 @@ from citygml.crs import choose_zone, zone_epsg
 from citygml.dataset import BBox, Dataset, DatasetFile, feature_in, open_dataset
 from citygml.errors import CityGMLError
 from twin import __version__
-from twin.city.layout import FILES, MASK_BANDS, files_entry, write_manifest
+from twin.city.layout import FILES, MASK_BANDS, TABLE_ROW_GROUP, files_entry, write_manifest
 from twin.convert.area_rows import HAZARD_TYPES, hazard_row, road_row
 from twin.convert.building_rows import building_row, building_table
 from twin.convert.runners import Runner, run_inline
@@ -227,11 +227,11 @@ def _merge(source: Path, out: Path, city_id: str, results: list[FileResult], opt
 
         on_stage("tables")
         _fill_ground(buildings, grid, to_local)
-        buildings.to_parquet(out / FILES["buildings"])
+        buildings.to_parquet(out / FILES["buildings"], row_group_size=TABLE_ROW_GROUP)
         if hazards is not None:
-            hazards.to_parquet(out / FILES["hazards"])
+            hazards.to_parquet(out / FILES["hazards"], row_group_size=TABLE_ROW_GROUP)
         if roads is not None:
-            roads.to_parquet(out / FILES["roads"])
+            roads.to_parquet(out / FILES["roads"], row_group_size=TABLE_ROW_GROUP)
         if shelters is not None:
             (out / FILES["shelters"]).write_bytes(shelters)
         on_stage("tiles")

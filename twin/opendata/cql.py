@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 from lark.exceptions import LarkError
 from pygeofilter import ast, values
 from pygeofilter.backends.geopandas.evaluate import to_filter
@@ -47,6 +49,8 @@ class Filter:
     columns: tuple[str, ...]
     spatial: bool
     mapping: dict[str, str]
+    #: A lon/lat box every selected feature meets (from a spatial predicate the whole filter needs), or None.
+    envelope: tuple[float, float, float, float] | None = None
 
     def test(self, frame: pd.DataFrame) -> np.ndarray:
         """Which rows of ``frame`` the expression selects (NULL compares false, as in SQL)."""
@@ -80,7 +84,30 @@ def parse_filter(text: str, queryables: dict[str, Queryable],
         node = _geometries_to_lonlat(node, to_lonlat)
     mapping = {name: queryables[name].column for name in names}
     columns = tuple(sorted({queryables[n].column for n in names if n != GEOMETRY}))
-    return Filter(text, node, columns, spatial, mapping)
+    return Filter(text, node, columns, spatial, mapping, _envelope(node))
+
+
+def _envelope(node: Any) -> tuple[float, float, float, float] | None:
+    """The bounds of a geometry literal that a feature must meet for ``node`` to hold.
+
+    Every spatial predicate but S_DISJOINT implies that the two geometries meet, hence that
+    their bounding boxes do; in an AND each side must hold. Nothing is inferred through OR or NOT.
+    """
+    if isinstance(node, ast.And):
+        found = [box for box in (_envelope(node.lhs), _envelope(node.rhs)) if box is not None]
+        if not found:
+            return None
+        lows, highs = np.max([b[:2] for b in found], axis=0), np.min([b[2:] for b in found], axis=0)
+        return (float(lows[0]), float(lows[1]), float(highs[0]), float(highs[1]))
+    if isinstance(node, ast.SpatialComparisonPredicate) and node.op.name != "DISJOINT":
+        literal = node.rhs if isinstance(node.lhs, ast.Attribute) else node.lhs
+        if isinstance(literal, values.Envelope):
+            return (literal.x1, literal.y1, literal.x2, literal.y2)
+        if isinstance(literal, values.Geometry):
+            return tuple(float(v) for v in shapely.bounds(shapely.geometry.shape(literal.geometry)))  # type: ignore[return-value]
+    if isinstance(node, ast.BBox):
+        return (node.minx, node.miny, node.maxx, node.maxy)
+    return None
 
 
 def _check(node: Any, queryables: dict[str, Queryable], names: set[str], text: str) -> bool:

@@ -29,6 +29,8 @@ from twin.opendata.collections import Collection
 from twin.opendata.features import dumps, features, plain
 from twin.opendata.tables import as_frame
 
+#: Rows written at once: fewer, larger appends to a GeoPackage (each append is a transaction).
+EXPORT_ROWS = 65_536
 #: The suffix CSVW processors look for beside a CSV file (W3C Model for Tabular Data, §5.2).
 CSVW_SUFFIX = "-metadata.json"
 
@@ -38,7 +40,7 @@ def collection_frames(collection: Collection, finish: bool = True) -> Iterator[g
     if collection.table is None:
         raise TwinInputError(f"layer {collection.id} is built from the database; it is not exported")
     layer, table = collection.layer, collection.table
-    for batch in table.batches(layer.stored_columns(layer.columns(table))):
+    for batch in table.batches(layer.stored_columns(layer.columns(table)), size=EXPORT_ROWS):
         frame = as_frame(batch)
         for column, value in collection.equals:
             frame = frame[(frame[column].astype("string") == value).fillna(False).to_numpy(bool)]

@@ -55,20 +55,15 @@ class Table:
     columns: list[str]  # every column but the geometry
     types: dict[str, str]  # JSON Schema type of each scalar column (string, number, integer, boolean)
 
-    def batches(self, columns: Sequence[str]) -> Iterator[Batch]:
+    def batches(self, columns: Sequence[str], first_row: int = 0, size: int | None = None) -> Iterator[Batch]:
+        """Batches of ``columns`` in table order, from the batch holding ``first_row`` on (it may start
+        before it), of about ``size`` rows (default ``BATCH_ROWS``)."""
         raise NotImplementedError
 
     def bounds(self) -> np.ndarray:
         """(num_rows, 4) minx, miny, maxx, maxy of each row's geometry (NaN where it has none)."""
         parts = [shapely.bounds(batch.geometries()) for batch in self.batches([])]
         return np.concatenate(parts) if parts else np.empty((0, 4))
-
-    def read(self, columns: Sequence[str] | None = None) -> gpd.GeoDataFrame:
-        """The whole table (for exports that write it out batch by batch, use ``batches``)."""
-        frames = [as_frame(batch) for batch in self.batches(list(columns) if columns is not None else self.columns)]
-        if not frames:
-            return gpd.GeoDataFrame({c: [] for c in (columns or self.columns)}, geometry=[], crs=LONLAT)
-        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=LONLAT)
 
 
 def as_frame(batch: Batch, rows: np.ndarray | None = None) -> gpd.GeoDataFrame:
@@ -100,15 +95,21 @@ class ParquetTable(Table):
                       and (t := _arrow_type(f.type)) is not None}
         file.close()
 
-    def batches(self, columns: Sequence[str]) -> Iterator[Batch]:
-        """Batches in file order; each call reads the file anew (safe from several threads at once)."""
+    def batches(self, columns: Sequence[str], first_row: int = 0, size: int | None = None) -> Iterator[Batch]:
+        """Each call reads the file anew (safe from several threads at once); row groups that end
+        before ``first_row`` are skipped unread."""
         wanted = [c for c in columns if c in self.columns] + [self.geometry_column]
         with pq.ParquetFile(self.path) as file:
-            yield from self._batches(file, wanted)
+            yield from self._batches(file, wanted, first_row, size or BATCH_ROWS)
 
-    def _batches(self, file: pq.ParquetFile, wanted: list[str]) -> Iterator[Batch]:
-        start = 0
-        for record in file.iter_batches(batch_size=BATCH_ROWS, columns=wanted):
+    def _batches(self, file: pq.ParquetFile, wanted: list[str], first_row: int, size: int) -> Iterator[Batch]:
+        counts = [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+        ends = np.cumsum(counts)
+        groups = [g for g in range(len(counts)) if ends[g] > first_row]
+        if not groups:
+            return
+        start = int(ends[groups[0]] - counts[groups[0]])
+        for record in file.iter_batches(batch_size=size, columns=wanted, row_groups=groups):
             wkb = record.column(self.geometry_column).to_numpy(zero_copy_only=False)
             frame = record.drop_columns([self.geometry_column]).to_pandas()
             yield Batch(start, frame, wkb)
@@ -125,7 +126,7 @@ class FrameTable(Table):
         self.columns = [c for c in frame.columns if c != frame.geometry.name]
         self.types = pandas_types(frame[self.columns])
 
-    def batches(self, columns: Sequence[str]) -> Iterator[Batch]:
+    def batches(self, columns: Sequence[str], first_row: int = 0, size: int | None = None) -> Iterator[Batch]:
         if self.num_rows:
             wkb = shapely.to_wkb(self._frame.geometry.to_numpy())
             yield Batch(0, pd.DataFrame(self._frame[[c for c in columns if c in self.columns]]), wkb)
@@ -147,9 +148,9 @@ class JoinedTable(Table):
         self.columns = [key, *self._right.columns]
         self.types = {key: "string", **pandas_types(self._right)}
 
-    def batches(self, columns: Sequence[str]) -> Iterator[Batch]:
+    def batches(self, columns: Sequence[str], first_row: int = 0, size: int | None = None) -> Iterator[Batch]:
         wanted = [c for c in columns if c in self._right.columns]
-        for batch in self._left.batches([self._key]):
+        for batch in self._left.batches([self._key], first_row, size):
             keys = batch.frame[self._key]
             joined = self._right.reindex(keys)[wanted].reset_index(drop=True)
             joined.insert(0, self._key, keys.to_numpy())
@@ -209,6 +210,9 @@ class Where:
     bbox: tuple[float, float, float, float] | None = None
     equals: tuple[tuple[str, str], ...] = ()
     test: BatchTest | None = None
+    #: A box every selected row's bounding box meets (a spatial filter's envelope): rows outside it
+    #: are dropped from the bounds index before any geometry is parsed.
+    within: tuple[float, float, float, float] | None = None
     columns: tuple[str, ...] = ()
     spatial: bool = False
     key: str = ""
@@ -257,8 +261,9 @@ class Selector:
             hits = np.arange(offset, min(offset + limit, table.num_rows))
             matched = table.num_rows
         else:
+            boxed = where.bbox is not None or where.within is not None
             mask = self._mask(table, where) if cache else _exact(
-                table, where, _candidates(table.bounds(), where) if where.bbox else np.ones(table.num_rows, bool))
+                table, where, _candidates(table.bounds(), where) if boxed else np.ones(table.num_rows, bool))
             found = np.flatnonzero(mask)
             matched, hits = len(found), found[offset:offset + limit]
         return Page(matched, take(table, hits, table.columns if columns is None else columns))
@@ -270,7 +275,7 @@ class Selector:
             bounds = entry.bounds
         if cached is not None:
             return cached
-        if bounds is None and where.bbox is not None:
+        if bounds is None and (where.bbox is not None or where.within is not None):
             bounds = table.bounds()
             with self._lock:
                 entry.bounds = bounds
@@ -301,11 +306,13 @@ class Selector:
 
 
 def _candidates(bounds: np.ndarray, where: Where) -> np.ndarray:
-    """Rows whose bounding box meets ``where.bbox`` (all rows without one)."""
-    if where.bbox is None:
-        return np.ones(len(bounds), bool)
-    west, south, east, north = where.bbox
-    return (bounds[:, 0] <= east) & (bounds[:, 2] >= west) & (bounds[:, 1] <= north) & (bounds[:, 3] >= south)
+    """Rows whose bounding box meets ``where.bbox`` and ``where.within`` (all rows without either)."""
+    keep = np.ones(len(bounds), bool)
+    for box in (where.bbox, where.within):
+        if box is not None:
+            west, south, east, north = box
+            keep &= (bounds[:, 0] <= east) & (bounds[:, 2] >= west) & (bounds[:, 1] <= north) & (bounds[:, 3] >= south)
+    return keep
 
 
 def _exact(table: Table, where: Where, candidates: np.ndarray) -> np.ndarray:
@@ -346,7 +353,7 @@ def take(table: Table, hits: np.ndarray, columns: Sequence[str]) -> gpd.GeoDataF
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=LONLAT)
     frames = []
     last = hits[-1]
-    for batch in table.batches(columns):
+    for batch in table.batches(columns, first_row=int(hits[0])):
         end = batch.start + len(batch.frame)
         inside = hits[(hits >= batch.start) & (hits < end)] - batch.start
         if len(inside):

@@ -72,8 +72,8 @@ def test_a_page_reads_no_batch_beyond_its_last_row(small_batches, table_path):
     read = []
     original = table.batches
 
-    def counted(columns):
-        for batch in original(columns):
+    def counted(columns, *args, **kwargs):
+        for batch in original(columns, *args, **kwargs):
             read.append(batch.start)
             yield batch
 
@@ -101,3 +101,27 @@ def test_joined_rows_take_their_values_by_key_not_by_position(small_batches, tab
     assert page.rows["gml_id"].tolist() == ["b01000", "b01001", "b01002"]
     assert page.rows["depth"].tolist() == [3999.0, 3998.0, 3997.0]
     assert shapely.equals(page.rows.geometry.iloc[0], frame.geometry.iloc[1000])
+
+
+def test_row_groups_before_a_page_are_not_read(small_batches, tmp_path):
+    """In a file of many row groups, a deep page starts reading at the group holding its first row."""
+    path = tmp_path / "grouped.parquet"
+    squares().to_parquet(path, row_group_size=500)
+    table = ParquetTable(path)
+    starts = [batch.start for batch in table.batches(["gml_id"], first_row=3210)]
+    assert starts[0] == 3000 and starts[-1] < ROWS
+    page = Selector().page(table, Where(), 3210, 5)
+    assert page.rows["gml_id"].tolist() == [f"b{i:05d}" for i in range(3210, 3215)]
+
+
+def test_a_spatial_filters_envelope_narrows_the_candidates_without_changing_the_answer(small_batches, table_path):
+    from twin.opendata.cql import Queryable, parse_filter
+
+    frame = gpd.read_parquet(table_path)
+    polygon = shapely.Polygon([(139.02, 35.02), (139.06, 35.03), (139.04, 35.07)])
+    parsed = parse_filter(f"S_INTERSECTS(geometry, {polygon.wkt}) AND height > 10",
+                          {"geometry": Queryable("geometry", "geometry"), "height": Queryable("height", "number")})
+    assert parsed.envelope == pytest.approx(polygon.bounds)
+    expected = frame[frame.intersects(polygon) & (frame["height"] > 10)]["gml_id"].tolist()
+    where = Where(test=parsed.test, columns=parsed.columns, spatial=True, within=parsed.envelope, key="tri")
+    assert Selector().page(ParquetTable(table_path), where, 0, ROWS).rows["gml_id"].tolist() == expected

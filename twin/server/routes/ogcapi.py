@@ -399,7 +399,7 @@ def _where(collection: Collection, bbox: tuple[float, float, float, float] | Non
 
     return Where(bbox=bbox, equals=collection.equals, test=test,
                  columns=tuple(layer.stored_columns(list(parsed.columns))), spatial=parsed.spatial,
-                 key=f"{collection.id}|{bbox}|{source_crs}|{text}")
+                 within=parsed.envelope, key=f"{collection.id}|{bbox}|{source_crs}|{text}")
 
 
 def _describe(collection: Collection, base: str) -> dict[str, Any]:
