@@ -36,8 +36,6 @@ class Collection:
     updated: datetime
     equals: tuple[tuple[str, str], ...] = ()
     keywords: tuple[str, ...] = ()
-    #: Whether only staff may read it (the public sees what the public map shows).
-    staff_only: bool = False
     #: Whether selections may be cached by file version (not for tables built from the database).
     cacheable: bool = True
     extra: dict = field(default_factory=dict)

@@ -16,7 +16,10 @@ from twin.lonlat import LONLAT
 from twin.sensors import footfall
 from twin.sensors.footfall_areas import Area
 
-COLUMNS = ("id", "area", "name", "name_en", "date", "people", "partial", "withheld", "counters", "k")
+#: Columns and their JSON Schema types (the collection's queryables).
+TYPES = {"id": "string", "area": "string", "name": "string", "name_en": "string", "date": "string",
+         "people": "number", "partial": "boolean", "withheld": "boolean", "counters": "integer", "k": "integer"}
+COLUMNS = tuple(TYPES)
 
 
 def daily_aggregates(session: Session, bbox: tuple[float, float, float, float], areas: list[Area],

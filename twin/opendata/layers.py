@@ -145,6 +145,16 @@ SCENARIO_RESULTS = Layer(
     "when it first got wet, and its simulated and official MLIT ranks.", integers=("official_rank", "simulated_rank"),
     derived=Derived(("simulated_rank",), ("flood_class_ja", "flood_class_en", "flood_class_colour"),
                     _result_classes))
+#: Layers built from the database per request (the routes build their tables): the public footfall
+#: aggregates (``twin.opendata.footfall_days``) and the sensor stations staff see
+#: (``twin.opendata.sensor_stations``). They have no City file.
+FOOTFALL = Layer("footfall", "", "人流（エリア別・日別、k-匿名化）", "Footfall per area and day (k-anonymised)",
+                 "People counted per named area and local day (JST). Hours counting fewer than k people and areas "
+                 "with fewer counters than the minimum are withheld and add to no total; no counter's own series "
+                 "is published. `datetime` picks the days.", id_column="id")
+SENSORS = Layer("sensors", "", "センサー（職員のみ）", "Sensor stations (staff only)",
+                "River gauges, rain gauges and other stations with their datastreams and latest value. People "
+                "counters are not listed.", id_column="id")
 #: Hazard layer codes of PLATEAU (the `layer` column of hazards.parquet) and their names.
 HAZARD_NAMES = {"fld": ("洪水浸水想定区域", "River flooding"), "tnm": ("津波浸水想定", "Tsunami"),
                 "htd": ("高潮浸水想定区域", "Storm surge"), "ifld": ("内水浸水想定区域", "Inland flooding"),

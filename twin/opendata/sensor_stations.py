@@ -20,6 +20,8 @@ from twin.sensors.footfall import PEOPLE_COUNT
 from twin.store import models as m
 
 COLUMNS = ("id", "name", "description", "datastreams")
+#: JSON Schema types of the columns a filter may name (``datastreams`` is a list).
+TYPES = {"id": "string", "name": "string", "description": "string"}
 
 
 def stations(session: Session, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:

@@ -13,12 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from twin.sensors import footfall
 from twin.sensors.errors import SensorInputError
 from twin.sensors.footfall_areas import Area, load_areas, parse_areas, save_areas
-from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
+from twin.server.auth import Role, is_staff, requires
 from twin.server.problems import Problem
 from twin.server.routes.sta import MAX_ENTITY_BYTES, read_json
 
 router = APIRouter(prefix="/api/footfall", tags=["footfall"])
-_STAFF = RoleCheck((Role.STAFF, Role.ADMIN))
 #: Counters this far (degrees, about 200 m) outside a city's bounding box still belong to it.
 _MARGIN = 0.002
 MAX_DAYS = 366
@@ -31,16 +30,7 @@ AreaId = Annotated[str | None, Query(description="An area id; all the city's cou
 def _rules(request: Request) -> footfall.Rules:
     """Staff (a staff or admin key or session) see detail; everyone else k-anonymised aggregates."""
     settings = request.app.state.settings
-    public = footfall.Rules(True, settings.footfall_k, settings.footfall_min_counters)
-    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
-        return public
-    try:
-        _STAFF(request)  # a wrong key is a 401, not a silent downgrade
-    except Problem as problem:
-        if problem.status == 403:  # a sensor key reads what the public reads
-            return public
-        raise
-    return footfall.Rules(False, settings.footfall_k, settings.footfall_min_counters)
+    return footfall.Rules(not is_staff(request), settings.footfall_k, settings.footfall_min_counters)
 
 
 def _period(start: date | None, days: int) -> footfall.Period:

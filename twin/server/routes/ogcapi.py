@@ -25,14 +25,16 @@ from twin.opendata import licence
 from twin.opendata.collections import Collection
 from twin.opendata.cql import GEOMETRY, Queryable, parse_filter
 from twin.opendata.features import dumps, features
+from twin.opendata.footfall_days import TYPES as FOOTFALL_TYPES
 from twin.opendata.footfall_days import daily_aggregates
-from twin.opendata.layers import Layer
+from twin.opendata.layers import FOOTFALL, SENSORS
+from twin.opendata.sensor_stations import TYPES as SENSOR_TYPES
 from twin.opendata.sensor_stations import stations
 from twin.opendata.tables import FrameTable, Table, Where
 from twin.sensors import footfall
 from twin.sensors.footfall_areas import areas_path
 from twin.server.app_state import AppSettings, Cities, Jobs, Published
-from twin.server.auth import Role, RoleCheck, requires
+from twin.server.auth import Role, RoleCheck, is_staff, requires
 from twin.server.cities import City
 from twin.server.labels import LABELS
 from twin.server.problems import Problem
@@ -60,8 +62,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
 ]
-FOOTFALL = "footfall"
-SENSORS = "sensors"
 _STAFF = RoleCheck((Role.STAFF, Role.ADMIN))
 _ITEM_PARAMS = frozenset({"limit", "offset", "bbox", "bbox-crs", "crs", "filter", "filter-lang", "filter-crs",
                           "datetime", "f"})
@@ -131,11 +131,11 @@ def conformance(city_id: str, request: Request, cities: Cities, f: Format = None
 @router.get("/{city_id}/collections", dependencies=[requires(Role.ANONYMOUS)])
 def list_collections(city_id: str, request: Request, cities: Cities, jobs: Jobs, published: Published,
                      settings: AppSettings, f: Format = None) -> Response:
-    """Every collection the caller may read."""
+    """Every collection the caller may read (``sensors`` is listed to staff only)."""
     _only(request, frozenset({"f"}))
     city = cities.get(city_id)
     base = _base(request, city_id)
-    found = _collections(request, city, jobs, published, settings, _is_staff(request))
+    found = _collections(request, city, jobs, published, settings, is_staff(request))
     return _json({"links": [{"rel": "self", "type": JSON, "href": f"{base}/collections"}],
                   "collections": [_describe(c, base) for c in found], **licence.notice()})
 
@@ -194,7 +194,9 @@ def get_items(
     = None,
     f: Format = None,
 ) -> Response:
-    """A page of the collection's features (GeoJSON), with ``numberMatched`` and a ``next`` link."""
+    """A page of the collection's features (GeoJSON), with ``numberMatched`` and a ``next`` link.
+
+    Open to all but the ``sensors`` collection, which needs a staff key or session (401/403)."""
     _only(request, _ITEM_PARAMS)
     city = cities.get(city_id)
     collection = _collection(request, city, collection_id, jobs, published, settings)
@@ -202,7 +204,7 @@ def get_items(
     try:
         answer_crs = ogc_crs.parse_crs(crs, "crs")
         area = ogc_crs.bbox_to_lonlat(_numbers(bbox), ogc_crs.parse_crs(bbox_crs, "bbox-crs")) if bbox else None
-        where = _where(collection, area, filter, filter_crs, request, settings)
+        where = _where(collection, area, filter, filter_crs)
         table = _table(request, city, collection, settings, datetime_)
     except TwinInputError as exc:
         raise _bad(exc) from None
@@ -261,47 +263,24 @@ def _base(request: Request, city_id: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/ogcapi/{city_id}"
 
 
-def _is_staff(request: Request) -> bool:
-    """Whether the caller is staff; a wrong key is still a 401, never a silent downgrade."""
-    if "authorization" not in request.headers and "twin_session" not in request.cookies:
-        return False
-    try:
-        _STAFF(request)
-    except Problem as problem:
-        if problem.status == 403:
-            return False
-        raise
-    return True
-
-
 def _collections(request: Request, city: City, jobs: Jobs, published: Published, settings: AppSettings,
                  staff: bool) -> list[Collection]:
     found = list(published.collections(city, jobs))
     bbox = tuple(city.manifest.get("bbox") or ()) or None
     now = datetime.now(UTC).replace(microsecond=0)
-    areas = areas_path(settings.data_dir, city.id)
-    if areas.is_file():
-        found.append(Collection(FOOTFALL, "人流（エリア別・日別、k-匿名化）", "Footfall per area and day (k-anonymised)",
-                                "People counted per named area and local day (JST). Hours counting fewer than k "
-                                "people and areas with fewer counters than the minimum are withheld and add to no "
-                                "total; no counter's own series is published. `datetime` picks the days (default: "
-                                f"the last {FOOTFALL_DAYS}).", FOOTFALL_LAYER, None, bbox, now,
-                                keywords=("footfall",), cacheable=False))
+    if areas_path(settings.data_dir, city.id).is_file():
+        found.append(Collection(FOOTFALL.key, FOOTFALL.title, FOOTFALL.title_en,
+                                f"{FOOTFALL.description} Default: the last {FOOTFALL_DAYS} days.", FOOTFALL, None,
+                                bbox, now, keywords=("footfall",), cacheable=False))
     if staff:
-        found.append(Collection(SENSORS, "センサー（職員のみ）", "Sensor stations (staff only)",
-                                "River gauges, rain gauges and other stations with their datastreams and latest "
-                                "value. People counters are not listed.", SENSORS_LAYER, None, bbox, now,
-                                keywords=("sensors",), staff_only=True, cacheable=False))
+        found.append(Collection(SENSORS.key, SENSORS.title, SENSORS.title_en, SENSORS.description, SENSORS, None,
+                                bbox, now, keywords=("sensors",), cacheable=False))
     return found
-
-
-FOOTFALL_LAYER = Layer(FOOTFALL, "", "人流", "Footfall", "k-anonymised daily footfall per area", id_column="id")
-SENSORS_LAYER = Layer(SENSORS, "", "センサー", "Sensor stations", "Sensor stations", id_column="id")
 
 
 def _collection(request: Request, city: City, collection_id: str, jobs: Jobs, published: Published,
                 settings: AppSettings) -> Collection:
-    staff = collection_id == SENSORS and _staff_or_refuse(request)
+    staff = collection_id == SENSORS.key and _staff_or_refuse(request)
     for collection in _collections(request, city, jobs, published, settings, staff):
         if collection.id == collection_id:
             return collection
@@ -319,7 +298,7 @@ def _table(request: Request, city: City, collection: Collection, settings: AppSe
     store = request.app.state.store
     bbox, areas = city_areas(request, city.id)
     with store.session() as session:
-        if collection.id == FOOTFALL:
+        if collection.layer is FOOTFALL:
             frame = daily_aggregates(session, bbox, areas, _days(when), settings.footfall_k,
                                      settings.footfall_min_counters)
             path = areas_path(settings.data_dir, city.id)
@@ -376,14 +355,11 @@ def _queryables(collection: Collection) -> dict[str, Queryable]:
 
 def _sample_types(collection: Collection) -> dict[str, str]:
     """Types of the database-backed collections' columns (fixed by their builders)."""
-    if collection.id == FOOTFALL:
-        return {"id": "string", "area": "string", "name": "string", "name_en": "string", "date": "string",
-                "people": "number", "partial": "boolean", "withheld": "boolean", "counters": "integer", "k": "integer"}
-    return {"id": "string", "name": "string", "description": "string"}
+    return dict(FOOTFALL_TYPES if collection.layer is FOOTFALL else SENSOR_TYPES)
 
 
 def _where(collection: Collection, bbox: tuple[float, float, float, float] | None, text: str | None,
-           filter_crs: str | None, request: Request, settings: AppSettings) -> Where:
+           filter_crs: str | None) -> Where:
     if text is None:
         return Where(bbox=bbox, equals=collection.equals, key=f"{collection.id}|{bbox}")
     source_crs = ogc_crs.parse_crs(filter_crs, "filter-crs")
