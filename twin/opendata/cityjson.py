@@ -1,6 +1,6 @@
 """CityJSON 2.0 of a City's buildings: LOD1 and LOD2 solids with semantic surfaces and attributes.
 
-The geometry comes from the City's PLATEAU source dataset, read again with ``citygml`` (the
+The geometry comes from the City's PLATEAU inputs (``source_datasets``), read again with ``citygml`` (the
 City folder keeps footprints and meshes, not the CityGML solids), for the buildings the
 City holds. Vertices are in the City's plane-rectangular CRS (easting, northing; x, y as
 CityJSON orders them) with PLATEAU's orthometric heights, in millimetres from a translation
@@ -54,27 +54,42 @@ def reference_system(plane: CRS) -> str:
     return f"{_OGC_EPSG}{10161 + zone}" if zone <= _COMPOUND_ZONES else f"{_OGC_EPSG}{epsg}"
 
 
+def source_datasets(city: CityFolder) -> list[Path]:
+    """The City's PLATEAU inputs (the manifest's ``inputs`` of kind ``plateau``; a City converted before
+    several inputs existed names one ``source``), those still where they were converted from."""
+    inputs = city.manifest.get("inputs")
+    if isinstance(inputs, list):
+        paths = [Path(str(i["path"])) for i in inputs if isinstance(i, dict) and i.get("kind") == "plateau" and i.get("path")]
+    else:
+        paths = [Path(str(city.manifest["source"]))] if city.manifest.get("source") else []
+    return [p for p in paths if p.exists()]
+
+
 def write_cityjson(city: CityFolder, out: Path, source: Path | None = None) -> dict[str, int]:
-    """The City's buildings as CityJSON 2.0 at ``out``; counts of objects and geometries written."""
-    dataset_path = source or Path(str(city.manifest.get("source") or ""))
-    if not str(dataset_path) or not dataset_path.exists():
-        raise TwinInputError(f"{city.path}: the City's PLATEAU source dataset {str(dataset_path)!r} is not here; "
+    """The City's buildings as CityJSON 2.0 at ``out`` (read from ``source``, else from the City's PLATEAU
+    inputs); counts of objects and geometries written."""
+    datasets = [source] if source is not None else source_datasets(city)
+    if not datasets or not all(p.exists() for p in datasets):
+        raise TwinInputError(f"{city.path}: the City's PLATEAU source dataset is not here; "
                              "give it with --source PATH (CityJSON is built from the CityGML solids)")
     plane = city.local_crs
     table = pd.read_parquet(city.require("buildings"), columns=["gml_id", "max_flood_depth", "max_flood_rank"])
     wanted = table.set_index("gml_id")
     origin = _origin(city, plane)
     writer = _Writer(plane, origin)
-    with replacing(out) as tmp, tmp.open("w", encoding="utf-8") as file, open_dataset(dataset_path) as dataset:
+    with replacing(out) as tmp, tmp.open("w", encoding="utf-8") as file:
         file.write('{"type":"CityJSON","version":"2.0","CityObjects":{')
-        first = True
-        for feature in dataset.features(types=["bldg"], textures=False):
-            if feature.element != "Building" or feature.gml_id not in wanted.index:
-                continue
-            for ident, body in writer.objects(feature, wanted.loc[feature.gml_id]):
-                file.write(("" if first else ",\n") + json.dumps(ident, ensure_ascii=False) + ":"
-                           + json.dumps(body, ensure_ascii=False, separators=(",", ":")))
-                first = False
+        first, written = True, set()
+        for path in datasets:
+            with open_dataset(path) as dataset:
+                for feature in dataset.features(types=["bldg"], textures=False):
+                    if feature.element != "Building" or feature.gml_id not in wanted.index or feature.gml_id in written:
+                        continue
+                    written.add(feature.gml_id)  # inputs that overlap hold some buildings twice
+                    for ident, body in writer.objects(feature, wanted.loc[feature.gml_id]):
+                        file.write(("" if first else ",\n") + json.dumps(ident, ensure_ascii=False) + ":"
+                                   + json.dumps(body, ensure_ascii=False, separators=(",", ":")))
+                        first = False
         file.write('},"vertices":[')
         writer.write_vertices(file)
         file.write("],")

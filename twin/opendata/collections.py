@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
-from twin.opendata.layers import BUILDINGS, HAZARD_NAMES, LAYERS, SCENARIO_RESULTS, Layer, layer
+from twin.opendata.layers import BUILDINGS, LAYERS, SCENARIO_RESULTS, Layer, layer
 from twin.opendata.tables import JoinedTable, ParquetTable, Table
 
 
@@ -102,16 +102,17 @@ def scenario_collection(run: ScenarioRun, buildings: Table, bbox: tuple[float, f
 
 
 def _split(entry: Layer, table: Table, values: tuple[str | None, ...], extent, updated: datetime) -> Collection:
+    """One value combination of a split layer: named after its first value (``split_names``), the others
+    in brackets (a hazard's scale)."""
     named = dict(zip(entry.split_by, values))
-    hazard = named.get("layer") or ""
-    scale = named.get("scale")
-    ja, en = HAZARD_NAMES.get(hazard, (hazard, hazard))
-    suffix_ja = f"（{scale}）" if scale else ""
-    suffix_en = f" ({scale})" if scale else ""
+    first, rest = values[0] or "", [v for v in values[1:] if v]
+    ja, en = entry.split_names.get(first, (first, first))
+    suffix_ja = f"（{'・'.join(rest)}）" if rest else ""
+    suffix_en = f" ({', '.join(rest)})" if rest else ""
     ident = "-".join([entry.key, *(_slug(v) for v in values if v)])
     return Collection(ident, f"{ja}{suffix_ja}", f"{en}{suffix_en}", entry.description, entry, table, extent, updated,
                       equals=tuple((k, v) for k, v in named.items() if v is not None),
-                      keywords=("hazard", hazard, *(() if scale is None else (scale,))))
+                      keywords=(entry.key, *(v for v in values if v)))
 
 
 def _distinct(table: Table, columns: tuple[str, ...]) -> list[tuple[str | None, ...]]:

@@ -96,7 +96,8 @@ def write_gpkg(collections: list[Collection], out: Path) -> Path:
                     _flat(frame), tmp, layer=table_name(collection), driver="GPKG", append=not first,
                     # GeoPackage 1.3: what GDAL before 3.7 (Debian 12, older QGIS) reads without a warning
                     dataset_options={"VERSION": "1.3"} if written == 0 and first else None,
-                    promote_to_multi=collection.layer.key in ("hazards", "roads", "water", "land_use"),
+                    promote_to_multi=collection.layer.geometry.startswith("Multi"),
+                    geometry_type=collection.layer.geometry or None,
                     layer_options={"DESCRIPTION": description, "IDENTIFIER": collection.title_en} if first else None,
                     dataset_metadata={"ATTRIBUTION": licence.ATTRIBUTION, "PROCESSING": licence.PROCESSED,
                                       "LICENSE": licence.LICENCE_URL, "SOURCE_TERMS": licence.SOURCE_TERMS_URL}

@@ -1,16 +1,17 @@
 """The City's publishable layers: one entry each in ``LAYERS``.
 
 A layer names the City file it comes from (a ``twin.city.layout.FILES`` key), how its features
-are identified, which text columns hold JSON, the columns it adds (decoded classes) and,
-for official hazard areas, the columns that split it into one collection per hazard and scale.
+are identified, which text columns hold JSON, the columns it adds (decoded classes) and, for
+official hazard areas and the generic features, the columns that split it into one collection per
+value (hazard and scale; PLATEAU package) with the names of those values.
 A City that lacks a layer's file simply does not publish it. Adding a layer is one entry here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,6 +20,7 @@ import pandas as pd
 from shapely.geometry import shape
 
 from twin import depth_classes
+from twin.city.hazard_areas import area_ranks
 from twin.city.layout import CityFolder
 from twin.city.shelters import takes_floods
 from twin.errors import TwinInputError
@@ -48,8 +50,11 @@ class Layer:
     json_columns: tuple[str, ...] = ()
     derived: Derived | None = None
     split_by: tuple[str, ...] = ()  # one collection per distinct value combination
+    split_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # first split value → (ja, en)
     hidden: tuple[str, ...] = ()  # columns never published (local paths, internal bookkeeping)
     integers: tuple[str, ...] = ()  # whole numbers a table with missing values stores as floats
+    #: Geometry type declared to GIS files: "MultiPolygon" (polygons promoted), "Unknown" (mixed), "" (as found).
+    geometry: str = ""
 
     def open(self, city: CityFolder) -> Table | None:
         """The layer's table in ``city``, or None when the City does not have it."""
@@ -64,8 +69,9 @@ class Layer:
         return stored + [c for c in (self.derived.outputs if self.derived else ()) if c not in stored]
 
     def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A batch with the derived columns added (its ``inputs`` must be in it) and hidden ones dropped."""
-        if self.derived is not None and all(c in frame.columns for c in self.derived.inputs):
+        """A batch with the derived columns added (from those of their ``inputs`` it has; a City converted
+        before a column existed lacks it) and hidden ones dropped."""
+        if self.derived is not None and any(c in frame.columns for c in self.derived.inputs):
             added = self.derived.compute(frame)
             frame = frame.assign(**{c: added[c].to_numpy() for c in self.derived.outputs})
         whole = {c: pd.to_numeric(frame[c], errors="coerce").round().astype("Int64")
@@ -106,8 +112,7 @@ def _building_classes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _hazard_classes(frame: pd.DataFrame) -> pd.DataFrame:
-    ranks = [depth_classes.rank_of_label(None if pd.isna(r) else int(r), label if isinstance(label, str) else None)
-             for r, label in zip(frame["rank"], frame["rank_label"])]
+    ranks = area_ranks(frame)
     out = _depth_class_columns(pd.Series(ranks, dtype="float64"))
     out.insert(0, "depth_rank", pd.array(ranks, dtype="Int64"))
     return out
@@ -117,23 +122,52 @@ def _result_classes(frame: pd.DataFrame) -> pd.DataFrame:
     return _depth_class_columns(frame["simulated_rank"].where(frame["simulated_rank"] > 0))
 
 
+#: Hazard layer codes of PLATEAU (the `layer` column of hazards.parquet) and their names.
+HAZARD_NAMES = {"fld": ("洪水浸水想定区域", "River flooding"), "tnm": ("津波浸水想定", "Tsunami"),
+                "htd": ("高潮浸水想定区域", "Storm surge"), "ifld": ("内水浸水想定区域", "Inland flooding"),
+                "rfld": ("ため池浸水想定区域", "Reservoir flooding")}
+#: PLATEAU packages that land in the generic features table (its `type` column) and their names
+#: (国土交通省「3D都市モデル標準製品仕様書」第4.x版, 地物型の一覧); other codes are named by themselves.
+FEATURE_TYPE_NAMES = {
+    "frn": ("都市設備", "City furniture"), "veg": ("植生", "Vegetation"), "tun": ("トンネル", "Tunnels"),
+    "cons": ("その他の構造物", "Other constructions"), "urf": ("都市計画決定情報", "Urban planning decisions"),
+    "lsld": ("土砂災害警戒区域", "Landslide hazard areas"), "gen": ("汎用都市オブジェクト", "Generic city objects"),
+    "ubld": ("地下街", "Underground malls"), "unf": ("地下埋設物", "Underground utilities"),
+    "area": ("区域", "Areas"), "grp": ("グループ", "Groups"), "wwy": ("航路", "Waterways"),
+    "rwy": ("鉄道", "Railways"), "trk": ("徒歩道", "Tracks"), "squr": ("広場", "Squares"),
+}
 BUILDINGS = "buildings"
 LAYERS: tuple[Layer, ...] = (
     Layer(BUILDINGS, "buildings", "建築物", "Buildings",
           "PLATEAU buildings: footprints, decoded usage, class, measured height, storeys, year of construction, "
           "the official (PLATEAU) maximum flood depth and its MLIT depth class, and every decoded attribute.",
           json_columns=("flood_risks", "attributes"), integers=("storeys", "year", "max_flood_rank"),
+          hidden=("ground_from_terrain",),
           derived=Derived(("max_flood_rank",), ("flood_class_ja", "flood_class_en", "flood_class_colour"),
                           _building_classes)),
     Layer("hazards", "hazards", "浸水想定区域", "Official inundation areas",
           "Official inundation areas (PLATEAU fld/tnm/htd/ifld/rfld) with their depth rank and MLIT depth class; "
           "one collection per hazard and scale (L1 planned, L2 maximum assumed).",
-          json_columns=("risks",), split_by=("layer", "scale"), hidden=("file",),
-          derived=Derived(("rank", "rank_label"), ("depth_rank", "flood_class_ja", "flood_class_en",
-                                                   "flood_class_colour"), _hazard_classes)),
-    Layer("roads", "roads", "道路", "Roads", "PLATEAU road surfaces (tran) with their class and function."),
-    Layer("water", "water", "水部", "Water bodies", "PLATEAU water bodies (wtr)."),
-    Layer("land_use", "land_use", "土地利用", "Land use", "PLATEAU land use (luse) with decoded use classes."),
+          json_columns=("risks",), split_by=("layer", "scale"), split_names=HAZARD_NAMES, hidden=("file",),
+          geometry="MultiPolygon",
+          derived=Derived(("depth_m", "depth_low_m", "depth_high_m", "rank_label"),
+                          ("depth_rank", "flood_class_ja", "flood_class_en", "flood_class_colour"), _hazard_classes)),
+    Layer("roads", "roads", "道路", "Roads", "PLATEAU road surfaces (tran) with their class and function.",
+          geometry="MultiPolygon"),
+    Layer("water", "water", "水部", "Water bodies",
+          "PLATEAU water bodies (wtr): rivers, lakes, sea, with their class and, when drawn in 3D, the water level "
+          "(m, T.P.).", geometry="MultiPolygon"),
+    Layer("land_use", "land_use", "土地利用", "Land use",
+          "PLATEAU land use (luse) with its decoded use class and the Manning's roughness n the flood model gives "
+          "that class.", geometry="MultiPolygon"),
+    Layer("bridges", "bridges", "橋梁", "Bridges",
+          "PLATEAU bridges (brid): outline seen from above, class, function, year of construction and the lowest "
+          "and highest point (m, T.P.).", integers=("year",), geometry="MultiPolygon"),
+    Layer("features", "features", "その他の地物", "Other city objects",
+          "Every other PLATEAU feature type (city furniture, vegetation, urban planning, landslide areas, …) with its "
+          "decoded attributes and risks; one collection per PLATEAU package.",
+          json_columns=("attributes", "risks"), split_by=("type",), split_names=FEATURE_TYPE_NAMES,
+          geometry="Unknown"),
     Layer("shelters", "shelters", "指定緊急避難場所", "Designated emergency evacuation sites",
           "The City's designated emergency evacuation sites with their hazard flags; `takes_floods` is the "
           "rule the evacuation and the public map use.", id_column="id"),
@@ -155,10 +189,6 @@ FOOTFALL = Layer("footfall", "", "人流（エリア別・日別、k-匿名化�
 SENSORS = Layer("sensors", "", "センサー（職員のみ）", "Sensor stations (staff only)",
                 "River gauges, rain gauges and other stations with their datastreams and latest value. People "
                 "counters are not listed.", id_column="id")
-#: Hazard layer codes of PLATEAU (the `layer` column of hazards.parquet) and their names.
-HAZARD_NAMES = {"fld": ("洪水浸水想定区域", "River flooding"), "tnm": ("津波浸水想定", "Tsunami"),
-                "htd": ("高潮浸水想定区域", "Storm surge"), "ifld": ("内水浸水想定区域", "Inland flooding"),
-                "rfld": ("ため池浸水想定区域", "Reservoir flooding")}
 SHELTER_HAZARDS = ("flood", "landslide", "storm_surge", "earthquake", "tsunami", "large_fire", "inland_flood",
                    "volcano")
 

@@ -38,7 +38,7 @@ from twin.opendata.catalog import (
     Format,
     Service,
 )
-from twin.opendata.cityjson import write_cityjson
+from twin.opendata.cityjson import source_datasets, write_cityjson
 from twin.opendata.collections import Collection, ScenarioRun, city_collections
 from twin.opendata.sensor_stations import StreamInfo, datastreams
 from twin.opendata.tables import Selector
@@ -124,7 +124,7 @@ class Downloads:
         if exportable:
             found[f"{city.id}.gpkg"] = Download(f"{city.id}.gpkg", GPKG, None,
                                                 lambda out: exports.write_gpkg(exportable, out))
-        if _has_source(city):
+        if city.folder.has("buildings") and source_datasets(city.folder):
             name = f"{city.id}-buildings.city.json"
             found[name] = Download(name, CITYJSON, "buildings", lambda out: write_cityjson(city.folder, out))
         for collection in exportable:
@@ -165,11 +165,6 @@ def version(city: City, jobs: JobRunner) -> str:
     stamp = (city.folder.path / MANIFEST).stat().st_mtime_ns
     runs = ",".join(r.id for r in finished_runs(city, jobs))
     return f"{stamp}-{hashlib.sha256(runs.encode()).hexdigest()[:12]}"
-
-
-def _has_source(city: City) -> bool:
-    source = city.manifest.get("source")
-    return bool(source) and Path(str(source)).exists()
 
 
 # -- the catalogue ----------------------------------------------------------------------------
@@ -234,6 +229,13 @@ def _bbox(city: City) -> tuple[float, float, float, float] | None:
     return tuple(float(v) for v in box) if isinstance(box, list) and len(box) == 4 else None  # type: ignore[return-value]
 
 
+#: Layers also under the EU data theme "Environment" (hazards, water).
+_ENVIRONMENT = frozenset({"hazards", "water"})
+#: Manifest counts named in a City's description (a City lacking a kind leaves it out).
+_COUNTED = (("buildings", "建築物"), ("roads", "道路"), ("hazard_areas", "浸水想定区域"), ("water_bodies", "水部"),
+            ("land_use_areas", "土地利用"), ("bridges", "橋梁"), ("other_features", "その他の地物"))
+
+
 def _city_datasets(base: str, city: City, collections: list[Collection], offered: dict[str, Download],
                    jobs: JobRunner) -> list[Dataset]:
     manifest = city.manifest
@@ -257,9 +259,9 @@ def _city_datasets(base: str, city: City, collections: list[Collection], offered
                                       f"{downloads}/{download.name}", f"{downloads}/{download.name}"))
     counts = manifest.get("counts") or {}
     found = [Dataset(city_set, f"{_title(city)} 3D都市モデル（PLATEAU）", f"{_title(city)} 3D city model (PLATEAU)",
-                     f"PLATEAU 3D都市モデル {_title(city)}: 建築物 {counts.get('buildings', '?')} 棟、"
-                     f"道路 {counts.get('roads', '?')}、浸水想定区域 {counts.get('hazard_areas', '?')}。"
-                     "レイヤ・シミュレーション結果は個別のデータセットとしても掲載。",
+                     f"PLATEAU 3D都市モデル {_title(city)}: " + "、".join(
+                         f"{name} {counts[key]}" for key, name in _COUNTED if counts.get(key))
+                     + "。レイヤ・シミュレーション結果は個別のデータセットとしても掲載。",
                      ("PLATEAU", "3D都市モデル", "CityGML", city.id), modified, tuple(whole), "city", _bbox(city),
                      provenance=provenance, landing_page=f"{base}/catalog#{city_set}")]
     for collection in collections:
@@ -273,7 +275,7 @@ def _city_datasets(base: str, city: City, collections: list[Collection], offered
                 parts.append(Distribution(f"{ident}-{download.format.name.lower()}", download.name, download.format,
                                           f"{downloads}/{download.name}", f"{downloads}/{download.name}"))
         group = "scenario" if collection.id.startswith("scenario-") else "layer"
-        themes = (THEME_REGIONS, THEME_ENVIRONMENT) if group == "scenario" or collection.layer.key == "hazards" \
+        themes = (THEME_REGIONS, THEME_ENVIRONMENT) if group == "scenario" or collection.layer.key in _ENVIRONMENT \
             else (THEME_REGIONS,)
         if group == "scenario":
             job = collection.extra["job"]

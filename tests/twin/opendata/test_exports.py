@@ -45,10 +45,10 @@ def result(data_dir, job) -> Path:
 
 def expected_tables(city_dir: Path, result: Path, job: str) -> dict[str, int]:
     hazards = pd.read_parquet(city_dir / "hazards.parquet", columns=["layer", "scale"])
-    counts = {"buildings": len(pd.read_parquet(city_dir / "buildings.parquet", columns=["gml_id"])),
-              "roads": len(pd.read_parquet(city_dir / "roads.parquet", columns=["gml_id"])),
-              "shelters": len(json.loads((city_dir / "shelters.geojson").read_text(encoding="utf-8"))["features"]),
-              f"scenario_{job}": len(pd.read_parquet(result / "buildings.parquet"))}
+    counts = {key: len(pd.read_parquet(city_dir / f"{key}.parquet", columns=["gml_id"]))
+              for key in ("buildings", "roads", "water", "land_use", "bridges")}
+    counts["shelters"] = len(json.loads((city_dir / "shelters.geojson").read_text(encoding="utf-8"))["features"])
+    counts[f"scenario_{job}"] = len(pd.read_parquet(result / "buildings.parquet"))
     for (layer, scale), rows in hazards.groupby(["layer", "scale"]):
         counts[f"hazards_{layer}_{scale.lower()}"] = len(rows)
     return counts
@@ -203,7 +203,8 @@ def test_bad_export_requests_are_one_clear_line_and_status_2(twin, city_dir, tmp
     moved = tmp_path / "moved"
     shutil.copytree(city_dir, moved)
     manifest = json.loads((moved / "city.json").read_text(encoding="utf-8"))
-    (moved / "city.json").write_text(json.dumps({**manifest, "source": str(tmp_path / "gone")}), encoding="utf-8")
+    gone = [{"path": str(tmp_path / "gone"), "kind": "plateau"}]
+    (moved / "city.json").write_text(json.dumps({**manifest, "inputs": gone}), encoding="utf-8")
     cases = [
         (["-f", "gpkg", "--layer", "parks"], "layer 'parks'"),
         (["-f", "svg"], "--format 'svg'"),

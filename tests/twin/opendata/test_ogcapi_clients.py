@@ -40,9 +40,9 @@ def city_dir(data_dir) -> Path:
 def expected_counts(city_dir: Path, job: str, data_dir: Path) -> dict[str, int]:
     """Collection id → feature count, from the City's files."""
     hazards = pd.read_parquet(city_dir / "hazards.parquet", columns=["layer", "scale"])
-    counts = {"buildings": len(pd.read_parquet(city_dir / "buildings.parquet", columns=["gml_id"])),
-              "roads": len(pd.read_parquet(city_dir / "roads.parquet", columns=["gml_id"])),
-              "shelters": len(json.loads((city_dir / "shelters.geojson").read_text(encoding="utf-8"))["features"])}
+    counts = {key: len(pd.read_parquet(city_dir / f"{key}.parquet", columns=["gml_id"]))
+              for key in ("buildings", "roads", "water", "land_use", "bridges")}
+    counts["shelters"] = len(json.loads((city_dir / "shelters.geojson").read_text(encoding="utf-8"))["features"])
     for (layer, scale), rows in hazards.groupby(["layer", "scale"]):
         counts[f"hazards-{layer}-{scale.lower()}"] = len(rows)
     result = pd.read_parquet(data_dir / "scenarios" / job / "result" / "buildings.parquet")
