@@ -236,6 +236,18 @@ _COUNTED = (("buildings", "建築物"), ("roads", "道路"), ("hazard_areas", "�
             ("land_use_areas", "土地利用"), ("bridges", "橋梁"), ("other_features", "その他の地物"))
 
 
+#: How each kind of input is named in a City's provenance (the manifest's ``inputs``).
+_INPUT_KINDS = {"plateau": "PLATEAU CityGML dataset", "gsi_dem": "GSI 基盤地図情報 DEM", "raster_dem": "DEM raster"}
+
+
+def _inputs(manifest: dict) -> str:
+    """The City's inputs by kind and folder name (not the server's paths): its PLATEAU sources and DEMs."""
+    inputs = manifest.get("inputs")
+    named = [f"{_INPUT_KINDS.get(str(i.get('kind')), str(i.get('kind')))} {Path(str(i.get('path'))).name!r}"
+             for i in inputs if isinstance(i, dict) and i.get("path")] if isinstance(inputs, list) else []
+    return "; ".join(named)
+
+
 def _city_datasets(base: str, city: City, collections: list[Collection], offered: dict[str, Download],
                    jobs: JobRunner) -> list[Dataset]:
     manifest = city.manifest
@@ -244,7 +256,7 @@ def _city_datasets(base: str, city: City, collections: list[Collection], offered
     modified = datetime.fromisoformat(created) if isinstance(created, str) else \
         datetime.fromtimestamp((city.folder.path / MANIFEST).stat().st_mtime, UTC)
     iur = ", ".join(map(str, (manifest.get("versions") or {}).get("iur") or [])) or "?"
-    provenance = (f"PLATEAU CityGML dataset {_title(city)!r} (i-UR {iur}), converted by machi-twin "
+    provenance = (f"{_inputs(manifest) or repr(_title(city))} (i-UR {iur}), converted by machi-twin "
                   f"{(manifest.get('versions') or {}).get('machi_twin', '')} on {created or modified.isoformat()}. "
                   f"{licence.ATTRIBUTION}")
     api = f"{base}/ogcapi/{city.id}"

@@ -79,6 +79,11 @@ def test_the_catalogue_and_ckan_list_them_and_stay_valid_dcat_ap(client, home):
     assert {"city-numazu", "city-ground"} <= set(packages)
     for name in packages:
         assert get(client, f"/ckan/api/3/action/package_show?id={name}").json()["success"]
+    # Each City names its inputs (kind and folder, not the server's paths) in its provenance.
+    for name, says in (("city-numazu", "PLATEAU CityGML dataset '22203_numazu"), ("city-ground", "GSI 基盤地図情報 DEM 'gsi'")):
+        extras = get(client, f"/ckan/api/3/action/package_show?id={name}").json()["result"]["extras"]
+        provenance = next(e["value"] for e in extras if e["key"] == "provenance")
+        assert says in provenance and str(home) not in provenance
     found = get(client, "/ckan/api/3/action/package_search?q=tsunami").json()["result"]
     assert found["count"] >= 1 and all(r["name"].startswith("city-numazu") for r in found["results"])
 
