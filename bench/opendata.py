@@ -13,7 +13,7 @@ with it, through ``twin.opendata`` directly (no HTTP):
 Memory: the process's peak resident size (``ru_maxrss``) after each step, beside the size of the
 whole table decoded in Arrow and as shapely geometries, which nothing here holds at once.
 
-Usage: python bench/opendata.py [--rows 1000000] [--row-group-size 65536]
+Usage: python bench/opendata.py [--rows 1000000] [--row-group-size 65536 (the City's; 0: one group)]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import shapely
 
+from twin.city.layout import TABLE_ROW_GROUP
 from twin.opendata.collections import Collection
 from twin.opendata.cql import Queryable, parse_filter
 from twin.opendata.exports import write_gpkg
@@ -59,7 +60,7 @@ def synthetic(path: Path, rows: int, row_group_size: int | None) -> None:
     frame = gpd.GeoDataFrame({"gml_id": [f"bldg_{i:07d}" for i in range(rows)], "height": rng.random(rows) * 60,
                               "usage": rng.choice(["住宅", "共同住宅", "商業施設", "業務施設"], rows)},
                              geometry=shapely.box(lon, lat, lon + side, lat + side), crs="EPSG:6668")
-    frame.to_parquet(path, row_group_size=row_group_size)
+    frame.to_parquet(path, row_group_size=row_group_size or None)
 
 
 def timed(step, runs: int = 1) -> tuple[float, object]:
@@ -74,8 +75,9 @@ def timed(step, runs: int = 1) -> tuple[float, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--row-group-size", type=int, default=None,
-                        help="Rows per Parquet row group (default: pyarrow's, one group up to 1 Mi rows)")
+    parser.add_argument("--row-group-size", type=int, default=TABLE_ROW_GROUP,
+                        help="Rows per Parquet row group (default: the City's tables'; 0: pyarrow's, one group "
+                             "up to 1 Mi rows)")
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # the child that writes the table
     args = parser.parse_args()
     if args.write:
@@ -85,8 +87,7 @@ def main() -> None:
     path = work / "buildings.parquet"
     # Written by a child process, so that this one's peak memory is only what reading takes.
     child = [sys.executable, __file__, "--rows", str(args.rows), "--write", str(path)]
-    if args.row_group_size:
-        child += ["--row-group-size", str(args.row_group_size)]
+    child += ["--row-group-size", str(args.row_group_size)]
     subprocess.run(child, check=True)
     report: dict = {"rows": args.rows, "row_groups": pq.ParquetFile(path).num_row_groups,
                     "file_mb": round(path.stat().st_size / 2**20, 1),

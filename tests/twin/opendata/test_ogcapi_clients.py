@@ -176,6 +176,19 @@ def test_queryables_list_the_filterable_properties_with_their_types(city_url):
     assert properties["geometry"]["format"] == "geometry-any"
 
 
+def test_the_service_description_is_the_openapi_version_the_landing_page_says(city_url):
+    links = {link["rel"]: link for link in httpx.get(city_url, timeout=60).json()["links"]}
+    declared = links["service-desc"]["type"].split("version=")[1]
+    document = httpx.get(links["service-desc"]["href"], timeout=60).json()
+    assert document["openapi"].startswith(f"{declared}.")
+    conformance = httpx.get(links["conformance"]["href"], timeout=60).json()["conformsTo"]
+    # The OpenAPI 3.0 class is claimed only for an OpenAPI 3.0 document.
+    assert (declared == "3.0") == any(c.endswith("/conf/oas30") for c in conformance)
+    operations = {path for path in document["paths"] if path.startswith("/ogcapi/")}
+    assert {"/ogcapi/{city_id}/collections/{collection_id}/items",
+            "/ogcapi/{city_id}/collections/{collection_id}/items/{feature_id}"} <= operations
+
+
 @pytest.mark.parametrize(("params", "says"), [
     ({"filter": "heigth > 20"}, "'heigth' is not a queryable"),
     ({"filter": "height > 'tall'"}, "'height' is a number"),
