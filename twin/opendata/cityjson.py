@@ -68,6 +68,9 @@ def source_datasets(city: CityFolder) -> list[Path]:
 def write_cityjson(city: CityFolder, out: Path, source: Path | None = None) -> dict[str, int]:
     """The City's buildings as CityJSON 2.0 at ``out`` (read from ``source``, else from the City's PLATEAU
     inputs); counts of objects and geometries written."""
+    if not city.has("buildings"):
+        raise TwinInputError(f"{city.path}: the City has no buildings; CityJSON holds the buildings (export its "
+                             "other layers with --format gpkg)")
     datasets = [source] if source is not None else source_datasets(city)
     if not datasets or not all(p.exists() for p in datasets):
         raise TwinInputError(f"{city.path}: the City's PLATEAU source dataset is not here; "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pandas as pd
+import pyogrio
 import pyshacl
 import pytest
 import rdflib
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from citygml.samplecity import generate
 from tests.conftest import plateau_sample
 from tests.security.conftest import served
+from tests.twin.fixtures_city import TWIN
 from tests.twin.opendata.test_catalog_dcat import shapes
 from tests.twin.opendata.test_ogcapi_clients import NEEDS_GDAL, OGRINFO
 from twin.convert.pipeline import convert
@@ -97,3 +99,16 @@ def test_ogrinfo_opens_the_hazard_only_city(client, home):
     assert done.returncode == 0, done.stderr
     counts = [int(line.split(":")[1]) for line in done.stdout.splitlines() if line.startswith("Feature Count:")]
     assert sum(counts) == len(hazards)
+
+
+def test_twin_export_writes_what_the_city_has_and_says_what_it_lacks(home, tmp_path):
+    out = tmp_path / "numazu.gpkg"
+    done = subprocess.run([TWIN, "export", str(home / "numazu"), "-f", "gpkg", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    hazards = pd.read_parquet(home / "numazu" / "hazards.parquet", columns=["gml_id"])
+    assert sum(pyogrio.read_info(out, layer=name)["features"] for name, _ in pyogrio.list_layers(out)) == len(hazards)
+    for fmt, says in (("cityjson", "the City has no buildings"), ("geojson", "layer 'buildings': the City has")):
+        done = subprocess.run([TWIN, "export", str(home / "numazu"), "-f", fmt, "-o", str(tmp_path / "x")],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
