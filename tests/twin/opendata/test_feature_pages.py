@@ -9,6 +9,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import shapely
 
@@ -125,3 +126,15 @@ def test_a_spatial_filters_envelope_narrows_the_candidates_without_changing_the_
     expected = frame[frame.intersects(polygon) & (frame["height"] > 10)]["gml_id"].tolist()
     where = Where(test=parsed.test, columns=parsed.columns, spatial=True, within=parsed.envelope, key="tri")
     assert Selector().page(ParquetTable(table_path), where, 0, ROWS).rows["gml_id"].tolist() == expected
+
+
+def test_the_converter_writes_city_tables_in_row_groups_pages_can_skip(tmp_path):
+    from twin.city.layout import FILES, TABLE_ROW_GROUP
+    from twin.convert.city_build import write_tables
+
+    rows = TABLE_ROW_GROUP + 10
+    roads = gpd.GeoDataFrame({"gml_id": [f"tran_{i}" for i in range(rows)]},
+                             geometry=shapely.points(np.full(rows, 139.0), np.full(rows, 35.0)), crs="EPSG:6668")
+    assert write_tables(tmp_path, {"roads": roads}, None, None) == ["roads"]
+    metadata = pq.ParquetFile(tmp_path / FILES["roads"]).metadata
+    assert [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)] == [TABLE_ROW_GROUP, 10]
