@@ -83,6 +83,22 @@ def test_ogr2ogr_copies_buildings_into_a_geopackage_equal_to_the_city(city_url, 
     assert copied.loc[ranked.index, "flood_class_ja"].tolist() == [names[int(r)] for r in ranked]
 
 
+@NEEDS_GDAL
+@pytest.mark.parametrize(("layer", "columns"), [("water", ["name", "class_label", "water_level"]),
+                                                ("land_use", ["class_code", "class_label", "manning_n"]),
+                                                ("bridges", ["class_label", "year", "height_min", "height_max"])])
+def test_ogr2ogr_copies_the_new_layers_as_the_city_holds_them(city_url, city_dir, tmp_path, layer, columns):
+    out = tmp_path / f"{layer}.gpkg"
+    done = subprocess.run([OGR2OGR, "-f", "GPKG", str(out), f"OAPIF:{city_url}", layer, "-oo", "PAGE_SIZE=1000"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    copied = gpd.read_file(out, layer=layer).set_index("gml_id").sort_index()
+    city = gpd.read_parquet(city_dir / f"{layer}.parquet").set_index("gml_id").sort_index()
+    assert list(copied.index) == list(city.index) and len(city) > 0
+    pd.testing.assert_frame_equal(copied[columns], city[columns], check_dtype=False)
+    assert all(shapely.equals_exact(a, b, COORDINATE_TOLERANCE) for a, b in zip(copied.geometry, city.geometry))
+
+
 def owslib(city_url: str) -> Features:
     return Features(city_url, timeout=60)
 
