@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,9 @@ class Series:
     times: np.ndarray
     values: np.ndarray
     hold: bool = False
+    # plain lists: a model looks series up every step, and bisect beats numpy on scalars
+    _times: list[float] = field(init=False, repr=False, compare=False)
+    _values: list[float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         times = np.atleast_1d(np.asarray(self.times, dtype=np.float64))
@@ -34,6 +38,8 @@ class Series:
             raise SimInputError("the times of a time series must increase strictly")
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
+        object.__setattr__(self, "_times", times.tolist())
+        object.__setattr__(self, "_values", values.tolist())
 
     @classmethod
     def constant(cls, value: float) -> Series:
@@ -42,10 +48,12 @@ class Series:
 
     def __call__(self, t: float) -> float:
         """The value at time ``t``."""
-        if self.hold:
-            i = int(np.searchsorted(self.times, t, side="right")) - 1
-            return float(self.values[max(i, 0)])
-        return float(np.interp(t, self.times, self.values))
+        times, values = self._times, self._values
+        i = bisect_right(times, t)
+        if self.hold or i == 0 or i == len(times):
+            return values[max(i - 1, 0)]
+        t0, t1 = times[i - 1], times[i]
+        return values[i - 1] + (values[i] - values[i - 1]) * (t - t0) / (t1 - t0)
 
     def minimum(self) -> float:
         return float(self.values.min())
@@ -126,23 +134,33 @@ class Inflow:
         return cls(rows, cols, as_series(m3_per_s), name)
 
 
-BoundaryKind = Literal["closed", "open", "stage"]
+BoundaryKind = Literal["closed", "open", "stage", "discharge"]
 
 
 @dataclass(frozen=True)
 class Boundary:
-    """One side of the grid: a wall, free outflow, or a water-surface elevation (m) in time."""
+    """One side of the grid: a wall, free outflow, a water-surface elevation (m) in time, or a
+    discharge (m³/s, into the grid when positive) spread over the side's open width.
+
+    Where a stage applies: the full scheme holds it at the grid's edge, the local inertial
+    scheme in a ghost cell one cell beyond it (each scheme's natural place).
+    """
 
     kind: BoundaryKind = "closed"
     stage: Series | None = None
+    discharge: Series | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("closed", "open", "stage"):
-            raise SimInputError(f"unknown boundary kind {self.kind!r} (closed, open or stage)")
+        if self.kind not in ("closed", "open", "stage", "discharge"):
+            raise SimInputError(f"unknown boundary kind {self.kind!r} (closed, open, stage or discharge)")
         if (self.kind == "stage") != (self.stage is not None):
             raise SimInputError("a stage boundary, and only it, needs a water-surface elevation")
+        if (self.kind == "discharge") != (self.discharge is not None):
+            raise SimInputError("a discharge boundary, and only it, needs a discharge")
         if self.stage is not None:
             object.__setattr__(self, "stage", as_series(self.stage))
+        if self.discharge is not None:
+            object.__setattr__(self, "discharge", as_series(self.discharge))
 
     @classmethod
     def closed(cls) -> Boundary:
@@ -155,6 +173,12 @@ class Boundary:
     @classmethod
     def fixed_stage(cls, wse_m: float | Series) -> Boundary:
         return cls("stage", as_series(wse_m))
+
+    @classmethod
+    def inflow(cls, m3_per_s: float | Series) -> Boundary:
+        """A river entering across this side (LISFLOOD-FP's QVAR): ``m3_per_s`` in total, shared
+        by the side's open cells in proportion to their open width."""
+        return cls("discharge", discharge=as_series(m3_per_s))
 
 
 SIDES = ("north", "south", "east", "west")

@@ -74,7 +74,7 @@ def test_froude_cap_bounds_every_face_flux() -> None:
         eta = model.z + model.h
         hf = np.maximum(eta[:, :-1], eta[:, 1:]) - np.maximum(model.z[:, :-1], model.z[:, 1:])
         model.step(model._stable_dt())
-        q = np.abs(model.qx[:, 1:-1])
+        q = np.abs(model.solver.qx[:, 1:-1])
         wet = hf > 1e-3
         peaks[cap] = float((q[wet] / (hf[wet] * np.sqrt(G * hf[wet]))).max())
     assert peaks[1.0] <= 1.0 + 1e-9 < peaks[None]

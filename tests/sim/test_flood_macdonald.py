@@ -43,7 +43,7 @@ def test_steady_profile_matches_macdonald(q0: float, rain: float, mae_max: float
     before = model.z + model.h
     result = model.run(3500.0)
     assert np.abs(model.z + model.h - before)[:, 10:].max() < 1e-4  # steady beyond 50 m
-    assert abs(model.qx[1, -1] - (q0 + rain * LENGTH)) < 1e-3  # all water leaves downstream (0.05 %)
+    assert abs(model.solver.qx[1, -1] - (q0 + rain * LENGTH)) < 1e-3  # all water leaves downstream (0.05 %)
     error = np.abs(model.h[1] - macdonald_depth(x))
     assert error.mean() < mae_max
     assert result.mass.error_rel < 1e-9

@@ -24,7 +24,7 @@ def _town(ny: int = 48, nx: int = 60, slope: float = 0.01, seed: int = 3) -> tup
 
 def test_mass_conserved_with_rain_inflows_and_walls_float64() -> None:
     """Closed box, rain series and a rain grid, a point and a line hydrograph: the stored
-    volume equals what came in to < 1e-6 relative (measured ~1e-15), and what came in equals
+    volume equals what came in to < 1e-10 relative (measured ~1e-15), and what came in equals
     the integral of the forcing (breakpoints fall on output times, so the step-wise rain and
     the mid-step hydrographs are integrated exactly)."""
     dem, blocked = _town()
@@ -35,7 +35,7 @@ def test_mass_conserved_with_rain_inflows_and_walls_float64() -> None:
                Inflow.line((2, 20), (2, 40), 0.5))
     model = FloodModel(dem, 2.0, blocked=blocked, manning=0.02, forcing=Forcing(rain=rain, inflows=inflows))
     result = model.run(480.0, output_interval=60.0)
-    assert result.mass.error_rel < 1e-6
+    assert result.mass.error_rel < 1e-10
     open_area = (1 - blocked).sum() * 4.0
     rain_m3 = (60 * 120 + 120 * 180) * MM_PER_H * open_area + 10 * MM_PER_H * 240 * open_area \
         + (np.linspace(0, 40, dem.size).reshape(dem.shape) * (1 - blocked)).sum() * 4.0 * MM_PER_H * 240
@@ -47,23 +47,25 @@ def test_mass_conserved_with_rain_inflows_and_walls_float64() -> None:
 
 
 def test_mass_conserved_through_open_and_stage_boundaries() -> None:
-    """Water leaving by an open side and entering/leaving by a stage side is booked: < 1e-6."""
+    """Water leaving by an open side and entering/leaving by a stage side is booked: < 1e-10
+    (measured 2.9e-15)."""
     dem, blocked = _town(slope=0.02)
     forcing = Forcing(rain=Rain(Series.constant(80.0)), inflows=(Inflow.point(15, 30, 1.0),),
                       boundaries=Boundaries(south=Boundary.open(),
                                             west=Boundary.fixed_stage(Series([0, 600], [2.2, 1.5]))))
     result = simulate(dem, 2.0, 600.0, blocked=blocked, forcing=forcing)
     assert result.mass.volume_out_m3 > 10 and result.mass.boundary_in_m3 > 1
-    assert result.mass.error_rel < 1e-6
+    assert result.mass.error_rel < 1e-10
 
 
 def test_mass_float32_within_single_precision() -> None:
-    """In float32, per-step rounding of depths (~6e-8 relative) accumulates over ~1,000 steps;
-    the budget still closes to 1e-4."""
+    """In float32, depths are stored to 6e-8 relative each step and the rounding errors add up
+    like a random walk over ~1,000 steps; the budget closes to 1e-6 (measured 3.2e-8; inflows
+    book the water as the float32 grid stores it)."""
     dem, blocked = _town()
     forcing = Forcing(rain=Rain(Series.constant(50.0)), inflows=(Inflow.point(40, 10, 1.0),))
     result = simulate(dem, 2.0, 300.0, blocked=blocked, forcing=forcing, scheme=Scheme(dtype=np.float32))
-    assert result.mass.error_rel < 1e-4
+    assert result.mass.error_rel < 1e-6
 
 
 def test_point_source_spreads_with_fourfold_symmetry() -> None:
@@ -83,13 +85,14 @@ def test_point_source_spreads_with_fourfold_symmetry() -> None:
 def test_steep_urban_slope_stays_stable_and_positive() -> None:
     """A 30 % slope with buildings under 150 mm/h: depths stay finite and non-negative, and
     the fastest speed stays below the Manning normal-flow speed for the deepest water seen
-    (sqrt(S)/n h^(2/3)) times 2 — an unstable scheme blows far past it."""
+    (sqrt(S)/n h^(2/3)) times 2 (measured 2.0 against 15.8 m/s) — an unstable scheme blows far
+    past it."""
     dem, blocked = _town(slope=0.3)
     forcing = Forcing(rain=Rain(Series.constant(150.0)), boundaries=Boundaries(south=Boundary.open()))
     result = simulate(dem, 2.0, 600.0, blocked=blocked, manning=0.015, forcing=forcing)
     depth = result.depth[np.isfinite(result.depth)]
     assert np.all(depth >= 0) and np.all(np.isfinite(depth))
-    assert result.mass.error_rel < 1e-6
+    assert result.mass.error_rel < 1e-10
     h_max = np.nanmax(result.max_depth)
     bound = 2 * np.sqrt(0.3) / 0.015 * h_max ** (2 / 3)
     assert np.nanmax(result.max_velocity) < bound

@@ -16,10 +16,11 @@ from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
 from twin.files.rasters import Grid, read_grid
 from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
+from twin.flood.scenario import SCHEMES
 
 
 def register(app: typer.Typer) -> None:
-    flood_app = typer.Typer(help="Flood simulations: local inertial shallow water on a raster.",
+    flood_app = typer.Typer(help="Flood simulations on a raster: local inertial or full shallow water.",
                             no_args_is_help=True)
     flood_app.command("run")(run)
     app.add_typer(flood_app, name="flood")
@@ -40,8 +41,9 @@ def run(
     rain: float = typer.Option(None, "--rain", help="Uniform rain, mm/h, for the whole run."),
     rain_series: Path = typer.Option(None, "--rain-series", help="CSV time_s,mm_per_h (each held until the next)."),
     inflow: list[str] = typer.Option([], "--inflow", help="X,Y=Q or X1,Y1,X2,Y2=Q (a line); Q in m³/s or a CSV time_s,m3_per_s."),
-    boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m); "
-                                                                   "SIDE north/south/east/west."),
+    boundary: list[str] = typer.Option([], "--boundary", help="SIDE=closed|open|stage:WSE|stage:CSV (time_s,wse_m)|"
+                                       "discharge:Q|discharge:CSV (m³/s across the side, time_s,m3_per_s); "
+                                       "SIDE north/south/east/west."),
     initial_wse: str = typer.Option(None, "--initial-wse", help="Initial water-surface elevation: a number or a grid."),
     gauge: list[str] = typer.Option([], "--gauge", help="NAME=X,Y: record the depth there."),
     duration: float = typer.Option(None, "--duration", help="Simulated time, s (with --city: overrides the scenario's)."),
@@ -49,6 +51,9 @@ def run(
     gauge_interval: float = typer.Option(None, "--gauge-interval", help="Seconds between gauge samples "
                                                                    "(default: the output interval)."),
     arrival_depth: float = typer.Option(0.1, "--arrival-depth", help="Depth that counts as arrival, m."),
+    scheme: str = typer.Option(None, "--scheme", help="inertial (fast; slow floods), full (shallow water "
+                               "equations; breaches, dam breaks) or auto (picks one and says why); default auto, "
+                               "with --city the scenario's (auto unless it names one)."),
     precision: str = typer.Option("float32", "--precision", help="float32 (fast) or float64."),
     threads: int = typer.Option(None, "--threads", help="Threads for the kernels (default: all numba allows)."),
     cfl: float = typer.Option(Scheme.cfl, "--cfl", help="CFL number α of the adaptive step."),
@@ -61,7 +66,7 @@ def run(
     """Run a flood on grids (--dem) or a scenario on a City (--city, --scenario) and write depth.nc,
     max_depth.tif/.asc, arrival_time.tif, max_velocity.tif, gauges.csv and summary.json into OUT
     (with --city also buildings.parquet)."""
-    scheme_args = dict(precision=precision, threads=threads, cfl=cfl)
+    scheme_args = dict(scheme=scheme, precision=precision, threads=threads, cfl=cfl)
     if city is not None or scenario is not None:
         grid_flags = {"--dem": dem, "--manning": manning, "--manning-grid": manning_grid, "--blocked": blocked,
                       "--rain": rain, "--rain-series": rain_series, "--initial-wse": initial_wse,
@@ -91,8 +96,7 @@ def run(
                         boundaries=_boundaries(boundary)),
         gauges=_gauges(gauge, terrain),
         initial_wse=_initial_wse(initial_wse, terrain),
-        scheme=Scheme(dtype=np.dtype(_choice(precision, ("float32", "float64"), "--precision")).type,
-                      threads=threads, cfl=cfl),
+        scheme=_scheme(scheme_args, "auto"),
         arrival_depth_m=arrival_depth,
         gauge_interval_s=gauge_interval,
     )
@@ -118,10 +122,20 @@ def _with_progress(duration_s: float, quiet: bool, work):
         return work(progress)
 
 
+def _scheme(args: dict, default: str) -> Scheme:
+    """The numerical settings from the --scheme (``default`` if not given), --precision, --threads
+    and --cfl flags."""
+    kind = _choice(args["scheme"] or default, SCHEMES, "--scheme")
+    return Scheme(kind=kind,  # type: ignore[arg-type]  # one of SCHEMES, checked by _choice
+                  dtype=np.dtype(_choice(args["precision"], ("float32", "float64"), "--precision")).type,
+                  threads=args["threads"], cfl=args["cfl"])
+
+
 def _report(summary: dict, out: Path, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
+    typer.echo(f"scheme: {summary['scheme_reason']}")
     typer.echo(f"flood: {summary['steps']} steps in {summary['wall_s']:.1f} s "
                f"({summary['cell_steps_per_s'] / 1e6:.1f} M cell-steps/s), max depth "
                f"{summary['max_depth_m']:.2f} m, mass error {summary['mass_error_rel']:.1e} -> {out}")
@@ -152,8 +166,7 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         _interval(output_interval, duration or chosen.duration_s)
     grids = load_grids(city, cell_size)
     require_measured_terrain(grids, allow_estimated_terrain)
-    scheme = Scheme(dtype=np.dtype(_choice(scheme_args["precision"], ("float32", "float64"), "--precision")).type,
-                    threads=scheme_args["threads"], cfl=scheme_args["cfl"])
+    scheme = _scheme(scheme_args, chosen.scheme)
     total = chosen.duration_s if duration is None else duration
     summary = _with_progress(total, as_json, lambda progress: run_city_flood(
         grids, chosen, out, progress, scheme=scheme, duration_s=duration, output_interval_s=output_interval))
@@ -292,15 +305,19 @@ def _boundaries(specs: list[str]) -> Boundaries:
         side, sep, kind = spec.partition("=")
         side = side.strip().lower()
         if not sep or side not in SIDES:
-            raise TwinInputError(f"--boundary {spec}: expected SIDE=closed|open|stage:WSE with SIDE one of {', '.join(SIDES)}")
+            raise TwinInputError(f"--boundary {spec}: expected SIDE=closed|open|stage:WSE|discharge:Q with SIDE one of "
+                                 f"{', '.join(SIDES)}")
         if kind == "closed":
             sides[side] = Boundary.closed()
         elif kind == "open":
             sides[side] = Boundary.open()
         elif kind.startswith("stage:"):
             sides[side] = Boundary.fixed_stage(_series(kind[len("stage:"):], "stage", f"--boundary {spec}"))
+        elif kind.startswith("discharge:"):
+            sides[side] = Boundary.inflow(_series(kind[len("discharge:"):], "inflow", f"--boundary {spec}"))
         else:
-            raise TwinInputError(f"--boundary {spec}: the kind must be closed, open or stage:WSE|CSV, got {kind!r}")
+            raise TwinInputError(f"--boundary {spec}: the kind must be closed, open, stage:WSE|CSV or discharge:Q|CSV, "
+                                 f"got {kind!r}")
     return Boundaries(**sides)
 
 

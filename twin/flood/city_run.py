@@ -28,7 +28,8 @@ from twin.flood.scenario import DEFAULT_MANNING, Scenario
 
 def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
               duration_s: float | None = None, output_interval_s: float | None = None) -> FloodRun:
-    """The engine's inputs for ``scenario`` on ``city`` (positions checked against the grid)."""
+    """The engine's inputs for ``scenario`` on ``city`` (positions checked against the grid); without
+    ``scheme``, the engine's defaults with the scenario's scheme (``auto`` unless it names one)."""
     blocked = city.blocked if scenario.buildings != "none" else np.zeros_like(city.blocked)
     ground = scenario.manning if scenario.manning is not None else land_use_manning(city)
     manning = np.where(city.roads >= 0.5, scenario.manning_roads, ground)
@@ -45,7 +46,7 @@ def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
         buildings="raised" if scenario.buildings == "raised" else "walls",
         building_height_m=scenario.building_height_m,
         forcing=Forcing(rain=rain, inflows=inflows, boundaries=Boundaries(**sides)),
-        scheme=scheme or Scheme(),
+        scheme=scheme or Scheme(kind=scenario.scheme),
         arrival_depth_m=scenario.arrival_depth_m,
     )
 

@@ -1,6 +1,6 @@
 """Run a flood on grids and write its output folder.
 
-The folder holds ``depth.nc`` (CF-NetCDF: ``depth`` and ``wse`` over ``time, y, x``),
+The folder holds ``depth.nc`` (CF-NetCDF: ``depth``, ``wse``, ``u`` and ``v`` over ``time, y, x``),
 ``max_depth.tif``/``.asc``, ``max_velocity.tif``, ``arrival_time.tif``, ``gauges.csv`` and
 ``summary.json``. Files are written into a staging folder (``twin.files.atomic``) and moved
 in at the end, so a failed run leaves nothing half-written. The grid mode of ``twin flood
@@ -75,15 +75,19 @@ def read_series(path: Path, column: str, hold: bool = False) -> Series:
     return Series(np.array(times), np.array(values), hold=hold)
 
 
-class DepthWriter:
-    """Streams depth and WSE frames into a CF-1.8 NetCDF file as the run produces them."""
+SOURCES = {"inertial": "sim.flood local inertial shallow water (Bates et al. 2010; de Almeida et al. 2012)",
+           "full": "sim.flood full shallow water, Godunov-type finite volumes (HLLC; Audusse et al. 2004)"}
 
-    def __init__(self, path: Path, grid: Grid) -> None:
+
+class DepthWriter:
+    """Streams depth, WSE and velocity frames into a CF-1.8 NetCDF file as the run produces them."""
+
+    def __init__(self, path: Path, grid: Grid, scheme: str) -> None:
         self.ds = netCDF4.Dataset(path, "w", format="NETCDF4")
         ds = self.ds
         ds.Conventions = "CF-1.8"
-        ds.title = "machi-twin flood: water depth and surface elevation"
-        ds.source = "sim.flood local inertial shallow water (Bates et al. 2010; de Almeida et al. 2012)"
+        ds.title = "machi-twin flood: water depth, surface elevation and velocity"
+        ds.source = SOURCES[scheme]
         rows, cols = grid.shape
         ds.createDimension("time", None)
         ds.createDimension("y", rows)
@@ -106,11 +110,14 @@ class DepthWriter:
             crs.spatial_ref = crs.crs_wkt
         crs.GeoTransform = " ".join(str(v) for v in grid.transform.to_gdal())
         self.vars = {}
-        for name, long_name in (("depth", "water depth above the ground"),
-                                ("wse", "water surface elevation (NaN where dry)")):
+        for name, units, long_name in (
+                ("depth", "m", "water depth above the ground"),
+                ("wse", "m", "water surface elevation (NaN where dry)"),
+                ("u", "m s-1", "depth-averaged water velocity towards +x (east), cell-centred; 0 where dry"),
+                ("v", "m s-1", "depth-averaged water velocity towards +y (north), cell-centred; 0 where dry")):
             v = ds.createVariable(name, "f4", ("time", "y", "x"), zlib=True, complevel=1,
                                   chunksizes=(1, rows, cols), fill_value=np.float32(np.nan))
-            v.units = "m"
+            v.units = units
             v.long_name = long_name
             v.grid_mapping = "crs"
             self.vars[name] = v
@@ -119,15 +126,16 @@ class DepthWriter:
     def write(self, snap: Snapshot) -> None:
         i = len(self.ds.dimensions["time"])
         self.ds["time"][i] = snap.time
-        self.vars["depth"][i] = snap.depth.astype(np.float32)
-        self.vars["wse"][i] = snap.wse.astype(np.float32)
+        for name in ("depth", "wse", "u", "v"):
+            self.vars[name][i] = getattr(snap, name).astype(np.float32)
 
     def close(self) -> None:
         self.ds.close()
 
 
 def run_flood(run: FloodRun, out: Path, on_progress: Callable[[float, float], None] | None = None) -> dict:
-    """Run ``run`` and write its folder ``out``; returns the summary also saved as summary.json."""
+    """Run ``run`` and write its folder ``out``; returns the summary also saved as summary.json
+    (with the scheme that ran and why: ``run.scheme`` may be ``auto``)."""
     model = FloodModel(
         run.dem.data, run.dem.cell_size, manning=run.manning, blocked=run.blocked, buildings=run.buildings,
         building_height=run.building_height_m, forcing=run.forcing, initial_wse=run.initial_wse,
@@ -135,7 +143,7 @@ def run_flood(run: FloodRun, out: Path, on_progress: Callable[[float, float], No
     out.mkdir(parents=True, exist_ok=True)
     partial = staging_folder(out / "run")
     try:
-        writer = DepthWriter(partial / "depth.nc", run.dem)
+        writer = DepthWriter(partial / "depth.nc", run.dem, model.scheme.kind)
         try:
             result = model.run(run.duration_s, output_interval=run.output_interval_s,
                                gauge_interval=run.gauge_interval_s, on_output=writer.write,
@@ -183,6 +191,8 @@ def _summary(run: FloodRun, result: FloodResult) -> dict:
         "cell_size_m": run.dem.cell_size,
         "wall_s": round(result.wall_s, 3),
         "cell_steps_per_s": round(result.cell_steps_per_s),
+        "scheme": result.scheme,
+        "scheme_reason": result.scheme_reason,
         "precision": np.dtype(run.scheme.dtype).name,
         "volume_initial_m3": mass.initial_m3,
         "volume_in_m3": mass.volume_in_m3,

@@ -12,19 +12,20 @@ import tomllib
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from sim.flood import Series
+from sim.flood import SchemeKind, Series
 from sim.flood.forcing import SIDES
 from twin.depth_classes import WET_DEPTH_M
 from twin.errors import TwinInputError
 
 BUILTIN_PACKAGE = "twin.flood.builtin"
 BUILDING_MODES = ("walls", "raised", "none")
+SCHEMES = ("inertial", "full", "auto")  # sim.flood's schemes; auto lets sim.flood.choose_scheme pick
 _TOP_KEYS = {"name", "title", "description", "duration_s", "output_interval_s", "rain", "inflows",
-             "boundaries", "manning", "buildings", "arrival_depth_m"}
+             "boundaries", "manning", "buildings", "arrival_depth_m", "scheme"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Scenario:
     buildings: str = "walls"
     building_height_m: float = 10.0
     arrival_depth_m: float = WET_DEPTH_M  # water this deep wets a cell or a building
+    scheme: SchemeKind | Literal["auto"] = "auto"  # the flood scheme (sim.flood.Scheme.kind)
     description: str = ""
     source: str = "<scenario>"
 
@@ -72,7 +74,7 @@ class Scenario:
                                for side, kind in self.boundaries},
                 "manning": self.manning,
                 "manning_roads": self.manning_roads, "buildings": self.buildings,
-                "arrival_depth_m": self.arrival_depth_m}
+                "arrival_depth_m": self.arrival_depth_m, "scheme": self.scheme}
 
 
 def builtin_names() -> list[str]:
@@ -148,6 +150,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
     mode = buildings.get("mode", "walls")
     if mode not in BUILDING_MODES:
         raise p.error("buildings.mode", f"one of {', '.join(BUILDING_MODES)}, got {mode!r}")
+    scheme = data.get("scheme", "auto")
+    if scheme not in SCHEMES:
+        raise p.error("scheme", f"one of {', '.join(SCHEMES)}, got {scheme!r}")
     return Scenario(
         name=name, title={str(k): v for k, v in title.items()},
         description=str(data.get("description", "")),
@@ -161,6 +166,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
         buildings=mode,
         building_height_m=p.number(buildings, "height_m", default=10.0, minimum=0.0, prefix="buildings."),
         arrival_depth_m=p.number(data, "arrival_depth_m", default=WET_DEPTH_M, positive=True),
+        scheme=scheme,
         source=source,
     )
 

@@ -35,7 +35,8 @@ def flooded_area(depth: np.ndarray, cell_area_m2: float, wet_m: float) -> float:
 
 
 def flood_figures(files: JobFiles) -> dict[str, Any]:
-    """Maximum depth, flooded area in all and per MLIT depth class."""
+    """Maximum depth, flooded area in all and per MLIT depth class, the scheme that ran and why."""
+    summary = _summary(files)
     grid = max_depth(files)
     wet_m = files.wet_depth()
     cell_area = grid.cell_size ** 2
@@ -48,6 +49,8 @@ def flood_figures(files: JobFiles) -> dict[str, Any]:
         "flooded_area_m2": flooded_area(grid.data, cell_area, wet_m),
         "flooded_area_by_class_m2": {depth_classes.key(r): float(np.count_nonzero(ranks == r) * cell_area)
                                      for r in depth_classes.RANKS},
+        "scheme": summary.get("scheme"),
+        "scheme_reason": summary.get("scheme_reason"),
     }
 
 
@@ -128,7 +131,10 @@ def scenario_figures(folder: Path, job: dict[str, Any]) -> dict[str, Any]:
 
 def terrain_figures(files: JobFiles) -> dict[str, Any]:
     """Where the flood's terrain came from: the share estimated (not measured) and each source's share."""
-    summary = json.loads((files.result / "summary.json").read_text(encoding="utf-8"))
-    terrain = summary.get("terrain") or {}
+    terrain = _summary(files).get("terrain") or {}
     return {"estimated_share": terrain.get("estimated_share"),
             "sources": [{"kind": s["kind"], "share": s["share"]} for s in terrain.get("sources") or []]}
+
+
+def _summary(files: JobFiles) -> dict[str, Any]:
+    return json.loads((files.result / "summary.json").read_text(encoding="utf-8"))

@@ -122,6 +122,8 @@ def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str
          f"継続時間 duration {_number(scenario.get('duration_s'), '{:.0f}')} s · "
          f"浸水の判定 flooded from {flood['wet_depth_m']:g} m</p>"),
     ]
+    if flood.get("scheme_reason"):  # "full: …why" (sim.flood.SchemeChoice.reason)
+        parts.append(f"<p class=\"note\">計算手法 scheme: {escape(flood['scheme_reason'])}</p>")
     estimated = (figures.get("terrain") or {}).get("estimated_share")
     if estimated:
         parts.append(f"<p class=\"note\">地形の {estimated:.0%} は建物の地盤高からの推定です（標高データなし） · "

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.flood import Scheme
+from sim.flood import Scheme, choose_scheme
 from twin.city.grids import load_grids
-from twin.flood.city_run import run_city_flood
+from twin.flood.city_run import flood_run, run_city_flood
 from twin.flood.scenario import load_scenario, parse_toml
 
 TWIN = str(Path(sys.executable).with_name("twin"))
@@ -64,6 +64,7 @@ def test_builtin_scenarios_parse():
     ('name = "x"\nduration_s = 60\nbuildings = "floating"', "buildings.mode: one of walls"),
     ('name = "x"\nduration = 60', "duration: unknown key"),
     ('name = "x"\nduration_s = 60\n[manning]\nroads = "smooth"', "manning.roads: expected a number"),
+    ('name = "x"\nduration_s = 60\nscheme = "fast"', "scheme: one of inertial, full, auto"),
 ])
 def test_bad_scenarios_name_the_file_and_key(text, message):
     with pytest.raises(ValueError) as err:
@@ -85,6 +86,18 @@ def test_breach_wets_lowland_buildings_first_and_not_the_terrace(breach):
     first = wetted.sort_values("first_wet_s").head(3)
     assert first["first_wet_s"].max() < 5400
     assert first["centroid_lat"].mean() > wetted["centroid_lat"].mean()
+
+
+def test_scenarios_leave_the_scheme_to_auto_which_runs_the_breach_full(city):
+    grids = load_grids(city, 8.0)
+    run = flood_run(grids, load_scenario("river-breach"))
+    assert run.scheme.kind == "auto"
+    # 500 m³/s through a 100 m breach is 5 m²/s per metre: a fast front, the full scheme's case
+    choice = choose_scheme(run.dem.data, run.dem.cell_size, run.forcing, manning=run.manning,
+                           walls=run.blocked >= 1.0)
+    assert choice.kind == "full" and "'breach'" in choice.reason
+    assert flood_run(grids, parse_toml('name = "x"\nduration_s = 60\nscheme = "inertial"', "x.toml")).scheme.kind \
+        == "inertial"
 
 
 def test_comparison_counts_add_up_to_buildings_with_official_depths(breach, city):
@@ -128,6 +141,7 @@ def test_cli_city_mode_writes_outputs_and_summary(city, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["scenario"]["name"] == "cloudburst-100mm" and summary["city"] == "city"
+    assert summary["scheme"] == "inertial" and summary["scheme_reason"].startswith("inertial: rain")  # auto's pick
     assert json.loads((out / "summary.json").read_text())["comparison"] == summary["comparison"]
     assert len(pd.read_parquet(out / "buildings.parquet")) == summary["buildings"]["count"]
 

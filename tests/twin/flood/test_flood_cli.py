@@ -62,14 +62,20 @@ def test_grid_run_writes_the_output_folder(grids: Path) -> None:
     assert "mass error" in done.stdout
     summary = json.loads((out / "summary.json").read_text())
     for key in ("steps", "cell_steps_per_s", "wall_s", "volume_in_m3", "volume_out_m3", "volume_stored_m3",
-                "mass_error_rel"):
+                "mass_error_rel", "scheme", "scheme_reason"):
         assert key in summary
+    assert f"scheme: {summary['scheme_reason']}" in done.stdout  # auto, the default, says what it picked
     assert summary["mass_error_rel"] < 1e-6 and summary["steps"] > 10
     ds = xr.open_dataset(out / "depth.nc")
     assert ds["depth"].dims == ("time", "y", "x") and ds["wse"].shape == (4, 40, 50)
     assert ds["time"].values.tolist() == [0.0, 100.0, 200.0, 300.0]
     assert ds["x"].values[0] == ORIGIN_X + CELL / 2 and ds["y"].values[0] == ORIGIN_Y - CELL / 2
     assert np.isnan(ds["depth"].values[-1, 12, 22])  # inside the building
+    for name in ("u", "v"):
+        assert ds[name].dims == ("time", "y", "x") and ds[name].attrs["units"] == "m s-1"
+        assert np.isnan(ds[name].values[-1, 12, 22]) and np.isfinite(ds[name].values[-1, 30, 5])
+    wet = ds["depth"].values[-1] > 0.05
+    assert np.abs(ds["u"].values[-1][wet]).max() + np.abs(ds["v"].values[-1][wet]).max() > 0.01  # it flows
     stored = np.nansum(ds["depth"].values[-1].astype(np.float64)) * CELL**2
     assert stored == pytest.approx(summary["volume_stored_m3"], rel=1e-5)
     with rasterio.open(out / "max_depth.tif") as src:
@@ -106,6 +112,8 @@ def _fail(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
         (["--boundary", "up=open"], "SIDE one of north, south, east, west"),
         (["--boundary", "east=stage:{d}/missing.csv"], "neither a number nor a CSV"),
         (["--rain", "10", "--rain-series", "{d}/rain.csv"], "not both"),
+        (["--scheme", "fast"], "--scheme must be one of inertial, full, auto"),
+        (["--boundary", "west=discharge:lots"], "neither a number nor a CSV"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(extra: list[str], expected: str, grids: Path,
@@ -143,3 +151,46 @@ def test_ascii_dem_runs_in_process(grids: Path, monkeypatch: pytest.MonkeyPatch)
     assert exit_info.value.code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["volume_boundary_in_m3"] > 0 and summary["mass_error_rel"] < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("extra", "scheme", "why"),
+    [
+        (["--rain", "30"], "inertial", "rain only"),  # auto
+        (["--inflow", f"{ORIGIN_X + 50},{ORIGIN_Y - 5}=20"], "full", "'inflow1'"),  # auto: 10 m²/s, a breach
+        (["--rain", "30", "--scheme", "full"], "full", "chosen by the caller"),
+        (["--inflow", f"{ORIGIN_X + 50},{ORIGIN_Y - 5}=20", "--scheme", "inertial"], "inertial", "chosen by the caller"),
+    ],
+)
+def test_scheme_flag_picks_or_obeys(extra: list[str], scheme: str, why: str, grids: Path,
+                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """--scheme auto (the default) picks the inertial scheme for rain and the full one for a
+    breach-sized inflow and prints why; inertial and full are obeyed; summary.json names it."""
+    out = grids / "scheme_out"
+    monkeypatch.setattr(sys, "argv", ["twin", "flood", "run", "--dem", str(grids / "dem.tif"), *extra,
+                                      "--duration", "30", "--precision", "float64", "-o", str(out)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scheme"] == scheme and why in summary["scheme_reason"]
+    assert summary["scheme_reason"].startswith(f"{scheme}: ")
+    assert f"scheme: {summary['scheme_reason']}" in capsys.readouterr().out
+    assert summary["mass_error_rel"] < 1e-10
+    with xr.open_dataset(out / "depth.nc") as ds:
+        assert scheme.replace("full", "full shallow water").replace("inertial", "local inertial") in ds.attrs["source"]
+
+
+def test_discharge_boundary_from_a_csv(grids: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--boundary north=discharge:CSV feeds the hydrograph across the north side: 0.5 m³/s at
+    its peak (q.csv), 75 m³ in all over 300 s, booked as boundary inflow and stored."""
+    out = grids / "river_out"
+    monkeypatch.setattr(sys, "argv", ["twin", "flood", "run", "--dem", str(grids / "dem.tif"), "--boundary",
+                                      f"north=discharge:{grids / 'q.csv'}", "--duration", "300", "--precision",
+                                      "float64", "-o", str(out), "--json"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["volume_boundary_in_m3"] == pytest.approx(75.0, rel=1e-9)
+    assert summary["volume_stored_m3"] == pytest.approx(75.0, rel=1e-9)

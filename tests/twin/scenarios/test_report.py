@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from html import escape
 from pathlib import Path
@@ -54,6 +55,11 @@ def test_json_figures_equal_counts_from_the_result_files(app, client, job):
     by_class = figures["flood"]["flooded_area_by_class_m2"]
     assert sum(by_class.values()) == pytest.approx(figures["flood"]["flooded_area_m2"])
     assert figures["evacuation"] is None  # no evacuation ran
+    summary = json.loads((result / "summary.json").read_text())
+    # the job left the scheme to auto: rain alone is slow flow, so the inertial scheme, with auto's reason
+    assert figures["flood"]["scheme"] == summary["scheme"] == "inertial"
+    assert figures["flood"]["scheme_reason"] == summary["scheme_reason"]
+    assert summary["scheme_reason"].startswith("inertial: ") and "chosen by the caller" not in summary["scheme_reason"]
 
 
 def test_evacuation_figures_come_from_the_evacuation_files(app, client, staff):
@@ -86,6 +92,7 @@ def test_html_report_has_the_figures_charts_and_a_cached_map(app, client, job):
     b = figures["buildings"]
     assert f"{b['flooded']:,} / {b['count']:,}" in page
     assert f"{figures['flood']['flooded_area_m2'] / 1e4:,.2f} ha" in page
+    assert escape(figures["flood"]["scheme_reason"]) in page
     assert len(re.findall(r"<svg ", page)) == 2  # depth classes, flooded area over time
     for label, count in b["by_depth_class"].items():  # each bar is labelled with its count
         assert f"{escape(label)}</text>" in page and f">{count}</text>" in page

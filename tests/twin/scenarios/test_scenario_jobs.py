@@ -87,6 +87,8 @@ def test_a_job_runs_to_done_with_progress_events_and_png_frames(client, staff, d
 
     summary = client.get(f"/api/scenarios/{job['id']}/summary.json").json()
     assert summary["scenario"]["duration_s"] == 900 and summary["mass_error_rel"] < 1e-4
+    # no scheme asked: auto picks the inertial scheme for rain and says why
+    assert summary["scheme"] == "inertial" and summary["scheme_reason"].startswith("inertial: rain")
     buildings = client.get(f"/api/scenarios/{job['id']}/buildings").json()
     assert buildings["count"] == summary["buildings"]["count"] > 0
     assert {"gml_id", "max_adjacent_depth_m", "first_wet_s", "official_rank", "simulated_rank"} <= set(buildings["buildings"][0])
@@ -112,8 +114,9 @@ def test_a_job_runs_to_done_with_progress_events_and_png_frames(client, staff, d
 
 
 def test_a_running_job_can_be_cancelled(client, staff):
-    long = {**QUICK, "cell_size": 2, "overrides": {"duration_s": 36000, "output_interval_s": 3600}}
+    long = {**QUICK, "cell_size": 2, "overrides": {"duration_s": 36000, "output_interval_s": 3600}, "scheme": "full"}
     job = client.post("/api/scenarios", json=long, headers=staff).json()
+    assert job["scenario"]["scheme"] == "full"  # the request's scheme, over the scenario's auto
     deadline = time.monotonic() + 60
     while client.get(f"/api/scenarios/{job['id']}").json()["status"] == "queued" and time.monotonic() < deadline:
         time.sleep(0.1)

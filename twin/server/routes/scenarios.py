@@ -56,6 +56,9 @@ class ScenarioRequest(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict, description="Top-level scenario keys to replace, "
                                       "e.g. {\"duration_s\": 1800, \"rain\": {\"mm_per_h\": 50}}")
     cell_size: float | None = Field(None, gt=0, description="Coarsen the city's grid to this cell size, m")
+    scheme: Literal["auto", "inertial", "full"] | None = Field(
+        None, description="The flood scheme: full shallow water, local inertial, or auto (picks one; the pick "
+        "and its reason go into the summary); default the scenario's, auto unless it names one")
     evacuation: EvacuationRequest | None = Field(None, description="Evacuate the city's people after the flood, "
                                                  "through its water")
     allow_estimated_terrain: bool = Field(False, description="Run even where the city's terrain is estimated from "
@@ -91,7 +94,8 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
         data, source = builtin_data(body.scenario), f"scenario {body.scenario}"
     else:
         data, source = body.definition or {}, "definition"
-    scenario = parse_scenario(with_overrides(data, body.overrides), source)
+    overrides = body.overrides | ({"scheme": body.scheme} if body.scheme is not None else {})
+    scenario = parse_scenario(with_overrides(data, overrides), source)
     city = load_grids(city_entry.folder, body.cell_size)
     evacuation = body.evacuation.options() if body.evacuation is not None else None
     if evacuation is not None:

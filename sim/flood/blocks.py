@@ -1,0 +1,207 @@
+"""Skipping dry ground: the grid as blocks of cells, and which of them a step must compute.
+
+A block is computed when it holds water deeper than the scheme's no-flow depth, gets rain or
+an inflow, lies on a stage or discharge boundary, or touches (8-neighbourhood) such a block. Elsewhere
+every face flux of the scheme is exactly zero and every cell keeps its depth, so leaving those
+blocks out gives the same numbers as computing them. The kernels take the active cells as work
+items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+BLOCK = 32
+_NONE_STOPPED = np.zeros((0, 2), np.int64)
+
+
+class ActiveBlocks:
+    """Which blocks of ``block`` x ``block`` cells a step computes, and their work items.
+
+    ``wet`` is set by the depth-update kernels (1 where a block holds water above the
+    scheme's no-flow depth after the step); ``always`` marks blocks computed every step (along
+    stage and discharge boundaries), ``inflows`` those holding each inflow's cells, computed
+    while it runs.
+    """
+
+    def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
+                 skip: bool = True) -> None:
+        self.shape = shape
+        self.block = block
+        self.skip = skip
+        ny, nx = shape
+        self.nby, self.nbx = -(-ny // block), -(-nx // block)
+        self.always = always
+        self.inflows = inflows
+        self.wet = np.ones((self.nby, self.nbx), np.uint8)
+        self.tracking = False  # whether the kernels keep ``wet`` up to date this step
+        self._wet_known = False  # whether ``wet`` describes the water now
+        self.active = np.ones((self.nby, self.nbx), bool)
+        self.items = _items(self.active, shape, block)
+        self._all = np.ones((self.nby, self.nbx), bool)
+        self._none = np.zeros((self.nby, self.nbx), bool)
+
+    @classmethod
+    def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
+                    edges: tuple[str, ...], block: int = BLOCK, skip: bool = True) -> ActiveBlocks:
+        """Blocks for a grid whose inflows feed the given (rows, cols) and whose ``edges`` hold
+        a stage or a discharge."""
+        nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
+        always = np.zeros((nby, nbx), bool)
+        sides: dict[str, tuple[int | slice, int | slice]] = {"north": (0, slice(None)), "south": (-1, slice(None)),
+                 "west": (slice(None), 0), "east": (slice(None), -1)}
+        for side in edges:
+            always[sides[side]] = True
+        inflows = []
+        for rows, cols in inflow_cells:
+            fed = np.zeros((nby, nbx), bool)
+            fed[np.asarray(rows, np.int64) // block, np.asarray(cols, np.int64) // block] = True
+            inflows.append(fed)
+        return cls(shape, always, inflows, block, skip)
+
+    def refresh(self, rained: np.ndarray | bool, fed: list[int], h: np.ndarray, threshold: float) -> np.ndarray:
+        """Recompute the active blocks for the coming step, given where it rains, which inflows
+        (indices) run and the depth ``h`` (water deeper than ``threshold`` moves); returns the
+        (row, col) indices of blocks that stop being computed, whose faces the caller must zero.
+        Where rain falls on every block, all are computed and no block's water is tracked."""
+        if not self.skip or rained is True:
+            self.tracking = self._wet_known = False
+            if not self.active.all():
+                self.active = self._all.copy()
+                self.items = _items(self.active, self.shape, self.block)
+            return _NONE_STOPPED
+        if not self._wet_known:
+            self.wet[...] = _block_max(h, self.block, self.nby, self.nbx) > threshold
+        self.tracking = self._wet_known = True
+        if rained is False:
+            rained = self._none
+        for i in fed:
+            rained = rained | self.inflows[i]
+        active, changed = _grown(self.wet, self.always, rained, self.active)
+        stopped = _NONE_STOPPED
+        if changed:
+            stopped = np.argwhere(self.active & ~active)
+            self.active = active
+            self.items = _items(active, self.shape, self.block)
+        self.wet[active] = 0  # the update kernels set it again where water remains
+        return stopped
+
+    @property
+    def fraction(self) -> float:
+        """Share of the grid's blocks computed in the current step."""
+        return float(self.active.mean())
+
+
+def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray:
+    """Work items (row, c0, c1): for every grid row of a block row, each run of active blocks."""
+    ny, nx = shape
+    edges = np.diff(np.pad(active, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    br, bc0 = np.nonzero(edges == 1)
+    _, bc1 = np.nonzero(edges == -1)  # row-major order pairs each run's start with its end
+    r0 = br * block
+    counts = np.minimum(r0 + block, ny) - r0
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    rows = np.repeat(r0, counts) + np.arange(int(counts.sum())) - first
+    # unsigned, so that numba knows the indices are not negative and skips its wraparound check
+    # (which would stop the loops vectorising)
+    return np.stack([rows, np.repeat(bc0 * block, counts), np.repeat(np.minimum(bc1 * block, nx), counts)],
+                    axis=1).astype(np.uint32)
+
+
+@njit(cache=True)
+def _grown(wet, always, rained, before):
+    """Blocks that are wet, rained on (or fed) or always computed, and their 8 neighbours; and
+    whether that differs from ``before``."""
+    nby, nbx = wet.shape
+    active = np.zeros((nby, nbx), np.bool_)
+    for i in range(nby):
+        for j in range(nbx):
+            if wet[i, j] or always[i, j] or rained[i, j]:
+                active[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = True
+    changed = False
+    for i in range(nby):
+        for j in range(nbx):
+            changed = changed or active[i, j] != before[i, j]
+    return active, changed
+
+
+@njit(cache=True, parallel=True)
+def _block_max(h, block, nby, nbx):
+    ny, nx = h.shape
+    out = np.zeros((nby, nbx))
+    for br in prange(nby):
+        for r in range(br * block, min(br * block + block, ny)):
+            for c in range(nx):
+                bc = c // block
+                out[br, bc] = max(out[br, bc], h[r, c])
+    return out
+
+
+@njit(cache=True)
+def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
+    """Flag (if ``track``) the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above
+    ``threshold``; returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a
+    kernel's main loop, this max-reduction would stop that loop vectorising."""
+    if not track:
+        deepest = 0.0
+        broken = False
+        for c in range(c0, c1):
+            d = h[r, c]
+            deepest = max(deepest, d)
+            broken |= d != d
+        return np.nan if broken else deepest
+    br = r // block
+    deepest = 0.0
+    broken = False
+    for b0 in range(c0, c1, block):
+        m = 0.0
+        for c in range(b0, min(b0 + block, c1)):
+            d = h[r, c]
+            m = max(m, d)
+            broken |= d != d
+        if m > threshold:
+            wet[br, b0 // block] = 1
+        deepest = max(deepest, m)
+    return np.nan if broken else deepest
+
+
+@njit(cache=True)
+def zero_faces(stopped, block, fx, fy):
+    """Zero the faces the blocks in ``stopped`` own (west and north faces of their cells, and the
+    grid's east and south edge faces along them), in every array of the tuples ``fx``/``fy``."""
+    ny, nx1 = fx[0].shape
+    nx = nx1 - 1
+    for k in range(stopped.shape[0]):
+        r0 = stopped[k, 0] * block
+        c0 = stopped[k, 1] * block
+        r1 = min(r0 + block, ny)
+        c1 = min(c0 + block, nx)
+        c1x = nx1 if c1 == nx else c1
+        r1y = ny + 1 if r1 == ny else r1
+        for a in fx:
+            a[r0:r1, c0:c1x] = 0
+        for a in fy:
+            a[r0:r1y, c0:c1] = 0
+
+
+@njit(cache=True)
+def add_water(h, rows, cols, area, volume):
+    """Add ``volume`` m³ to each listed cell of open area ``area`` (m²), or take it where
+    negative, at most what the cell holds; returns the volume added in all (m³)."""
+    total = 0.0
+    for k in range(rows.shape[0]):
+        r, c = rows[k], cols[k]
+        before = np.float64(h[r, c])
+        h[r, c] = before + max(volume / area[k], -before)
+        total += (np.float64(h[r, c]) - before) * area[k]  # as stored, so float32 books its rounding
+    return total
+
+
+@njit(cache=True)
+def deepest_at(h, rows, cols):
+    """The deepest water among the listed cells."""
+    deepest = 0.0
+    for k in range(rows.shape[0]):
+        deepest = max(deepest, np.float64(h[rows[k], cols[k]]))
+    return deepest

@@ -1,0 +1,37 @@
+"""Manning friction acts on the whole discharge, whatever its direction on the grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Rain, Series
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["inertial", "full"])
+@pytest.mark.parametrize("heading", [0.0, 45.0])
+def test_rain_runoff_obeys_manning_along_any_heading(kind: str, heading: float) -> None:
+    """100 mm/h for an hour on a 1 % plane tilted along a grid axis or along the diagonal: in
+    the middle the runoff settles where friction balances the surface slope, so its discharge
+    per unit width is Manning's for the local depth and surface gradient,
+    |q| = h^(5/3) |∇η|^(1/2) / n, within 3 % (measured 0.99-0.997 for both schemes and both
+    headings). Friction on one face component alone, as the inertial scheme had it, lets the
+    diagonal flow run 2^(1/4) = 1.19 times too fast (measured 1.18)."""
+    n, dx, slope, manning = 96, 2.0, 0.01, 0.03
+    y, x = np.mgrid[0:n, 0:n] * dx
+    t = np.radians(heading)
+    dem = -slope * (x * np.cos(t) + y * np.sin(t))  # downhill to the east (and south)
+    model = FloodModel(dem, dx, manning=manning, scheme=kind,
+                       forcing=Forcing(rain=Rain(Series.constant(100.0)),
+                                       boundaries=Boundaries(east=Boundary.open(), south=Boundary.open())))
+    model.run(3600.0)
+    qe, qs = model.solver.cell_discharges()
+    eta = (model.z + model.h).astype(np.float64)
+    gy, gx = np.gradient(eta, dx)
+    mid = (slice(n // 2 - 6, n // 2 + 6),) * 2
+    h = model.h[mid].astype(np.float64)
+    ratio = np.hypot(qe[mid], qs[mid]) / (h ** (5 / 3) * np.sqrt(np.hypot(gx[mid], gy[mid])) / manning)
+    assert abs(ratio.mean() - 1) < 0.03
+    direction = np.degrees(np.arctan2(qs[mid].mean(), qe[mid].mean()))
+    assert abs(direction - heading) < 1.0
