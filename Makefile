@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/convert.py
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py
+	$(PY) bench/opendata.py
 	$(PY) bench/ingest.py
 	$(PY) bench/load.py
 	$(PY) bench/viewer.py

@@ -91,11 +91,34 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/buildings"): STAFF,
     ("GET", "/api/nowcast/{city_id}/verification"): STAFF,
+    # Open data (issue 19): what the public map shows is open; the sensor-stations collection checks
+    # for staff inside (it is not even listed otherwise); footfall only as k-anonymised aggregates.
+    ("GET", "/ogcapi"): ANYONE,
+    ("GET", "/ogcapi/{city_id}"): ANYONE,
+    ("GET", "/ogcapi/{city_id}/conformance"): ANYONE,
+    ("GET", "/ogcapi/{city_id}/collections"): ANYONE,
+    ("GET", "/ogcapi/{city_id}/collections/{collection_id}"): ANYONE,
+    ("GET", "/ogcapi/{city_id}/collections/{collection_id}/queryables"): ANYONE,
+    ("GET", "/ogcapi/{city_id}/collections/{collection_id}/items"): ANYONE,
+    ("GET", "/ogcapi/{city_id}/collections/{collection_id}/items/{feature_id}"): ANYONE,
+    ("GET", "/catalog"): ANYONE,
+    ("GET", "/catalog.jsonld"): ANYONE,
+    ("GET", "/ckan/api/3/action/package_list"): ANYONE,
+    ("GET", "/ckan/api/3/action/package_show"): ANYONE,
+    ("GET", "/ckan/api/3/action/package_search"): ANYONE,
+    ("GET", "/ckan/api/3/action/organization_list"): ANYONE,
+    ("GET", "/ckan/api/action/package_list"): ANYONE,
+    ("GET", "/ckan/api/action/package_show"): ANYONE,
+    ("GET", "/ckan/api/action/package_search"): ANYONE,
+    ("GET", "/ckan/api/action/organization_list"): ANYONE,
+    ("GET", "/api/cities/{city_id}/downloads"): ANYONE,
+    ("GET", "/api/cities/{city_id}/downloads/{name}"): ANYONE,
+    ("GET", "/api/scenarios/{job_id}/downloads/max-depth.tif"): ANYONE,
 }
 #: Endless streams: their roles are checked against the matrix, but they are not called.
 STREAMS = {("GET", "/api/stream")}
 PARAMS = {"city_id": "nowhere", "gml_id": "x", "job_id": "nojob", "path": "Things", "entity_id": "x", "k": "0",
-          "datastream_id": "1", "name": "x", "stamp": "latest"}
+          "datastream_id": "1", "name": "x", "stamp": "latest", "collection_id": "buildings", "feature_id": "x"}
 DENIED = {"/problems/unauthorized", "/problems/forbidden", "/problems/csrf"}
 CALLERS = ["anonymous", "staff", "sensor", "admin", "staff-session"]
 

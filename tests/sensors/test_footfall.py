@@ -32,8 +32,9 @@ WEST = [[139.700, 35.600], [139.705, 35.600], [139.705, 35.610], [139.700, 35.61
 PLACES = {"c1": (139.707, 35.603), "c2": (139.708, 35.606), "c3": (139.702, 35.605)}
 
 
-def counter(name: str) -> dict:
-    lon, lat = PLACES[name]
+def counter(name: str, place: tuple[float, float] | None = None) -> dict:
+    """A people counter Thing at ``place`` (lon, lat; default its place in PLACES)."""
+    lon, lat = place or PLACES[name]
     return {"name": name, "Locations": [{"name": name, "encodingType": "application/geo+json",
                                          "location": {"type": "Point", "coordinates": [lon, lat]}}],
             "Datastreams": [{"name": f"{name} people", "unitOfMeasurement": {"name": "people", "symbol": "{people}"},

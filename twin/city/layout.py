@@ -57,6 +57,10 @@ FILES = {
     "water_tileset": "water/tileset.json",
     "ground_points": "ground_points.parquet",
 }
+#: Rows per Parquet row group of the City's tables: readers that page through a table
+#: (OGC API – Features) skip whole groups instead of decoding every row before the page
+#: (bench/opendata.py: a page at row 999,000 of 1 M takes 15 ms in groups of 65,536, 0.49 s in one group).
+TABLE_ROW_GROUP = 65_536
 #: Bands of ``masks.tif``, in order (band 1 first): 1 inside a building footprint, a road surface,
 #: a water body or a bridge deck, 0 outside. A file written before a band existed lacks it (all 0).
 MASK_BANDS = ("buildings", "roads", "water", "bridges")

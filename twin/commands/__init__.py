@@ -11,6 +11,7 @@ def register(app: typer.Typer) -> None:
     from twin.commands import convert as convert_cmd
     from twin.commands import demo as demo_cmd
     from twin.commands import evacuate as evacuate_cmd
+    from twin.commands import export as export_cmd
     from twin.commands import flood as flood_cmd
     from twin.commands import inspect as inspect_cmd
     from twin.commands import keys as keys_cmd
@@ -36,3 +37,4 @@ def register(app: typer.Typer) -> None:
     sensors_cmd.register(app)
     scenario_cmd.register(app)
     nowcast_cmd.register(app)
+    export_cmd.register(app)

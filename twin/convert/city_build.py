@@ -8,6 +8,7 @@ workers while this process does the grids; bridges, water and terrain after), an
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from rasterio.crs import CRS
 from citygml.model import Code, Feature, Geometry, Surface
 from citygml.model import Polygon as GmlPolygon
 from twin import __version__
-from twin.city.layout import FILES, files_entry, write_manifest
+from twin.city.layout import FILES, TABLE_ROW_GROUP, files_entry, write_manifest
 from twin.convert.dem_rasters import MeasuredLayer, gsi_layer, raster_layer
 from twin.convert.file_tasks import GROUND_POINTS_FILE, TABLES, TIN_FILE, FileResult
 from twin.convert.grid_frame import (
@@ -315,7 +316,7 @@ def write_tables(out: Path, tables: dict[str, gpd.GeoDataFrame | None], shelters
     for part, key in TABLE_FILES.items():
         table = tables.get(part)
         if table is not None:
-            write_with(out / FILES[key], table.to_parquet)
+            write_with(out / FILES[key], functools.partial(table.to_parquet, row_group_size=TABLE_ROW_GROUP))
             written.append(key)
     if shelters is not None:
         write_atomic(out / FILES["shelters"], shelters)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -21,10 +22,15 @@ from twin.server.hazard_maps import HazardMaps
 from twin.server.headers import SecurityHeaders, viewer_policy
 from twin.server.limits import BodyLimit
 from twin.server.observation_posts import ObservationPosts
+from twin.server.open_data import OpenData
 from twin.server.ratelimit import Limit, RateLimiter
+from twin.server.retention import prune_periodically
 from twin.server.routes import (
     audit,
+    catalog,
     cities,
+    ckan,
+    downloads,
     footfall,
     hazard,
     imports,
@@ -32,6 +38,7 @@ from twin.server.routes import (
     live_forcing,
     ngsi,
     nowcast,
+    ogcapi,
     scenario_reports,
     scenarios,
     session,
@@ -47,6 +54,7 @@ from twin.store import open_store
 from twin.store.apikeys import ApiKeys
 from twin.store.audit import AuditLog
 from twin.store.group_commit import GroupCommit
+from twin.store.retention import set_audit_retention
 from twin.store.users import Users
 
 #: Already compressed or served compressed by ``twin.server.static``; never gzip twice.
@@ -64,12 +72,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jobs = JobRunner(settings.data_dir)  # marks the jobs a restart cut off as failed, now
     nowcasts = NowcastService(settings.data_dir, store)
 
+    set_audit_retention(store, settings.audit_retention_days)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pruning = asyncio.create_task(prune_periodically(store, settings))
         if settings.nowcast:
             nowcasts.start()  # resumes every configured City from its last saved state
         yield
         nowcasts.stop()
+        pruning.cancel()
+        with suppress(asyncio.CancelledError):
+            await pruning
         jobs.shutdown()
         writes.close()
         store.close()
@@ -92,10 +106,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.imports = ImportRunner(settings.data_dir, settings.imports)
     app.state.hazard_maps = HazardMaps()
     app.state.nowcasts = nowcasts
+    app.state.open_data = OpenData(settings.data_dir)
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
     for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
-                   nowcast, scenario_reports, scenarios, shelters):
+                   nowcast, scenario_reports, downloads, scenarios, shelters, ogcapi, catalog, ckan):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

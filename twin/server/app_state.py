@@ -15,6 +15,7 @@ from twin.nowcast.service import NowcastService
 from twin.scenarios.jobs import JobRunner
 from twin.server.cities import CityRegistry
 from twin.server.hazard_maps import HazardMaps
+from twin.server.open_data import OpenData
 from twin.server.settings import Settings
 
 
@@ -40,6 +41,8 @@ def _hazard_maps(request: Request) -> HazardMaps:
 
 def _nowcasts(request: Request) -> NowcastService:
     return request.app.state.nowcasts
+def _open_data(request: Request) -> OpenData:
+    return request.app.state.open_data
 
 
 AppSettings = Annotated[Settings, Depends(_settings)]
@@ -48,3 +51,4 @@ Jobs = Annotated[JobRunner, Depends(_jobs)]
 Imports = Annotated[ImportRunner, Depends(_imports)]
 HazardMapCache = Annotated[HazardMaps, Depends(_hazard_maps)]
 Nowcasts = Annotated[NowcastService, Depends(_nowcasts)]
+Published = Annotated[OpenData, Depends(_open_data)]

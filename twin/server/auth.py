@@ -130,6 +130,23 @@ def _limit(request: Request, caller: Caller | None) -> None:
     limiter.check(request.method, getattr(route, "path_format", None), identities)
 
 
+def is_staff(request: Request) -> bool:
+    """Whether the caller is staff (a staff or admin key or session) on a route open to all.
+
+    No credentials, or another role's (a sensor key), is not staff; a wrong key or an expired
+    session is still refused (401), never silently read as anonymous.
+    """
+    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
+        return False
+    try:
+        RoleCheck((Role.STAFF, Role.ADMIN))(request)
+    except Problem as problem:
+        if problem.status == 403:
+            return False
+        raise
+    return True
+
+
 def requires(*roles: Role) -> Any:
     """The dependency of a route open to ``roles`` (``admin`` is always added)."""
     if not roles:

@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     footfall_min_counters: int = Field(2, ge=1)
     #: Run the nowcast's cycles in the background (``twin.nowcast.service``).
     nowcast: bool = True
+    #: Retention (docs/data-policy.md): days raw sensor observations are kept, days audit entries are
+    #: kept (the database refuses fewer than 30), and seconds between two prunings.
+    sensor_retention_days: int = Field(400, ge=1)
+    audit_retention_days: int = Field(365, ge=30)
+    retention_interval_s: float = Field(3600.0, gt=0)
+    #: The open-data catalogue's title and publisher (``/catalog``, the CKAN API).
+    catalog_title: str = "machi-twin オープンデータカタログ"
+    catalog_publisher: str = "machi-twin"
+    #: Who answers questions about the data: an e-mail address or a URL (the catalogue's contact point).
+    catalog_contact: str = ""
     #: Folder that admins may import PLATEAU datasets from (``POST /api/cities``); default ``DIR/import``.
     import_dir: Path | None = None
 

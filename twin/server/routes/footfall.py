@@ -13,12 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from twin.sensors import footfall
 from twin.sensors.errors import SensorInputError
 from twin.sensors.footfall_areas import Area, load_areas, parse_areas, save_areas
-from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
+from twin.server.auth import Role, is_staff, requires
 from twin.server.problems import Problem
 from twin.server.routes.sta import MAX_ENTITY_BYTES, read_json
 
 router = APIRouter(prefix="/api/footfall", tags=["footfall"])
-_STAFF = RoleCheck((Role.STAFF, Role.ADMIN))
 #: Counters this far (degrees, about 200 m) outside a city's bounding box still belong to it.
 _MARGIN = 0.002
 MAX_DAYS = 366
@@ -31,16 +30,7 @@ AreaId = Annotated[str | None, Query(description="An area id; all the city's cou
 def _rules(request: Request) -> footfall.Rules:
     """Staff (a staff or admin key or session) see detail; everyone else k-anonymised aggregates."""
     settings = request.app.state.settings
-    public = footfall.Rules(True, settings.footfall_k, settings.footfall_min_counters)
-    if "authorization" not in request.headers and SESSION_COOKIE not in request.cookies:
-        return public
-    try:
-        _STAFF(request)  # a wrong key is a 401, not a silent downgrade
-    except Problem as problem:
-        if problem.status == 403:  # a sensor key reads what the public reads
-            return public
-        raise
-    return footfall.Rules(False, settings.footfall_k, settings.footfall_min_counters)
+    return footfall.Rules(not is_staff(request), settings.footfall_k, settings.footfall_min_counters)
 
 
 def _period(start: date | None, days: int) -> footfall.Period:
@@ -49,7 +39,7 @@ def _period(start: date | None, days: int) -> footfall.Period:
     return footfall.Period(start, days)
 
 
-def _city_areas(request: Request, city_id: str) -> tuple[tuple[float, float, float, float], list[Area]]:
+def city_areas(request: Request, city_id: str) -> tuple[tuple[float, float, float, float], list[Area]]:
     city = request.app.state.cities.get(city_id)  # 404 for an unknown city
     lon0, lat0, lon1, lat1 = city.manifest["bbox"]
     try:
@@ -61,7 +51,7 @@ def _city_areas(request: Request, city_id: str) -> tuple[tuple[float, float, flo
 
 def _selection(request: Request, city_id: str, area_id: str | None, session) -> tuple[list[footfall.Counter], str]:
     """The counters of ``area_id`` (or of the whole city) and the selection's label."""
-    bbox, areas = _city_areas(request, city_id)
+    bbox, areas = city_areas(request, city_id)
     found = footfall.counters(session, bbox)
     if area_id is None:
         return found, city_id
@@ -83,7 +73,7 @@ async def get_areas(city_id: str, request: Request) -> dict[str, Any]:
     """The city's named areas (GeoJSON) with how many counters each holds."""
 
     def work(session):
-        bbox, areas = _city_areas(request, city_id)
+        bbox, areas = city_areas(request, city_id)
         inside = footfall.members(areas, footfall.counters(session, bbox))
         return {"type": "FeatureCollection", "features": [a.feature(counters=len(inside[a.id])) for a in areas]}
 
@@ -108,7 +98,7 @@ async def get_counters(city_id: str, request: Request, start: Start = None, days
     rules, period = _rules(request), _period(start, days)
 
     def work(session):
-        bbox, areas = _city_areas(request, city_id)
+        bbox, areas = city_areas(request, city_id)
         found = footfall.counters(session, bbox)
         inside = footfall.members(areas, found)
         cells = {} if rules.public else footfall.hourly_cells(session, [c.datastream_id for c in found], period)
@@ -163,7 +153,7 @@ async def get_counter_series(city_id: str, datastream_id: int, request: Request,
     period = _period(start, days)
 
     def work(session):
-        bbox, _ = _city_areas(request, city_id)
+        bbox, _ = city_areas(request, city_id)
         counter = next((c for c in footfall.counters(session, bbox) if c.datastream_id == datastream_id), None)
         if counter is None:
             raise Problem(404, f"No people counter {datastream_id} in city {city_id!r}.", "unknown-counter")
@@ -185,7 +175,7 @@ async def get_csv(city_id: str, request: Request, area: AreaId = None, start: St
         raise Problem(403, "Per-counter series are for staff keys only.", "forbidden")
 
     def work(session):
-        bbox, areas = _city_areas(request, city_id)
+        bbox, areas = city_areas(request, city_id)
         found = footfall.counters(session, bbox)
         cells = footfall.hourly_cells(session, [c.datastream_id for c in found], period)
         out = io.StringIO()
