@@ -229,7 +229,7 @@ class ShelterWalk:
     def lonlat_bounds(self) -> tuple[float, float, float, float]:
         """West, south, east, north (degrees) of the grid's corners."""
         rows, cols = self.walls.shape
-        xs, ys = self.transform @ (np.array([0, cols, 0, cols]), np.array([0, 0, rows, rows]))
+        xs, ys = self._centres(np.array([0, 0, rows, rows]) - 0.5, np.array([0, cols, 0, cols]) - 0.5)
         lons, lats = self._to_lonlat.transform(xs, ys)
         return float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats))
 
@@ -244,7 +244,7 @@ class ShelterWalk:
         if end not in self._at:
             return None  # the descent stalled short of a source (cannot happen on a fast-marching field)
         corners = pull_taut(self.walls, path)
-        cx, cy = self.transform @ (corners[:, 1] + 0.5, corners[:, 0] + 0.5)
+        cx, cy = self._centres(corners[:, 0], corners[:, 1])
         here = np.asarray(self.map_xy(lon, lat))
         shelter, there = self._closest(self._at[end], cx[-1], cy[-1])
         xy = np.vstack([here, np.column_stack([cx, cy]), there])
@@ -271,8 +271,14 @@ class ShelterWalk:
                 answers.append(WalkAnswer(shelter=shelter, distance_m=None, straight_m=straight, route=None))
         return sorted(answers, key=lambda a: a.straight_m)[:OFF_GRID_LISTED]
 
+    def _centres(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates of the centres of cells (rows, cols)."""
+        t = self.transform
+        c, r = cols + 0.5, rows + 0.5
+        return t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f
+
     def _closest(self, shelters: list[Shelter], x: float, y: float) -> tuple[Shelter, np.ndarray]:
         """Of the shelters snapped to one cell, the one closest to (x, y), and its map point."""
-        points = [np.asarray(self.map_xy(s.lon, s.lat)) for s in shelters]
+        points = [np.asarray(self._to_map.transform(s.lon, s.lat)) for s in shelters]
         k = int(np.argmin([math.dist(p, (x, y)) for p in points]))
         return shelters[k], points[k]

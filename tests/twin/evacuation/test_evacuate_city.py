@@ -23,7 +23,7 @@ from tests.twin.fixtures_city import (
     data_dir_linking,
 )
 from twin.city.grids import load_grids
-from twin.city.shelters import read_official_csv, read_shelters, vertical_shelters
+from twin.city.shelters import read_shelters, vertical_shelters
 from twin.errors import TwinInputError
 from twin.evacuation.city_run import CityEvacuation, run_city_evacuation
 from twin.evacuation.population import (
@@ -104,7 +104,7 @@ def test_official_shelter_csv_keeps_flood_sites_in_either_encoding(tmp_path):
     for encoding, name in (("utf-8-sig", "bom.csv"), ("cp932", "sjis.csv")):
         path = tmp_path / name
         path.write_bytes((OFFICIAL_HEADER + rows).encode(encoding))
-        table = read_official_csv(path)
+        table = read_shelters(path)
         assert table["shelter_id"].tolist() == ["A1", "A3"]  # A2 is not flagged 洪水
         assert table["name"].tolist() == ["川越小学校", "市民会館"]
         assert table["capacity"].tolist() == [500.0, 1200.0]
@@ -118,7 +118,7 @@ def test_bad_shelter_files_say_where(tmp_path):
         read_shelters(bad_lat)
     no_flag = tmp_path / "flag.csv"
     no_flag.write_text("施設・場所名,緯度,経度\nx,35.9,139.4\n", encoding="utf-8")
-    with pytest.raises(TwinInputError, match="no 洪水 column"):
+    with pytest.raises(TwinInputError, match="no 洪水 \\(or 災害種別_洪水\\) column"):
         read_shelters(no_flag)
     latin1 = tmp_path / "bytes.csv"
     latin1.write_bytes(b"\xff\xfe\x00\x81" * 8)

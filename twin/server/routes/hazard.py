@@ -180,12 +180,11 @@ def _shelter(city: City, walk: ShelterWalk, lon: float, lat: float, speed: float
 
 
 def _shelter_json(answer: WalkAnswer, speed: float) -> dict[str, Any]:
-    s = answer.shelter
-    walked = answer.distance_m is not None
+    s, walked = answer.shelter, answer.distance_m
     return {"id": s.id, "name": s.name, "name_en": s.name_en, "lon": s.lon, "lat": s.lat, "capacity": s.capacity,
-            "basis": "walk" if walked else "straight-line",
-            "distance_m": round(answer.distance_m, 1) if walked else None,
+            "basis": "walk" if walked is not None else "straight-line",
+            "distance_m": round(walked, 1) if walked is not None else None,
             "straight_m": round(answer.straight_m, 1), "walking_speed_m_s": speed,
-            "walk_time_s": round(answer.distance_m / speed, 1) if walked else None,
+            "walk_time_s": round(walked / speed, 1) if walked is not None else None,
             "route": {"type": "LineString", "coordinates": answer.route} if answer.route else None,
-            "note": None if walked else "outside-walkable-grid"}
+            "note": None if walked is not None else "outside-walkable-grid"}
