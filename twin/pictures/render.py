@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import geopandas as gpd
 import mapbox_earcut
@@ -38,7 +39,7 @@ COLOUR_MODES = ("usage", "height", "flood")
 MAX_TERRAIN_CELLS = 400_000
 #: Largest side of a flood texture, pixels (beyond it the flood is sampled more coarsely).
 MAX_TEXTURE_SIDE = 8192
-TERRAIN_COLOURS = "bone"
+TERRAIN_COLOURS: Final = "bone"
 
 
 @dataclass(frozen=True)
