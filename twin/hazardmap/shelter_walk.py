@@ -8,8 +8,9 @@ kept only where the straight line to the next one would cross a building).
 
 The distance shown is the length of the route drawn: the tapped point → its cell's centre →
 the taut corners → the shelter's cell → the shelter itself. A shelter inside a building (a
-school) is reached from the nearest open cell, up to ``SNAP_CELLS`` away, and that last leg
-counts; so does the first leg from a point tapped on a roof. A polyline from the point to the
+school) is reached from the nearest street cell, up to ``SHELTER_SNAP_M`` away, and that last leg
+counts; so does the first leg from a point tapped on a roof. Shelters join the streets, not the
+pockets between buildings that lead nowhere (``twin.city.walkable``). A polyline from the point to the
 shelter is never shorter than the straight line between them (the triangle inequality), so
 the walk never is either.
 
@@ -33,11 +34,15 @@ from pyproj import CRS
 from sim.evacuation.navigation import fast_marching
 from twin.city.layout import CityFolder
 from twin.city.shelters import city_shelters
+from twin.city.walkable import entrance, streets
 from twin.lonlat import from_lonlat, to_lonlat
 
 WALKING_SPEED_M_S = 1.0
-#: How far (cells) a shelter or a tapped point may be snapped to the nearest open cell.
-SNAP_CELLS = 30
+#: How far (m) a tapped point may be moved to the nearest open cell (off a roof into the street).
+TAP_SNAP_M = 60.0
+#: How far (m) a shelter point may lie from the street it is entered from (the middle of a school
+#: 200 m long is 100 m from its walls).
+SHELTER_SNAP_M = 100.0
 #: How many shelters outside the walkable grid an answer lists at most.
 OFF_GRID_LISTED = 3
 
@@ -73,19 +78,6 @@ def shelters_of(table: pd.DataFrame) -> list[Shelter]:
                     lon=float(r.lon), lat=float(r.lat),
                     capacity=int(r.capacity) if np.isfinite(r.capacity) else None)
             for r in table.itertuples(index=False)]
-
-
-def nearest_open(walls: np.ndarray, r: int, c: int, radius: int = SNAP_CELLS) -> tuple[int, int] | None:
-    """The open cell nearest to (r, c) within ``radius`` cells, or None."""
-    if not walls[r, c]:
-        return r, c
-    r0, c0 = max(r - radius, 0), max(c - radius, 0)
-    window = walls[r0:r + radius + 1, c0:c + radius + 1]
-    rows, cols = np.nonzero(~window)
-    if rows.size == 0:
-        return None
-    k = int(np.argmin((rows + r0 - r) ** 2 + (cols + c0 - c) ** 2))
-    return int(rows[k] + r0), int(cols[k] + c0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -191,11 +183,14 @@ class ShelterWalk:
         self._to_map = from_lonlat(crs)
         self._to_lonlat = to_lonlat(crs)
         self.shelters = list(shelters)
+        self.open = ~walls
+        self.streets = streets(walls, self.cell_size)
         self._at: dict[tuple[int, int], list[Shelter]] = {}  # source cell → the shelters reached there
         self.off_grid: list[Shelter] = []
+        shelter_snap = math.ceil(SHELTER_SNAP_M / self.cell_size)
         for shelter in shelters:
             cell = self.cell_of(shelter.lon, shelter.lat)
-            snapped = nearest_open(walls, *cell) if cell is not None else None
+            snapped = entrance(self.streets, *cell, shelter_snap) if cell is not None else None
             if snapped is None:
                 self.off_grid.append(shelter)
             else:
@@ -236,7 +231,12 @@ class ShelterWalk:
     def nearest(self, lon: float, lat: float) -> WalkAnswer | None:
         """The flood shelter nearest on foot from lon/lat, or None when none is reachable."""
         cell = self.cell_of(lon, lat)
-        start = nearest_open(self.walls, *cell) if cell is not None else None
+        if cell is None:
+            return None
+        snap = math.ceil(TAP_SNAP_M / self.cell_size)
+        start = entrance(self.open, *cell, snap)
+        if start is None or not np.isfinite(self.distance[start]):  # a pocket between buildings:
+            start = entrance(self.streets, *cell, snap)  # out through the nearest building to the street
         if start is None or not np.isfinite(self.distance[start]):
             return None
         path = descend(self.distance, *start)

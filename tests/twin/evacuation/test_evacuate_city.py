@@ -38,7 +38,7 @@ from twin.evacuation.population import (
 
 OUTPUT_COLUMNS = {
     "clearance.csv": ["t_s", "arrived", "stranded", "evacuating"],
-    "shelters.csv": ["shelter_id", "name", "lon", "lat", "capacity", "arrivals", "overflow"],
+    "shelters.csv": ["shelter_id", "name", "lon", "lat", "capacity", "arrivals", "overflow", "redirected_in"],
     "stranded.csv": ["agent_id", "profile", "t_s", "lon", "lat", "people"],
     "buildings.csv": ["gml_id", "people", "median_evacuation_s"],
 }

@@ -148,3 +148,22 @@ def test_a_shelter_outside_the_walkable_grid_is_offered_with_its_straight_line_d
         body = client.get(f"/api/cities/{CITY_ID}/hazard-at", params=dict(zip(("lon", "lat"), place))).json()
     assert body["shelter_status"] == "straight-line" and body["shelters_off_grid"] == []
     assert body["shelter"]["id"] == "beyond" and body["shelter"]["straight_m"] == pytest.approx(100.0, abs=0.1)
+
+
+def test_a_shelter_next_to_a_closed_courtyard_is_entered_from_the_street():
+    walls = np.zeros((200, 200), bool)
+    walls[80:120, 80:120] = True  # a school 80 m square ...
+    walls[98:102, 98:102] = False  # ... round a closed courtyard 8 m square, next to the shelter point
+    school = Shelter("school", "小学校", None, *lonlat(100.5, 103.5), 500)
+    walk = ShelterWalk(walls, TRANSFORM, CRS_, [school])
+    answer = walk.nearest(*lonlat(20.5, 100.5))  # 160 m north, in the street
+    assert answer is not None and answer.shelter == school
+    *_, last_corner, end = answer.route
+    r, c = walk.cell_of(*last_corner)
+    assert not walls[r, c] and not (98 <= r < 102 and 98 <= c < 102)  # the street, not the courtyard
+    assert answer.distance_m >= answer.straight_m
+    # the nearest street cell is east of the point (17 cells) rather than north (21): round the north-east
+    # corner, down the east side, 34 m in (the path through cell centres: within a cell either way)
+    path = [(100.5, 20.5), (120.5, 79.5), (120.5, 100.5), (103.5, 100.5)]
+    expected = sum(math.dist(TRANSFORM @ a, TRANSFORM @ b) for a, b in zip(path, path[1:]))
+    assert expected - H <= answer.distance_m <= expected + 2 * H * math.sqrt(2)
