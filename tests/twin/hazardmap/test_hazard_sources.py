@@ -151,3 +151,16 @@ def test_a_place_outside_the_city_or_its_projection_is_a_clear_404(client, lon, 
     assert body["detail"].startswith(f"({lon}, {lat}) is outside this city ('{CITY_ID}')")
     west, east = (float(v) for v in body["detail"].split("longitude ")[1].split(",")[0].split("–"))
     assert west < 139.47 < east and math.isfinite(west)
+
+
+def test_hazard_layers_lists_what_the_city_has_and_a_city_without_area_maps_has_none(client, koshigaya_city):
+    areas = gpd.read_parquet(converted_sample_city() / "hazards.parquet")
+    body = client.get(f"/api/cities/{CITY_ID}/hazard-layers").json()
+    assert body["all"] == ["fld", "tnm", "htd", "ifld", "rfld"]
+    expected = {layer: (sorted(set(group["scale"].dropna())), len(group)) for layer, group in areas.groupby("layer")}
+    assert {entry["layer"]: (entry["scales"], entry["areas"]) for entry in body["layers"]} == expected
+    # the Koshigaya sample carries buildings only: no layer, and its areas are an empty collection, not a 404
+    assert not (koshigaya_city / "hazards.parquet").exists()
+    assert client.get("/api/cities/koshigaya/hazard-layers").json()["layers"] == []
+    response = client.get("/api/cities/koshigaya/hazards")
+    assert response.status_code == 200 and response.json()["features"] == []

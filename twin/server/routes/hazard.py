@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from twin import depth_classes
-from twin.city.hazard_areas import area_properties, feature_collection
+from twin.city.hazard_areas import LAYERS, area_properties, feature_collection
 from twin.hazardmap.building_depths import official_verdict
 from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk, WalkAnswer
 from twin.hazardmap.simulated_depth import latest_done, max_depth_at, scenario_title
@@ -39,13 +39,31 @@ def list_hazards(
                                                      "rfld reservoir; all layers when omitted")] = None,
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)")] = None,
 ) -> JSONResponse:
-    """Official inundation areas as GeoJSON (simplified lon/lat) with MLIT depth classes and colours."""
+    """Official inundation areas as GeoJSON (simplified lon/lat) with MLIT depth classes and colours;
+    an empty collection for a City without area maps (many downloads carry only the buildings, whose
+    own depths ``hazard-at`` answers with)."""
     city = cities.get(city_id)
-    areas = maps.areas(city)
     maps.warm(city)
-    body = feature_collection(areas.select(layer, parse_bbox(bbox)))
+    box = parse_bbox(bbox)
+    body = feature_collection(maps.areas(city).select(layer, box)) if city.folder.has("hazards") \
+        else {"type": "FeatureCollection", "numberMatched": 0, "features": []}
     body["legend"] = legend()
     return JSONResponse(body, media_type="application/geo+json", headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/{city_id}/hazard-layers", dependencies=[requires(Role.ANONYMOUS)])
+def hazard_layers(city_id: str, cities: Cities, maps: HazardMapCache) -> dict[str, Any]:
+    """Which official hazard layers the City has (``layers``: each with its scales and number of
+    areas) out of all PLATEAU's (``all``), so that a client offers only those."""
+    city = cities.get(city_id)
+    present: list[dict[str, Any]] = []
+    if city.folder.has("hazards"):
+        frame = maps.areas(city).frame
+        for name, group in frame.groupby("layer", sort=False):
+            scales = sorted({s for s in group["scale"] if isinstance(s, str)})
+            present.append({"layer": str(name), "scales": scales, "areas": len(group)})
+    order = {name: k for k, name in enumerate(LAYERS)}
+    return {"layers": sorted(present, key=lambda p: order.get(p["layer"], len(order))), "all": list(LAYERS)}
 
 
 @router.get("/{city_id}/footprints", dependencies=[requires(Role.ANONYMOUS)], response_class=Response,
