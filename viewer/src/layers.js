@@ -2,7 +2,8 @@
 // hazard layers (fld river, tnm tsunami, htd high tide, ifld inland, rfld reservoir; MLIT colours
 // from /api/cities/{city}/hazards), the simulated depth of the open scenario, the sensors with
 // their latest values (SensorThings) and the flood shelters.
-// Exposes the state of each layer on the panel element (data-on="fld sensors …") for tests.
+// Hazard layers the city's data lacks are disabled, with a note (/api/cities/{city}/hazard-layers).
+// Exposes the state of each layer on the panel element (data-on="fld sensors …", data-missing="tnm …") for tests.
 import * as Cesium from "/cesium/index.js";
 import { getJSON, staffKey } from "./api.js";
 import { signedIn } from "./signin.js";
@@ -189,7 +190,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
         record(name, false);
         say(error.message, true);
       } finally {
-        box.disabled = false;
+        box.disabled = HAZARD_LAYERS.some(([layer]) => layer === name) && (element.dataset.missing ?? "").split(" ").includes(name);
         element.dataset.busy = String(list.querySelectorAll("input:disabled").length);
       }
     });
@@ -199,6 +200,31 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
   element.dataset.on = [...on].sort().join(" ");
   element.replaceChildren(el("h2", { textContent: "レイヤー Layers" }), list, message);
   floodElement.addEventListener("flood-job", applySimulated);
+
+  /** Disable the switches of the hazard layers the open city does not have, each with a note. */
+  async function markMissing() {
+    const city = currentCity();
+    const { layers } = await getJSON(`/api/cities/${encodeURIComponent(city.id)}/hazard-layers`);
+    const present = new Set(layers.map((l) => l.layer));
+    const missing = [];
+    for (const [layer] of HAZARD_LAYERS) {
+      const box = list.querySelector(`#layer-${layer}`);
+      const item = box.closest("li");
+      item.querySelector(".layer-note")?.remove();
+      box.disabled = !present.has(layer);
+      if (box.disabled) {
+        missing.push(layer);
+        const note = el("p", { className: "layer-note", id: `layer-${layer}-note`,
+                               textContent: "この都市のデータにありません · not in this city's data" });
+        box.setAttribute("aria-describedby", note.id);
+        item.append(note);
+      } else {
+        box.removeAttribute("aria-describedby");
+      }
+    }
+    element.dataset.missing = missing.join(" ");
+  }
+  markMissing().catch((error) => say(error.message, true));
 
   /** Drop what belongs to the previous city (hazard areas, shelters) when another one opens. */
   function cityChanged() {
@@ -212,6 +238,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
     }
     sensors.setShown(false);
     shelters.setShown(false);
+    markMissing().catch((error) => say(error.message, true));
   }
 
   return { cityChanged, refreshSensors, isOn: (name) => on.has(name) };
