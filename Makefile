@@ -52,6 +52,7 @@ test: setup lint
 bench: setup
 	$(PY) -m pip install -q -e '.[peers]'
 	$(PY) bench/reader.py
+	$(PY) bench/samplecity.py
 	$(PY) bench/convert.py
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py

@@ -20,13 +20,15 @@ from citygml.codelists import Codelists
 from citygml.errors import CityGMLError, ReadWarning
 from citygml.meshcode import mesh_bbox
 from citygml.model import Feature
-from citygml.reader import FeatureReader, FileInfo
+from citygml.reader import STREAM_ERRORS, FeatureReader, FileInfo
 
 BBox = tuple[float, float, float, float]
 _FILE_NAME = re.compile(r"^(?P<mesh>\d{6}|\d{8})_(?P<type>[a-z]+)_(?P<epsg>\d{4,5})(?:_(?P<option>.*))?$")
 #: Zip members whose uncompressed size exceeds this many times their compressed size are refused.
 MAX_ZIP_RATIO = 200
 MAX_ZIP_MEMBER_BYTES = 8 << 30
+#: Read size when checking a zip member's CRC before parsing it.
+_CHECK_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class Dataset(AbstractContextManager):
         self._zip: zipfile.ZipFile | None = None
         self._prefix = ""  # inside a zip: the folder that holds udx/ and codelists/
         self._members: dict[str, str] = {}  # dataset-relative name → zip member name
+        self._damaged: dict[str, str] = {}  # zip member name → what is wrong with it ('' when checked and sound)
+        self._codelist_listing: dict[str, str] | None = None
         if not self.path.exists():
             raise CityGMLError(str(self.path), "no such file or folder")
         if self.path.is_dir():
@@ -137,35 +141,79 @@ class Dataset(AbstractContextManager):
     # -- access ---------------------------------------------------------------------
 
     def open(self, file: DatasetFile | str) -> IO[bytes]:
-        """A binary stream of one dataset file (a zip member is streamed, not unpacked)."""
+        """A binary stream of one dataset file (a zip member is streamed, not unpacked).
+
+        A zip member is read through once first, so that a damaged one (CRC error, truncated
+        data) is a CityGMLError naming it before any of its content is used.
+        """
         name = file.name if isinstance(file, DatasetFile) else file
         if self._zip is not None:
             member = self._members.get(name)
             if member is None:
                 raise FileNotFoundError(f"{self.path}:{name}")
+            self._check_member(member)
             return self._zip.open(member)
         path = self.root / name
         if not path.resolve().is_relative_to(self.root.resolve()):
             raise FileNotFoundError(f"{name}: outside the dataset")
         return path.open("rb")
 
+    def _check_member(self, member: str) -> None:
+        if member not in self._damaged:
+            try:
+                assert self._zip is not None  # members are checked only in a zip dataset
+                with self._zip.open(member) as stream:  # zipfile checks the CRC on reaching the end
+                    while stream.read(_CHECK_CHUNK):
+                        pass
+                self._damaged[member] = ""
+            except STREAM_ERRORS as exc:
+                self._damaged[member] = f"damaged zip member ({exc or type(exc).__name__}), skipped"
+        if self._damaged[member]:
+            raise CityGMLError(f"{self.path}:{member}", self._damaged[member])
+
     def read_bytes(self, name: str) -> bytes | None:
-        """Bytes of a dataset file such as a texture image; None if it does not exist."""
+        """Bytes of a dataset file such as a texture image; None (with a warning if damaged) if unreadable."""
         try:
             with self.open(name) as stream:
                 return stream.read()
         except (FileNotFoundError, IsADirectoryError):
             return None
+        except CityGMLError as exc:
+            if not any(w.source == exc.source for w in self.warnings):
+                self._warn(exc.source, exc.message)
+            return None
 
     def _codelist_bytes(self, file_name: str) -> bytes | None:
+        """A codelist by file name; a name that differs only in case is taken too (some datasets'
+        codeSpaces say ``Building_BuildingStructureType.xml`` for ``Building_buildingStructureType.xml``)."""
+        folder = self._codelist_folder()
+        if folder is None:
+            return None
+        names = self._codelist_names(folder)
+        actual = file_name if file_name in names else names.get(file_name.lower())
+        if actual is None:
+            return None
+        if isinstance(folder, str):
+            return self.read_bytes(f"{folder}/{actual}")
+        return (folder / actual).read_bytes()
+
+    def _codelist_folder(self) -> str | Path | None:
+        """``codelists`` inside the dataset, or (for a single .gml) the one beside its dataset folder."""
         if self._zip is not None or self.path.is_dir():
-            return self.read_bytes(f"codelists/{file_name}")
+            return "codelists"
         # A single .gml inside a dataset folder: udx/bldg/x.gml → ../../codelists.
-        for folder in (self.root, *list(self.root.parents)[:3]):
-            path = folder / "codelists" / file_name
-            if path.is_file():
-                return path.read_bytes()
-        return None
+        return next((f / "codelists" for f in (self.root, *list(self.root.parents)[:3]) if (f / "codelists").is_dir()), None)
+
+    def _codelist_names(self, folder: str | Path) -> dict[str, str]:
+        """File names in the codelist folder, each also under its lower-case form (listed once)."""
+        if self._codelist_listing is None:
+            if isinstance(folder, str) and self._zip is not None:
+                found = [n.rpartition("/")[2] for n in self._members if n.startswith(f"{folder}/")]
+            else:
+                path = self.root / folder if isinstance(folder, str) else folder
+                found = [p.name for p in path.iterdir() if p.is_file()] if path.is_dir() else []
+            self._codelist_listing = {**{n.lower(): n for n in found}, **{n: n for n in found}}
+        return self._codelist_listing
 
     # -- selection and reading ------------------------------------------------------
 
@@ -219,7 +267,7 @@ class Dataset(AbstractContextManager):
                     if bbox is None or feature_in(feature, bbox):
                         yield feature
             except CityGMLError as exc:
-                reader.info.warnings.append(ReadWarning(exc.source, exc.line, exc.message))
+                reader.info.warn(exc.message, exc.line)
             finally:
                 self.file_infos.append(reader.info)
 

@@ -55,10 +55,16 @@ def parse_tin(relief: etree._Element, dimension: int, fix: CoordinateFix | None)
     return points.reshape(-1, 4, 3)[:, :3, :].copy()
 
 
-_WALK = ("{*}Polygon", "{*}Triangle", "{*}LinearRing", "{*}posList", "{*}pos", "{*}surfaceMember")
+_WALK = ("{*}Polygon", "{*}Triangle", "{*}LinearRing", "{*}posList", "{*}pos", "{*}surfaceMember",
+         "{*}LineString", "{*}LineStringSegment", "{*}Point")
 
 #: A polygon as collected: its id and its rings as (ring id, coordinate text).
 _Collected = tuple[str | None, list[tuple[str | None, str]]]
+
+
+#: What one geometry property holds: polygons, xlink targets instead of polygons, lines ((n, 3)
+#: arrays) and points (one (m, 3) array or None). A plain tuple: one is made per property.
+GeometryParts = tuple[list[Polygon], list[str], list[np.ndarray], np.ndarray | None]
 
 
 class GeometryReader:
@@ -71,8 +77,35 @@ class GeometryReader:
 
     def polygons(self, container: etree._Element, problems: list[str]) -> tuple[list[Polygon], list[str]]:
         """Polygons under a geometry property, and the xlink:href targets it points at instead."""
-        collected, links = _walk(container)
-        return self._build(collected, problems), links
+        polygons, links, _, _ = self.read(container, problems)
+        return polygons, links
+
+    def read(self, container: etree._Element, problems: list[str]) -> GeometryParts:
+        """Everything under a geometry property: polygons, xlink targets, lines and points."""
+        collected, links, curve_texts, point_texts = _walk(container)
+        curves = []
+        for text in curve_texts:
+            line = self._line(text, problems)
+            if line is not None:
+                curves.append(line)
+        points = None
+        if point_texts:
+            try:
+                points = self._points(parse_numbers(" ".join(point_texts)))
+            except GeometryError as exc:
+                problems.append(f"points skipped: {exc}")
+        return self._build(collected, problems), links, curves, points
+
+    def _line(self, text: str, problems: list[str]) -> np.ndarray | None:
+        try:
+            points = self._points(parse_numbers(text))
+        except GeometryError as exc:
+            problems.append(f"line skipped: {exc}")
+            return None
+        if len(points) < 2:
+            problems.append("line with fewer than two points skipped")
+            return None
+        return points
 
     def _build(self, collected: list[_Collected], problems: list[str]) -> list[Polygon]:
         if not collected:
@@ -159,34 +192,47 @@ class GeometryReader:
         return parse_tin(relief, self.dimension, self.fix)
 
 
-def _walk(container: etree._Element) -> tuple[list[_Collected], list[str]]:
-    """Polygons with their rings' ids and coordinate text, and xlink targets, in document order.
+def _walk(container: etree._Element) -> tuple[list[_Collected], list[str], list[str], list[str]]:
+    """Polygons with their rings' ids and coordinate text, xlink targets, lines and points, in document order.
 
     GML puts a polygon's exterior ring before its interiors, so the first ring is the exterior.
+    A posList belongs to the ring, line or point opened just before it (GML's preorder).
     """
     collected: list[_Collected] = []
     links: list[str] = []
+    curves: list[str] = []
+    points: list[str] = []
     rings: list[tuple[str | None, str]] = []
+    mode = ""
     for element in container.iter(*_WALK):
         name = local_name(element.tag)
-        if name == "posList":
-            if rings:
-                rings[-1] = (rings[-1][0], element.text or "")
+        if name == "posList" or name == "pos":
+            text = element.text or ""
+            if mode == "ring":
+                if rings:
+                    rings[-1] = (rings[-1][0], text if name == "posList" else f"{rings[-1][1]} {text}")
+            elif mode == "curve":
+                curves[-1] = text if name == "posList" else f"{curves[-1]} {text}"
+            elif mode == "point":
+                points.append(text)
         elif name == "LinearRing":
             attrib = element.attrib
             rings.append((attrib.get(GML_ID) or attrib.get(GML32_ID), ""))
+            mode = "ring"
         elif name == "Polygon" or name == "Triangle":
             attrib = element.attrib
             rings = []
             collected.append((attrib.get(GML_ID) or attrib.get(GML32_ID), rings))
-        elif name == "pos":
-            if rings:
-                rings[-1] = (rings[-1][0], f"{rings[-1][1]} {element.text or ''}")
+        elif name == "LineString" or name == "LineStringSegment":
+            curves.append("")
+            mode = "curve"
+        elif name == "Point":
+            mode = "point"
         else:  # surfaceMember
             href = element.get(XLINK_HREF)
             if href:
                 links.append(href.lstrip("#"))
-    return collected, links
+    return collected, links, curves, points
 
 
 def _ring(flat: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from citygml.ranks import RankScheme
+
 #: Kinds of hazard risk; all but landslide are flooding.
 RISK_KINDS = ("river", "tsunami", "high_tide", "inland", "reservoir", "landslide")
 FLOODING_KINDS = frozenset(RISK_KINDS[:5])
@@ -59,14 +61,18 @@ class Geometry:
     """One geometry property of a feature at one LOD.
 
     ``role`` is the property name without its LOD prefix: ``FootPrint``, ``RoofEdge``,
-    ``Solid``, ``MultiSurface``, ``boundedBy`` (semantic surfaces), ``TIN``.
-    A TIN keeps its triangles as one (m, 3, 3) array instead of polygons.
+    ``Solid``, ``MultiSurface``, ``MultiCurve``, ``Geometry``, ``boundedBy`` (semantic
+    surfaces, CityGML 2.0 ``boundedBy`` and 3.0 ``boundary`` alike), ``TIN``.
+    A TIN keeps its triangles as one (m, 3, 3) array instead of polygons; lines are
+    ``curves`` ((n, 3) arrays) and points one (m, 3) array.
     """
 
     lod: int
     role: str
     surfaces: list[Surface] = field(default_factory=list)
     triangles: np.ndarray | None = None
+    curves: list[np.ndarray] = field(default_factory=list)
+    points: np.ndarray | None = None
 
     def polygons(self) -> list[Polygon]:
         return [p for s in self.surfaces for p in s.polygons]
@@ -77,7 +83,9 @@ class HazardRisk:
     """One hazard-risk entry of a building or water body, whatever i-UR generation said it.
 
     ``scale`` is ``L1`` (planned scale) or ``L2`` (maximum assumed) where known,
-    otherwise the source's own wording.
+    otherwise the source's own wording. ``depth_m`` is the official depth in metres;
+    ``rank`` the rank code with the label of its own list, and ``rank_scheme`` that list:
+    ranks compare only within one scheme (:meth:`RankScheme.comparable`).
     """
 
     kind: str
@@ -87,10 +95,18 @@ class HazardRisk:
     depth_m: float | None = None
     duration_h: float | None = None
     admin_type: Code | None = None
+    rank_scheme: RankScheme | None = None
 
     @property
     def is_flooding(self) -> bool:
         return self.kind in FLOODING_KINDS
+
+    @property
+    def rank_depth_range(self) -> tuple[float, float] | None:
+        """Depth range (m) the rank's label states, e.g. (0.5, 3.0); None if unknown."""
+        if self.rank is None or self.rank_scheme is None:
+            return None
+        return self.rank_scheme.depth_range(self.rank.code)
 
 
 @dataclass(slots=True)
@@ -156,13 +172,46 @@ class Feature:
 
     @property
     def year(self) -> int | None:
+        """Year of construction; None where unknown (PLATEAU writes 0001, the reader drops it)."""
         value = self.attributes.get("yearOfConstruction")
         return None if value is None else int(value)  # type: ignore[arg-type]
 
     @property
     def building_id(self) -> str | None:
-        value = self.attributes.get("buildingIDAttribute/buildingID")
+        """建物ID: ``uro:buildingID`` (i-UR 2.0+) or the 2020 generation's generic ``建物ID``."""
+        value = _first(self.attributes, "buildingIDAttribute/buildingID", "建物ID")
         return None if value is None else str(value)
+
+    @property
+    def prefecture(self) -> str | None:
+        """Prefecture code (JIS X 0401, two digits) from the i-UR attributes or the building ID."""
+        code = self._area_code(("buildingIDAttribute/prefecture", "buildingDetails/prefecture"), 2)
+        return None if code is None else code.zfill(2)
+
+    @property
+    def city(self) -> str | None:
+        """Municipality code (five digits) from the i-UR attributes or the building ID."""
+        return self._area_code(("buildingIDAttribute/city", "buildingDetails/city"), 5)
+
+    def _area_code(self, keys: tuple[str, ...], digits: int) -> str | None:
+        """A code of the first of ``keys`` present, else the building ID's first digits (``13111-bldg-524``)."""
+        value = _first(self.attributes, *keys)
+        if value is not None:
+            return str(getattr(value, "code", value))
+        building_id = self.building_id
+        return building_id[:digits] if building_id and building_id[:digits].isdigit() else None
+
+    def lod0_outline(self) -> Geometry | None:
+        """The LOD0 outline: 2.0's ``lod0FootPrint`` or ``lod0RoofEdge``, or 3.0's ``lod0MultiSurface``."""
+        for role in ("FootPrint", "RoofEdge", "MultiSurface"):
+            geometry = self.geometry(0, role)
+            if geometry is not None:
+                return geometry
+        return None
+
+
+def _first(attributes: dict[str, object], *keys: str) -> object:
+    return next((attributes[k] for k in keys if attributes.get(k) is not None), None)
 
 
 def _float(value: object) -> float | None:

@@ -15,10 +15,12 @@ dry and wet.
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from citygml.ranks import depth_range_of_label
 
 #: Water this deep (m) or deeper wets a cell or a building (the flood scenarios' arrival depth).
 WET_DEPTH_M = 0.1
@@ -85,28 +87,26 @@ def rank_of_any_depth(depth_m: float) -> int:
     return int(np.searchsorted(_UPPER, depth_m, side="right")) + 1
 
 
-_FROM = re.compile(r"(\d+(?:\.\d+)?)\s*m\s*以上")
-_BELOW = re.compile(r"(\d+(?:\.\d+)?)\s*m\s*未満")
+def rank_of_range(low_m: float, high_m: float) -> int:
+    """The deepest class a stated depth range reaches (0.3–1 m → rank 2, 0.5–3 m: a hazard map
+    errs on the deep side); ``high_m`` is exclusive, inf for "and deeper"."""
+    return rank_of_any_depth(low_m if math.isinf(high_m) else max(high_m - 1e-6, low_m, 0.0))
 
 
-def rank_of_label(rank_code: int | None, rank_label: str | None) -> int | None:
-    """Rank 1–6 of a PLATEAU rank: from its code list label's depth range, else codes 1–6 as they are.
-
-    Generations differ: i-UR 2.0–3.x number the six standard classes 1–6, while some 2021
-    datasets (Yokosuka's ``WaterBodyRiverFloodingRiskAttribute_rank.xml``) use nine finer ones
-    (0.01–0.3, 0.3–1, …). A label's range goes to the deepest standard class it reaches
-    (0.3–1 m → 0.5–3 m: a hazard map errs on the deep side).
-    """
-    if rank_label:
-        high = _BELOW.search(rank_label)
-        if high:  # "0.5m未満", "0.3m以上1.0m未満": the class just below the upper bound
-            return rank_of_any_depth(max(float(high.group(1)) - 1e-6, 0.0))
-        low = _FROM.search(rank_label)
-        if low:  # "20m以上"
-            return rank_of_any_depth(float(low.group(1)))
-    if rank_code is not None and 1 <= rank_code <= len(CLASSES):
-        return rank_code
+def official_rank(depth_m: float | None, depth_range: tuple[float, float] | None) -> int | None:
+    """The MLIT rank of an official risk: from its depth in metres, else from the depth range its
+    rank's own code list states (``citygml.ranks``); None when neither is known."""
+    if depth_m is not None and math.isfinite(depth_m) and depth_m >= 0:
+        return rank_of_any_depth(depth_m)
+    if depth_range is not None:
+        return rank_of_range(*depth_range)
     return None
+
+
+def rank_of_label(rank_label: str | None) -> int | None:
+    """The MLIT rank of a rank label that states its depths (``0.3m以上1.0m未満`` → 2), else None."""
+    stated = depth_range_of_label(rank_label)
+    return rank_of_range(*stated) if stated else None
 
 
 def api_class(rank: int | None) -> int | None:

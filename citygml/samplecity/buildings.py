@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import accumulate
 
 import numpy as np
@@ -59,6 +60,11 @@ ZONE_MIX: dict[str, dict[str, float]] = {
 GABLED_USAGES = frozenset({"411", "413", "415", "451"})
 SPLIT_USAGES = frozenset({"401", "402", "404", "412", "414", "421", "422"})
 UNKNOWN_HEIGHT = -9999.0
+
+
+class TooManyBuildings(ValueError):
+    """The street grid has fewer lots than the buildings asked for."""
+
 DEFAULT_LOD1_HEIGHT = 3.0  # LOD1 prism height where the measured height is unknown
 
 
@@ -84,6 +90,7 @@ class BuildingPlan:
     parts: list[PartPlan]  # one part: a plain building; several: BuildingParts
     lod2: bool
     zone: str
+    block: int = -1  # index of its block in the street grid
     shelter: bool = False
     centroid: tuple[float, float] = (0.0, 0.0)
     risks: list[tuple] = field(default_factory=list)  # filled by the hazard step
@@ -96,9 +103,16 @@ class BuildingPlan:
     def storeys(self) -> int | None:
         return self.parts[0].storeys
 
-    @property
+    @cached_property
     def floor_area(self) -> float:
-        return sum(shapely.Polygon(p.footprint).area * (p.storeys or 1) for p in self.parts)
+        return sum(_area(p.footprint) * (p.storeys or 1) for p in self.parts)
+
+
+def _area(ring: np.ndarray) -> float:
+    """Area of a simple polygon (k, 2) by the shoelace formula, about its first vertex for precision
+    (which also makes the closing term vanish)."""
+    x, y = ring[:, 0] - ring[0, 0], ring[:, 1] - ring[0, 1]
+    return 0.5 * abs(float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1])))
 
 
 @dataclass(frozen=True)
@@ -110,7 +124,7 @@ class Zoning:
     site: Site
 
     def zone(self, x: float, y: float) -> str:
-        r = np.hypot(x - self.cx, y - self.cy)
+        r = np.hypot(x - self.cx, y - self.cy) / self.site.scale
         if r < 420:
             return "downtown"
         if x > self.site.width * 0.74 and y > float(scarp_y(x, self.site)) + 60:
@@ -124,12 +138,12 @@ def _usage_table(zone: str) -> tuple[list[str], list[float]]:
 
 
 def _lots(grid: StreetGrid, zoning: Zoning, rnd: random.Random) -> list[tuple]:
-    """Candidate lots: (usage, zone, u0, u1, v0, v1, notch_u, notch_v, back_sign) in frame coordinates."""
+    """Candidate lots: (usage, zone, u0, u1, v0, v1, notch_u, notch_v, back_sign, block) in frame coordinates."""
     frame = grid.frame
     tables = {zone: _usage_table(zone) for zone in ZONE_MIX}
     west, south, east, north = grid.area.bounds
     lots = []
-    for block in grid.blocks:
+    for block_index, block in enumerate(grid.blocks):
         bx, by = frame.to_xy((block.u0 + block.u1) / 2, (block.v0 + block.v1) / 2)
         if not (west - 60 < bx < east + 60 and south - 60 < by < north + 60):
             continue
@@ -155,7 +169,7 @@ def _lots(grid: StreetGrid, zoning: Zoning, rnd: random.Random) -> list[tuple]:
                     notch = rnd.random() < 0.15 and width > 9 and depth > 9
                     nu = width * rnd.uniform(0.35, 0.55) if notch else 0.0
                     nv = depth * rnd.uniform(0.35, 0.55) if notch else 0.0
-                    lots.append((usage, zone, u + side, u + side + width, va, vb, nu, nv, sign))
+                    lots.append((usage, zone, u + side, u + side + width, va, vb, nu, nv, sign, block_index))
                 u += frontage
     return lots
 
@@ -177,10 +191,10 @@ def plan_buildings(
     site: Site, grid: StreetGrid, terrain: Terrain, count: int, rng: np.random.Generator
 ) -> list[BuildingPlan]:
     """``count`` buildings on the lots nearest downtown (with a ragged edge), in a fixed order."""
-    zoning = Zoning(site.width * 0.42, float(scarp_y(site.width * 0.42, site)) - 220.0, site)
+    zoning = Zoning(site.width * 0.42, float(scarp_y(site.width * 0.42, site)) - 220.0 * site.scale, site)
     rnd = random.Random(int(rng.integers(2**63)))
     lots = _lots(grid, zoning, rnd)
-    outlines = [_outline(grid.frame, *lot[2:]) for lot in lots]
+    outlines = [_outline(grid.frame, *lot[2:9]) for lot in lots]
     if not lots:
         raise ValueError("the street grid left no lots")
     ring_index = np.repeat(np.arange(len(outlines)), [len(o) for o in outlines])
@@ -193,7 +207,7 @@ def plan_buildings(
     key = np.where(ok, distance * rng.uniform(0.8, 1.25, len(lots)), np.inf)
     available = int(ok.sum())
     if count > available:
-        raise ValueError(f"the sample city has room for at most {available} buildings, not {count}")
+        raise TooManyBuildings(f"the sample city has room for at most {available} buildings, not {count}")
     chosen = np.sort(np.argsort(key, kind="stable")[:count])
     grounds = _lowest_ground(terrain, [outlines[i] for i in chosen])
     plans = []
@@ -201,6 +215,7 @@ def plan_buildings(
         usage, zone, *_ = lots[idx]
         plans.append(_plan_one(n, usage, zone, outlines[idx], ground, rnd))
         plans[-1].centroid = (float(centroids[idx, 0]), float(centroids[idx, 1]))
+        plans[-1].block = lots[idx][9]
     return plans
 
 
@@ -228,7 +243,7 @@ def _plan_one(n, usage, zone, outline, ground, rng: random.Random) -> BuildingPl
     lod2 = rng.random() < (0.18 if downtown else 0.08)
     top = measured if known else DEFAULT_LOD1_HEIGHT
     if gable:
-        width = min(np.linalg.norm(outline[1] - outline[0]), np.linalg.norm(outline[2] - outline[1]))
+        width = min(float(np.linalg.norm(outline[1] - outline[0])), float(np.linalg.norm(outline[2] - outline[1])))
         rise = min(2.5, 0.3 * width)
         parts = [PartPlan(outline, measured, storeys, "gable", round(top - rise, 3))]
     else:

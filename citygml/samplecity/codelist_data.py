@@ -1,78 +1,80 @@
-"""Codelist content the sample city writes to ``codelists/``: real PLATEAU codes and labels."""
+"""Codelists the sample city writes to ``codelists/``: PLATEAU's standard lists, plus its own.
+
+The standard lists come from the set bundled with the reader (:func:`citygml.codelists.standard_lists`)
+for the generation written; a list or code that generation's set lacks is taken from the
+i-UR 3.2 set. Only what a real city would define itself is written here: the rivers and
+hazard maps it names, and the few local codes and list variants listed below.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from citygml.codelists import standard_lists
 from citygml.samplecity.hazards import ARAKAWA, INLAND_NAME, SHINGASHI
 
-RANKS = [("1", "0.5m未満"), ("2", "0.5m以上3m未満"), ("3", "3m以上5m未満"),
-         ("4", "5m以上10m未満"), ("5", "10m以上20m未満"), ("6", "20m以上")]
-ADMIN_TYPES = [("1", "国"), ("2", "都道府県")]
-SCALE_CODES = [("1", "L1（計画規模）"), ("2", "L2（想定最大規模）")]
-SCALE_TEXT = [("L1", "L1（計画規模）"), ("L2", "L2（想定最大規模）")]
+#: The bundled standard set each i-UR generation the sample city writes takes its lists from.
+STANDARD_SET = {"3.1": "3.2", "2.0": "2.0", "1.4": "1.4"}
+#: Standard lists the sample city's codes refer to, in every generation.
+COMMON = (
+    "Building_usage", "Building_class", "Common_localPublicAuthorities", "TransportationComplex_class",
+    "Road_function", "Road_usage", "WaterBody_class", "WaterBody_function",
+)
+#: Standard flood-risk lists per generation (1.4 keeps risks in generic attributes, without lists).
+RISK_LISTS: dict[str, tuple[str, ...]] = {
+    "3.1": ("RiverFloodingRiskAttribute_rank", "RiverFloodingRiskAttribute_adminType",
+            "RiverFloodingRiskAttribute_scale", "InlandFloodingRiskAttribute_rank"),
+    "2.0": ("BuildingRiverFloodingRiskAttribute_rank", "BuildingRiverFloodingRiskAttribute_adminType",
+            "BuildingRiverFloodingRiskAttribute_scale", "BuildingInlandFloodingRiskAttribute_rank",
+            "WaterBodyRiverFloodingRiskAttribute_adminType"),
+    "1.4": (),
+}
 RIVERS = [(ARAKAWA.code, ARAKAWA.name), (SHINGASHI.code, SHINGASHI.name)]
 INLAND = [("1", INLAND_NAME)]
-
-COMMON: dict[str, list[tuple[str, str]]] = {
-    "Building_usage": [
-        ("401", "業務施設"), ("402", "商業施設"), ("403", "宿泊施設"), ("404", "商業系複合施設"),
-        ("411", "住宅"), ("412", "共同住宅"), ("413", "店舗等併用住宅"), ("414", "店舗等併用共同住宅"),
-        ("415", "作業所併用住宅"), ("421", "官公庁施設"), ("422", "文教厚生施設"), ("431", "運輸倉庫施設"),
-        ("441", "工場"), ("451", "農林漁業用施設"), ("452", "供給処理施設"), ("453", "防衛施設"),
-        ("454", "その他"), ("461", "不明"),
-    ],
-    "Building_class": [("3001", "普通建物"), ("3002", "堅ろう建物"), ("3003", "普通無壁舎"),
-                       ("3004", "堅ろう無壁舎"), ("3000", "分類しない建物"), ("9999", "不明")],
-    "Common_localPublicAuthorities": [("11", "埼玉県"), ("11201", "埼玉県川越市")],
-    "TransportationComplex_class": [("1020", "徒歩道等"), ("1040", "道路"), ("1060", "鉄道"),
-                                    ("1070", "水路"), ("1080", "地下鉄"), ("1090", "その他")],
-    "Road_function": [("1", "高速自動車国道"), ("2", "一般国道"), ("3", "都道府県道"), ("4", "市町村道"),
-                      ("9000", "未調査"), ("9020", "不明")],
-    "Road_usage": [("1", "緊急輸送道路（第一次緊急輸送道路）"), ("2", "緊急輸送道路（第二次緊急輸送道路）"),
-                   ("3", "緊急輸送道路（第三次緊急輸送道路）"), ("4", "緊急輸送道路（未指定）"),
-                   ("5", "避難路／避難道路"), ("9", "不明")],
-    "WaterBody_class": [("1030", "river / stream（河川/小川）"), ("1140", "flooded land（浸水域）"),
-                        ("9999", "unknown（不明）")],
-    "WaterBody_function": [("1", "洪水浸水想定区域"), ("2", "津波浸水想定"), ("3", "高潮浸水想定区域"),
-                           ("4", "内水浸水想定区域"), ("5", "ため池ハザードマップ")],
-}
-
-#: Codelists whose names depend on the i-UR generation (1.4 keeps risks in generic attributes).
-BY_GENERATION: dict[str, dict[str, list[tuple[str, str]]]] = {
-    "3.1": {
-        "RiverFloodingRiskAttribute_description": RIVERS,
-        "RiverFloodingRiskAttribute_rank": RANKS,
-        "RiverFloodingRiskAttribute_adminType": ADMIN_TYPES,
-        "RiverFloodingRiskAttribute_scale": SCALE_CODES,
-        "InlandFloodingRiskAttribute_description": INLAND,
-        "InlandFloodingRiskAttribute_rank": RANKS,
-    },
+#: The city's own lists: the rivers and hazard maps it names; for 2.0 water bodies a rank of its
+#: own (``rankOrg``: the issuer's classes, here the standard six) and the scale coded ``L1``/``L2``
+#: as Kawasaki's 2.0 dataset codes it (the standard list codes them 1 and 2).
+LOCAL: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "3.1": {"RiverFloodingRiskAttribute_description": RIVERS, "InlandFloodingRiskAttribute_description": INLAND},
     "2.0": {
         "BuildingRiverFloodingRiskAttribute_description": RIVERS,
-        "BuildingRiverFloodingRiskAttribute_rank": RANKS,
-        "BuildingRiverFloodingRiskAttribute_adminType": ADMIN_TYPES,
-        "BuildingRiverFloodingRiskAttribute_scale": SCALE_CODES,
         "BuildingInlandFloodingRiskAttribute_description": INLAND,
-        "BuildingInlandFloodingRiskAttribute_rank": RANKS,
         "WaterBodyRiverFloodingRiskAttribute_description": RIVERS,
-        "WaterBodyRiverFloodingRiskAttribute_rankOrg": RANKS,
-        "WaterBodyRiverFloodingRiskAttribute_adminType": ADMIN_TYPES,
-        "WaterBodyRiverFloodingRiskAttribute_scale": SCALE_TEXT,
+        "WaterBodyRiverFloodingRiskAttribute_rankOrg":
+            list(standard_lists("2.0")["WaterBodyRiverFloodingRiskAttribute_rank"].items()),
+        "WaterBodyRiverFloodingRiskAttribute_scale": [("L1", "L1（計画規模）"), ("L2", "L2（想定最大規模）")],
     },
     "1.4": {},
+}
+#: Codes the sample city writes that the standard lists lack: minor roads of unknown usage,
+#: and (2020 generation, whose prefectures have a list of their own) its prefecture.
+LOCAL_CODES: dict[str, dict[str, dict[str, str]]] = {
+    "3.1": {"Road_usage": {"9": "不明"}},
+    "2.0": {"Road_usage": {"9": "不明"}},
+    "1.4": {"Road_usage": {"9": "不明"}, "Common_localPublicAuthorities": {"11": "埼玉県"}},
 }
 
 
 def codelists(iur: str) -> dict[str, list[tuple[str, str]]]:
-    """Every codelist the dataset of this i-UR generation refers to."""
-    return {**COMMON, **BY_GENERATION[iur]}
+    """Every codelist the dataset of this i-UR generation refers to, as (code, label) pairs."""
+    return {name: list(table.items()) for name, table in _tables(iur).items()}
+
+
+@cache
+def _tables(iur: str) -> dict[str, dict[str, str]]:
+    own, newest = standard_lists(STANDARD_SET[iur]), standard_lists("3.2")
+    tables = {
+        name: {**newest.get(name, {}), **own.get(name, {}), **LOCAL_CODES[iur].get(name, {})}
+        for name in (*COMMON, *RISK_LISTS[iur])
+    }
+    return {**tables, **{name: dict(entries) for name, entries in LOCAL[iur].items()}}
 
 
 def label(iur: str, name: str, code: str) -> str:
     """The label of ``code`` in codelist ``name``."""
-    return dict(codelists(iur)[name])[code]
+    return _tables(iur)[name][code]
 
 
 def dictionary_xml(name: str, entries: list[tuple[str, str]]) -> str:

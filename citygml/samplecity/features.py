@@ -14,7 +14,7 @@ import numpy as np
 from citygml.meshcode import mesh_code
 from citygml.model import Code, Feature, Geometry, HazardRisk, Polygon, Surface, Texture
 from citygml.samplecity.buildings import DEFAULT_LOD1_HEIGHT, UNKNOWN_HEIGHT, BuildingPlan, PartPlan
-from citygml.samplecity.codelist_data import label
+from citygml.samplecity.codelist_extra import label
 from citygml.samplecity.gmlwriter import CREATION_DATE
 from citygml.samplecity.hazards import INLAND_NAME, FloodScenario
 from citygml.samplecity.site import HEIGHT_DECIMALS, LATLON_DECIMALS, Site
@@ -24,9 +24,9 @@ _M_PER_DEG_LON_EQ = 111_320.0
 
 
 class Ids:
-    """Deterministic UUID-style gml:ids."""
+    """Deterministic UUID-style gml:ids from one generator (seeded by an int or a string)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int | str) -> None:
         self._rnd = random.Random(seed)
 
     def __call__(self, prefix: str) -> str:
@@ -142,7 +142,7 @@ class BuildingBuilder:
         else:
             lod0_h = 0.0 if iur == "3.1" else g
             f.geometries.append(Geometry(0, "RoofEdge", [Surface("", [Polygon(_ring(outline, lod0_h))])]))
-        f.geometries.append(Geometry(1, "Solid", [Surface("", _prism(outline, g, lod1_top))]))
+        f.geometries.append(Geometry(1, "Solid", [Surface("", prism(outline, g, lod1_top))]))
         if plan.lod2:
             surfaces = self._lod2(outline, g, part, top)
             solid = [p for s in surfaces for p in s.polygons]
@@ -189,8 +189,8 @@ def _wall(outline: np.ndarray, i: int, bottom: float, top: float) -> np.ndarray:
     return np.array([[*a, bottom], [*b, bottom], [*b, top], [*a, top]])
 
 
-def _prism(outline: np.ndarray, bottom: float, top: float) -> list[Polygon]:
-    """LOD1 solid: bottom (facing down), walls, top, as PLATEAU orders them."""
+def prism(outline: np.ndarray, bottom: float, top: float) -> list[Polygon]:
+    """LOD1 solid of a (lat, lon) outline: bottom (facing down), walls, top, as PLATEAU orders them."""
     polys = [Polygon(_ring(outline[::-1], bottom))]
     polys += [Polygon(_wall(outline, i, bottom, top)) for i in range(len(outline))]
     polys.append(Polygon(_ring(outline, top)))

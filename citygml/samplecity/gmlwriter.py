@@ -6,6 +6,8 @@ Element order and encodings follow the PLATEAU samples of each generation: i-UR 
 
 from __future__ import annotations
 
+import io
+from typing import TextIO
 from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
@@ -25,6 +27,8 @@ _NAMESPACES = (
     'xmlns:gml="http://www.opengis.net/gml" xmlns:core="http://www.opengis.net/citygml/2.0" '
     'xmlns:bldg="http://www.opengis.net/citygml/building/2.0" '
     'xmlns:tran="http://www.opengis.net/citygml/transportation/2.0" '
+    'xmlns:brid="http://www.opengis.net/citygml/bridge/2.0" '
+    'xmlns:luse="http://www.opengis.net/citygml/landuse/2.0" '
     'xmlns:wtr="http://www.opengis.net/citygml/waterbody/2.0" '
     'xmlns:dem="http://www.opengis.net/citygml/relief/2.0" '
     'xmlns:app="http://www.opengis.net/citygml/appearance/2.0" '
@@ -36,6 +40,8 @@ _SCHEMAS = (
     "http://www.opengis.net/citygml/2.0 http://schemas.opengis.net/citygml/2.0/cityGMLBase.xsd "
     "http://www.opengis.net/citygml/building/2.0 http://schemas.opengis.net/citygml/building/2.0/building.xsd "
     "http://www.opengis.net/citygml/transportation/2.0 http://schemas.opengis.net/citygml/transportation/2.0/transportation.xsd "
+    "http://www.opengis.net/citygml/bridge/2.0 http://schemas.opengis.net/citygml/bridge/2.0/bridge.xsd "
+    "http://www.opengis.net/citygml/landuse/2.0 http://schemas.opengis.net/citygml/landuse/2.0/landUse.xsd "
     "http://www.opengis.net/citygml/waterbody/2.0 http://schemas.opengis.net/citygml/waterbody/2.0/waterBody.xsd "
     "http://www.opengis.net/citygml/relief/2.0 http://schemas.opengis.net/citygml/relief/2.0/relief.xsd "
     "http://www.opengis.net/citygml/generics/2.0 http://schemas.opengis.net/citygml/generics/2.0/generics.xsd "
@@ -44,7 +50,9 @@ _SCHEMAS = (
 )
 
 
-def _num(value: float) -> str:
+def _num(value: float | None) -> str:
+    if value is None:
+        raise ValueError("a number the file needs is missing")
     return repr(float(value))
 
 
@@ -52,6 +60,10 @@ def pos_list(ring: np.ndarray) -> str:
     """A closed gml:posList (lat lon h ...) from an open ring."""
     values = ring.ravel().tolist()
     return " ".join(map(repr, values + values[:3]))
+
+
+def _code_of(code: Code | None) -> str:
+    return code.code if code is not None else ""
 
 
 class Writer:
@@ -64,10 +76,18 @@ class Writer:
         self.folder = path.rpartition("/")[0] + "/"
         self.codelists = "../" * path.count("/") + "codelists/"
         self.out: list[str] = []
+        self._stream: TextIO | None = None
 
     # -- document ---------------------------------------------------------------------------
 
     def document(self, features: list[Feature], lower: np.ndarray, upper: np.ndarray) -> str:
+        """The whole file as one string (see :meth:`write` for large files)."""
+        buffer = io.StringIO()
+        self.write(buffer, features, lower, upper)
+        return buffer.getvalue()
+
+    def write(self, stream: TextIO, features: list[Feature], lower: np.ndarray, upper: np.ndarray) -> None:
+        """Write the file to ``stream`` a few members at a time, so a large file never sits whole in memory."""
         uro = URO_NAMESPACES[self.iur]
         head = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -80,21 +100,31 @@ class Writer:
             "\t\t</gml:Envelope>\n\t</gml:boundedBy>\n"
         )
         self.out = [head]
+        self._stream = stream
+        writers = {"bldg": self.building, "tran": self.road, "fld": self.water_body, "wtr": self.water_body,
+                   "dem": self.relief, "brid": self.bridge, "luse": self.land_use}
         for feature in features:
             self.out.append("\t<core:cityObjectMember>\n")
-            {"bldg": self.building, "tran": self.road, "fld": self.water_body, "dem": self.relief}[
-                feature.type
-            ](feature, 2)
+            writers[feature.type](feature, 2)
             self.out.append("\t</core:cityObjectMember>\n")
+            self._flush(20_000)
         self.appearance(features)
         self.out.append("</core:CityModel>\n")
-        return "".join(self.out)
+        self._flush(0)
+        self._stream = None
+
+    def _flush(self, above: int) -> None:
+        """Hand the text so far to the stream once more than ``above`` pieces wait."""
+        if len(self.out) > above and self._stream is not None:
+            self._stream.write("".join(self.out))
+            self.out.clear()
 
     def _w(self, indent: int, text: str) -> None:
         self.out.append("\t" * indent + text + "\n")
 
-    def _code(self, indent: int, tag: str, codelist: str, code: Code) -> None:
-        self._w(indent, f'<{tag} codeSpace="{self.codelists}{codelist}.xml">{escape(code.code)}</{tag}>')
+    def _code(self, indent: int, tag: str, codelist: str, code: object) -> None:
+        text = code.code if isinstance(code, Code) else str(code)
+        self._w(indent, f'<{tag} codeSpace="{self.codelists}{codelist}.xml">{escape(text)}</{tag}>')
 
     # -- geometry ---------------------------------------------------------------------------
 
@@ -151,12 +181,12 @@ class Writer:
         if "yearOfConstruction" in a:
             self._w(i, f"<bldg:yearOfConstruction>{a['yearOfConstruction']}</bldg:yearOfConstruction>")
         if "measuredHeight" in a:
-            height = UNKNOWN if a["measuredHeight"] is None else a["measuredHeight"]
-            self._w(i, f'<bldg:measuredHeight uom="m">{_num(height)}</bldg:measuredHeight>')
+            height = f.measured_height  # None: unknown, written as PLATEAU's -9999
+            self._w(i, f'<bldg:measuredHeight uom="m">{_num(UNKNOWN if height is None else height)}</bldg:measuredHeight>')
         if "storeysAboveGround" in a:
             self._w(i, f"<bldg:storeysAboveGround>{a['storeysAboveGround']}</bldg:storeysAboveGround>")
         for g in f.geometries:
-            self._building_geometry(i, g)
+            self._solid_geometry(i, g, "bldg")
         for part in f.parts:
             self._w(i, "<bldg:consistsOfBuildingPart>")
             self.building(part, i + 1, "bldg:BuildingPart")
@@ -170,24 +200,25 @@ class Writer:
             self._building_id(i, a)
         self._w(indent, f"</{element}>")
 
-    def _building_geometry(self, i: int, g: Geometry) -> None:
+    def _solid_geometry(self, i: int, g: Geometry, prefix: str) -> None:
+        """A building's or bridge's LOD0 outline, LOD1/2 solid or LOD2 boundary surfaces."""
         if g.lod == 0:
-            self._w(i, f"<bldg:lod0{g.role}>")
+            self._w(i, f"<{prefix}:lod0{g.role}>")
             self.multi_surface(i + 1, g.polygons())
-            self._w(i, f"</bldg:lod0{g.role}>")
+            self._w(i, f"</{prefix}:lod0{g.role}>")
         elif g.role == "Solid":
-            self._w(i, f"<bldg:lod{g.lod}Solid>")
+            self._w(i, f"<{prefix}:lod{g.lod}Solid>")
             self.solid(i + 1, g.polygons(), by_reference=g.lod == 2)
-            self._w(i, f"</bldg:lod{g.lod}Solid>")
+            self._w(i, f"</{prefix}:lod{g.lod}Solid>")
         elif g.role == "boundedBy":
-            for s in g.surfaces:
-                self._w(i, "<bldg:boundedBy>")
-                self._w(i + 1, f'<bldg:{s.semantic} gml:id="{s.id}">')
-                self._w(i + 2, f"<bldg:lod{g.lod}MultiSurface>")
-                self.multi_surface(i + 3, s.polygons)
-                self._w(i + 2, f"</bldg:lod{g.lod}MultiSurface>")
-                self._w(i + 1, f"</bldg:{s.semantic}>")
-                self._w(i, "</bldg:boundedBy>")
+            for surface in g.surfaces:
+                self._w(i, f"<{prefix}:boundedBy>")
+                self._w(i + 1, f'<{prefix}:{surface.semantic} gml:id="{surface.id}">')
+                self._w(i + 2, f"<{prefix}:lod{g.lod}MultiSurface>")
+                self.multi_surface(i + 3, surface.polygons)
+                self._w(i + 2, f"</{prefix}:lod{g.lod}MultiSurface>")
+                self._w(i + 1, f"</{prefix}:{surface.semantic}>")
+                self._w(i, f"</{prefix}:boundedBy>")
 
     def _building_id(self, i: int, a: dict) -> None:
         if "buildingIDAttribute/buildingID" not in a:
@@ -214,7 +245,7 @@ class Writer:
         self._w(i + 2, f'<uro:depth uom="m">{_num(r.depth_m)}</uro:depth>')
         if r.kind == "river":
             self._code(i + 2, "uro:adminType", f"{element}_adminType", r.admin_type)
-            self._code(i + 2, "uro:scale", f"{element}_scale", Code(r.scale.removeprefix("L")))
+            self._code(i + 2, "uro:scale", f"{element}_scale", Code((r.scale or "").removeprefix("L")))
             if r.duration_h is not None:
                 self._w(i + 2, f'<uro:duration uom="hour">{_num(r.duration_h)}</uro:duration>')
         self._w(i + 1, f"</uro:{element}>")
@@ -225,7 +256,7 @@ class Writer:
         self._w(i + 1, f"<gen:value>{escape(value)}</gen:value>")
         self._w(i, "</gen:stringAttribute>")
 
-    def _generic_measure(self, i: int, name: str, value: float, uom: str) -> None:
+    def _generic_measure(self, i: int, name: str, value: float | None, uom: str) -> None:
         self._w(i, f"<gen:measureAttribute name={quoteattr(name)}>")
         self._w(i + 1, f'<gen:value uom="{uom}">{_num(value)}</gen:value>')
         self._w(i, "</gen:measureAttribute>")
@@ -234,13 +265,13 @@ class Writer:
         """i-UR 1.4 (2020): one gen:genericAttributeSet per flood assumption."""
         if r.kind == "river":
             wording = "計画規模" if r.scale == "L1" else "想定最大規模"
-            name = f"{r.source.code}洪水浸水想定区域（{wording}）"
+            name = f"{_code_of(r.source)}洪水浸水想定区域（{wording}）"
         else:
-            name = f"{r.source.code}内水浸水想定区域（想定最大規模）"
+            name = f"{_code_of(r.source)}内水浸水想定区域（想定最大規模）"
         self._w(i, f"<gen:genericAttributeSet name={quoteattr(name)}>")
         if r.scale is not None:
             self._generic_string(i + 1, "規模", r.scale)
-        self._generic_string(i + 1, "浸水ランク", r.rank.code)
+        self._generic_string(i + 1, "浸水ランク", _code_of(r.rank))
         self._generic_measure(i + 1, "浸水深", r.depth_m, "m")
         if r.duration_h is not None:
             self._generic_measure(i + 1, "継続時間", r.duration_h, "hour")
@@ -264,15 +295,19 @@ class Writer:
         self._w(indent, "</tran:Road>")
 
     def water_body(self, f: Feature, indent: int) -> None:
+        """A river (wtr) or an official flood extent (fld, tnm, ...): both are wtr:WaterBody."""
         a = f.attributes
         self._w(indent, f'<wtr:WaterBody gml:id="{f.gml_id}">')
         i = indent + 1
         self._w(i, f"<gml:name>{escape(str(a['name']))}</gml:name>")
-        if self.iur == "1.4":
+        if "creationDate" in a:
+            self._w(i, f"<core:creationDate>{a['creationDate']}</core:creationDate>")
+        if self.iur == "1.4" and "規模" in a:
             self._generic_string(i, "規模", str(a["規模"]))
             self._generic_string(i, "浸水ランク", str(a["浸水ランク"]))
         self._code(i, "wtr:class", "WaterBody_class", a["class"])
-        self._code(i, "wtr:function", "WaterBody_function", a["function"])
+        if "function" in a:
+            self._code(i, "wtr:function", "WaterBody_function", a["function"])
         for g in f.geometries:
             self._w(i, f"<wtr:lod{g.lod}MultiSurface>")
             self.multi_surface(i + 1, g.polygons())
@@ -285,13 +320,43 @@ class Writer:
             self._code(i + 2, "uro:description", f"{element}_description", r.source)
             self._code(i + 2, "uro:rank" if v3 else "uro:rankOrg", f"{element}_{'rank' if v3 else 'rankOrg'}", r.rank)
             self._code(i + 2, "uro:adminType", f"{element}_adminType", r.admin_type)
-            self._code(i + 2, "uro:scale", f"{element}_scale", Code(r.scale.removeprefix("L") if v3 else r.scale))
+            scale = r.scale or ""
+            self._code(i + 2, "uro:scale", f"{element}_scale", Code(scale.removeprefix("L") if v3 else scale))
             self._w(i + 1, f"</uro:{element}>")
             self._w(i, "</uro:floodingRiskAttribute>")
         self._w(indent, "</wtr:WaterBody>")
 
+    def bridge(self, f: Feature, indent: int) -> None:
+        """brid:Bridge in the order of PLATEAU's bridge files (class, function, year, LOD1, LOD2)."""
+        a = f.attributes
+        self._w(indent, f'<brid:Bridge gml:id="{f.gml_id}">')
+        i = indent + 1
+        if "creationDate" in a:
+            self._w(i, f"<core:creationDate>{a['creationDate']}</core:creationDate>")
+        self._code(i, "brid:class", "Bridge_class", a["class"])
+        self._code(i, "brid:function", "Bridge_function", a["function"])
+        self._w(i, f"<brid:yearOfConstruction>{a['yearOfConstruction']}</brid:yearOfConstruction>")
+        for g in f.geometries:
+            self._solid_geometry(i, g, "brid")
+        self._w(indent, "</brid:Bridge>")
+
+    def land_use(self, f: Feature, indent: int) -> None:
+        a = f.attributes
+        self._w(indent, f'<luse:LandUse gml:id="{f.gml_id}">')
+        i = indent + 1
+        if "creationDate" in a:
+            self._w(i, f"<core:creationDate>{a['creationDate']}</core:creationDate>")
+        self._code(i, "luse:class", "Common_landUseType", a["class"])
+        for g in f.geometries:
+            self._w(i, f"<luse:lod{g.lod}MultiSurface>")
+            self.multi_surface(i + 1, g.polygons())
+            self._w(i, f"</luse:lod{g.lod}MultiSurface>")
+        self._w(indent, "</luse:LandUse>")
+
     def relief(self, f: Feature, indent: int) -> None:
         tin = f.geometries[0].triangles
+        if tin is None:
+            raise ValueError(f"relief {f.gml_id} has no triangles")
         name = escape(str(f.attributes.get("name", "")))
         self._w(indent, f'<dem:ReliefFeature gml:id="{f.gml_id}">')
         self._w(indent + 1, f"<gml:name>{name}</gml:name>")
@@ -310,6 +375,7 @@ class Writer:
                 f"{t}\t\t\t<gml:posList>{pos_list(tri)}</gml:posList>\n"
                 f"{t}\t\t</gml:LinearRing>\n{t}\t</gml:exterior>\n{t}</gml:Triangle>\n"
             )
+            self._flush(20_000)
         self._w(indent + 5, "</gml:trianglePatches>")
         self._w(indent + 4, "</gml:TriangulatedSurface>")
         self._w(indent + 3, "</dem:tin>")
@@ -341,6 +407,8 @@ class Writer:
             self._w(5, f"<app:imageURI>{escape(image.removeprefix(self.folder))}</app:imageURI>")
             self._w(5, "<app:mimeType>image/png</app:mimeType>")
             for p in polygons:
+                if p.texture is None:
+                    continue
                 uv = p.texture.uv.ravel().tolist()
                 coords = " ".join(map(repr, uv + uv[:2]))
                 self._w(5, f'<app:target uri="#{p.id}">')

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,14 @@ KINDS = {"422": [("小学校", "Elementary School"), ("中学校", "Junior High 
          "421": [("市民センター", "Civic Centre"), ("地域会館", "Community Centre")]}
 SQUARE_METRES_PER_PERSON = 2.0  # planning figure for evacuation space
 USABLE_SHARE = 0.6
+RESIDENTIAL_USAGES = frozenset({"411", "412", "413", "414", "415"})
+#: Residential floor per resident, m² (REFERENCES: 35–40 m² per person, a planning assumption).
+FLOOR_PER_RESIDENT = 37.5
+#: Residents per designated site: a planning assumption of this sample. Big cities designate one
+#: per roughly 900–2,100 residents (GSI's national list of 指定緊急避難場所: Osaka 3,088 sites,
+#: Nagoya 1,732, Yokohama 1,796, for about 2.8, 2.3 and 3.8 million people).
+RESIDENTS_PER_SHELTER = 1000
+BUILDINGS_PER_SHELTER = 150  # and never more sites than one per this many buildings
 
 
 @dataclass(frozen=True)
@@ -46,13 +56,24 @@ class Shelter:
     building_id: str
 
 
-def choose_shelters(plans: list[BuildingPlan], count: int, high_ground: float) -> list[BuildingPlan]:
-    """Public buildings first (largest first), about four in five on ground above ``high_ground``."""
+def residents(plans: list[BuildingPlan]) -> float:
+    """Residents of the town, from its residential floor area."""
+    return sum(p.floor_area for p in plans if p.usage in RESIDENTIAL_USAGES) / FLOOR_PER_RESIDENT
+
+
+def shelter_count(plans: list[BuildingPlan]) -> int:
+    """Sites grow with the residents (one per ``RESIDENTS_PER_SHELTER``), at least three."""
+    by_people = math.ceil(residents(plans) / RESIDENTS_PER_SHELTER)
+    return max(3, min(len(plans) // BUILDINGS_PER_SHELTER, by_people))
+
+
+def choose_shelters(plans: list[BuildingPlan], count: int, is_high: Callable[[BuildingPlan], bool]) -> list[BuildingPlan]:
+    """Public buildings first (largest first), about four in five on high ground."""
     public = [p for p in plans if p.usage in KINDS]
     others = [p for p in plans if p.usage not in KINDS and p.measured_height > 0]
     pool = sorted(public, key=lambda p: -p.floor_area) + sorted(others, key=lambda p: -p.floor_area)
-    high = [p for p in pool if p.ground >= high_ground]
-    low = [p for p in pool if p.ground < high_ground and (p.storeys or 0) >= 3]
+    high = [p for p in pool if is_high(p)]
+    low = [p for p in pool if not is_high(p) and (p.storeys or 0) >= 3]
     n_low = min(len(low), count // 5)
     chosen = high[: count - n_low] + low[:n_low]
     return sorted(chosen, key=lambda p: p.number)

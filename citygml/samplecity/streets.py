@@ -30,6 +30,14 @@ class Frame:
     def to_xy(self, u, v):
         return self.cx + u * self.cos - v * self.sin, self.cy + u * self.sin + v * self.cos
 
+    def to_uv(self, x, y):
+        dx, dy = np.asarray(x) - self.cx, np.asarray(y) - self.cy
+        return dx * self.cos + dy * self.sin, -dx * self.sin + dy * self.cos
+
+    def rect(self, u0: float, u1: float, v0: float, v1: float) -> ShapelyPolygon:
+        """A rectangle of the frame, counter-clockwise, in local metres."""
+        return ShapelyPolygon(np.c_[self.to_xy(np.array([u0, u1, u1, u0]), np.array([v0, v0, v1, v1]))])
+
 
 @dataclass
 class Road:
@@ -50,6 +58,10 @@ class Block:
     v1: float
 
 
+#: A band of road across the grid: (start, end, main) in frame coordinates.
+Band = tuple[float, float, bool]
+
+
 @dataclass
 class StreetGrid:
     frame: Frame
@@ -57,9 +69,10 @@ class StreetGrid:
     blocks: list[Block]
     corridor: ShapelyPolygon  # river channel and levees: nothing is built there
     area: ShapelyPolygon
+    along: list[Band]  # streets along v (running roughly north-south), at these u bands
 
 
-def _bands(rng: np.random.Generator, extent: float, block: tuple[float, float]) -> list[tuple[float, float, bool]]:
+def _bands(rng: np.random.Generator, extent: float, block: tuple[float, float]) -> list[Band]:
     """Alternating road bands (start, end, main) from -extent to +extent."""
     bands, pos, k = [], -extent, 0
     while pos < extent:
@@ -71,18 +84,12 @@ def _bands(rng: np.random.Generator, extent: float, block: tuple[float, float]) 
     return bands
 
 
-def river_corridor(site: Site) -> ShapelyPolygon:
-    """The strip between the levees' outer feet."""
+def river_corridor(site: Site, half_width: float = CORRIDOR_HALF_WIDTH) -> ShapelyPolygon:
+    """The strip between the levees' outer feet (or any other half-width about the centreline)."""
     x = np.linspace(-50.0, site.width + 50.0, 200)
     yc = river_centre_y(x, site)
-    ring = np.concatenate([np.c_[x, yc - CORRIDOR_HALF_WIDTH], np.c_[x[::-1], yc[::-1] + CORRIDOR_HALF_WIDTH]])
+    ring = np.concatenate([np.c_[x, yc - half_width], np.c_[x[::-1], yc[::-1] + half_width]])
     return ShapelyPolygon(ring)
-
-
-def _frame_rect(frame: Frame, u0: float, u1: float, v0: float, v1: float) -> ShapelyPolygon:
-    u = np.array([u0, u1, u1, u0])
-    v = np.array([v0, v0, v1, v1])
-    return ShapelyPolygon(np.c_[frame.to_xy(u, v)])
 
 
 def make_streets(site: Site, rng: np.random.Generator) -> StreetGrid:
@@ -97,11 +104,11 @@ def make_streets(site: Site, rng: np.random.Generator) -> StreetGrid:
     usable = area.difference(corridor)
     roads: list[Road] = []
     for k, (v0, v1, main) in enumerate(across):
-        piece = _frame_rect(frame, -extent, extent, v0, v1)
+        piece = frame.rect(-extent, extent, v0, v1)
         roads.append(Road(f"u{k}", _clip(piece, usable), main))
     for k, (u0, u1, main) in enumerate(along):
         pieces = [
-            _frame_rect(frame, u0, u1, a[1], b[0]) for a, b in zip(across[:-1], across[1:])
+            frame.rect(u0, u1, a[1], b[0]) for a, b in zip(across[:-1], across[1:])
         ]
         roads.append(Road(f"v{k}", [p for piece in pieces for p in _clip(piece, usable)], main))
     roads = [r for r in roads if r.polygons]
@@ -110,7 +117,7 @@ def make_streets(site: Site, rng: np.random.Generator) -> StreetGrid:
         for a, b in zip(along[:-1], along[1:])
         for c, d in zip(across[:-1], across[1:])
     ]
-    return StreetGrid(frame, roads, blocks, corridor, area)
+    return StreetGrid(frame, roads, blocks, corridor, area, along)
 
 
 def _clip(piece: ShapelyPolygon, usable) -> list[ShapelyPolygon]:

@@ -16,17 +16,29 @@ from citygml.samplecity.site import HEIGHT_DECIMALS, Site
 #: River channel half-width and the levee-to-levee corridor half-width, m.
 CHANNEL_HALF_WIDTH = 28.0
 CORRIDOR_HALF_WIDTH = 70.0
+#: Normal water depth over the bed, m; the channel is 4.2 m deep at its centre.
+WATER_DEPTH = 1.5
+_CHANNEL_DEPTH = 4.2
+#: Half-width of the water at normal level: where the parabolic bank meets it.
+WATER_HALF_WIDTH = CHANNEL_HALF_WIDTH * float(np.sqrt(WATER_DEPTH / _CHANNEL_DEPTH))
 
 
-def river_centre_y(x: np.ndarray, site: Site) -> np.ndarray:
+def river_centre_y(x: np.ndarray | float, site: Site) -> np.ndarray:
     """Northing of the river's centreline; the river flows east across the north of the site."""
-    return site.height * 0.80 + 110.0 * np.sin(2 * np.pi * np.asarray(x) / 2300.0 + 0.6)
+    s = site.scale
+    return site.height * 0.80 + 110.0 * s * np.sin(2 * np.pi * np.asarray(x) / (2300.0 * s) + 0.6)
 
 
-def scarp_y(x: np.ndarray, site: Site) -> np.ndarray:
+def river_water_level(x: np.ndarray) -> np.ndarray:
+    """Normal water surface of the river (T.P. m), planar: it falls 0.5 m/km eastward with the bed."""
+    return np.round(3.2 + WATER_DEPTH - 0.0005 * np.asarray(x, float), HEIGHT_DECIMALS)
+
+
+def scarp_y(x: np.ndarray | float, site: Site) -> np.ndarray:
     """Northing of the terrace edge (段丘崖); the terrace lies south of it."""
     x = np.asarray(x)
-    return site.height * 0.42 + 220.0 * np.sin(2 * np.pi * x / 2900.0) - 0.08 * (x - site.width / 2)
+    s = site.scale
+    return site.height * 0.42 + 220.0 * s * np.sin(2 * np.pi * x / (2900.0 * s)) - 0.08 * (x - site.width / 2)
 
 
 def river_distance(x: np.ndarray, y: np.ndarray, site: Site) -> np.ndarray:
@@ -40,7 +52,7 @@ def ground_height(x: np.ndarray, y: np.ndarray, site: Site, phases: np.ndarray) 
     d = river_distance(x, y, site)
     lowland = 7.4 - 0.0005 * x + 0.0016 * np.minimum(d, 1400.0)
     levee = 2.6 * np.exp(-(((d - 48.0) / 16.0) ** 2))
-    bed = 3.2 - 0.0005 * x
+    bed = 3.2 - 0.0005 * x  # _CHANNEL_DEPTH below the lowland at the centreline
     channel = np.clip(1.0 - (d / CHANNEL_HALF_WIDTH) ** 2, 0.0, 1.0)
     low = lowland + levee - (lowland - bed) * channel
     terrace = 18.6 - 0.0008 * x + 0.8 * np.sin(x / 310.0 + phases[0]) * np.sin(y / 270.0 + phases[1])
@@ -56,6 +68,7 @@ class Terrain:
     xs: np.ndarray  # (nx,)
     ys: np.ndarray  # (ny,)
     z: np.ndarray  # (ny, nx), rounded to the written precision
+    phases: np.ndarray  # the seed's draw of the low relief (see ground_height)
 
     def triangles(self) -> np.ndarray:
         """Vertex indices (m, 3) into the flattened grid, counter-clockwise seen from above."""
@@ -94,4 +107,4 @@ def make_terrain(site: Site, rng: np.random.Generator, spacing: float = 30.0) ->
     gx, gy = np.meshgrid(xs, ys)
     phases = rng.uniform(0, 2 * np.pi, 4)
     z = np.round(ground_height(gx, gy, site, phases), HEIGHT_DECIMALS)
-    return Terrain(xs, ys, z)
+    return Terrain(xs, ys, z, phases)

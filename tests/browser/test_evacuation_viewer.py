@@ -57,7 +57,7 @@ def test_agents_move_with_the_flood_slider(server):
         page.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))
         page.goto(base + "/")
         page.wait_for_selector("body[data-tileset-loaded=true]", state="attached", timeout=150_000)
-        page.wait_for_selector(f"#flood-jobs option[value='{job_id}']", state="attached", timeout=30_000)
+        page.wait_for_selector(f"#flood-jobs option[value='{job_id}']", state="attached", timeout=90_000)  # slow when loaded
         page.select_option("#flood-jobs", job_id)
         page.evaluate("document.querySelector('#flood-open').click()")
         page.wait_for_selector(f"#evacuation[data-job='{job_id}'][data-time='0']", timeout=90_000)

@@ -54,7 +54,7 @@ def test_a_finished_scenario_animates_over_the_city(server):
         page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else external.append(r.url))
         page.goto(base + "/")
         page.wait_for_selector("body[data-tileset-loaded=true]", state="attached", timeout=150_000)
-        page.wait_for_selector(f"#flood-jobs option[value='{job_id}']", state="attached", timeout=30_000)
+        page.wait_for_selector(f"#flood-jobs option[value='{job_id}']", state="attached", timeout=90_000)  # slow when loaded
         assert page.eval_on_selector_all("#flood-scenario option", "os => os.map(o => o.value)") == [
             "cloudburst-100mm", "river-breach"]
         page.fill("#flood-key", key)

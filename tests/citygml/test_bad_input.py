@@ -175,3 +175,112 @@ def test_citygml3_file_does_not_crash(tmp_path):
     found, warnings = read(write(tmp_path, text))
     assert found[0].gml_id == "b3" and found[0].lods == (1,)
     assert any("srsName" in w for w in warnings)
+
+
+# -- damaged zips: the good members and a warning naming the bad one ------------------------
+
+
+def _city_zip(path: Path, compression: int) -> dict[str, str]:
+    """A zip of three bldg files (one building each); returns member name → building id."""
+    members = {f"13100_city/udx/bldg/5339450{i}_bldg_6697_op.gml": f"b{i}" for i in range(3)}
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, gml_id in members.items():
+            z.writestr(name, city_model(building(gml_id)))
+    return members
+
+
+def _flip_byte_inside(path: Path, member: str) -> None:
+    """Change one byte of a member's stored data: its CRC no longer matches."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member)
+    data = bytearray(path.read_bytes())
+    header = 30 + len(info.filename.encode()) + len(info.extra)  # local file header length
+    data[info.header_offset + header + info.compress_size // 2] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+def _truncate_member(path: Path, member: str) -> None:
+    """Make the central directory say the member's compressed data is half as long as it is."""
+    with zipfile.ZipFile(path) as z:
+        info, entry = z.getinfo(member), z.start_dir
+    data = bytearray(path.read_bytes())
+    while True:  # central directory entries: 46 bytes, then name, extra field and comment
+        sizes = [int.from_bytes(data[entry + k: entry + k + 2], "little") for k in (28, 30, 32)]
+        if data[entry + 46: entry + 46 + sizes[0]] == info.filename.encode():
+            break
+        entry += 46 + sum(sizes)
+    data[entry + 20: entry + 24] = (info.compress_size // 2).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("compression", "damage"), [
+    (zipfile.ZIP_STORED, _flip_byte_inside), (zipfile.ZIP_DEFLATED, _flip_byte_inside),
+    (zipfile.ZIP_DEFLATED, _truncate_member),
+])
+def test_zip_with_one_damaged_member_gives_the_others_and_names_it(tmp_path, compression, damage):
+    archive = tmp_path / "city.zip"
+    members = _city_zip(archive, compression)
+    bad = list(members)[1]
+    damage(archive, bad)
+    found, warnings = read(archive)
+    assert [f.gml_id for f in found] == ["b0", "b2"]
+    damaged = [w for w in warnings if "damaged zip member" in w]
+    assert len(damaged) == 1 and bad.removeprefix("13100_city/") in damaged[0]
+
+
+def test_damaged_member_is_a_clear_error_for_a_single_file_reader(tmp_path):
+    archive = tmp_path / "city.zip"
+    members = _city_zip(archive, zipfile.ZIP_STORED)
+    bad = list(members)[0]
+    _flip_byte_inside(archive, bad)
+    with open_dataset(archive) as dataset:
+        file = dataset.files[0]
+        with pytest.raises(CityGMLError, match="damaged zip member") as info:
+            list(dataset.reader(file))
+    assert bad in str(info.value)
+
+
+# -- repeated warnings are counted, not repeated -----------------------------------------------
+
+
+IMPLICIT = ("<bldg:lod1ImplicitRepresentation><core:ImplicitGeometry><core:transformationMatrix>1 0 0 0 0 1 0 0 0 0 1 0 "
+            "0 0 0 1</core:transformationMatrix></core:ImplicitGeometry></bldg:lod1ImplicitRepresentation>")
+
+
+def test_identical_warnings_are_one_warning_with_a_count_and_first_places(tmp_path):
+    members = "".join(building(f"b{i}", body=IMPLICIT, lat=35 + i * 1e-3) for i in range(1310))
+    path = write(tmp_path, city_model(members))
+    found, warnings = read(path)
+    assert len(found) == 1310
+    assert len(warnings) == 1
+    # One per building, where its implicit geometry starts: the first three are listed.
+    lines = [i for i, text in enumerate(path.read_text().splitlines(), start=1) if "<bldg:lod1ImplicitRepresentation>" in text]
+    assert warnings[0].endswith(f"lod1ImplicitRepresentation: implicit geometry (a shared shape placed by a matrix) is not read "
+                                f"(1310 times, first at lines {lines[0]}, {lines[1]}, {lines[2]})")
+    with open_dataset(path) as dataset:
+        list(dataset.features())
+        (info,) = dataset.file_infos
+    assert info.log.total == 1310 and len(info.warnings) == 1 and info.warnings[0].count == 1310
+
+
+def test_repeated_xml_errors_are_counted_and_the_parsers_cap_said(tmp_path):
+    members = "".join(building(f"b{i}", body="<foo:bar>1</foo:bar>", lat=35 + i * 1e-3) for i in range(150))
+    found, warnings = read(write(tmp_path, city_model(members)))
+    assert len(found) == 150
+    undefined = [w for w in warnings if "Namespace prefix foo" in w]
+    # libxml2 keeps the first 100 errors of a document; the reader counts those and says so.
+    assert len(undefined) == 1 and "(100 times, first at lines" in undefined[0]
+    assert any("first 100" in w for w in warnings)
+
+
+def test_summary_of_a_zip_with_a_damaged_member_counts_the_rest_and_names_it(tmp_path):
+    from citygml.summary import summarize
+
+    archive = tmp_path / "city.zip"
+    members = _city_zip(archive, zipfile.ZIP_DEFLATED)
+    bad = list(members)[2]
+    _flip_byte_inside(archive, bad)
+    with open_dataset(archive) as dataset:
+        summary = summarize(dataset)
+    assert summary.features == {"bldg": 2}
+    assert len(summary.errors) == 1 and bad in summary.errors[0] and "damaged zip member" in summary.errors[0]

@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 from citygml import open_dataset, read_file
+from citygml.codelists import parse_dictionary
 from citygml.model import Feature
 
 
@@ -30,7 +31,7 @@ def all_polygons(feature: Feature):
         yield from all_polygons(part)
 
 
-def test_sapporo_buildings_have_river_flood_depths(sapporo):
+def test_sapporo_buildings_have_river_flood_depths(sapporo, koshigaya):
     gml = next(sapporo.glob("udx/bldg/*.gml"))
     buildings = features(sapporo)
     assert len(buildings) == 25 == xpath_count(gml, "//*[local-name()='Building']")
@@ -42,8 +43,10 @@ def test_sapporo_buildings_have_river_flood_depths(sapporo):
     assert first.building_id == "01100-bldg-636971"
     assert [(r.kind, r.scale, r.depth_m) for r in first.risks] == [("river", "L1", 0.682), ("river", "L2", 1.09)]
     assert first.measured_height == pytest.approx(2.9)
-    # Sapporo's sample came without codelists: codes stay, labels are unknown.
-    assert first.building_class.code == "3001" and first.building_class.label is None
+    # Sapporo's sample came without codelists: the bundled i-UR 2.0 lists decode the class,
+    # with the label Koshigaya's own Building_class.xml gives the same code.
+    koshigaya_classes = parse_dictionary((koshigaya / "codelists" / "Building_class.xml").read_bytes())
+    assert first.building_class.code == "3001" and first.building_class.label == koshigaya_classes["3001"]
 
 
 def test_sapporo_geometry_is_lat_lon_h_without_closing_point(sapporo):
@@ -115,7 +118,8 @@ def test_yokosuka_dem_tin_triangles(yokosuka):
     assert 35.0 < lat.min() and lat.max() < 35.5 and 139.5 < lon.min() and lon.max() < 140.0
 
 
-def test_osaka_unknown_height_is_missing_not_minus_9999(osaka):
+def test_osaka_unknown_height_is_missing_not_minus_9999(osaka2):
+    osaka = osaka2
     buildings = features(osaka)
     assert len(buildings) == 63
     heights = [b.measured_height for b in buildings]

@@ -16,6 +16,7 @@ from lxml import etree
 from citygml.meshcode import mesh_bbox
 from citygml.samplecity import generate
 from citygml.samplecity.hazards import SCENARIOS, depth_rank
+from citygml.samplecity.town import MAX_BUILDINGS
 
 NS = {
     "core": "http://www.opengis.net/citygml/2.0",
@@ -60,12 +61,15 @@ def test_layout_and_file_names_follow_plateau(city):
         r"udx/dem/\d{6}_dem_6697_op\.gml",
         r"udx/tran/\d{8}_tran_6697_op\.gml",
         r"udx/fld/(natl|pref)/arakawa_\w+/\d{8}_fld_6697_l[12]_op\.gml",
+        r"udx/brid/\d{8}_brid_6697_op\.gml",
+        r"udx/wtr/\d{6}_wtr_6697_op\.gml",
+        r"udx/luse/\d{6}_luse_6697_op\.gml",
         r"codelists/\w+\.xml",
         r"shelters\.(geojson|csv)",
     ]
     for name in names:
         assert any(re.fullmatch(p, name) for p in patterns), name
-    for p in patterns[:5] + patterns[6:]:
+    for p in patterns:
         assert any(re.fullmatch(p, n) for n in names), p
     assert any("/pref/" in n and n.endswith("_l1_op.gml") for n in names)
     assert any("/pref/" in n and n.endswith("_l2_op.gml") for n in names)
@@ -134,6 +138,7 @@ def test_lod1_prisms_are_closed(city):
 
 def test_flood_depths_are_water_surface_minus_ground(city):
     bldgs = list(city.plan.features({"bldg"}))
+    extents = list(city.plan.features({"fld"}))
     flooded = [b for b in bldgs if b.flood_risks or any(p.flood_risks for p in b.parts)]
     assert city.buildings_with_flood_risk == len(flooded) > 20
     checked = 0
@@ -146,17 +151,17 @@ def test_flood_depths_are_water_surface_minus_ground(city):
             assert r.rank.code == str(depth_rank(r.depth_m))
             if r.kind != "river":
                 continue
-            surface = _water_surface(city, r.source.code, r.scale, lat, lon)
+            surface = _water_surface(extents, r.source.code, r.scale, lat, lon)
             if surface is not None:
                 assert r.depth_m == pytest.approx(surface - ground, abs=0.02)
                 checked += 1
     assert checked > 20
 
 
-def _water_surface(city, river_code, scale, lat, lon):
+def _water_surface(extents, river_code, scale, lat, lon):
     """Water surface of the official flood polygon under a point (linear across the polygon)."""
     point = shapely.Point(lon, lat)
-    for f in city.plan.features({"fld"}):
+    for f in extents:
         r = f.risks[0]
         if r.source.code != river_code or r.scale != scale:
             continue
@@ -247,8 +252,11 @@ def test_same_seed_same_bytes_and_realistic_size(tmp_path):
         assert 4000 < np.mean(sizes) < 9000
 
 
-def test_unknown_generation_and_too_many_buildings_are_refused(tmp_path):
+def test_unknown_generation_and_impossible_sizes_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="i-UR"):
         generate(tmp_path / "x", buildings=10, iur="9.9")
-    with pytest.raises(ValueError, match="at most"):
-        generate(tmp_path / "y", buildings=10**6)
+    with pytest.raises(ValueError, match="at most 2,000,000"):
+        generate(tmp_path / "y", buildings=MAX_BUILDINGS + 1)
+    with pytest.raises(ValueError, match="negative"):
+        generate(tmp_path / "z", buildings=-1)
+    assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()

@@ -1,7 +1,10 @@
-"""A City's grids as one object: terrain, blocked (building) and road fractions, and its buildings.
+"""A City's grids as one object: terrain, blocked (building), road, water and bridge-deck fractions,
+land-use roughness, where the terrain is estimated, and its buildings.
 
 The flood and the evacuation run on these. ``load_grids`` reads them through the City's layout
-on its own cells, or coarsened by whole blocks (block means of heights and fractions).
+on its own cells, or coarsened by whole blocks (block means of heights, fractions and roughness).
+A flood needs measured terrain: ``require_measured_terrain`` refuses a City whose grid is partly
+estimated (from its buildings' ground heights) unless the user allows it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.features import rasterize
 
-from twin.city.layout import CityFolder
+from twin.city.layout import ESTIMATED_SOURCES, CityFolder
 from twin.errors import TwinInputError
-from twin.files.rasters import Grid
+from twin.files.rasters import Grid, read_grid
 from twin.lonlat import from_lonlat, to_lonlat
 
 
@@ -32,6 +35,10 @@ class CityGrids:
     roads: np.ndarray  # road fraction 0..1
     buildings: gpd.GeoDataFrame  # footprints in the local CRS
     crs: CRS
+    water: np.ndarray | None = None  # water-body fraction 0..1 (rivers, ponds); None: the City has no band
+    bridges: np.ndarray | None = None  # bridge-deck fraction 0..1 (passable over the water below)
+    roughness: np.ndarray | None = None  # Manning's n from land use, NaN where none; None without land use
+    estimated_share: float | None = None  # share of the terrain cells estimated, not measured (None: unknown)
 
     @property
     def folder(self) -> Path:
@@ -61,19 +68,61 @@ def load_grids(folder: Path | CityFolder, cell_size: float | None = None) -> Cit
     city = folder if isinstance(folder, CityFolder) else CityFolder.open(folder)
     terrain = city.terrain()
     masks = city.masks()
-    blocked = masks["buildings"].astype(np.float64)
-    roads = masks["roads"].astype(np.float64)
+    layers = {name: masks[name].astype(np.float64) for name in ("buildings", "roads", "water", "bridges")}
+    if city.has("roughness"):
+        layers["roughness"] = read_grid(city.require("roughness")).data
     crs = city.local_crs
     if cell_size is not None:
-        terrain, blocked, roads = _coarsened(terrain, blocked, roads, cell_size, city.path)
+        terrain, layers = _coarsened(terrain, layers, cell_size, city.path)
     if not np.all(np.isfinite(terrain.data)):
         raise TwinInputError(f"{city.require('terrain')}: the terrain has nodata cells; a flood needs them filled")
-    return CityGrids(city=city, terrain=terrain, blocked=blocked, roads=roads, buildings=city.buildings(crs), crs=crs)
+    has = set(city.manifest.get("files") or {})
+    return CityGrids(city=city, terrain=terrain, blocked=layers["buildings"], roads=layers["roads"],
+                     buildings=_buildings(city, crs), crs=crs,
+                     water=layers["water"], bridges=layers["bridges"], roughness=layers.get("roughness"),
+                     estimated_share=_estimated_share(city) if "terrain_sources" in has else None)
 
 
-def _coarsened(terrain: Grid, blocked: np.ndarray, roads: np.ndarray, cell_size: float,
-               folder: Path) -> tuple[Grid, np.ndarray, np.ndarray]:
-    """Block means over k × k cells (edge cells that do not fill a block are dropped)."""
+def _buildings(city: CityFolder, crs: CRS) -> gpd.GeoDataFrame:
+    """The City's buildings in ``crs``; an empty table for a City without buildings (hazard layers, a DEM)."""
+    if city.has("buildings"):
+        return city.buildings(crs)
+    return gpd.GeoDataFrame({"gml_id": []}, geometry=gpd.GeoSeries([], crs=crs))
+
+
+def _estimated_share(city: CityFolder) -> float | None:
+    if not city.has("terrain_sources"):
+        return None
+    codes = read_grid(city.require("terrain_sources"), np.float32).data
+    return float(np.isin(codes, list(ESTIMATED_SOURCES)).mean())
+
+
+#: Share of the grid that may be estimated without --allow-estimated-terrain: the corners where a
+#: DEM's lon/lat rectangle does not fill the plane grid, the fringe between a DEM and the buildings.
+ESTIMATED_SHARE_TOLERATED = 0.01
+
+
+def require_measured_terrain(city: CityGrids, allow_estimated: bool) -> float:
+    """The share of the City's terrain that is estimated; TwinInputError (one line) when it is over
+    ``ESTIMATED_SHARE_TOLERATED`` and ``allow_estimated`` is False: a flood on ground guessed from
+    buildings is not a flood map."""
+    share = city.estimated_share
+    if share is None:
+        if allow_estimated:
+            return float("nan")
+        raise TwinInputError(f"city {city.id!r}: its terrain has no recorded sources (converted before they were "
+                             "kept): convert it again, or pass --allow-estimated-terrain")
+    if share > ESTIMATED_SHARE_TOLERATED and not allow_estimated:
+        raise TwinInputError(f"city {city.id!r}: {share:.0%} of the flood's terrain is estimated from building ground "
+                             f"heights, not measured; add a DEM (twin city add {city.folder} DEM) or pass "
+                             "--allow-estimated-terrain")
+    return share
+
+
+def _coarsened(terrain: Grid, layers: dict[str, np.ndarray], cell_size: float,
+               folder: Path) -> tuple[Grid, dict[str, np.ndarray]]:
+    """Block means over k × k cells (edge cells that do not fill a block are dropped; roughness is the
+    mean of the cells that have one)."""
     k = cell_size / terrain.cell_size
     if not math.isfinite(k) or k < 1 or abs(k - round(k)) > 1e-6:
         raise TwinInputError(f"--cell-size {cell_size:g}: must be a whole multiple of the City's "
@@ -82,15 +131,25 @@ def _coarsened(terrain: Grid, blocked: np.ndarray, roads: np.ndarray, cell_size:
     if k > min(terrain.shape):
         raise TwinInputError(f"--cell-size {cell_size:g}: larger than the City's grid ({folder})")
     if k == 1:
-        return terrain, blocked, roads
+        return terrain, layers
     rows, cols = terrain.shape[0] // k, terrain.shape[1] // k
 
+    def blocks(a: np.ndarray) -> np.ndarray:
+        return a[:rows * k, :cols * k].reshape(rows, k, cols, k)
+
     def mean(a: np.ndarray) -> np.ndarray:
-        return a[:rows * k, :cols * k].reshape(rows, k, cols, k).mean(axis=(1, 3))
+        return blocks(a).mean(axis=(1, 3))
 
     t = terrain.transform
     grid = Grid(mean(terrain.data), Affine(t.a * k, 0, t.c, 0, t.e * k, t.f), terrain.crs)
-    return grid, mean(blocked), mean(roads)
+    out = {name: mean(a) for name, a in layers.items() if name != "roughness"}
+    if "roughness" in layers:
+        values = blocks(layers["roughness"])
+        known = np.isfinite(values)
+        count = known.sum(axis=(1, 3))
+        total = np.where(known, values, 0.0).sum(axis=(1, 3))
+        out["roughness"] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return grid, out
 
 
 def footprint_labels(buildings: gpd.GeoDataFrame, transform: Affine, shape: tuple[int, int]) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Official inundation areas of a City (``hazards.parquet``) in MLIT depth classes, for the browser.
 
-Each area's PLATEAU rank becomes an MLIT class through its code list label
-(``twin.depth_classes.rank_of_label``); areas are simplified for drawing and indexed for
-point queries on their exact polygons.
+Each area gets one MLIT class (``area_ranks``): from its official depth, else from the depth
+range its rank's own code list states (kept by the conversion), else from its rank label;
+areas are simplified for drawing and indexed for point queries on their exact polygons.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import Point, mapping
 
@@ -20,6 +21,25 @@ from twin.lonlat import LONLAT
 LAYERS = ("fld", "tnm", "htd", "ifld", "rfld")
 #: Simplification tolerance in degrees (about 1 m): invisible at street zoom, halves the vertices.
 SIMPLIFY_DEG = 1e-5
+
+
+def area_ranks(areas: pd.DataFrame) -> list[int | None]:
+    """One MLIT rank per row of ``hazards.parquet`` (None: the area states no depth at all)."""
+    def number(row: pd.Series, name: str) -> float | None:
+        value = row.get(name)
+        return None if value is None or pd.isna(value) else float(value)
+
+    out = []
+    for _, row in areas.iterrows():
+        low, high = number(row, "depth_low_m"), number(row, "depth_high_m")
+        if low is not None and high is not None:
+            out.append(depth_classes.official_rank(number(row, "depth_m"), (low, high)))
+        else:  # a City converted before the ranges were kept: the label states them
+            label = row.get("rank_label")
+            depth = number(row, "depth_m")
+            out.append(depth_classes.official_rank(depth, None) if depth is not None
+                       else depth_classes.rank_of_label(label if isinstance(label, str) else None))
+    return out
 
 
 @dataclass(frozen=True)
@@ -35,7 +55,7 @@ class HazardAreas:
             raw = raw.to_crs(LONLAT)
         ranks = [None if r is None or (isinstance(r, float) and np.isnan(r)) else int(r) for r in raw["rank"]]
         labels = [lbl if isinstance(lbl, str) else None for lbl in raw["rank_label"]]
-        classes = [depth_classes.api_class(depth_classes.rank_of_label(r, lbl)) for r, lbl in zip(ranks, labels)]
+        classes = [depth_classes.api_class(rank) for rank in area_ranks(raw)]
         geometry = shapely.simplify(raw.geometry.to_numpy(), SIMPLIFY_DEG, preserve_topology=True)
         frame = gpd.GeoDataFrame({
             "gml_id": raw["gml_id"].astype(str),

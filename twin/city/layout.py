@@ -4,11 +4,17 @@
 
     city.json            the manifest: source, CRS, bbox, counts, grid, files, versions, warnings
     tileset.json, content/, tilesets/   3D Tiles 1.1 of the buildings
-    terrain/tileset.json the terrain as 3D Tiles
+    terrain/tileset.json the terrain grid as 3D Tiles
+    bridges/tileset.json, water/tileset.json   bridges and water bodies as 3D Tiles
     buildings.parquet    one row per building (GeoParquet, lon/lat)
     terrain.tif          the terrain grid (local plane-rectangular CRS)
-    masks.tif            band 1 building footprints, band 2 road surfaces (same grid)
+    terrain_sources.tif  where each terrain cell's height came from (``TERRAIN_SOURCES``)
+    masks.tif            the ``MASK_BANDS`` on the same grid: footprints, roads, water, bridge decks
+    roughness.tif        Manning's n from land use, when the City has land use
     hazards.parquet, roads.parquet, shelters.geojson   when the dataset has them
+    water.parquet, land_use.parquet                    water bodies and land use, when converted
+    bridges.parquet, features.parquet                  bridges; every other feature type (generic)
+    ground_points.parquet  heights of roads and water bodies drawn in 3D (the estimated terrain's points)
 
 This module is the only code that knows these names: writers take them from ``FILES`` and
 ``MASK_BANDS``, readers open parts through ``CityFolder``.
@@ -42,13 +48,36 @@ FILES = {
     "hazards": "hazards.parquet",
     "roads": "roads.parquet",
     "shelters": "shelters.geojson",
+    "water": "water.parquet",
+    "land_use": "land_use.parquet",
+    "bridges": "bridges.parquet",
+    "features": "features.parquet",
+    "terrain_sources": "terrain_sources.tif",
+    "roughness": "roughness.tif",
+    "bridges_tileset": "bridges/tileset.json",
+    "water_tileset": "water/tileset.json",
+    "ground_points": "ground_points.parquet",
 }
-#: Bands of ``masks.tif``, in order (band 1 first): 1 inside a footprint or road surface, 0 outside.
-MASK_BANDS = ("buildings", "roads")
+#: Bands of ``masks.tif``, in order (band 1 first): 1 inside a building footprint, a road surface,
+#: a water body or a bridge deck, 0 outside. A file written before a band existed lacks it (all 0).
+MASK_BANDS = ("buildings", "roads", "water", "bridges")
+#: Codes of ``terrain_sources.tif``: where each cell's height came from, best first. 1–3 are
+#: measured; 4 and 5 are estimated (``ESTIMATED_SOURCES``).
+TERRAIN_SOURCES = {
+    1: "dem",  # the dataset's own udx/dem TIN
+    2: "gsi_dem",  # GSI 基盤地図情報 数値標高モデル (JPGIS GML, zips)
+    3: "raster_dem",  # a GeoTIFF / ESRI ASCII DEM with a CRS (twin convert --dem)
+    4: "estimated",  # interpolated between the ground heights of buildings, roads and water bodies
+    5: "extrapolated",  # beyond every source: the nearest estimated or measured height
+}
+ESTIMATED_SOURCES = frozenset({4, 5})
 #: What each part is called in messages to users.
 _WHAT = {"terrain": "terrain grid", "masks": "building and road masks", "buildings": "buildings table",
          "hazards": "official hazard areas", "roads": "roads table", "shelters": "shelter list",
-         "tileset": "3D Tiles", "terrain_tileset": "terrain tiles"}
+         "tileset": "3D Tiles", "terrain_tileset": "terrain tiles", "water": "water bodies table",
+         "land_use": "land use table", "bridges": "bridges table", "features": "features table",
+         "terrain_sources": "terrain source grid", "roughness": "roughness grid",
+         "bridges_tileset": "bridge tiles", "water_tileset": "water tiles", "ground_points": "ground points"}
 
 
 def files_entry(present: set[str]) -> dict[str, str | None]:

@@ -7,6 +7,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Attach every command group to ``app``."""
+    from twin.commands import city as city_cmd
     from twin.commands import convert as convert_cmd
     from twin.commands import demo as demo_cmd
     from twin.commands import evacuate as evacuate_cmd
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
 
     inspect_cmd.register(app)
     convert_cmd.register(app)
+    city_cmd.register(app)
     render_cmd.register(app)
     samplecity_cmd.register(app)
     serve_cmd.register(app)

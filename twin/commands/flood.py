@@ -52,6 +52,9 @@ def run(
     precision: str = typer.Option("float32", "--precision", help="float32 (fast) or float64."),
     threads: int = typer.Option(None, "--threads", help="Threads for the kernels (default: all numba allows)."),
     cfl: float = typer.Option(Scheme.cfl, "--cfl", help="CFL number α of the adaptive step."),
+    allow_estimated_terrain: bool = typer.Option(False, "--allow-estimated-terrain",
+                                                 help="With --city: run even where the City's terrain is estimated "
+                                                      "from its buildings (no DEM); the share goes into summary.json."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -66,7 +69,8 @@ def run(
         given = [flag for flag, value in grid_flags.items() if value is not None]
         if given:
             raise TwinInputError(f"{given[0]} belongs to the grid mode; with --city the scenario sets the forcing")
-        _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json)
+        _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json,
+                  allow_estimated_terrain)
         return
     if dem is None:
         raise TwinInputError("twin flood run needs --dem DEM (grid mode) or --city CITY --scenario SCENARIO")
@@ -129,8 +133,9 @@ def _report(summary: dict, out: Path, as_json: bool) -> None:
 
 
 def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
-              output_interval: float | None, scheme_args: dict, out: Path, as_json: bool) -> None:
-    from twin.city.grids import load_grids
+              output_interval: float | None, scheme_args: dict, out: Path, as_json: bool,
+              allow_estimated_terrain: bool = False) -> None:
+    from twin.city.grids import load_grids, require_measured_terrain
     from twin.flood.city_run import run_city_flood
     from twin.flood.scenario import load_scenario
 
@@ -146,6 +151,7 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
     if output_interval is not None:
         _interval(output_interval, duration or chosen.duration_s)
     grids = load_grids(city, cell_size)
+    require_measured_terrain(grids, allow_estimated_terrain)
     scheme = Scheme(dtype=np.dtype(_choice(scheme_args["precision"], ("float32", "float64"), "--precision")).type,
                     threads=scheme_args["threads"], cfl=scheme_args["cfl"])
     total = chosen.duration_s if duration is None else duration

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
 def sample_city(
     out: Path = typer.Argument(..., help="Folder to write the dataset into (udx/, codelists/, shelters.*)."),
-    buildings: int = typer.Option(2000, "--buildings", "-n", help="Number of buildings (at most about 25,000)."),
+    buildings: int = typer.Option(2000, "--buildings", "-n",
+                                  help="Number of buildings (up to 2,000,000; the town grows beyond 20,000)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed writes the same bytes."),
     iur: str = typer.Option("3.1", "--iur", help=f"i-UR generation to encode: {', '.join(IUR_VERSIONS)}."),
     textures: bool = typer.Option(True, "--textures/--no-textures", help="Texture atlases for LOD2 buildings."),

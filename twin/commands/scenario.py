@@ -33,6 +33,9 @@ def run(
                                                help="With --evacuation: walking grid cell size, m (default: the "
                                                     "flood's)."),
     evacuation_duration: float = typer.Option(3600.0, "--evacuation-duration", help="With --evacuation: simulated s."),
+    allow_estimated_terrain: bool = typer.Option(False, "--allow-estimated-terrain",
+                                                 help="Run even where the City's terrain is estimated from its "
+                                                      "buildings (no DEM); the share goes into summary.json."),
 ) -> None:
     """Run SCENARIO on CITY as the server would (DATA_DIR/scenarios/<id>/) and wait for it. Do not
     point it at a data folder a running server uses: the server would not see the new job."""
@@ -61,7 +64,7 @@ def run(
     grids = load_grids(folder, cell_size)
     runner = JobRunner(data_dir, workers=1)
     try:
-        job = runner.submit(grids, chosen, cell_size, options)
+        job = runner.submit(grids, chosen, cell_size, options, allow_estimated_terrain)
         with Progress(TextColumn(f"[bold]{chosen.name}"), BarColumn(), TextColumn("{task.fields[what]}"),
                       TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("", total=1.0, what="")

@@ -11,6 +11,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from citygml.model import Code, Feature, HazardRisk
+from twin.depth_classes import official_rank
 
 #: Columns of buildings.parquet besides ``geometry`` (footprint, lon/lat).
 COLUMNS = (
@@ -31,7 +32,9 @@ def building_row(feature: Feature) -> dict[str, object]:
     risks = feature.all_risks
     flooding = feature.flood_risks
     depths = [r.depth_m for r in flooding if r.depth_m is not None]
-    ranks = [int(r.rank.code) for r in flooding if r.rank is not None and r.rank.code.isdigit()]
+    # One MLIT rank from each risk's depth, else from the range its own rank list states: rank
+    # codes of different lists (river, tsunami, a city's own classes) are never compared as codes.
+    ranks = [rank for r in flooding if (rank := official_rank(r.depth_m, r.rank_depth_range)) is not None]
     usage, kind = feature.usage, feature.building_class
     rings = _footprint_rings(feature)
     for part in feature.parts:
@@ -51,7 +54,7 @@ def building_row(feature: Feature) -> dict[str, object]:
         "max_flood_depth": max(depths, default=None),
         "max_flood_rank": max(ranks, default=None),
         "flood_risks": json.dumps([risk_json(r) for r in risks], ensure_ascii=False),
-        "attributes": json.dumps(feature.attributes, ensure_ascii=False, default=_json_value),
+        "attributes": json.dumps(feature.attributes, ensure_ascii=False, default=json_value),
         "textured": _textured(feature),
         "ground_height": ground_height(feature),
         "footprint_rings": [r for r in rings if len(r) >= 3],
@@ -77,6 +80,8 @@ def risk_json(risk: HazardRisk) -> dict[str, object]:
         "scale": risk.scale,
         "rank": risk.rank.code if risk.rank else None,
         "rank_label": risk.rank.label if risk.rank else None,
+        "rank_scheme": risk.rank_scheme.name if risk.rank_scheme else None,
+        "rank_depth_m": list(stated) if (stated := risk.rank_depth_range) else None,
         "depth_m": risk.depth_m,
         "duration_h": risk.duration_h,
     }
@@ -120,10 +125,9 @@ def _union(shapes: np.ndarray) -> Polygon | MultiPolygon:
 
 
 def _footprint_rings(feature: Feature) -> list[np.ndarray]:
-    for role in ("FootPrint", "RoofEdge"):
-        geometry = feature.geometry(0, role)
-        if geometry is not None:
-            return [p.exterior for p in geometry.polygons()]
+    outline = feature.lod0_outline()
+    if outline is not None:
+        return [p.exterior for p in outline.polygons()]
     for lod in (1, 2):
         solid = feature.geometry(lod, "Solid")
         if solid is not None:
@@ -164,7 +168,8 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _json_value(value: object) -> object:
+def json_value(value: object) -> object:
+    """``json.dumps`` default for decoded attributes: a code becomes {code, label}."""
     if isinstance(value, Code):
         return {"code": value.code, "label": value.label}
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,6 +1,8 @@
-"""Dataset imports of the server: PLATEAU datasets from the import folder converted as jobs.
+"""Dataset imports of the server: downloads from the import folder converted (or added to a City) as jobs.
 
-A source is named relative to the configured import folder and must stay inside it:
+An import names one or more sources (PLATEAU datasets, GSI DEMs, GeoTIFF/ASCII DEMs, shelter
+lists) of one place; ``add`` puts them into an existing City (``twin.convert.additions``) instead
+of making a new one. A source is named relative to the configured import folder and must stay inside it:
 absolute paths, ``..``, hidden names and symbolic links that lead out are refused, and so is
 a dataset whose scan skipped unsafe entries (zip-slip members, zip bombs, links out of the
 dataset; see ``citygml.dataset``). Each job's state is ``DATA_DIR/imports/<id>.json``,
@@ -13,11 +15,15 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from citygml.dataset import open_dataset
-from twin.convert.pipeline import FileResult, convert
+from twin.convert.additions import add_to_city
+from twin.convert.file_tasks import FileResult
+from twin.convert.inputs import classify
+from twin.convert.pipeline import ConvertOptions, convert, plan_conversion
 from twin.errors import TwinInputError
 from twin.files.atomic import LEFTOVERS
 from twin.files.job_state import JobBoard, new_id, now
@@ -29,9 +35,11 @@ RESERVED = frozenset({"scenarios", "imports", "import"})
 @dataclass
 class ImportJob:
     id: str
-    source: str
+    source: str  # the first source (jobs of earlier versions named only one)
     name: str
     status: str = "queued"
+    sources: list[str] = field(default_factory=list)
+    add: bool = False  # into the existing City ``name``
     files_done: int = 0
     files_total: int = 0
     reason: str | None = None
@@ -48,7 +56,7 @@ class ImportJob:
 
 
 def resolve_source(import_dir: Path, source: str) -> Path:
-    """The dataset ``source`` names inside ``import_dir``; TwinInputError if it is outside or unsafe."""
+    """The input ``source`` names inside ``import_dir``; TwinInputError if it is outside, unsafe or not an input."""
     parts = source.split("/")
     if (not source or source.startswith("/") or "\\" in source or "\0" in source or re.match(r"^[A-Za-z]:", source)
             or any(p in ("", ".", "..") or p.startswith(".") for p in parts)):
@@ -60,12 +68,12 @@ def resolve_source(import_dir: Path, source: str) -> Path:
         raise FileNotFoundError(f"source {source!r}: no such dataset in the import folder") from None
     if not real.is_relative_to(root) or real == root:
         raise TwinInputError(f"source {source!r}: leads out of the import folder")
-    with open_dataset(real) as dataset:
-        if dataset.warnings:
-            refused = "; ".join(f"{w.source.rsplit(':', 1)[-1]}: {w.message}" for w in dataset.warnings[:5])
-            raise TwinInputError(f"source {source!r}: unsafe entries ({refused})")
-        if not dataset.files:
-            raise TwinInputError(f"source {source!r}: no CityGML files in it")
+    inputs = classify([real], check=False)  # TwinInputError: not a dataset, DEM or shelter list
+    if any(i.kind == "plateau" for i in inputs):
+        with open_dataset(real) as dataset:
+            if dataset.warnings:
+                refused = "; ".join(f"{w.source.rsplit(':', 1)[-1]}: {w.message}" for w in dataset.warnings[:5])
+                raise TwinInputError(f"source {source!r}: unsafe entries ({refused})")
     return real
 
 
@@ -100,18 +108,24 @@ class ImportRunner:
         """Whether an import into city ``name`` is queued or running."""
         return self._board.busy(lambda job: job.name == name)
 
-    def submit(self, source: str, name: str) -> ImportJob:
-        """Check ``source`` now (TwinInputError, FileNotFoundError), then queue its conversion."""
-        path = resolve_source(self.import_dir, source)
-        job = ImportJob(id=new_id(), source=source, name=name)
-        return self._board.submit(job, lambda job, cancel: self._run(job, path))
+    def submit(self, sources: str | Sequence[str], name: str, add: bool = False) -> ImportJob:
+        """Check ``sources`` now (TwinInputError, FileNotFoundError; inputs of different places), then queue
+        their conversion into a new City ``name``, or (``add``) their addition to the City ``name``."""
+        names = [sources] if isinstance(sources, str) else list(sources)
+        if not names:
+            raise TwinInputError("sources: name at least one input")
+        paths = [resolve_source(self.import_dir, source) for source in names]
+        classify(paths, check=not add)
+        job = ImportJob(id=new_id(), source=names[0], name=name, sources=names, add=add)
+        return self._board.submit(job, lambda job, cancel: self._run(job, paths))
 
-    def _run(self, job: ImportJob, path: Path) -> None:
+    def _run(self, job: ImportJob, paths: Sequence[Path]) -> None:
         def on_file(result: FileResult) -> None:
             job.files_done += 1
             self._board.save(job)
 
-        with open_dataset(path) as dataset:
-            job.files_total = len(dataset.select())
-        manifest = convert(path, self.data_dir / job.name, on_file=on_file)
+        job.files_total = len(plan_conversion(classify(list(paths), check=False), ConvertOptions(),
+                                              require_content=False).files)
+        target = self.data_dir / job.name
+        manifest = add_to_city(target, paths, on_file=on_file) if job.add else convert(paths, target, on_file=on_file)
         job.warnings = len(manifest.get("warnings") or [])

@@ -19,6 +19,7 @@ from rasterio.features import rasterize
 
 from twin import depth_classes
 from twin.city.grids import CityGrids
+from twin.city.hazard_areas import area_ranks
 from twin.errors import TwinInputError
 from twin.evacuation.placement import Walkway
 from twin.files.rasters import Grid
@@ -108,9 +109,7 @@ def official_depth(city: CityGrids, transform: Affine, shape: tuple[int, int], w
         known = sorted({f"{a}:{b}" for a, b in zip(areas["layer"], areas["scale"])})
         raise TwinInputError(f"{city.folder}: no official hazard areas {which!r} (the City has {', '.join(known)})")
     depth = pd.to_numeric(chosen["depth_m"], errors="coerce").to_numpy(float)
-    ranks = [depth_classes.rank_of_label(None if pd.isna(code) else int(code), label if isinstance(label, str) else None)
-             for code, label in zip(chosen["rank"], chosen["rank_label"])]
-    by_rank = np.array([depth_classes.of_rank(r).middle_m if r else np.nan for r in ranks], float)
+    by_rank = np.array([depth_classes.of_rank(r).middle_m if r else np.nan for r in area_ranks(chosen)], float)
     depth = np.where(np.isfinite(depth), depth, by_rank)
     geoms = chosen.to_crs(city.crs).geometry.to_numpy()
     keep = np.isfinite(depth)

@@ -23,14 +23,15 @@ from twin.errors import TwinInputError
 from twin.files.atomic import write_json, write_with
 from twin.files.rasters import read_grid
 from twin.flood.grid_run import FloodRun, run_flood
-from twin.flood.scenario import Scenario
+from twin.flood.scenario import DEFAULT_MANNING, Scenario
 
 
 def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
               duration_s: float | None = None, output_interval_s: float | None = None) -> FloodRun:
     """The engine's inputs for ``scenario`` on ``city`` (positions checked against the grid)."""
     blocked = city.blocked if scenario.buildings != "none" else np.zeros_like(city.blocked)
-    manning = np.where(city.roads >= 0.5, scenario.manning_roads, scenario.manning)
+    ground = scenario.manning if scenario.manning is not None else land_use_manning(city)
+    manning = np.where(city.roads >= 0.5, scenario.manning_roads, ground)
     sides = {side: (Boundary.closed() if kind == "closed" else Boundary.open() if kind == "open"
                     else Boundary.fixed_stage(kind if isinstance(kind, Series) else float(kind)))
              for side, kind in scenario.boundaries}
@@ -47,6 +48,13 @@ def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
         scheme=scheme or Scheme(),
         arrival_depth_m=scenario.arrival_depth_m,
     )
+
+
+def land_use_manning(city: CityGrids) -> np.ndarray | float:
+    """Manning's n of the ground from the City's land use (``roughness.tif``), ``DEFAULT_MANNING`` where it has none."""
+    if city.roughness is None:
+        return DEFAULT_MANNING
+    return np.where(np.isfinite(city.roughness), city.roughness, DEFAULT_MANNING)
 
 
 def _inflow(city: CityGrids, scenario: Scenario, index: int, blocked: np.ndarray) -> Inflow:
@@ -95,6 +103,8 @@ def run_city_flood(city: CityGrids, scenario: Scenario, out: Path,
                                                 for r in (0, *depth_classes.RANKS)},
                       "first_wet_s": float(table["first_wet_s"].min()) if wet.any() else None},
         "comparison": rank_comparison(table),
+        "terrain": {"estimated_share": city.estimated_share,
+                    "sources": (city.city.manifest.get("terrain") or {}).get("sources")},
     })
     write_json(out / "summary.json", summary)
     return summary

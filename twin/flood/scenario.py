@@ -37,6 +37,10 @@ class InflowSpec:
     m3_per_s: Series
 
 
+#: Manning's n of open ground where neither the scenario nor the City's land use gives one.
+DEFAULT_MANNING = 0.03
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -46,7 +50,7 @@ class Scenario:
     rain: Series | None = None
     inflows: tuple[InflowSpec, ...] = ()
     boundaries: tuple[tuple[str, str | float | Series], ...] = ()  # (side, "closed" | "open" | stage WSE m)
-    manning: float = 0.03
+    manning: float | None = None  # None ("land-use"): the City's land-use roughness, else DEFAULT_MANNING
     manning_roads: float = 0.015
     buildings: str = "walls"
     building_height_m: float = 10.0
@@ -135,7 +139,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
     interval = p.number(data, "output_interval_s", default=max(duration / 10, 1.0), positive=True)
     manning = data.get("manning", {})
     if not isinstance(manning, dict):
-        raise p.error("manning", "expected a table {default = 0.03, roads = 0.015}")
+        raise p.error("manning", "expected a table {default = 0.03 (or \"land-use\"), roads = 0.015}")
     buildings = data.get("buildings", {})
     if isinstance(buildings, str):
         buildings = {"mode": buildings}
@@ -151,7 +155,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
         rain=p.rain(data.get("rain")),
         inflows=tuple(p.inflow(spec, i) for i, spec in enumerate(p.array(data, "inflows"))),
         boundaries=p.boundaries(data.get("boundaries", {})),
-        manning=p.number(manning, "default", default=0.03, minimum=0.0, prefix="manning."),
+        manning=(None if manning.get("default", "land-use") == "land-use"
+                 else p.number(manning, "default", minimum=0.0, prefix="manning.")),
         manning_roads=p.number(manning, "roads", default=0.015, minimum=0.0, prefix="manning."),
         buildings=mode,
         building_height_m=p.number(buildings, "height_m", default=10.0, minimum=0.0, prefix="buildings."),

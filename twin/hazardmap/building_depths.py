@@ -113,12 +113,13 @@ def summarise(risks: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
 
 def _rank(risk: dict[str, Any]) -> int | None:
     """MLIT rank 1–6 of one risk entry: from its depth (however shallow: an official depth is water),
-    else from its rank code and label."""
-    if risk.get("depth_m") is not None:
-        return depth_classes.rank_of_any_depth(float(risk["depth_m"]))
-    code = risk.get("rank")
-    number = int(code) if isinstance(code, str) and code.isdigit() else code if isinstance(code, int) else None
-    return depth_classes.rank_of_label(number, risk.get("rank_label"))
+    else from the depth range its own rank list states (``rank_depth_m``, or read from its label);
+    rank codes are never compared across lists."""
+    depth = risk.get("depth_m")
+    stated = risk.get("rank_depth_m")
+    rank = depth_classes.official_rank(float(depth) if depth is not None else None,
+                                       (float(stated[0]), float(stated[1])) if stated else None)
+    return rank if rank is not None else depth_classes.rank_of_label(risk.get("rank_label"))
 
 
 def official_verdict(areas: list[dict[str, Any]], buildings: dict[str, Any] | None,

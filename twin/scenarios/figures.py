@@ -122,4 +122,13 @@ def scenario_figures(folder: Path, job: dict[str, Any]) -> dict[str, Any]:
         "flood": flood_figures(files),
         "buildings": building_figures(table),
         "evacuation": evacuation_figures(files, table),
+        "terrain": terrain_figures(files),
     }
+
+
+def terrain_figures(files: JobFiles) -> dict[str, Any]:
+    """Where the flood's terrain came from: the share estimated (not measured) and each source's share."""
+    summary = json.loads((files.result / "summary.json").read_text(encoding="utf-8"))
+    terrain = summary.get("terrain") or {}
+    return {"estimated_share": terrain.get("estimated_share"),
+            "sources": [{"kind": s["kind"], "share": s["share"]} for s in terrain.get("sources") or []]}

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from twin.city.grids import CityGrids
+from twin.city.grids import CityGrids, require_measured_terrain
 from twin.evacuation.city_run import evacuation_spec, run_city_evacuation
 from twin.files.atomic import publish, remove_leftovers, staging_folder
 from twin.files.job_state import Cancelled, JobBoard, new_id, now
@@ -80,8 +80,10 @@ class JobRunner:
         return self._board.list()
 
     def submit(self, city: CityGrids, scenario: Scenario, cell_size: float | None = None,
-               evacuation: dict | None = None) -> Job:
-        """Check the scenario against the city now (TwinInputError if bad), then queue it."""
+               evacuation: dict | None = None, allow_estimated_terrain: bool = False) -> Job:
+        """Check the scenario against the city now (TwinInputError if bad, or if the City's terrain is
+        estimated and that is not allowed), then queue it."""
+        require_measured_terrain(city, allow_estimated_terrain)
         flood_run(city, scenario)  # positions outside the grid or in a building fail here, not later
         job = Job(id=new_id(), city=city.id, scenario=scenario.as_dict(), cell_size_m=cell_size,
                   evacuation=evacuation)

@@ -124,6 +124,11 @@ def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str
          f"継続時間 duration {_number(scenario.get('duration_s'), '{:.0f}')} s · "
          f"浸水の判定 flooded from {flood['wet_depth_m']:g} m</p>"),
     ]
+    estimated = (figures.get("terrain") or {}).get("estimated_share")
+    if estimated:
+        parts.append(f"<p class=\"note\">地形の {estimated:.0%} は建物の地盤高からの推定です（標高データなし） · "
+                     f"{estimated:.0%} of the terrain is estimated from the buildings' ground heights, not measured "
+                     "(no DEM there): depths there are indicative only.</p>")
     if map_url:
         parts.append(f"<img class=\"map\" src=\"{escape(map_url)}\" alt=\"最大浸水深の地図 map of the maximum depth\">")
     parts += ["<h2>主要な数値 Key figures</h2><table>", *key, "</table>",

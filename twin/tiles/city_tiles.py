@@ -1,6 +1,7 @@
-"""Buildings and terrain as 3D Tiles 1.1 (OGC 22-025r4) with glb content.
+"""Buildings as 3D Tiles 1.1 (OGC 22-025r4) with glb content.
 
-Two steps, so a city can be converted file by file and in parallel:
+Buildings (and bridges and water bodies, meshed the same way) in two steps, so a city can be
+converted file by file and in parallel:
 
 1. ``mesh_buildings`` (one task per CityGML file) meshes buildings into a batch folder
    (``twin.tiles.meshstore``), copying their textures;
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from citygml.model import Feature
 from twin.convert.runners import Runner, run_inline
 from twin.tiles.enu import LocalFrame, enu_rotations, geodetic_to_ecef
 from twin.tiles.glb import GltfBuilder
-from twin.tiles.meshes import Lod, Mesh, MeshStats, building_meshes, terrain_mesh
+from twin.tiles.meshes import Lod, Mesh, MeshStats, building_meshes
 from twin.tiles.meshstore import MeshBatch, MeshBatchWriter, MeshSet, concat_sets, image_mime
 from twin.tiles.metadata import CLASS_NAME, BuildingProperties, schema, table_columns
 from twin.tiles.tileset import Tile, build_quadtree, fill_regions, plane_coordinates, region_of_bounds, write_tilesets
@@ -47,7 +49,7 @@ MESH_CHUNK = 500
 
 _BUILDING_MATERIAL = {"name": "building", "doubleSided": True, "pbrMetallicRoughness": {
     "baseColorFactor": [0.86, 0.86, 0.84, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.9}}
-_TERRAIN_MATERIAL = {"name": "terrain", "pbrMetallicRoughness": {
+TERRAIN_MATERIAL = {"name": "terrain", "pbrMetallicRoughness": {
     "baseColorFactor": [0.62, 0.66, 0.55, 1.0], "metallicFactor": 0.0, "roughnessFactor": 1.0}}
 
 
@@ -77,24 +79,27 @@ class TilesetSummary:
 
 
 def mesh_buildings(features: Iterable[Feature], batch_dir: Path | str,
-                   open_image: Callable[[str], bytes] | None = None, *, lod: Lod = "max",
-                   ellipsoidal_offset: float = 0.0,
+                   open_image: Callable[[str], bytes | None] | None = None, *, lod: Lod = "max",
+                   ellipsoidal_offset: float = 0.0, elements: tuple[str, ...] | None = ("Building",),
                    properties: Callable[[Feature], BuildingProperties] = BuildingProperties.from_feature,
                    stats: MeshStats | None = None) -> MeshStats:
     """Mesh buildings (e.g. one file's) into a batch folder; the meshing counters.
 
-    Features that are not buildings are ignored; ``properties`` maps a building to
-    what its tile says about it (the default reads the feature's own attributes).
-    Buildings are meshed ``MESH_CHUNK`` at a time, in one vectorised pass each.
+    Features whose element is not in ``elements`` are ignored (None: mesh every feature, e.g.
+    bridges or water bodies, by the same LOD rules); ``properties`` maps a feature to what its
+    tile says about it (the default reads a building's own attributes). Features are meshed
+    ``MESH_CHUNK`` at a time, in one vectorised pass each. Texture images the dataset lacks are
+    counted in ``stats.missing_textures`` (their surfaces stay, untextured).
     """
     stats = stats if stats is not None else MeshStats()
-    buildings = (f for f in features if f.element == "Building")
+    chosen = (f for f in features if elements is None or f.element in elements)
     with MeshBatchWriter(batch_dir, open_image) as batch:
-        while chunk := list(itertools.islice(buildings, MESH_CHUNK)):
+        while chunk := list(itertools.islice(chosen, MESH_CHUNK)):
             meshes = building_meshes(chunk, lod, ellipsoidal_offset=ellipsoidal_offset, stats=stats)
             for feature, mesh in zip(chunk, meshes):
                 if mesh is not None:
                     batch.add(mesh, properties(feature))
+        stats.missing_textures += len(batch.missing_images)
     return stats
 
 
@@ -116,16 +121,19 @@ def write_building_tiles(batches: Sequence[Path | str], out_dir: Path | str,
     """Merge batch folders into ``out_dir/tileset.json`` + ``content/*.glb``.
 
     The quadtree is planned here from the buildings' origins and sizes; each leaf's glb
-    is a task for ``runner`` (tiles are independent, so they are written in parallel).
+    is a task for ``runner`` (tiles are independent, so they are written in parallel). A gml:id
+    that a later batch repeats (overlapping inputs) is tiled once, from its first batch.
     """
     out_dir = Path(out_dir)
     opened = [MeshBatch(b) for b in batches]
     which = np.concatenate([np.full(len(b), k) for k, b in enumerate(opened)] + [np.zeros(0, int)])
     local = np.concatenate([np.arange(len(b)) for b in opened] + [np.zeros(0, int)])
+    first = _first_of_each_id(opened)
+    which, local = which[first], local[first]
     if len(which) == 0:
         raise ValueError("no buildings to tile")
-    origins = np.concatenate([b.origins for b in opened])
-    sizes = np.concatenate([b.estimated_bytes() for b in opened])
+    origins = np.concatenate([b.origins for b in opened])[first]
+    sizes = np.concatenate([b.estimated_bytes() for b in opened])[first]
     root = build_quadtree(plane_coordinates(origins[:, 0], origins[:, 1]), sizes,
                           options.max_buildings, options.max_bytes)
     leaves = {leaf.id: leaf for leaf in root.leaves()}
@@ -138,7 +146,17 @@ def write_building_tiles(batches: Sequence[Path | str], out_dir: Path | str,
     for content in runner(write_leaf, args, on_tile):
         leaf = leaves[content.id]
         leaf.content, leaf.transform, leaf.region = Path(content.path), content.transform, content.region
-    return _finish(root, out_dir, options.levels_per_file, len(which), metadata)
+    return finish_tileset(root, out_dir, options.levels_per_file, len(which), metadata)
+
+
+def _first_of_each_id(batches: Sequence[MeshBatch]) -> np.ndarray:
+    """Mask over all batches' buildings: True for the first with each gml:id (inputs that overlap
+    repeat buildings; each is one feature)."""
+    ids = [json.loads(line)["gml_id"] for b in batches for line in b.property_lines()]
+    _, first = np.unique(np.array(ids, dtype=object), return_index=True)
+    mask = np.zeros(len(ids), bool)
+    mask[first] = True
+    return mask
 
 
 @dataclass(frozen=True)
@@ -179,28 +197,6 @@ def write_leaf(batches: Sequence[str], members: np.ndarray, path: str, leaf_id: 
                        (bounds[:, 1].min() + bounds[:, 3].max()) / 2, float(bounds[:, 4].min()))
     Path(path).write_bytes(building_glb(geometry, properties, names, images, frame))
     return LeafContent(leaf_id, path, frame.matrix(), region_of_bounds(bounds))
-
-
-def write_terrain_tiles(triangles: np.ndarray, out_dir: Path | str, *,
-                        ellipsoidal_offset: float = 0.0, max_triangles: int = 200_000,
-                        levels_per_file: int = 4, stats: MeshStats | None = None) -> TilesetSummary:
-    """TIN triangles ((m, 3, 3) rows of lat, lon, h) as a terrain tileset in ``out_dir``."""
-    out_dir = Path(out_dir)
-    triangles = np.asarray(triangles, float).reshape(-1, 3, 3)
-    centroids = triangles.mean(axis=1)
-    root = build_quadtree(plane_coordinates(centroids[:, 1], centroids[:, 0]),
-                          np.zeros(len(triangles)), max_triangles, 1)
-    for leaf in root.leaves():
-        mesh = terrain_mesh(triangles[leaf.members], ellipsoidal_offset=ellipsoidal_offset, stats=stats)
-        if mesh is None:
-            continue
-        builder = GltfBuilder()
-        builder.json["asset"]["copyright"] = ATTRIBUTION
-        builder.primitive(mesh.positions @ ENU_TO_GLTF.T, mesh.normals @ ENU_TO_GLTF.T,
-                          mesh.indices, builder.material(_TERRAIN_MATERIAL))
-        _write_content(leaf, out_dir, builder.to_glb(), mesh.frame, mesh.bounds[None])
-    _prune_empty(root)
-    return _finish(root, out_dir, levels_per_file, 0, None)
 
 
 def building_glb(geometry: MeshSet, properties: Sequence[BuildingProperties], names: Sequence[str],
@@ -256,29 +252,13 @@ def _in_frame(geometry: MeshSet, frame: LocalFrame) -> tuple[np.ndarray, np.ndar
     return positions + shifts[building], normals
 
 
-def _write_content(leaf: Tile, out_dir: Path, glb: bytes, frame: LocalFrame,
-                   bounds: np.ndarray) -> None:
-    path = out_dir / "content" / f"{leaf.id}.glb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(glb)
-    leaf.content = path
-    leaf.transform = frame.matrix()
-    leaf.region = region_of_bounds(bounds)
-
-
-def _prune_empty(tile: Tile) -> None:
-    """Drop leaves that got no content (all-degenerate terrain chunks)."""
-    for child in tile.children:
-        _prune_empty(child)
-    tile.children = [c for c in tile.children if c.content is not None or c.children]
-
-
-def _finish(root: Tile, out_dir: Path, levels: int, features: int,
-            metadata: dict | None) -> TilesetSummary:
+def finish_tileset(root: Tile, out_dir: Path, levels: int, features: int, metadata: dict | None,
+                   refine: str = "ADD") -> TilesetSummary:
+    """Fill the regions, write the tileset files and count what was written."""
     if root.content is None and not root.children:
         raise ValueError("nothing to write: every input was degenerate")
     fill_regions(root)
-    files = write_tilesets(root, out_dir, levels, metadata)
+    files = write_tilesets(root, out_dir, levels, metadata, refine=refine)
     tiles = root.walk()
     sizes = [t.content.stat().st_size for t in tiles if t.content is not None]
     return TilesetSummary(tiles=len(tiles), content_tiles=len(sizes), tileset_files=len(files),

@@ -1,4 +1,4 @@
-"""Triangle meshes of PLATEAU buildings and terrain, in a local east-north-up frame.
+"""Triangle meshes of PLATEAU buildings (and bridges, water bodies), in a local east-north-up frame.
 
 A building is meshed at the requested LOD, falling back LOD2 (``boundedBy`` surfaces,
 else the LOD2 solid) → LOD1 solid → LOD0 footprint extruded by ``measuredHeight``.
@@ -76,11 +76,12 @@ class MeshStats:
     textured_polygons: int = 0
     texture_mismatches: int = 0
     degenerate_triangles: int = 0
+    missing_textures: int = 0
     lods: Counter = field(default_factory=Counter)
 
     def update(self, other: MeshStats) -> None:
         for name in ("buildings", "without_geometry", "default_height", "degenerate_polygons",
-                     "textured_polygons", "texture_mismatches", "degenerate_triangles"):
+                     "textured_polygons", "texture_mismatches", "degenerate_triangles", "missing_textures"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.lods.update(other.lods)
 
@@ -180,50 +181,6 @@ def building_meshes(features: Sequence[Feature], lod: Lod = "max", *,
     return _split(batch, parts, images, bounds, origins, active, stats)
 
 
-def terrain_mesh(triangles: np.ndarray, *, ellipsoidal_offset: float = 0.0,
-                 stats: MeshStats | None = None) -> Mesh | None:
-    """One smooth-shaded mesh of TIN triangles, an (m, 3, 3) array of (lat, lon, h) rows.
-
-    Shared corners become shared vertices; zero-area triangles are dropped (counted in
-    ``stats.degenerate_triangles``); triangles are turned to face up.
-    """
-    stats = stats if stats is not None else MeshStats()
-    tri = np.asarray(triangles, float).reshape(-1, 3, 3)
-    tri = tri[np.isfinite(tri).all(axis=(1, 2))]
-    if len(tri) == 0:
-        return None
-    flat = tri.reshape(-1, 3)
-    # Corners of neighbouring triangles repeat the same posList values: merge them.
-    keys = np.round(flat * [1e9, 1e9, 1e4]).astype(np.int64)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    first = np.zeros(len(unique), dtype=np.int64)
-    first[inverse.ravel()[::-1]] = np.arange(len(flat))[::-1]
-    vertices = flat[first]
-    faces = inverse.reshape(-1, 3)
-    h = vertices[:, 2] + ellipsoidal_offset
-    bounds = np.array([vertices[:, 1].min(), vertices[:, 0].min(), vertices[:, 1].max(),
-                       vertices[:, 0].max(), h.min(), h.max()])
-    frame = LocalFrame((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, float(bounds[4]))
-    enu = frame.from_geodetic(vertices[:, 1], vertices[:, 0], h)
-
-    face_normals = np.cross(enu[faces[:, 1]] - enu[faces[:, 0]], enu[faces[:, 2]] - enu[faces[:, 0]])
-    area2 = np.linalg.norm(face_normals, axis=1)
-    keep = area2 > 2 * _MIN_AREA
-    stats.degenerate_triangles += int((~keep).sum())
-    faces, face_normals = faces[keep], face_normals[keep]
-    down = face_normals[:, 2] < 0
-    faces[down] = faces[down][:, ::-1]
-    face_normals[down] *= -1
-    normals = np.zeros_like(enu)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normals)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    normals = np.divide(normals, length, out=np.tile([0.0, 0.0, 1.0], (len(enu), 1)), where=length > 0)
-    return Mesh(origin=(frame.lon, frame.lat, frame.h), positions=enu.astype(np.float32),
-                normals=normals.astype(np.float32), indices=faces.astype(np.uint32),
-                bounds=bounds, feature_ids=np.zeros(len(enu), np.uint32))
-
-
 def _select_building(feature: Feature, lod: int, default_height: float,
                      storey_height: float) -> list[_Selection]:
     """The building's own geometry, or its parts' where those are more detailed."""
@@ -237,7 +194,7 @@ def _select_building(feature: Feature, lod: int, default_height: float,
 
 #: Geometry roles tried at each LOD (LOD2 and up alike), most detailed first.
 _ROLES = {2: ("boundedBy", "Solid", "MultiSurface"), 1: ("Solid", "MultiSurface"),
-          0: ("FootPrint", "RoofEdge")}
+          0: ("FootPrint", "RoofEdge", "MultiSurface")}  # CityGML 3.0 writes LOD0 as lod0MultiSurface
 
 
 def _select(feature: Feature, lod: int, parent: Feature | None,

@@ -52,7 +52,7 @@ class MeshBatchWriter:
     OSError/KeyError when it is missing: those triangles are kept, untextured).
     """
 
-    def __init__(self, folder: Path | str, open_image: Callable[[str], bytes] | None = None):
+    def __init__(self, folder: Path | str, open_image: Callable[[str], bytes | None] | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "images").mkdir(exist_ok=True)

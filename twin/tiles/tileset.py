@@ -131,22 +131,26 @@ def region_diagonal(region: np.ndarray) -> float:
 
 
 def write_tilesets(root: Tile, out_dir: Path, levels_per_file: int = 4,
-                   metadata: dict | None = None) -> list[Path]:
-    """Write ``tileset.json`` (and external ones under ``tilesets/``); the files written."""
+                   metadata: dict | None = None, refine: str = "ADD") -> list[Path]:
+    """Write ``tileset.json`` (and external ones under ``tilesets/``); the files written.
+
+    ``refine`` is the root's (inherited by every tile): ``ADD`` for trees whose interior tiles are
+    empty, ``REPLACE`` for a pyramid whose every tile has content (the terrain).
+    """
     out_dir = Path(out_dir)
     written: list[Path] = []
     root_error = max(root.geometric_error, region_diagonal(root.region))
-    _write_file(root, out_dir / "tileset.json", out_dir, levels_per_file, root_error, metadata, written)
+    _write_file(root, out_dir / "tileset.json", out_dir, levels_per_file, root_error, metadata, written, refine)
     return written
 
 
 def _write_file(root: Tile, path: Path, out_dir: Path, levels: int, tileset_error: float,
-                metadata: dict | None, written: list[Path]) -> None:
+                metadata: dict | None, written: list[Path], refine: str) -> None:
     pending: list[Tile] = []
     document = {"asset": {"version": "1.1", "generator": "machi-twin"},
                 "geometricError": tileset_error,
                 "root": _tile_json(root, root.depth, path.parent, out_dir, levels, pending)}
-    document["root"]["refine"] = "ADD"
+    document["root"]["refine"] = refine
     if metadata:
         document["asset"]["extras"] = metadata
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +158,7 @@ def _write_file(root: Tile, path: Path, out_dir: Path, levels: int, tileset_erro
     written.append(path)
     for tile in pending:
         _write_file(tile, out_dir / "tilesets" / f"{tile.id}.json", out_dir, levels,
-                    tile.geometric_error, None, written)
+                    tile.geometric_error, None, written, refine)
 
 
 def _tile_json(tile: Tile, top: int, base: Path, out_dir: Path, levels: int,

@@ -1,5 +1,5 @@
 // Building colours by attribute, as Cesium 3D Tiles styles, and the legend entries that go with them.
-// Properties come from the tiles' EXT_structural_metadata (twin/tile_metadata.py):
+// Properties come from the tiles' EXT_structural_metadata (twin/tiles/metadata.py):
 // usage_code, height, flood_depth_max, flood_rank_max (noData reads back as undefined).
 import * as Cesium from "/cesium/index.js";
 import { CLASSES, WET_DEPTH_M, WET_TOLERANCE_M } from "./shared/depth-classes.js";

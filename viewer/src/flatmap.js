@@ -1,6 +1,7 @@
 // A 2.5D city map on a plain canvas (no WebGL): building footprints extruded obliquely, as seen from
 // the south at 50° below the horizon, over flat layers (an optional background of XYZ map tiles, hazard
-// areas, a picture on a lon/lat rectangle) and marks. Buildings come from /api/cities/{id}/footprints (twin/footprints.py). Drag to pan, wheel or
+// areas, a picture on a lon/lat rectangle) and marks. Buildings come from /api/cities/{id}/footprints
+// (twin/hazardmap/footprints.py). Drag to pan, wheel or
 // pinch to zoom, tap to ask; draws on change only.
 
 const PITCH = (50 * Math.PI) / 180;

@@ -97,7 +97,7 @@ def test_masks_mark_buildings_and_roads(converted_city):
     table = gpd.read_parquet(converted_city / "buildings.parquet")
     manifest = json.loads((converted_city / "city.json").read_text())
     with rasterio.open(converted_city / "masks.tif") as src:
-        assert src.descriptions == ("buildings", "roads")
+        assert src.descriptions == ("buildings", "roads", "water", "bridges")
         buildings, roads = src.read(1), src.read(2)
         points = table.set_geometry(gpd.points_from_xy(table.centroid_lon, table.centroid_lat), crs=6668)
         points = points.to_crs(manifest["crs"]["local"])
@@ -115,7 +115,10 @@ def test_yokosuka_keeps_textured_lod2(yokosuka, tmp_path):
     assert manifest["mesh"]["lods"] == {"1": 11, "2": 2}
     report = check_tileset(tmp_path / "yokosuka" / "tileset.json")
     assert len(report.features) == 13
-    assert any("flat terrain" in w for w in manifest["warnings"])  # the sample's DEM lies elsewhere
+    # The sample's DEM lies beside the buildings: their ground is estimated from them, and said so.
+    assert any("DEM (udx/dem) does not reach" in w for w in manifest["warnings"])
+    assert any(w.startswith("terrain:") and "estimated" in w for w in manifest["warnings"])
+    assert manifest["terrain"]["estimated_share"] == 1.0
 
 
 def test_dask_cluster_gives_the_same_city(sample_city, converted_city, tmp_path):
@@ -147,7 +150,7 @@ def test_bbox_keeps_only_buildings_inside(sample_city, converted_city, tmp_path)
 
 def test_empty_dataset_is_a_clear_error(tmp_path):
     (tmp_path / "empty" / "udx").mkdir(parents=True)
-    with pytest.raises(TwinInputError, match="no CityGML files"):
+    with pytest.raises(TwinInputError, match="not a PLATEAU dataset"):
         convert(tmp_path / "empty", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -161,5 +164,5 @@ def test_cli_broken_dataset_exits_2_and_leaves_nothing(tmp_path):
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("twin: error:")
-    assert "no buildings could be read" in run.stderr
+    assert "nothing could be read" in run.stderr and "not a CityGML file" in run.stderr
     assert not (tmp_path / "city").exists() and not list(tmp_path.glob(".city*"))

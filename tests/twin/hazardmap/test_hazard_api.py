@@ -83,15 +83,15 @@ def test_bbox_keeps_only_the_areas_that_meet_it(client, official):
     assert far["features"] == []
 
 
-@pytest.mark.parametrize(("code", "label", "expected"), [
-    (1, "0.5m未満", 1), (2, "0.5m以上3m未満", 2), (3, "3m以上5m未満", 3), (4, "5m以上10m未満", 4),
-    (5, "10m以上20m未満", 5), (6, "20m以上", 6),  # i-UR 2.0–3.x *RiskAttribute_rank.xml
-    (1, "0.01m以上0.3m未満", 1), (2, "0.3m以上1.0m未満", 2), (3, "1.0m以上2.0m未満", 2),
-    (5, "3.0m以上4.0m未満", 3), (7, "5.0m以上10.0m未満", 4), (9, "20.0m以上", 6),  # Yokosuka 2021's nine classes
-    (4, None, 4), (9, None, None), (None, None, None),
+@pytest.mark.parametrize(("label", "expected"), [
+    ("0.5m未満", 1), ("0.5m以上3m未満", 2), ("3m以上5m未満", 3), ("5m以上10m未満", 4),
+    ("10m以上20m未満", 5), ("20m以上", 6),  # i-UR 2.0–3.x *RiskAttribute_rank.xml
+    ("0.01m以上0.3m未満", 1), ("0.3m以上1.0m未満", 2), ("1.0m以上2.0m未満", 2),
+    ("3.0m以上4.0m未満", 3), ("5.0m以上10.0m未満", 4), ("20.0m以上", 6),  # Yokosuka 2021's nine classes
+    (None, None), ("浸水なし", None),  # a rank that states no depth has no class: its code alone says nothing
 ])
-def test_rank_codes_and_labels_map_to_mlit_ranks(code, label, expected):
-    assert rank_of_label(code, label) == expected
+def test_rank_labels_map_to_the_deepest_mlit_rank_they_reach(label, expected):
+    assert rank_of_label(label) == expected
 
 
 def test_depth_class_at_a_point_inside_known_polygons(client, official):

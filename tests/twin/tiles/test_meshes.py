@@ -1,4 +1,4 @@
-"""Building and terrain meshes: closed solids, holes, concave rings, bad input, LOD fallback."""
+"""Building meshes: closed solids, holes, concave rings, bad input, LOD fallback."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from citygml.model import Feature, Geometry, Polygon, Surface, Texture
 from tests.tools.synthetic_buildings import SITE, box_building, box_polygons, footprint, textured_wall, to_plateau
 from twin.city.heights import DEFAULT_HEIGHT_M
-from twin.tiles.meshes import MeshStats, building_mesh, building_meshes, terrain_mesh
+from twin.tiles.meshes import MeshStats, building_mesh, building_meshes
 
 
 def in_site(mesh) -> np.ndarray:
@@ -197,18 +197,6 @@ def test_ellipsoidal_offset_raises_every_height():
     raised = building_mesh(box_building("b", 0, 0, 10, 10, 10), ellipsoidal_offset=36.7)
     np.testing.assert_allclose(raised.bounds[4:] - base.bounds[4:], 36.7, atol=1e-6)
     assert raised.origin[2] - base.origin[2] == pytest.approx(36.7)
-
-
-def test_terrain_shares_corners_faces_up_and_drops_degenerate_triangles():
-    square = np.array([[0, 0, 1], [10, 0, 1], [10, 10, 2], [0, 10, 2]], float)
-    triangles = np.stack([to_plateau(square[[0, 2, 1]]), to_plateau(square[[0, 2, 3]]),
-                          to_plateau(square[[0, 0, 1]])])
-    stats = MeshStats()
-    mesh = terrain_mesh(triangles, ellipsoidal_offset=1.5, stats=stats)
-    assert len(mesh.positions) == 4 and len(mesh.indices) == 2 and stats.degenerate_triangles == 1
-    up = mesh.normals @ (SITE.rotation.T @ mesh.frame.rotation).T
-    assert (up[:, 2] > 0.99).all()
-    assert mesh.bounds[4:] == pytest.approx([2.5, 3.5], abs=1e-3)
 
 
 # --- real data ---------------------------------------------------------------------------

@@ -8,23 +8,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from affine import Affine
 from lxml import etree
 from PIL import Image
 
 from citygml.model import Feature, Geometry, Surface
 from tests.tools.gltf_validator import validate_gltf
-from tests.tools.synthetic_buildings import box_building, city, textured_wall, to_plateau
+from tests.tools.synthetic_buildings import box_building, city, textured_wall
 from tests.tools.tileset_rules import check_tileset
 from twin.tiles.city_tiles import (
     TilingOptions,
     mesh_buildings,
     write_building_tiles,
     write_buildings,
-    write_terrain_tiles,
 )
-from twin.tiles.glb import read_glb
+from twin.tiles.glb import accessor_array, read_glb
 from twin.tiles.meshes import building_mesh
 from twin.tiles.metadata import BuildingProperties
+from twin.tiles.terrain_tiles import write_terrain_tiles
 
 
 def assert_valid_gltf(paths) -> None:
@@ -168,20 +169,27 @@ def test_ellipsoidal_offset_moves_the_regions_up(tmp_path):
     check_tileset(tmp_path / "ellipsoidal" / "tileset.json")
 
 
-def test_terrain_tiles_split_large_tins(tmp_path):
-    # A 60 × 60 m sloping grid, 2 triangles per 1 m cell: 7,200 triangles.
-    x, y = np.meshgrid(np.arange(60.0), np.arange(60.0), indexing="ij")
-    def corners(dx: int, dy: int) -> np.ndarray:
-        return np.stack([x + dx, y + dy, 0.1 * (x + dx) + 2.0], axis=-1).reshape(-1, 3)
-
-    a, b, c, d = corners(0, 0), corners(1, 0), corners(1, 1), corners(0, 1)
-    triangles = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
-    tin = to_plateau(triangles.reshape(-1, 3)).reshape(-1, 3, 3)
-    summary = write_terrain_tiles(tin, tmp_path, max_triangles=2000)
-    assert summary.content_tiles >= 4
+def test_terrain_tiles_are_a_pyramid_of_the_grid(tmp_path):
+    """A 400 × 600 cell sloping grid: leaves hold every cell centre (two triangles per four centres), each
+    level above every other vertex, refining by REPLACE; normals face up; the glb files are valid."""
+    rows, cols = 400, 600
+    x, y = np.meshgrid(np.arange(cols) * 2.0 + 1, -(np.arange(rows) * 2.0 + 1))
+    heights = (5.0 + 0.01 * x + 0.02 * y).astype(np.float32)
+    transform = Affine(2.0, 0, -30000.0, 0, -2.0, -5000.0)  # zone IX (EPSG:6677), near Kawagoe
+    summary = write_terrain_tiles(heights, transform, "EPSG:6677", tmp_path)
+    document = json.loads((tmp_path / "tileset.json").read_text())
+    assert document["root"]["refine"] == "REPLACE"
     report = check_tileset(tmp_path / "tileset.json")
-    assert sum(triangle_count(p) for p in report.contents) == 7200
-    assert_valid_gltf(report.contents)
+    levels = {int(p.stem.split("_")[0][1:]) for p in report.contents}
+    assert levels == {0, 1, 2, 3}  # 600 / 128 → 5 blocks, 3, 2, 1
+    leaves = [p for p in report.contents if p.stem.startswith("r0_")]
+    assert sum(triangle_count(p) for p in leaves) == 2 * (rows - 1) * (cols - 1)
+    assert summary.content_tiles == len(report.contents)
+    for path in leaves[:3]:
+        glb, binary = read_glb(path.read_bytes())
+        normals = accessor_array(glb, binary, glb["meshes"][0]["primitives"][0]["attributes"]["NORMAL"])
+        assert (normals[:, 1] > 0.99).all()  # glTF y is up; a 1–2 % slope tilts them by about 1°
+    assert_valid_gltf(report.contents[:4])
 
 
 def triangle_count(glb) -> int:
@@ -216,14 +224,12 @@ def buildings_in_file(dataset: Path) -> dict[str, tuple[str | None, float | None
     return out
 
 
-def test_yokosuka_buildings_and_terrain_make_valid_tiles(yokosuka, tmp_path):
+def test_yokosuka_buildings_make_valid_tiles(yokosuka, tmp_path):
     from citygml import open_dataset
 
     with open_dataset(yokosuka) as dataset:
         buildings = list(dataset.features(types=["bldg"]))
         stats = mesh_buildings(buildings, tmp_path / "batch", dataset.read_bytes)
-        tin = np.concatenate([g.triangles for f in dataset.features(types=["dem"])
-                              for g in f.geometries if g.triangles is not None])
     assert stats.lods[2] == 2 and stats.textured_polygons > 300
     summary = write_building_tiles([tmp_path / "batch"], tmp_path / "bldg")
     report = check_tileset(tmp_path / "bldg" / "tileset.json")
@@ -239,8 +245,4 @@ def test_yokosuka_buildings_and_terrain_make_valid_tiles(yokosuka, tmp_path):
     (glb,) = report.contents
     document, _ = read_glb(glb.read_bytes())
     assert len(document["images"]) == 3
-
-    terrain = write_terrain_tiles(tin, tmp_path / "dem")
-    terrain_report = check_tileset(tmp_path / "dem" / "tileset.json")
-    assert terrain.content_tiles == 1
-    assert_valid_gltf([glb, *terrain_report.contents])
+    assert_valid_gltf([glb])

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
+from twin.city.layout import is_city
 from twin.convert.imports import RESERVED, ImportJob
 from twin.server.app_state import AppSettings, Imports
 from twin.server.auth import Role, requires
@@ -22,22 +23,33 @@ router = APIRouter(tags=["imports"])
 
 
 class ImportRequest(BaseModel):
-    source: str = Field(max_length=1024, description="Dataset folder, .zip or .gml, relative to the import folder",
-                        examples=["14201_yokosuka_city_2022_citygml_1_op.zip"])
-    name: str = Field(max_length=64, description="City id to create (letters, digits, '-' and '_')",
+    source: str | list[str] = Field(description="Inputs relative to the import folder: PLATEAU datasets (folder, "
+                                    ".zip, .gml), GSI DEMs, GeoTIFF/ASCII DEMs, shelter lists (.csv, .geojson)",
+                                    examples=["14201_yokosuka_city_2022_citygml_1_op.zip"])
+    name: str = Field(max_length=64, description="City id to create (letters, digits, '-' and '_'), or to add to",
                       examples=["yokosuka"])
+    add: bool = Field(False, description="Add the inputs to the existing city `name` (hazard layers, a DEM, roads, "
+                      "land use, a shelter list) instead of creating it")
 
 
 @router.post("/api/cities", status_code=202, dependencies=[requires(Role.ADMIN)])
 def import_city(body: ImportRequest, response: Response, imports: Imports, settings: AppSettings) -> dict[str, Any]:
-    """Convert a dataset of the import folder into a new city; answers 202 with the import job."""
+    """Convert inputs of the import folder into a new city, or add them to one; answers 202 with the import job."""
     if not CITY_ID.match(body.name) or body.name in RESERVED:
         raise Problem(422, f"name {body.name!r}: use 1-64 letters, digits, '-' or '_' (not {sorted(RESERVED)})",
                       "validation")
-    if (settings.data_dir / body.name).exists() or imports.busy(body.name):
-        raise Problem(409, f"A city {body.name!r} exists or is being imported; choose another name.", "city-exists")
+    sources = [body.source] if isinstance(body.source, str) else body.source
+    if not sources or len(sources) > 100 or any(len(s) > 1024 for s in sources):
+        raise Problem(422, "source: 1 to 100 paths of at most 1,024 characters each", "validation")
+    if imports.busy(body.name):
+        raise Problem(409, f"A city {body.name!r} is being imported; wait for that import.", "city-exists")
+    if body.add and not is_city(settings.data_dir / body.name):
+        raise Problem(404, f"No city {body.name!r} to add to.", "unknown-city")
+    if not body.add and (settings.data_dir / body.name).exists():
+        raise Problem(409, f"A city {body.name!r} exists; choose another name (or add to it with add: true).",
+                      "city-exists")
     try:
-        job = imports.submit(body.source, body.name)
+        job = imports.submit(sources, body.name, add=body.add)
     except FileNotFoundError as exc:
         raise Problem(404, str(exc), "unknown-source") from None
     response.headers["Location"] = f"/api/imports/{job.id}"

@@ -60,6 +60,8 @@ class ScenarioRequest(BaseModel):
     cell_size: float | None = Field(None, gt=0, description="Coarsen the city's grid to this cell size, m")
     evacuation: EvacuationRequest | None = Field(None, description="Evacuate the city's people after the flood, "
                                                  "through its water")
+    allow_estimated_terrain: bool = Field(False, description="Run even where the city's terrain is estimated from "
+                                          "its buildings (no DEM); the share goes into the summary")
 
 
 def job_of(jobs: JobRunner, job_id: str) -> Job:
@@ -97,7 +99,7 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
     if evacuation is not None:
         evacuation_spec(evacuation, None, body.cell_size)
         _require_flood_shelters(city_entry.folder)
-    job = jobs.submit(city, scenario, body.cell_size, evacuation)
+    job = jobs.submit(city, scenario, body.cell_size, evacuation, body.allow_estimated_terrain)
     response.headers["Location"] = f"/api/scenarios/{job.id}"
     return job.public()
 

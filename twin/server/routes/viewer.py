@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from twin import depth_classes
+from twin.server.app_state import AppSettings
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
-from twin.server.settings import Settings
 from twin.server.static import safe_file, serve_file
 
 router = APIRouter(tags=["viewer"])
@@ -28,29 +28,25 @@ class ViewerConfig(BaseModel):
     attribution: str
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 @router.get("/", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"text/html": {}}}})
-def console_page(request: Request) -> Response:
+def console_page(request: Request, settings: AppSettings) -> Response:
     """The operations console page."""
-    return serve_file(request, safe_file(_settings(request).viewer_dir, "index.html"), "no-cache")
+    return serve_file(request, safe_file(settings.viewer_dir, "index.html"), "no-cache")
 
 
 @router.get("/hazard", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"text/html": {}}}})
-def hazard_page(request: Request) -> Response:
+def hazard_page(request: Request, settings: AppSettings) -> Response:
     """The public hazard map (no login, no cookies, nothing from outside)."""
-    return serve_file(request, safe_file(_settings(request).viewer_dir, "hazard.html"), "no-cache")
+    return serve_file(request, safe_file(settings.viewer_dir, "hazard.html"), "no-cache")
 
 
 @router.get("/footfall", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {"text/html": {}}}})
-def footfall_page(request: Request) -> Response:
+def footfall_page(request: Request, settings: AppSettings) -> Response:
     """The area-management footfall dashboard (k-anonymised aggregates; staff sessions see counters)."""
-    return serve_file(request, safe_file(_settings(request).viewer_dir, "footfall.html"), "no-cache")
+    return serve_file(request, safe_file(settings.viewer_dir, "footfall.html"), "no-cache")
 
 
 @router.get("/src/shared/depth-classes.js", response_class=Response, dependencies=[requires(Role.ANONYMOUS)],
@@ -62,23 +58,22 @@ def depth_classes_module() -> Response:
 
 
 @router.get("/src/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
-def viewer_module(path: str, request: Request) -> Response:
+def viewer_module(path: str, request: Request, settings: AppSettings) -> Response:
     """The viewer's own ES modules and styles."""
-    return serve_file(request, safe_file(_settings(request).viewer_dir / "src", path), "no-cache")
+    return serve_file(request, safe_file(settings.viewer_dir / "src", path), "no-cache")
 
 
 @router.get("/cesium/{path:path}", response_class=Response, dependencies=[requires(Role.ANONYMOUS)])
-def cesium_file(path: str, request: Request) -> Response:
+def cesium_file(path: str, request: Request, settings: AppSettings) -> Response:
     """CesiumJS's built files (``viewer/node_modules/cesium/Build/Cesium``)."""
-    root = _settings(request).cesium_dir
+    root = settings.cesium_dir
     if not root.is_dir():
         raise Problem(404, "CesiumJS is not installed: run `npm ci` in viewer/.", "no-cesium")
     return serve_file(request, safe_file(root, path), "public, max-age=86400")
 
 
 @router.get("/api/config", response_model=ViewerConfig, tags=["viewer"], dependencies=[requires(Role.ANONYMOUS)])
-def viewer_config(request: Request) -> ViewerConfig:
+def viewer_config(settings: AppSettings) -> ViewerConfig:
     """What the viewer needs to know: optional imagery and the attribution to show."""
-    settings = _settings(request)
     return ViewerConfig(imagery_url=settings.imagery_url, imagery_credit=settings.imagery_credit,
                         attribution=ATTRIBUTION)
