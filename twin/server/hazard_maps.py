@@ -18,6 +18,7 @@ from typing import TypeVar
 from twin.city.hazard_areas import HazardAreas
 from twin.hazardmap.building_depths import BuildingDepths
 from twin.hazardmap.footprints import Footprints
+from twin.hazardmap.map_layers import map_layers
 from twin.hazardmap.shelter_walk import ShelterWalk
 from twin.hazardmap.simulated_depth import max_depth_picture
 from twin.pictures.lonlat_png import LonLatPicture
@@ -35,8 +36,9 @@ class HazardMaps:
         self._depths: weakref.WeakKeyDictionary[City, BuildingDepths] = weakref.WeakKeyDictionary()
         self._walks: weakref.WeakKeyDictionary[City, ShelterWalk] = weakref.WeakKeyDictionary()
         self._footprints: weakref.WeakKeyDictionary[City, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
+        self._map_layers: weakref.WeakKeyDictionary[City, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
         self._pictures: dict[tuple[str, str], LonLatPicture] = {}  # (city, job id) → max-depth picture
-        self._locks = {name: threading.Lock() for name in ("areas", "depths", "walks", "footprints", "pictures")}
+        self._locks = {name: threading.Lock() for name in ("areas", "depths", "walks", "footprints", "map_layers", "pictures")}
 
     @staticmethod
     def _cached(cache, lock: threading.Lock, key, make: Callable[[], T]) -> T:
@@ -90,6 +92,13 @@ class HazardMaps:
             body = json.dumps(block.as_json(), separators=(",", ":")).encode()
             return body, gzip.compress(body, compresslevel=6)
         return self._cached(self._footprints, self._locks["footprints"], city, make)
+
+    def map_layers(self, city: City) -> tuple[bytes, bytes]:
+        """Roads, water bodies and bridges as GeoJSON (``twin.hazardmap.map_layers``), plain and gzipped."""
+        def make() -> tuple[bytes, bytes]:
+            body = json.dumps(map_layers(city.folder), ensure_ascii=False, separators=(",", ":")).encode()
+            return body, gzip.compress(body, compresslevel=6)
+        return self._cached(self._map_layers, self._locks["map_layers"], city, make)
 
     def simulated_picture(self, city: City, job_id: str, max_depth_tif: Path, wet_m: float) -> LonLatPicture:
         """A finished job's maximum depth as a lon/lat picture."""

@@ -78,6 +78,19 @@ def footprints(city_id: str, request: Request, cities: Cities, maps: HazardMapCa
     return Response(plain, media_type="application/json", headers=headers)
 
 
+@router.get("/{city_id}/map-layers", dependencies=[requires(Role.ANONYMOUS)], response_class=Response,
+            responses={200: {"content": {"application/geo+json": {}}}})
+def map_layers(city_id: str, request: Request, cities: Cities, maps: HazardMapCache) -> Response:
+    """The City's roads, water bodies (each with the name it is shown by and that name's source) and
+    bridges as GeoJSON (simplified lon/lat), with the rivers its hazard layers name; empty for the
+    layers its data lacks (``layers`` lists those it has). See ``twin.hazardmap.map_layers``."""
+    plain, gzipped = maps.map_layers(cities.get(city_id))
+    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(gzipped, media_type="application/geo+json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(plain, media_type="application/geo+json", headers=headers)
+
+
 @router.get("/{city_id}/hazard-at", dependencies=[requires(Role.ANONYMOUS)])
 def hazard_at(
     city_id: str,
