@@ -17,6 +17,13 @@ const MIN_TILE_ZOOM = 2;
 const MAX_TILE_ZOOM = 18;
 const EARTH_CIRCUMFERENCE_M = 40075016.686; // Web Mercator tiles: 256 px span this at zoom 0 on the equator
 const COLOURS = { ground: "#dde3e6", roof: "#f4f5f6", front: "#b9c1c7", side: "#9aa4ab", edge: "rgba(40,50,58,0.35)" };
+// Ground layers (roads, water bodies, bridges): fill and outline of each kind, drawn in this order.
+const GROUND_STYLE = {
+  water: { fill: "#9cc3e4", line: "#5d8fbf" },
+  road: { fill: "#fbfbf8", line: "#b4bcc2" },
+  bridge: { fill: "#e9e4d8", line: "#7d7668" },
+};
+const WATER_LABEL = "#1f4f80";
 
 /** Decode the footprints body: rings in metres about the centre, heights in metres, painter's order. */
 function decode(body) {
@@ -73,6 +80,8 @@ export class FlatMap {
     this.areaAlpha = 0.6;
     this.overlay = null;
     this.background = null;
+    this.ground = [];
+    this.labels = [];
     this.marks = null;
     this.tapHandlers = [];
     this.pending = false;
@@ -157,6 +166,17 @@ export class FlatMap {
     this.request();
   }
 
+  /** The ground people orient by: ``features`` of /api/cities/{id}/map-layers (kind road, water or
+   * bridge; lon/lat polygons), water bodies labelled with their names at their ``label_point``. */
+  setGround(features) {
+    const rings = (geometry) => polygonsOf(geometry).flat().map((ring) => ring.map(([lon, lat]) => this.toMetres(lon, lat)));
+    this.ground = Object.keys(GROUND_STYLE).flatMap((kind) => features
+      .filter((f) => f.properties.kind === kind).map((f) => ({ kind, rings: rings(f.geometry) })));
+    this.labels = features.filter((f) => f.properties.kind === "water" && f.properties.name && f.properties.label_point)
+      .map((f) => ({ text: f.properties.name, at: this.toMetres(...f.properties.label_point) }));
+    this.request();
+  }
+
   /** A picture over [west, south, east, north] (degrees), or null. */
   setOverlay(image, rectangle, alpha = 0.8) {
     this.overlay = image ? { image, rectangle, alpha } : null;
@@ -196,10 +216,48 @@ export class FlatMap {
     ctx.fillStyle = COLOURS.ground;
     ctx.fillRect(0, 0, this.width, this.height);
     this.drawBackground();
+    this.drawGround();
     this.drawAreas();
     this.drawOverlay();
     this.drawBuildings();
+    this.drawLabels();
     this.drawMarks();
+  }
+
+  drawGround() {
+    const { ctx } = this;
+    ctx.lineWidth = 1;
+    for (const { kind, rings } of this.ground) {
+      ctx.beginPath();
+      for (const ring of rings) {
+        ring.forEach(({ x, y }, k) => {
+          const p = this.screen(x, y);
+          if (k === 0) ctx.moveTo(p.x, p.y); else ctx.lineTo(p.x, p.y);
+        });
+        ctx.closePath();
+      }
+      ctx.fillStyle = GROUND_STYLE[kind].fill;
+      ctx.strokeStyle = GROUND_STYLE[kind].line;
+      ctx.fill("evenodd");
+      ctx.stroke();
+    }
+  }
+
+  /** Water bodies' names, haloed so that they read over roofs and hazard colours. */
+  drawLabels() {
+    const { ctx } = this;
+    ctx.font = "italic 600 13px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "rgba(255,255,255,0.9)";
+    ctx.fillStyle = WATER_LABEL;
+    for (const { text, at } of this.labels) {
+      const p = this.screen(at.x, at.y);
+      if (p.x < 0 || p.y < 0 || p.x > this.width || p.y > this.height) continue;
+      ctx.strokeText(text, p.x, p.y);
+      ctx.fillText(text, p.x, p.y);
+    }
   }
 
   drawAreas() {
@@ -405,6 +463,12 @@ export class FlatMap {
       this.zoom(Math.exp(-event.deltaY * 0.002), p.x, p.y);
     }, { passive: false });
   }
+}
+
+/** The polygons (lists of rings) of a GeoJSON Polygon or MultiPolygon; none for other types. */
+export function polygonsOf(geometry) {
+  if (!geometry) return [];
+  return geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
 }
 
 /** The XYZ tile (x, y) holding lon/lat at zoom z (Web Mercator, OSM numbering). */

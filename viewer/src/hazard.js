@@ -7,13 +7,14 @@
 // from outside this server. Sets body[data-hazards-loaded] when the areas are in and
 // body[data-tileset-loaded] once the buildings and areas are drawn; exposes window.hazardMap for tests.
 import { fetchJSON as getJSON, getCity, getConfig, listCities } from "./shared/http.js";
-import { FlatMap } from "./flatmap.js";
+import { FlatMap, polygonsOf } from "./flatmap.js";
 import { applyStrings, initialLanguage, rememberLanguage, strings } from "./i18n.js";
 import { el } from "./shared/dom.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   lang: initialLanguage(), city: null, hazards: [], legend: [], simulation: null, picture: null, answer: null, map: null,
+  rivers: [],
 };
 
 const t = () => strings(state.lang);
@@ -55,11 +56,6 @@ function fillChoices() {
   if (current) select.value = current;
 }
 
-function polygonsOf(geometry) {
-  if (!geometry) return [];
-  return geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
-}
-
 function drawAreas(key) {
   const [layer, scale] = key.split(":");
   const chosen = state.hazards
@@ -67,6 +63,13 @@ function drawAreas(key) {
     .sort((a, b) => a.properties.depth_class - b.properties.depth_class);
   state.map.setAreas(chosen.map((feature) => ({ polygons: polygonsOf(feature.geometry), colour: feature.properties.colour })));
   document.body.dataset.layer = key;
+}
+
+/** The rivers the official river-flood maps are drawn for, under the legend. */
+function renderRivers() {
+  const rivers = state.rivers ?? [];
+  $("rivers").hidden = !rivers.length;
+  $("rivers").textContent = rivers.length ? t().rivers(rivers.map((r) => r.name).join("、")) : "";
 }
 
 function renderLegend() {
@@ -267,6 +270,7 @@ function setLanguage(lang) {
   applyStrings(document, lang);
   fillChoices();
   renderLegend();
+  renderRivers();
   renderAnswer();
   renderSimulationTitle();
 }
@@ -304,9 +308,14 @@ async function start() {
     renderSimulationTitle();
   }).catch((error) => console.error(`simulation: ${error.message}`));
 
-  const [footprints, config] = await Promise.all([getJSON(`${base}/footprints`), getConfig()]);
+  const [footprints, config, ground] = await Promise.all([getJSON(`${base}/footprints`), getConfig(),
+    getJSON(`${base}/map-layers`)]);
   const map = new FlatMap($("map"), footprints);
   state.map = map;
+  map.setGround(ground.features); // roads, rivers and bridges under the areas
+  state.rivers = ground.rivers;
+  renderRivers();
+  document.body.dataset.ground = ground.layers.join(" ");
   if (config.imagery_url) { // an operator's background map (off by default: the page then asks nothing outside)
     map.setBackground(config.imagery_url);
     $("attribution").append(el("span", { id: "imagery-credit", textContent: ` · ${config.imagery_credit}` }));

@@ -26,6 +26,7 @@ const STRINGS = {
     place: "調べた場所",
     official: "公式の浸水想定",
     areaSource: "浸水想定区域図",
+    rivers: (names) => `浸水想定の対象河川: ${names}`,
     noAreas: "浸水想定区域図のデータなし（建物ごとの公式の浸水深で答えます）",
     buildingSource: (b) => (b.basis === "tapped" ? "この建物のPLATEAU属性（公式の浸水深）"
       : `半径${b.radius_m} m以内の建物${b.buildings.length}棟のPLATEAU属性（公式の浸水深）`),
@@ -83,6 +84,7 @@ const STRINGS = {
     place: "Selected place",
     official: "Official flood depth",
     areaSource: "official inundation area map",
+    rivers: (names) => `Rivers of the official flood maps: ${names}`,
     noAreas: "No official area map (answers from each building's official depths)",
     buildingSource: (b) => (b.basis === "tapped" ? "this building's PLATEAU attributes (official depths)"
       : `PLATEAU attributes of ${b.buildings.length} building(s) within ${b.radius_m} m (official depths)`),
