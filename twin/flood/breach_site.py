@@ -114,7 +114,7 @@ def _water(folder: CityFolder) -> gpd.GeoDataFrame:
 
 
 def _matches(name: str | None, wanted: str) -> bool:
-    return bool(name) and (name == wanted or name.endswith(wanted) or wanted.endswith(name))  # type: ignore[union-attr]
+    return name is not None and (name == wanted or name.endswith(wanted) or wanted.endswith(name))
 
 
 def _setback(folder: CityFolder, bank: np.ndarray, normal: np.ndarray) -> float:
