@@ -79,6 +79,14 @@ def test_no_panel_hides_another_or_the_credits_and_nothing_scrolls_sideways(brow
     page.goto(f"{server}/?city={CITY_ID}")
     page.wait_for_function("document.body.dataset.tilesetLoaded === 'true'", polling=250, timeout=150_000)
     page.wait_for_function("window.twinViewer && window.twinViewer.compare", polling=250, timeout=60_000)
+    # the City's roads, river and bridges are drawn; the hazard layers it lacks are switched off with a note
+    page.wait_for_function("(l => l.dataset.ground !== undefined && l.dataset.missing !== undefined)"
+                           "(document.querySelector('#layers'))", polling=250, timeout=60_000)
+    assert page.evaluate("document.querySelector('#layers').dataset.ground") == "road water bridge"
+    assert page.evaluate("document.querySelector('#layers').dataset.missing") == "tnm htd ifld rfld"  # the sample has fld
+    assert page.evaluate("[...document.querySelectorAll('#layers input:disabled')].map(b => b.dataset.layer)") \
+        == ["tnm", "htd", "ifld", "rfld"]
+    assert page.inner_text("#layer-tnm-note") == "この都市のデータにありません · not in this city's data"
     _open_every_panel(page, server)
     page.wait_for_timeout(1000)
     ARTIFACTS.mkdir(exist_ok=True)
