@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import geopandas as gpd
 import httpx
+import numpy as np
 import pytest
+import shapely
 from shapely.ops import polylabel
 
 from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
@@ -155,4 +157,60 @@ def test_buildings_are_drawn_where_their_footprints_are_and_the_zoom_buttons_zoo
     phone.click("#zoom-in")
     phone.wait_for_timeout(300)
     assert phone.evaluate(span, [lon, lat]) == pytest.approx(before * 1.6)  # 111 m of street, 1.6× longer on screen
+    assert phone.errors == []
+
+
+#: The canvas pixel (RGB) under a page position.
+PIXEL = """([x, y]) => { const c = document.getElementById('map'); const box = c.getBoundingClientRect();
+    const r = c.width / box.width; return [...c.getContext('2d').getImageData(Math.round((x - box.left) * r),
+    Math.round((y - box.top) * r), 1, 1).data].slice(0, 3); }"""
+
+
+def _share_drawn(phone, points, rgb: tuple[int, int, int], tolerance: int = 6) -> float:
+    """The share of ``points`` (lon, lat) whose pixel has colour ``rgb`` (each channel within ``tolerance``)."""
+    hits = 0
+    for x, y in points:
+        spot = phone.evaluate("([lon, lat]) => window.hazardMap.pagePosition(lon, lat, 0)", [x, y])
+        hits += all(abs(a - b) <= tolerance for a, b in zip(phone.evaluate(PIXEL, [spot["x"], spot["y"]]), rgb))
+    return hits / len(points)
+
+
+def test_rivers_and_roads_are_drawn_where_the_city_has_them_and_the_rivers_are_named(phone, server):
+    city = converted_sample_city()
+    water = gpd.read_parquet(city / "water.parquet").geometry.iloc[0]
+    roads = gpd.read_parquet(city / "roads.parquet").union_all()
+    hazards = gpd.read_parquet(city / "hazards.parquet")
+    shown_areas = hazards[(hazards["layer"] == "fld") & (hazards["scale"] == "L2")].union_all()
+    footprints = gpd.read_parquet(city / "buildings.parquet").union_all().buffer(4e-4)  # ~40 m: extruded walls
+    assert phone.evaluate("document.body.dataset.ground") == "road water bridge"
+    assert "荒川水系荒川" in phone.inner_text("#rivers") and "荒川水系新河岸川" in phone.inner_text("#rivers")
+
+    def inside(shape, centre, n=7, half=8e-4):
+        grid = [shapely.Point(centre.x + dx, centre.y + dy) for dx in np.linspace(-half, half, n)
+                for dy in np.linspace(-half, half, n)]
+        return [(p.x, p.y) for p in grid if shape.contains(p) and not shown_areas.contains(p)
+                and not footprints.contains(p) and not bridges.contains(p)]
+
+    bridges = gpd.read_parquet(city / "bridges.parquet").union_all().buffer(2e-5)
+    centre = polylabel(max(getattr(water, "geoms", [water]), key=lambda g: g.area), 1e-6)
+    phone.evaluate("([lon, lat]) => window.hazardMap.lookDown(lon, lat, 250)", [centre.x, centre.y])
+    phone.wait_for_timeout(300)
+    river_points = [p for p in inside(water, centre) if shapely.Point(p).distance(water.boundary) > 2e-5]
+    assert len(river_points) >= 5
+    # the water fill #9cc3e4; the river's name (a few letters) may cover a point or two
+    assert _share_drawn(phone, river_points, (0x9C, 0xC3, 0xE4)) >= 0.8
+    # roads: points inside them anywhere in the city, away from buildings, bridges and the shown areas
+    west, south, east, north = roads.bounds
+    grid = [shapely.Point(x, y) for x in np.linspace(west, east, 60) for y in np.linspace(south, north, 60)]
+    candidates = [p for p in grid if roads.contains(p) and p.distance(roads.boundary) > 1.5e-5
+                  and not shown_areas.contains(p) and not footprints.contains(p) and not bridges.contains(p)]
+    assert len(candidates) >= 3, "the sample city has open roads away from its buildings"
+    xy = shapely.get_coordinates(candidates)
+    near = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) < 8e-4
+    first = candidates[int(near.sum(axis=1).argmax())]  # where most of them fit in one view
+    road_points = [(p.x, p.y) for p in candidates if p.distance(first) < 8e-4]
+    assert len(road_points) >= 3
+    phone.evaluate("([lon, lat]) => window.hazardMap.lookDown(lon, lat, 250)", [first.x, first.y])
+    phone.wait_for_timeout(300)
+    assert _share_drawn(phone, road_points, (0xFB, 0xFB, 0xF8)) >= 0.8
     assert phone.errors == []

@@ -63,12 +63,18 @@ def test_clicking_a_building_shows_its_attributes(page, server):
             break
     assert target is not None, "no building's roof centre picks back to that building"
     props, roof = target
-    page.mouse.click(roof["x"], roof["y"])
-    panel = page.locator(f"#panel[data-gml-id='{props['gml_id']}']")
-    panel.wait_for(timeout=15_000)
-    text = panel.inner_text()
-    assert props["gml_id"] in text
-    assert "用途" in text and "Usage" in text and props["usage_label"] in text
+    detail = httpx.get(f"{server}/api/cities/{CITY_ID}/buildings/{props['gml_id']}").json()
+    usage = detail["value_names"]["usage"][props["usage_code"]]
+    for lang, field in (("ja", "用途"), ("en", "Usage")):  # the user's language (remembered, else the browser's)
+        page.evaluate("lang => localStorage.setItem('machi-twin.lang', lang)", lang)
+        page.mouse.click(roof["x"], roof["y"])
+        panel = page.locator(f"#panel[data-gml-id='{props['gml_id']}'][lang={lang}]")
+        panel.wait_for(timeout=15_000)
+        text = panel.inner_text()
+        assert props["gml_id"] in text
+        assert field in text and f"{usage[lang]} ({props['usage_code']})" in text  # the code decoded, in that language
+        page.eval_on_selector("#panel button", "b => b.click()")
+    page.evaluate("localStorage.removeItem('machi-twin.lang')")
 
 
 def test_flood_colouring_uses_the_mlit_colours_and_the_page_is_not_blank(page):

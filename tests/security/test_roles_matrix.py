@@ -33,6 +33,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/cities/{city_id}/buildings"): ANYONE,
     ("GET", "/api/cities/{city_id}/buildings/{gml_id}"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazards"): ANYONE,
+    ("GET", "/api/cities/{city_id}/hazard-layers"): ANYONE,
+    ("GET", "/api/cities/{city_id}/map-layers"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazard-at"): ANYONE,
     ("GET", "/api/cities/{city_id}/footprints"): ANYONE,
     ("GET", "/api/imports"): ADMIN,

@@ -44,3 +44,18 @@ def _twin(*args: str) -> None:
     done = subprocess.run([TWIN, *args], capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"twin {' '.join(args)} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+@functools.cache
+def converted_real_city(sample: str) -> Path:
+    """A real PLATEAU sample (``tests.conftest.plateau_sample``, skipped where absent) converted into
+    ``ROOT/cities/<short name>`` (cached for the process, removed at exit)."""
+    from tests.conftest import plateau_sample
+    from twin.convert.pipeline import convert
+
+    source = plateau_sample(sample)
+    root = Path(tempfile.mkdtemp(prefix="machi-twin-real-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    out = root / "cities" / source.name.split("_")[1].split("-")[0]
+    convert(source, out)
+    return out

@@ -23,6 +23,7 @@ This module is the only code that knows these names: writers take them from ``FI
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ import rasterio
 from pyproj import CRS
 
 from twin.errors import TwinInputError
-from twin.files.atomic import write_json
+from twin.files.atomic import write_json, write_with
 from twin.files.rasters import Grid, read_grid
 
 MANIFEST = "city.json"
@@ -146,6 +147,15 @@ class CityFolder:
         if path is None or not path.is_file():
             raise TwinInputError(f"{self.path}: the City has no {_WHAT[key]} ({FILES[key]}); "
                                  "convert it again with twin convert")
+        return path
+
+    def write_part(self, key: str, write: Callable[[Path], object]) -> Path:
+        """Write (or replace) one part with ``write(tmp)``, atomically, and name it in the manifest."""
+        path = self.path / FILES[key]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_with(path, write)
+        self.manifest = {**self.manifest, "files": {**(self.manifest.get("files") or {}), key: FILES[key]}}
+        write_manifest(self.path, self.manifest)
         return path
 
     def terrain(self) -> Grid:

@@ -27,6 +27,7 @@ import pandas as pd
 import rasterio
 
 from twin.city.layout import FILES, TERRAIN_SOURCES, CityFolder, files_entry, write_manifest
+from twin.city.shelters import shelters_geojson
 from twin.convert.city_build import (
     TABLE_FILES,
     CityParts,
@@ -46,7 +47,6 @@ from twin.convert.grid_frame import Frame
 from twin.convert.inputs import Input, check_overlap, classify, of_kind
 from twin.convert.pipeline import ConvertOptions, Plan, convert, plan_conversion, replace_city
 from twin.convert.runners import Runner, run_inline
-from twin.convert.shelter_lists import shelters_geojson
 from twin.convert.terrain import CODES, TerrainGrid, build_terrain
 from twin.errors import TwinInputError
 from twin.files.atomic import staging_folder

@@ -29,6 +29,7 @@ from citygml.model import Code, Feature, Geometry, Surface
 from citygml.model import Polygon as GmlPolygon
 from twin import __version__
 from twin.city.layout import FILES, TABLE_ROW_GROUP, files_entry, write_manifest
+from twin.city.shelters import shelters_geojson
 from twin.convert.dem_rasters import MeasuredLayer, gsi_layer, raster_layer
 from twin.convert.file_tasks import GROUND_POINTS_FILE, TABLES, TIN_FILE, FileResult
 from twin.convert.grid_frame import (
@@ -43,7 +44,6 @@ from twin.convert.grid_frame import (
 from twin.convert.grid_layers import write_masks, write_roughness
 from twin.convert.inputs import of_kind
 from twin.convert.runners import Runner, run_inline
-from twin.convert.shelter_lists import shelters_geojson
 from twin.convert.terrain import TerrainGrid, build_terrain, tin_layer
 from twin.errors import TwinInputError
 from twin.files.atomic import write_atomic, write_with

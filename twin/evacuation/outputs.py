@@ -68,19 +68,25 @@ class CityOutputs:
         return pd.DataFrame({"t_s": times, "arrived": arrived.round(2), "stranded": stranded.round(2),
                              "evacuating": (total - arrived - stranded).round(2)})
 
+    def arrived_at(self) -> np.ndarray:
+        """Per agent: index of the shelter it reached, -1 when it reached none."""
+        index = {s: k for k, s in enumerate(self.shelters["shelter_id"].astype(str))}
+        reached = np.array([index.get(str(e), -1) for e in self.result.exit_id], dtype=np.int64)
+        return np.where(np.isfinite(self.result.arrival_s), reached, -1)
+
     def shelter_table(self) -> pd.DataFrame:
-        r = self.result
         ids = self.shelters["shelter_id"].astype(str).to_numpy()
-        index = {s: k for k, s in enumerate(ids)}
-        arrived = np.isfinite(r.arrival_s)
-        which = np.array([index.get(str(e), -1) for e in r.exit_id[arrived]], dtype=np.int64)
-        arrivals = np.bincount(which[which >= 0], weights=self.weight[arrived][which >= 0], minlength=len(ids))
+        reached = self.arrived_at()
+        moved_on = (reached >= 0) & self.result.redirected  # sent on by a shelter that filled (the engine's count)
+        arrivals = np.bincount(reached[reached >= 0], weights=self.weight[reached >= 0], minlength=len(ids))
+        redirected_in = np.bincount(reached[moved_on], weights=self.weight[moved_on], minlength=len(ids))
         demand = np.bincount(self.catchment, weights=self.weight, minlength=len(ids))
         capacity = self.shelters["capacity"].to_numpy(float)
         overflow = np.where(np.isfinite(capacity), np.maximum(demand - capacity, 0.0), 0.0)
         return pd.DataFrame({"shelter_id": ids, "name": self.shelters["name"].to_numpy(),
                              "lon": self.shelters["lon"].to_numpy(), "lat": self.shelters["lat"].to_numpy(),
-                             "capacity": capacity, "arrivals": arrivals.round(2), "overflow": overflow.round(2)})
+                             "capacity": capacity, "arrivals": arrivals.round(2), "overflow": overflow.round(2),
+                             "redirected_in": redirected_in.round(2)})
 
     def stranded_table(self, agents: pd.DataFrame) -> pd.DataFrame:
         s = agents[agents["stranded_s"].notna()]
@@ -98,11 +104,15 @@ class CityOutputs:
         r = self.result
         arrived, stranded = np.isfinite(r.arrival_s), np.isfinite(r.stranded_s)
         by_profile = pd.Series(self.weight).groupby(self.agents["profile"].to_numpy()).sum()
+        # left without a shelter: neither arrived nor stranded, and heading nowhere at the end (every
+        # shelter they could reach was full)
+        no_place = ~arrived & ~stranded & (r.exit_id == "")
         return {"people": round(float(self.people.sum()), 1),
                 "people_represented": round(float(self.weight.sum()), 1),
                 "people_arrived": round(float(self.weight[arrived].sum()), 1),
                 "people_stranded": round(float(self.weight[stranded].sum()), 1),
                 "people_redirected": round(float(self.weight[r.redirected].sum()), 1),
+                "people_without_shelter_place": round(float(self.weight[no_place].sum()), 1),
                 "people_by_profile": {k: round(float(v), 1) for k, v in by_profile.items()},
                 "shelters": len(self.shelters),
                 "vertical_shelters": int((self.shelters["kind"] == "vertical").sum())}

@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from sim.evacuation.navigation import exit_fields
 from twin.city.grids import CityGrids
+from twin.city.walkable import streets
 from twin.errors import TwinInputError
 
 
@@ -73,13 +74,13 @@ def inside(way: Walkway, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def snap_exits(way: Walkway, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cells people can reach (connected to a shelter) and each shelter's cell, moved to the
-    nearest open cell when its point lies in a building."""
+    """Cells people can reach (connected to a shelter) and each shelter's cell: the nearest street
+    cell (``twin.city.walkable``: not a pocket between buildings) when its point is not on one."""
     open_ = ~way.walls
     if not open_.any():
         raise TwinInputError(f"{way.city.folder}: no walkable cell near the buildings")
     r, c = way.cell_of(x, y)
-    _, (near_r, near_c) = ndimage.distance_transform_edt(way.walls, return_indices=True)
+    _, (near_r, near_c) = ndimage.distance_transform_edt(~streets(way.walls, way.cell), return_indices=True)
     r, c = near_r[r, c], near_c[r, c]
     labels, _ = ndimage.label(open_)
     reach = np.isin(labels, labels[r, c]) & open_

@@ -79,6 +79,9 @@ class JobBoard(Generic[J]):
         self._jobs: dict[str, J] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        # One writer of state files at a time: a cancel (a request thread) and the worker's progress
+        # both write job.json through the same temporary name, and the second rename found it gone.
+        self._writing = threading.Lock()
         self._queue: SimpleQueue[tuple[J, Work]] = SimpleQueue()
         self._recover(saved, load, on_interrupted)
         for k in range(workers):
@@ -107,8 +110,9 @@ class JobBoard(Generic[J]):
 
     def save(self, job: J) -> None:
         path = self._state_file(job.id)
-        if path.parent.is_dir():
-            write_json(path, asdict(job))  # type: ignore[call-overload]
+        with self._writing:
+            if path.parent.is_dir():
+                write_json(path, asdict(job))  # type: ignore[call-overload]
 
     def submit(self, job: J, work: Callable[[J, threading.Event], None]) -> J:
         """Record ``job`` as queued and run ``work(job, cancel_event)`` on a worker."""

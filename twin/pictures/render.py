@@ -2,18 +2,27 @@
 
 Buildings are their buildings.parquet footprints extruded from the ground height to the
 measured height (a default where unknown), in the City's local plane-rectangular CRS.
+
+A flood is painted onto the terrain as a texture at the flood grid's own resolution (MLIT colours
+where the water reaches the wet depth, the terrain's colour elsewhere), not drawn as a second
+surface a few decimetres above it: shallow water over a terrain mesh coarsened for drawing lay
+under the mesh's triangles (and within the depth buffer's resolution of them at city scale), so an
+oblique view showed about a fifth of a flooded area.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import geopandas as gpd
 import mapbox_earcut
 import numpy as np
 import rasterio
 import shapely
+from rasterio.enums import Resampling
 
 from twin import depth_classes
 from twin.city.heights import drawn_heights
@@ -28,6 +37,9 @@ USAGE_COLOURS = {  # Building_usage codes, grouped: offices, commerce, homes, pu
 }
 COLOUR_MODES = ("usage", "height", "flood")
 MAX_TERRAIN_CELLS = 400_000
+#: Largest side of a flood texture, pixels (beyond it the flood is sampled more coarsely).
+MAX_TEXTURE_SIDE = 8192
+TERRAIN_COLOURS: Final = "bone"
 
 
 @dataclass(frozen=True)
@@ -36,24 +48,42 @@ class RenderOptions:
     camera: str = "oblique"  # or "top"
     size: tuple[int, int] = (1600, 1000)
     flood_result: Path | None = None
+    wet_depth_m: float = depth_classes.WET_DEPTH_M  # the flood's own (``JobFiles.wet_depth``)
 
 
 def render_city(city: Path, out: Path, options: RenderOptions = RenderOptions()) -> Path:
     """Write a PNG of the City folder ``city``."""
+    plotter = city_plotter(city, options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plotter.screenshot(str(out))
+    plotter.close()
+    return out
+
+
+def city_plotter(city: Path, options: RenderOptions = RenderOptions()):
+    """The offscreen pyvista plotter of the City folder ``city``, its scene set up (the caller
+    screenshots and closes it)."""
     import pyvista as pv
 
     folder = CityFolder.open(city)
     if options.colour_by not in COLOUR_MODES:
         raise TwinInputError(f"--colour-by {options.colour_by!r}: choose one of {', '.join(COLOUR_MODES)}")
     pv.OFF_SCREEN = True
+    if not os.environ.get("DISPLAY"):
+        # VTK's default window tries an X server first and logs "bad X server connection" on every
+        # picture of a server without one; its EGL window renders offscreen without (libEGL).
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     plotter = pv.Plotter(off_screen=True, window_size=list(options.size))
     plotter.set_background("#F4F6F8", top="#C9D6E3")  # type: ignore[arg-type]  # pyvista's stubs miss ``top``
     terrain, z_range = _terrain(pv, folder.require("terrain"))
     low, high = z_range
-    plotter.add_mesh(terrain, scalars="height", cmap="bone", clim=(low - 1.5 * (high - low), high),
-                     show_scalar_bar=False, smooth_shading=True, ambient=0.25)
-    if options.flood_result is not None:
-        _add_flood(pv, plotter, options.flood_result, terrain)
+    clim = (low - 1.5 * (high - low), high)
+    if options.flood_result is None:
+        plotter.add_mesh(terrain, scalars="height", cmap=TERRAIN_COLOURS, clim=clim,
+                         show_scalar_bar=False, smooth_shading=True, ambient=0.25)
+    else:
+        texture = _flood_texture(pv, terrain, folder.require("terrain"), options, clim)
+        plotter.add_mesh(terrain, texture=texture, smooth_shading=True, ambient=0.25)
     buildings = folder.buildings(folder.local_crs)
     mesh, colours = _buildings(pv, buildings, options.colour_by)
     plotter.add_mesh(mesh, scalars=colours, rgb=True, ambient=0.3, diffuse=0.8)
@@ -63,10 +93,7 @@ def render_city(city: Path, out: Path, options: RenderOptions = RenderOptions())
     plotter.add_text("Source: MLIT Japan, Project PLATEAU / machi-twin", position="lower_right",
                      font_size=8, color="#555555")
     _camera(plotter, terrain, options.camera)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(out))
-    plotter.close()
-    return out
+    return plotter
 
 
 def _terrain(pv, path: Path):
@@ -83,33 +110,42 @@ def _terrain(pv, path: Path):
     return grid.extract_surface(algorithm="dataset_surface"), (float(finite.min()), float(finite.max()) + 1.0)
 
 
-def _add_flood(pv, plotter, result: Path, terrain) -> None:
+def _flood_texture(pv, terrain, terrain_tif: Path, options: RenderOptions, clim: tuple[float, float]):
+    """The terrain's colours with the flood's maximum depth painted in MLIT colours where wet, as a
+    texture over the terrain mesh (texture coordinates set on ``terrain``)."""
+    import matplotlib
+
+    result = options.flood_result
+    assert result is not None
     path = result / "max_depth.tif" if result.is_dir() else result
     if not path.is_file():
         raise TwinInputError(f"{result}: no max_depth.tif (a folder written by twin flood run)")
     with rasterio.open(path) as src:
         depth = src.read(1, masked=True).filled(0).astype(float)
-        t = src.transform
-        xs = t.c + t.a * (np.arange(src.width) + 0.5)
-        ys = t.f + t.e * (np.arange(src.height) + 0.5)
-    x, y = np.meshgrid(xs, ys)
-    ground = _sample_height(terrain, x, y)
-    grid = pv.StructuredGrid(x, y, ground + depth)
-    grid["depth"] = depth.ravel(order="F")
-    wet = grid.threshold(depth_classes.WET_DEPTH_M - depth_classes.WET_TOLERANCE_M, scalars="depth")
-    if wet.n_points:
-        colours = np.array([_rgb(_depth_colour(d)) for d in wet["depth"]])
-        plotter.add_mesh(wet, scalars=colours, rgb=True, opacity=0.8)
-
-
-def _sample_height(terrain, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        flood = src.transform
+    xmin, xmax, ymin, ymax, _, _ = terrain.bounds
+    pixel = max(abs(flood.a), (xmax - xmin) / MAX_TEXTURE_SIDE, (ymax - ymin) / MAX_TEXTURE_SIDE)
+    width, height = max(1, round((xmax - xmin) / pixel)), max(1, round((ymax - ymin) / pixel))
+    # image row 0 is the north edge (pyvista turns it to VTK's t = 1); each pixel takes the flood
+    # cell under its centre
+    x = xmin + (np.arange(width) + 0.5) * (xmax - xmin) / width
+    y = ymax - (np.arange(height) + 0.5) * (ymax - ymin) / height
+    cols = np.floor((x - flood.c) / flood.a).astype(int)
+    rows = np.floor((y - flood.f) / flood.e).astype(int)
+    inside = (rows[:, None] >= 0) & (rows[:, None] < depth.shape[0]) & (cols >= 0) & (cols < depth.shape[1])
+    water = np.where(inside, depth[np.clip(rows, 0, depth.shape[0] - 1)][:, np.clip(cols, 0, depth.shape[1] - 1)], 0)
+    with rasterio.open(terrain_tif) as src:
+        ground = src.read(1, out_shape=(height, width), resampling=Resampling.average)
+    ground = np.nan_to_num(ground.astype(float), nan=clim[0])
+    shade = matplotlib.colormaps[TERRAIN_COLOURS]((ground - clim[0]) / (clim[1] - clim[0]))[..., :3]
+    rgb = (shade * 255).astype(np.uint8)
+    ranks = depth_classes.rank_of_depth(water, options.wet_depth_m)
+    palette = np.array([[0, 0, 0], *(_rgb(c.colour) for c in depth_classes.CLASSES)], dtype=np.uint8)
+    rgb[ranks > 0] = palette[ranks[ranks > 0]]
     points = terrain.points
-    order = np.lexsort((points[:, 0], points[:, 1]))
-    xs, ys = np.unique(points[:, 0]), np.unique(points[:, 1])
-    z = points[order, 2].reshape(len(ys), len(xs))
-    col = np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 1)
-    row = np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 1)
-    return z[row, col]
+    terrain.active_texture_coordinates = np.column_stack([(points[:, 0] - xmin) / (xmax - xmin),
+                                                          (points[:, 1] - ymin) / (ymax - ymin)])
+    return pv.Texture(rgb)
 
 
 def _buildings(pv, buildings: gpd.GeoDataFrame, colour_by: str):

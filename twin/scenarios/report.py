@@ -32,8 +32,10 @@ def report_map(city_folder: Path, job_folder: Path) -> Path:
         if not out.is_file():
             out.parent.mkdir(parents=True, exist_ok=True)
             with replacing(out) as tmp:
-                render_city(city_folder, tmp, RenderOptions(colour_by="flood", camera="oblique", size=MAP_SIZE,
-                                                            flood_result=files.result))
+                # from above: every wet cell of the flood shows, none behind a building or a hill
+                render_city(city_folder, tmp, RenderOptions(colour_by="flood", camera="top", size=MAP_SIZE,
+                                                            flood_result=files.result,
+                                                            wet_depth_m=files.wet_depth()))
     return out
 
 

@@ -64,7 +64,10 @@ class EventFeed:
             return found
         self._listeners += 1
         try:
-            await asyncio.wait_for(asyncio.shield(self._arrived.wait()), wait)
+            # Not shielded: a shielded wait left one pending task per timed-out poll on an Event that
+            # is never set once the feed restarts, and each was logged "Task was destroyed but it is
+            # pending!" when that Event was dropped (hundreds of lines in minutes of use).
+            await asyncio.wait_for(self._arrived.wait(), wait)
         except TimeoutError:
             return []
         finally:

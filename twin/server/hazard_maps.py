@@ -1,5 +1,5 @@
-"""What the public hazard map serves, built once per city and kept: hazard areas, the shelter
-walking field, the footprint block and the pictures of simulated floods.
+"""What the public hazard map serves, built once per city and kept: hazard areas, the buildings'
+official depths, the shelter walking field, the footprint block and the pictures of simulated floods.
 
 Entries are keyed by the ``City`` object; a changed manifest makes a new ``City`` (see
 ``CityRegistry``), so the old city's entries go with it.
@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from twin.city.hazard_areas import HazardAreas
+from twin.hazardmap.building_depths import BuildingDepths
 from twin.hazardmap.footprints import Footprints
+from twin.hazardmap.map_layers import map_layers
 from twin.hazardmap.shelter_walk import ShelterWalk
 from twin.hazardmap.simulated_depth import max_depth_picture
 from twin.pictures.lonlat_png import LonLatPicture
@@ -31,10 +33,12 @@ class HazardMaps:
 
     def __init__(self) -> None:
         self._areas: weakref.WeakKeyDictionary[City, HazardAreas] = weakref.WeakKeyDictionary()
+        self._depths: weakref.WeakKeyDictionary[City, BuildingDepths] = weakref.WeakKeyDictionary()
         self._walks: weakref.WeakKeyDictionary[City, ShelterWalk] = weakref.WeakKeyDictionary()
         self._footprints: weakref.WeakKeyDictionary[City, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
+        self._map_layers: weakref.WeakKeyDictionary[City, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
         self._pictures: dict[tuple[str, str], LonLatPicture] = {}  # (city, job id) → max-depth picture
-        self._locks = {name: threading.Lock() for name in ("areas", "walks", "footprints", "pictures")}
+        self._locks = {name: threading.Lock() for name in ("areas", "depths", "walks", "footprints", "map_layers", "pictures")}
 
     @staticmethod
     def _cached(cache, lock: threading.Lock, key, make: Callable[[], T]) -> T:
@@ -52,6 +56,11 @@ class HazardMaps:
             return HazardAreas.from_parquet(city.folder.require("hazards"))
         return self._cached(self._areas, self._locks["areas"], city, make)
 
+    def building_depths(self, city: City) -> BuildingDepths:
+        """The city's building footprints with their official flood-risk attributes, indexed."""
+        return self._cached(self._depths, self._locks["depths"], city,
+                            lambda: BuildingDepths.of_table(city.buildings().frame, city.folder.local_crs))
+
     def walk(self, city: City) -> ShelterWalk:
         """The city's travel-distance field from its flood shelters (about 1 s per 2 M cells, once)."""
         def make() -> ShelterWalk:
@@ -62,13 +71,16 @@ class HazardMaps:
         return self._cached(self._walks, self._locks["walks"], city, make)
 
     def warm(self, city: City) -> None:
-        """Start computing the walking field in the background so the first tap answers at once."""
+        """Start computing the walking field and the building index in the background so that the
+        first tap answers at once."""
         if city not in self._walks and city.folder.has("masks"):
             threading.Thread(target=self._quietly, args=(city,), daemon=True, name="twin-walk").start()
 
     def _quietly(self, city: City) -> None:
         try:
             self.walk(city)
+            if city.folder.has("buildings"):
+                self.building_depths(city)
         except Problem:
             pass  # reported to whoever asks for it in a request
 
@@ -80,6 +92,13 @@ class HazardMaps:
             body = json.dumps(block.as_json(), separators=(",", ":")).encode()
             return body, gzip.compress(body, compresslevel=6)
         return self._cached(self._footprints, self._locks["footprints"], city, make)
+
+    def map_layers(self, city: City) -> tuple[bytes, bytes]:
+        """Roads, water bodies and bridges as GeoJSON (``twin.hazardmap.map_layers``), plain and gzipped."""
+        def make() -> tuple[bytes, bytes]:
+            body = json.dumps(map_layers(city.folder), ensure_ascii=False, separators=(",", ":")).encode()
+            return body, gzip.compress(body, compresslevel=6)
+        return self._cached(self._map_layers, self._locks["map_layers"], city, make)
 
     def simulated_picture(self, city: City, job_id: str, max_depth_tif: Path, wet_m: float) -> LonLatPicture:
         """A finished job's maximum depth as a lon/lat picture."""

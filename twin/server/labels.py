@@ -55,3 +55,31 @@ LABELS: dict[str, tuple[str, str]] = {
 def labels_for(names: list[str]) -> dict[str, dict[str, str]]:
     """``{name: {"ja", "en"}}`` for the names that have labels."""
     return {n: {"ja": LABELS[n][0], "en": LABELS[n][1]} for n in names if n in LABELS}
+
+
+#: Display names of coded values in Japanese and English, by the field or attribute they belong to:
+#: PLATEAU's Building_usage and Building_class code lists (i-UR 2.0–3.x; the code list gives only the
+#: Japanese, REFERENCES.md "PLATEAU CityGML"), and the flood-risk kinds and scales of buildings.parquet.
+VALUE_NAMES: dict[str, dict[str, tuple[str, str]]] = {
+    "usage": {"401": ("業務施設", "Offices"), "402": ("商業施設", "Commerce"), "403": ("宿泊施設", "Accommodation"),
+              "404": ("商業系複合施設", "Mixed commercial"), "411": ("住宅", "Houses"), "412": ("共同住宅", "Apartments"),
+              "413": ("店舗等併用住宅", "Houses with shops"), "414": ("店舗等併用共同住宅", "Apartments with shops"),
+              "415": ("作業所併用住宅", "Houses with workshops"), "421": ("官公庁施設", "Government offices"),
+              "422": ("文教厚生施設", "Education and welfare"), "431": ("運輸倉庫施設", "Transport and storage"),
+              "441": ("工場", "Factories"), "461": ("その他", "Other")},
+    "class": {"3000": ("分類しない建物", "Not classified"), "3001": ("普通建物", "Ordinary (not fire-resistant)"),
+              "3002": ("堅ろう建物", "Fire-resistant"), "3003": ("普通無壁舎", "Ordinary, without walls"),
+              "3004": ("堅ろう無壁舎", "Fire-resistant, without walls"), "9999": ("不明", "Unknown")},
+    "kind": {"river": ("洪水（河川）", "River flood"), "tsunami": ("津波", "Tsunami"), "high_tide": ("高潮", "Storm surge"),
+             "inland": ("内水", "Inland flood"), "reservoir": ("ため池", "Reservoir flood"),
+             "landslide": ("土砂災害", "Landslide")},
+    "scale": {"L1": ("計画規模 (L1)", "Planned scale (L1)"), "L2": ("想定最大規模 (L2)", "Maximum assumed (L2)")},
+}
+#: Fields whose value is named by another field's code: usage_label by usage_code, class_label by class_code.
+NAMED_BY = {"usage_label": ("usage", "usage_code"), "class_label": ("class", "class_code")}
+
+
+def value_names() -> dict[str, dict[str, dict[str, str]]]:
+    """``VALUE_NAMES`` as ``{field: {value: {"ja", "en"}}}`` for clients."""
+    return {field: {value: {"ja": ja, "en": en} for value, (ja, en) in names.items()}
+            for field, names in VALUE_NAMES.items()}

@@ -1,6 +1,7 @@
 // A 2.5D city map on a plain canvas (no WebGL): building footprints extruded obliquely, as seen from
-// the south at 50° below the horizon, over flat layers (hazard areas, a picture on a lon/lat rectangle)
-// and marks. Buildings come from /api/cities/{id}/footprints (twin/hazardmap/footprints.py). Drag to pan, wheel or
+// the south at 50° below the horizon, over flat layers (an optional background of XYZ map tiles, hazard
+// areas, a picture on a lon/lat rectangle) and marks. Buildings come from /api/cities/{id}/footprints
+// (twin/hazardmap/footprints.py). Drag to pan, wheel or
 // pinch to zoom, tap to ask; draws on change only.
 
 const PITCH = (50 * Math.PI) / 180;
@@ -10,7 +11,19 @@ const TAP_PX = 6;
 const ZOOM_STEP = 1.6;
 const MIN_PX_PER_M = 0.02;
 const MAX_PX_PER_M = 8;
+// Background tiles: at most this many per frame, zoom levels within these bounds.
+const MAX_TILES = 80;
+const MIN_TILE_ZOOM = 2;
+const MAX_TILE_ZOOM = 18;
+const EARTH_CIRCUMFERENCE_M = 40075016.686; // Web Mercator tiles: 256 px span this at zoom 0 on the equator
 const COLOURS = { ground: "#dde3e6", roof: "#f4f5f6", front: "#b9c1c7", side: "#9aa4ab", edge: "rgba(40,50,58,0.35)" };
+// Ground layers (roads, water bodies, bridges): fill and outline of each kind, drawn in this order.
+const GROUND_STYLE = {
+  water: { fill: "#9cc3e4", line: "#5d8fbf" },
+  road: { fill: "#fbfbf8", line: "#b4bcc2" },
+  bridge: { fill: "#e9e4d8", line: "#7d7668" },
+};
+const WATER_LABEL = "#1f4f80";
 
 /** Decode the footprints body: rings in metres about the centre, heights in metres, painter's order. */
 function decode(body) {
@@ -66,6 +79,9 @@ export class FlatMap {
     this.areas = [];
     this.areaAlpha = 0.6;
     this.overlay = null;
+    this.background = null;
+    this.ground = [];
+    this.labels = [];
     this.marks = null;
     this.tapHandlers = [];
     this.pending = false;
@@ -150,9 +166,27 @@ export class FlatMap {
     this.request();
   }
 
+  /** The ground people orient by: ``features`` of /api/cities/{id}/map-layers (kind road, water or
+   * bridge; lon/lat polygons), water bodies labelled with their names at their ``label_point``. */
+  setGround(features) {
+    const rings = (geometry) => polygonsOf(geometry).flat().map((ring) => ring.map(([lon, lat]) => this.toMetres(lon, lat)));
+    this.ground = Object.keys(GROUND_STYLE).flatMap((kind) => features
+      .filter((f) => f.properties.kind === kind).map((f) => ({ kind, rings: rings(f.geometry) })));
+    this.labels = features.filter((f) => f.properties.kind === "water" && f.properties.name && f.properties.label_point)
+      .map((f) => ({ text: f.properties.name, at: this.toMetres(...f.properties.label_point) }));
+    this.request();
+  }
+
   /** A picture over [west, south, east, north] (degrees), or null. */
   setOverlay(image, rectangle, alpha = 0.8) {
     this.overlay = image ? { image, rectangle, alpha } : null;
+    this.request();
+  }
+
+  /** A background of XYZ tiles (``url`` with {z}, {x}, {y}, e.g. GSI 地理院タイル), or null for none. The tile
+   * server must allow cross-origin reads (CORS), as a WebGL map needs too. */
+  setBackground(url, maxZoom = MAX_TILE_ZOOM) {
+    this.background = url ? { url, maxZoom, tiles: new Map() } : null;
     this.request();
   }
 
@@ -181,10 +215,49 @@ export class FlatMap {
     ctx.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
     ctx.fillStyle = COLOURS.ground;
     ctx.fillRect(0, 0, this.width, this.height);
+    this.drawBackground();
+    this.drawGround();
     this.drawAreas();
     this.drawOverlay();
     this.drawBuildings();
+    this.drawLabels();
     this.drawMarks();
+  }
+
+  drawGround() {
+    const { ctx } = this;
+    ctx.lineWidth = 1;
+    for (const { kind, rings } of this.ground) {
+      ctx.beginPath();
+      for (const ring of rings) {
+        ring.forEach(({ x, y }, k) => {
+          const p = this.screen(x, y);
+          if (k === 0) ctx.moveTo(p.x, p.y); else ctx.lineTo(p.x, p.y);
+        });
+        ctx.closePath();
+      }
+      ctx.fillStyle = GROUND_STYLE[kind].fill;
+      ctx.strokeStyle = GROUND_STYLE[kind].line;
+      ctx.fill("evenodd");
+      ctx.stroke();
+    }
+  }
+
+  /** Water bodies' names, haloed so that they read over roofs and hazard colours. */
+  drawLabels() {
+    const { ctx } = this;
+    ctx.font = "italic 600 13px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "rgba(255,255,255,0.9)";
+    ctx.fillStyle = WATER_LABEL;
+    for (const { text, at } of this.labels) {
+      const p = this.screen(at.x, at.y);
+      if (p.x < 0 || p.y < 0 || p.x > this.width || p.y > this.height) continue;
+      ctx.strokeText(text, p.x, p.y);
+      ctx.fillText(text, p.x, p.y);
+    }
   }
 
   drawAreas() {
@@ -203,6 +276,44 @@ export class FlatMap {
       ctx.fill("evenodd");
     }
     ctx.globalAlpha = 1;
+  }
+
+  /** The background tiles that cover the view, at the zoom whose pixels are closest to the screen's. */
+  drawBackground() {
+    const bg = this.background;
+    if (!bg) return;
+    const lat0 = this.centre[1];
+    const metresPerPixelAtZoom0 = (EARTH_CIRCUMFERENCE_M * Math.cos((lat0 * Math.PI) / 180)) / 256;
+    const z = clamp(Math.round(Math.log2(metresPerPixelAtZoom0 * this.view.scale)), MIN_TILE_ZOOM, bg.maxZoom);
+    const nw = this.unproject(0, 0);
+    const se = this.unproject(this.width, this.height);
+    const [x0, y0] = tileOf(nw.lon, nw.lat, z);
+    const [x1, y1] = tileOf(se.lon, se.lat, z);
+    if ((x1 - x0 + 1) * (y1 - y0 + 1) > MAX_TILES) return;
+    for (let x = x0; x <= x1; x++) {
+      for (let y = y0; y <= y1; y++) {
+        const tile = this.tile(z, x, y);
+        if (!tile.complete || !tile.naturalWidth) continue;
+        const a = this.project(tileLon(x, z), tileLat(y, z));
+        const b = this.project(tileLon(x + 1, z), tileLat(y + 1, z));
+        this.ctx.drawImage(tile, a.x, a.y, b.x - a.x, b.y - a.y);
+      }
+    }
+  }
+
+  tile(z, x, y) {
+    const key = `${z}/${x}/${y}`;
+    const { tiles, url } = this.background;
+    let image = tiles.get(key);
+    if (!image) {
+      image = new Image();
+      image.crossOrigin = "anonymous";
+      image.decoding = "async";
+      image.addEventListener("load", () => this.request());
+      image.src = url.replace("{z}", z).replace("{x}", x).replace("{y}", y);
+      tiles.set(key, image);
+    }
+    return image;
   }
 
   drawOverlay() {
@@ -353,6 +464,24 @@ export class FlatMap {
     }, { passive: false });
   }
 }
+
+/** The polygons (lists of rings) of a GeoJSON Polygon or MultiPolygon; none for other types. */
+export function polygonsOf(geometry) {
+  if (!geometry) return [];
+  return geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
+}
+
+/** The XYZ tile (x, y) holding lon/lat at zoom z (Web Mercator, OSM numbering). */
+function tileOf(lon, lat, z) {
+  const n = 2 ** z;
+  const phi = (clamp(lat, -85.0511, 85.0511) * Math.PI) / 180;
+  const x = Math.floor(((lon + 180) / 360) * n);
+  const y = Math.floor(((1 - Math.log(Math.tan(phi) + 1 / Math.cos(phi)) / Math.PI) / 2) * n);
+  return [clamp(x, 0, n - 1), clamp(y, 0, n - 1)];
+}
+
+const tileLon = (x, z) => (x / 2 ** z) * 360 - 180;
+const tileLat = (y, z) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / 2 ** z))) * 180) / Math.PI;
 
 function spread(pointers) {
   if (pointers.size !== 2) return 0;

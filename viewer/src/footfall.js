@@ -21,7 +21,7 @@ const STRINGS = {
     wow: (w) => `直近7日 ${w.now}（${w.from}〜${w.to}）、前の7日 ${w.before}：${w.change}`,
     privacy: (k) => k ? `公開データ：${k} 人未満の集計値とカウンターが 1 台だけのエリアは表示しません。`
       : "職員向け：カウンターごとの値を表示しています。",
-    language: "English", loading: "読み込み中…", noData: "データがありません",
+    language: "English", languageLabel: "Switch to English", loading: "読み込み中…", noData: "データがありません",
   },
   en: {
     title: "Footfall dashboard", city: "City", area: "Area", days: "Days", all: "Whole city",
@@ -31,7 +31,7 @@ const STRINGS = {
     wow: (w) => `Last 7 days ${w.now} (${w.from} – ${w.to}), the 7 before ${w.before}: ${w.change}`,
     privacy: (k) => k ? `Public data: figures under ${k} people and areas with a single counter are withheld.`
       : "Staff view: per-counter figures are shown.",
-    language: "日本語", loading: "Loading…", noData: "No data",
+    language: "日本語", languageLabel: "日本語に切り替える (Switch to Japanese)", loading: "Loading…", noData: "No data",
   },
 };
 const state = {
@@ -175,6 +175,7 @@ function applyLanguage() {
     if (typeof text === "string") node.textContent = text;
   }
   $("lang").textContent = s.language;
+  $("lang").setAttribute("aria-label", s.languageLabel); // holds the visible text (WCAG 2.5.3 label in name)
   const all = $("area").querySelector("option[value='']");
   if (all) all.textContent = s.all;
   for (const option of $("area").querySelectorAll("option[data-ja]")) option.textContent = option.dataset[state.lang];

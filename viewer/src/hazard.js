@@ -1,17 +1,20 @@
 // Public hazard map: the city in 2.5D, official flood depth areas in MLIT colours, the latest simulation
-// (labelled as such), and a tap (or the keyboard controls) → depth class there and the nearest shelter.
+// (labelled as such), and a tap (or the keyboard controls) → what the City knows there, each answer with its
+// source (official areas, the buildings' own official depths, or that there is no data), and the nearest
+// shelter with the walk to it.
 // Drawn on a plain canvas (flatmap.js: footprints extruded obliquely over the flat areas), not with
 // WebGL: a phone without a fast GPU shows it at once (bench/viewer.py). No login, no cookies, nothing
 // from outside this server. Sets body[data-hazards-loaded] when the areas are in and
 // body[data-tileset-loaded] once the buildings and areas are drawn; exposes window.hazardMap for tests.
-import { fetchJSON as getJSON, getCity, listCities } from "./shared/http.js";
-import { FlatMap } from "./flatmap.js";
+import { fetchJSON as getJSON, getCity, getConfig, listCities } from "./shared/http.js";
+import { FlatMap, polygonsOf } from "./flatmap.js";
 import { applyStrings, initialLanguage, rememberLanguage, strings } from "./i18n.js";
 import { el } from "./shared/dom.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   lang: initialLanguage(), city: null, hazards: [], legend: [], simulation: null, picture: null, answer: null, map: null,
+  rivers: [],
 };
 
 const t = () => strings(state.lang);
@@ -47,13 +50,10 @@ function choiceLabel({ layer, scale }) {
 function fillChoices() {
   const select = $("layer");
   const current = select.value;
-  select.replaceChildren(...choices(state.hazards).map(([key, c]) => new Option(choiceLabel(c), key)));
+  const options = choices(state.hazards).map(([key, c]) => new Option(choiceLabel(c), key));
+  select.replaceChildren(...(options.length ? options : [new Option(t().noAreas, "")]));
+  select.disabled = !options.length; // no area map: the answers come from the buildings' attributes
   if (current) select.value = current;
-}
-
-function polygonsOf(geometry) {
-  if (!geometry) return [];
-  return geometry.type === "Polygon" ? [geometry.coordinates] : geometry.type === "MultiPolygon" ? geometry.coordinates : [];
 }
 
 function drawAreas(key) {
@@ -63,6 +63,13 @@ function drawAreas(key) {
     .sort((a, b) => a.properties.depth_class - b.properties.depth_class);
   state.map.setAreas(chosen.map((feature) => ({ polygons: polygonsOf(feature.geometry), colour: feature.properties.colour })));
   document.body.dataset.layer = key;
+}
+
+/** The rivers the official river-flood maps are drawn for, under the legend. */
+function renderRivers() {
+  const rivers = state.rivers ?? [];
+  $("rivers").hidden = !rivers.length;
+  $("rivers").textContent = rivers.length ? t().rivers(rivers.map((r) => r.name).join("、")) : "";
 }
 
 function renderLegend() {
@@ -98,6 +105,85 @@ function classText(area) {
   return state.lang === "ja" ? area.class_label_ja ?? area.rank_label : area.class_label_en ?? area.rank_label;
 }
 
+/** The official answer, each line labelled with its source: areas, the buildings' own depths, or why none. */
+function officialParts(a) {
+  const s = t();
+  const parts = [];
+  if (a.official.length) {
+    parts.push(el("ul", { className: "official" }, ...a.official.map((area) =>
+      el("li", { className: "area" }, swatch(area.colour), el("span", { className: "depth", textContent: classText(area) }),
+        el("span", { className: "note", textContent: `${layerText(area)} · ${s.areaSource}` })))));
+  }
+  const b = a.buildings;
+  if (b?.depths.length) {
+    // the deepest river of each layer and scale first (depths come deepest first), every river below
+    const seen = new Set();
+    const deepest = b.depths.filter((d) => !seen.has(`${d.layer}:${d.scale}`) && seen.add(`${d.layer}:${d.scale}`));
+    parts.push(el("p", { className: "source", textContent: s.buildingSource(b) }),
+      el("ul", { className: "official buildings" }, ...deepest.map(buildingLine)));
+    if (deepest.length < b.depths.length) {
+      parts.push(el("details", { className: "all-depths" }, el("summary", { textContent: s.allRivers(b.depths.length) }),
+        el("ul", { className: "official buildings" }, ...b.depths.map(buildingLine))));
+    }
+  } else if (b && b.basis === "tapped") {
+    parts.push(el("p", { className: "note building-none", textContent: s.buildingNoDepth }));
+  }
+  if (a.verdict === "outside-areas") {
+    const layers = a.data.area_layers.map((layer) => s.layers[layer] ?? layer).join("、");
+    parts.push(el("p", { className: "depth verdict", textContent: s.outsideAreas(layers) }));
+  } else if (a.verdict === "no-data") {
+    parts.push(el("p", { className: "depth verdict no-data", textContent: s.noData }));
+  }
+  return parts;
+}
+
+function buildingLine(d) {
+  const s = t();
+  return el("li", { className: "building-depth" }, swatch(d.colour),
+    el("span", { className: "depth", textContent: d.depth_m === null ? classText(d) : s.depthRange(d.depth_min_m, d.depth_m) }),
+    el("span", { className: "note", textContent: buildingNote(d) }));
+}
+
+function buildingNote(d) {
+  const s = t();
+  const scale = d.scale === "L2" ? s.scaleL2 : d.scale === "L1" ? s.scaleL1 : d.scale;
+  const river = d.description ?? (d.description_code ? s.riverCode(d.description_code) : null);
+  return [s.layers[d.layer] ?? d.layer, scale, river, classText(d),
+    d.duration_h ? s.duration(d.duration_h) : null].filter(Boolean).join(" · ");
+}
+
+function shelterParts(a) {
+  const s = t();
+  const parts = [el("h3", { textContent: s.shelter })];
+  const sh = a.shelter;
+  if (!sh) {
+    const why = { "no-shelter-list": s.noShelterList, "no-flood-shelter": s.noFloodShelter }[a.shelter_status];
+    parts.push(el("p", { className: "no-shelter", textContent: why ?? s.noShelter }));
+    return parts;
+  }
+  const name = (x) => (state.lang === "en" && x.name_en ? `${x.name_en} (${x.name})` : x.name);
+  const minutes = (seconds) => Math.max(1, Math.round(seconds / 60));
+  const walked = sh.basis === "walk";
+  parts.push(
+    el("p", { className: "shelter-name", textContent: name(sh) }),
+    el("dl", { className: "figures" },
+      walked ? el("dt", { textContent: s.distance }) : null,
+      walked ? el("dd", { className: "distance", textContent: `${Math.round(sh.distance_m)} m` }) : null,
+      el("dt", { textContent: s.straight }), el("dd", { className: "straight", textContent: `${Math.round(sh.straight_m)} m` }),
+      el("dt", { textContent: s.walkTime }),
+      el("dd", { className: "walk-time", textContent: walked ? `${minutes(sh.walk_time_s)} ${s.minutes}`
+        : s.atLeast(minutes(sh.straight_m / sh.walking_speed_m_s)) }),
+      sh.capacity ? el("dt", { textContent: s.capacity }) : null,
+      sh.capacity ? el("dd", { textContent: `${sh.capacity} ${s.people}` }) : null),
+    el("p", { className: "note", textContent: walked ? s.speedNote(sh.walking_speed_m_s) : s.straightOnly }));
+  if (a.shelters_off_grid?.length) {
+    parts.push(el("p", { className: "note", textContent: s.offGrid }),
+      el("ul", { className: "off-grid" }, ...a.shelters_off_grid.map((o) =>
+        el("li", {}, el("span", { textContent: name(o) }), el("span", { className: "note", textContent: `${Math.round(o.straight_m)} m` })))));
+  }
+  return parts;
+}
+
 function renderAnswer() {
   const box = $("answer");
   const s = t();
@@ -105,6 +191,7 @@ function renderAnswer() {
   if (!state.answer) {
     box.replaceChildren(el("p", { id: "hint", textContent: s.tapHint }));
     delete box.dataset.lon;
+    delete box.dataset.verdict;
     return;
   }
   const a = state.answer;
@@ -113,16 +200,11 @@ function renderAnswer() {
     box.replaceChildren(el("p", { textContent: a.status === 404 ? s.outside : `${s.failed}: ${a.error}` }), closeButton());
     return;
   }
-  const official = a.official.length
-    ? el("ul", { className: "official" }, ...a.official.map((area) =>
-      el("li", {}, swatch(area.colour), el("span", { className: "depth", textContent: classText(area) }),
-        el("span", { className: "note", textContent: layerText(area) }))))
-    : el("p", { className: "depth", textContent: s.notInArea });
   const parts = [
     closeButton(),
     el("h2", { textContent: s.place }),
     el("p", { className: "coords", textContent: `${a.lat.toFixed(5)}, ${a.lon.toFixed(5)}` }),
-    el("h3", { textContent: s.official }), official,
+    el("h3", { textContent: s.official }), ...officialParts(a),
   ];
   if (a.simulation) {
     const sim = a.simulation;
@@ -130,25 +212,11 @@ function renderAnswer() {
     parts.push(el("h3", { className: "simulation", textContent: `${s.simulated}: ${titled(sim.title)}` }),
       el("p", { className: "simulation" }, sim.colour ? swatch(sim.colour) : null, ` ${s.simulatedMax} ${depth}`));
   }
-  parts.push(el("h3", { textContent: s.shelter }));
-  if (a.shelter) {
-    const sh = a.shelter;
-    const name = state.lang === "en" && sh.name_en ? `${sh.name_en} (${sh.name})` : sh.name;
-    parts.push(
-      el("p", { className: "shelter-name", textContent: name }),
-      el("dl", { className: "figures" },
-        el("dt", { textContent: s.distance }), el("dd", { className: "distance", textContent: `${Math.round(sh.distance_m)} m` }),
-        el("dt", { textContent: s.walkTime }),
-        el("dd", { className: "walk-time", textContent: `${Math.max(1, Math.round(sh.walk_time_s / 60))} ${s.minutes}` }),
-        sh.capacity ? el("dt", { textContent: s.capacity }) : null,
-        sh.capacity ? el("dd", { textContent: `${sh.capacity} ${s.people}` }) : null),
-      el("p", { className: "note", textContent: s.speedNote(sh.walking_speed_m_s) }));
-  } else {
-    parts.push(el("p", { textContent: s.noShelter }));
-  }
+  parts.push(...shelterParts(a));
   box.replaceChildren(...parts);
   box.dataset.lon = a.lon;
   box.dataset.lat = a.lat;
+  box.dataset.verdict = a.verdict;
 }
 
 function closeButton() {
@@ -170,7 +238,7 @@ function drawMarks(answer) {
   const { shelter } = answer;
   state.map.setMarks({
     place: [answer.lon, answer.lat], shelter: shelter ? [shelter.lon, shelter.lat] : null,
-    route: shelter?.route.coordinates ?? null,
+    route: shelter?.route?.coordinates ?? null,
   });
 }
 
@@ -202,6 +270,7 @@ function setLanguage(lang) {
   applyStrings(document, lang);
   fillChoices();
   renderLegend();
+  renderRivers();
   renderAnswer();
   renderSimulationTitle();
 }
@@ -239,8 +308,18 @@ async function start() {
     renderSimulationTitle();
   }).catch((error) => console.error(`simulation: ${error.message}`));
 
-  const map = new FlatMap($("map"), await getJSON(`${base}/footprints`));
+  const [footprints, config, ground] = await Promise.all([getJSON(`${base}/footprints`), getConfig(),
+    getJSON(`${base}/map-layers`)]);
+  const map = new FlatMap($("map"), footprints);
   state.map = map;
+  map.setGround(ground.features); // roads, rivers and bridges under the areas
+  state.rivers = ground.rivers;
+  renderRivers();
+  document.body.dataset.ground = ground.layers.join(" ");
+  if (config.imagery_url) { // an operator's background map (off by default: the page then asks nothing outside)
+    map.setBackground(config.imagery_url);
+    $("attribution").append(el("span", { id: "imagery-credit", textContent: ` · ${config.imagery_credit}` }));
+  }
   window.hazardMap = {
     map,
     checkAt: (lon, lat) => checkAt(lon, lat),

@@ -1,8 +1,10 @@
 // Layers panel: switch on and off what is drawn over the city — the buildings, the official
 // hazard layers (fld river, tnm tsunami, htd high tide, ifld inland, rfld reservoir; MLIT colours
 // from /api/cities/{city}/hazards), the simulated depth of the open scenario, the sensors with
-// their latest values (SensorThings) and the flood shelters.
-// Exposes the state of each layer on the panel element (data-on="fld sensors …") for tests.
+// their latest values (SensorThings), the flood shelters, and the roads, rivers and bridges of the City
+// (/api/cities/{city}/map-layers, draped over the terrain; rivers named).
+// Hazard layers the city's data lacks are disabled, with a note (/api/cities/{city}/hazard-layers).
+// Exposes the state of each layer on the panel element (data-on="fld sensors …", data-missing="tnm …") for tests.
 import * as Cesium from "/cesium/index.js";
 import { getJSON, staffKey } from "./api.js";
 import { signedIn } from "./signin.js";
@@ -15,6 +17,8 @@ const HAZARD_LAYERS = [
   ["ifld", "内水浸水想定区域", "Inland flood"],
   ["rfld", "ため池浸水想定区域", "Reservoir flood"],
 ];
+// Roads, water bodies and bridges draped over the terrain, as on the public map (flatmap.js).
+const GROUND_COLOURS = { water: "#5d9cd6", road: "#e9ebe6", bridge: "#c9bfa6" };
 const SENSOR_COLOUR = "#00e5ff";
 const SHELTER_COLOUR = "#43a047";
 // Sensors: each Thing with its Locations and Datastreams, each stream with its newest observation.
@@ -54,13 +58,14 @@ class PointLayer {
   }
 }
 
-/** One ground primitive of a hazard layer's (Multi)Polygons, each in its feature's MLIT colour,
+/** One ground primitive of GeoJSON (Multi)Polygon ``features``, each in ``colourOf(feature)`` at ``alpha``,
  * draped over the terrain and the buildings. */
-export function hazardPrimitive(collection) {
-  const instances = collection.features.flatMap((feature) => {
-    const polygons = feature.geometry.type === "MultiPolygon" ? feature.geometry.coordinates : [feature.geometry.coordinates];
-    const colour = Cesium.Color.fromCssColorString(feature.properties.colour ?? "#888888").withAlpha(0.6);
-    const ring = (coordinates) => Cesium.Cartesian3.fromDegreesArray(coordinates.flatMap(([lon, lat]) => [lon, lat]));
+function polygonPrimitive(features, colourOf, alpha) {
+  const ring = (coordinates) => Cesium.Cartesian3.fromDegreesArray(coordinates.flatMap(([lon, lat]) => [lon, lat]));
+  const instances = features.flatMap((feature) => {
+    const { geometry } = feature;
+    const polygons = geometry.type === "MultiPolygon" ? geometry.coordinates : geometry.type === "Polygon" ? [geometry.coordinates] : [];
+    const colour = Cesium.Color.fromCssColorString(colourOf(feature) ?? "#888888").withAlpha(alpha);
     return polygons.map(([outer, ...holes]) => new Cesium.GeometryInstance({
       geometry: new Cesium.PolygonGeometry({
         polygonHierarchy: new Cesium.PolygonHierarchy(ring(outer), holes.map((h) => new Cesium.PolygonHierarchy(ring(h)))),
@@ -74,6 +79,12 @@ export function hazardPrimitive(collection) {
     classificationType: Cesium.ClassificationType.BOTH,
   });
 }
+
+/** A hazard layer's areas (a /hazards collection), each in its MLIT colour. */
+export const hazardPrimitive = (collection) => polygonPrimitive(collection.features, (f) => f.properties.colour, 0.6);
+
+/** The City's roads, water bodies and bridges (map-layers features), each kind in its colour. */
+export const groundPrimitive = (features) => polygonPrimitive(features, (f) => GROUND_COLOURS[f.properties.kind], 0.85);
 
 /** "name: value unit" lines of a Thing's streams, from their newest observation. */
 export function sensorText(thing) {
@@ -98,6 +109,7 @@ function thingPosition(thing) {
  */
 export function initLayersPanel(element, widget, { currentCity, buildings, floodOverlay, floodElement }) {
   const hazards = new Map(); // layer → its GroundPrimitive (null when the city has none), made on first use
+  const ground = { primitive: null, labels: null, loaded: false }; // roads, rivers, bridges of the open city
   const sensors = new PointLayer(widget, SENSOR_COLOUR);
   const shelters = new PointLayer(widget, SHELTER_COLOUR);
   const message = el("p", { className: "flood-message" });
@@ -125,6 +137,39 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
     const primitive = hazards.get(layer);
     if (primitive) primitive.show = shown;
     widget.scene.requestRender();
+  }
+
+  /** The City's roads, rivers (named) and bridges; a note when its data has none of them. */
+  async function showGround(shown) {
+    if (shown && !ground.loaded) {
+      const city = currentCity();
+      const body = await getJSON(`/api/cities/${encodeURIComponent(city.id)}/map-layers`);
+      ground.loaded = true;
+      element.dataset.ground = body.layers.join(" ");
+      if (body.features.length) {
+        ground.primitive = widget.scene.primitives.add(groundPrimitive(body.features));
+        ground.labels = widget.scene.primitives.add(new Cesium.LabelCollection());
+        for (const f of body.features) {
+          const p = f.properties;
+          if (p.kind !== "water" || !p.name || !p.label_point) continue;
+          ground.labels.add({ position: Cesium.Cartesian3.fromDegrees(...p.label_point, 0), text: p.name,
+            font: "italic 14px sans-serif", fillColor: Cesium.Color.fromCssColorString("#d6ecff"),
+            outlineColor: Cesium.Color.BLACK, outlineWidth: 3, style: Cesium.LabelStyle.FILL_AND_OUTLINE,
+            disableDepthTestDistance: Number.POSITIVE_INFINITY });
+        }
+        await built(ground.primitive);
+      } else {
+        say("道路・河川: この都市のデータにありません · no roads or rivers in this city's data");
+      }
+    }
+    for (const part of [ground.primitive, ground.labels]) if (part) part.show = shown;
+    widget.scene.requestRender();
+  }
+
+  function dropGround() {
+    for (const part of [ground.primitive, ground.labels]) if (part) widget.scene.primitives.remove(part);
+    Object.assign(ground, { primitive: null, labels: null, loaded: false });
+    delete element.dataset.ground;
   }
 
   /** Resolves once a ground primitive's geometry, built in web workers, is ready to draw. */
@@ -164,6 +209,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
 
   const switches = [
     ["buildings", "建物", "Buildings", true, async (shown) => { const t = buildings(); if (t) t.show = shown; }],
+    ["ground", "道路・河川", "Roads and rivers", true, (shown) => showGround(shown)],
     ...HAZARD_LAYERS.map(([layer, ja, en]) => [layer, ja, en, false, (shown) => showHazard(layer, shown)]),
     ["simulated", "シミュレーション浸水深", "Simulated depth", true, async () => applySimulated()],
     ["sensors", "センサー（最新値）", "Sensors (latest)", false, async (shown) => {
@@ -189,7 +235,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
         record(name, false);
         say(error.message, true);
       } finally {
-        box.disabled = false;
+        box.disabled = HAZARD_LAYERS.some(([layer]) => layer === name) && (element.dataset.missing ?? "").split(" ").includes(name);
         element.dataset.busy = String(list.querySelectorAll("input:disabled").length);
       }
     });
@@ -200,18 +246,47 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
   element.replaceChildren(el("h2", { textContent: "レイヤー Layers" }), list, message);
   floodElement.addEventListener("flood-job", applySimulated);
 
+  /** Disable the switches of the hazard layers the open city does not have, each with a note. */
+  async function markMissing() {
+    const city = currentCity();
+    const { layers } = await getJSON(`/api/cities/${encodeURIComponent(city.id)}/hazard-layers`);
+    const present = new Set(layers.map((l) => l.layer));
+    const missing = [];
+    for (const [layer] of HAZARD_LAYERS) {
+      const box = list.querySelector(`#layer-${layer}`);
+      const item = box.closest("li");
+      item.querySelector(".layer-note")?.remove();
+      box.disabled = !present.has(layer);
+      if (box.disabled) {
+        missing.push(layer);
+        const note = el("p", { className: "layer-note", id: `layer-${layer}-note`,
+                               textContent: "この都市のデータにありません · not in this city's data" });
+        box.setAttribute("aria-describedby", note.id);
+        item.append(note);
+      } else {
+        box.removeAttribute("aria-describedby");
+      }
+    }
+    element.dataset.missing = missing.join(" ");
+  }
+  markMissing().catch((error) => say(error.message, true));
+  showGround(true).catch((error) => say(error.message, true));
+
   /** Drop what belongs to the previous city (hazard areas, shelters) when another one opens. */
   function cityChanged() {
     for (const primitive of hazards.values()) if (primitive) widget.scene.primitives.remove(primitive);
     hazards.clear();
+    dropGround();
     for (const box of list.querySelectorAll("input")) {
-      if (box.checked && box.dataset.layer !== "buildings" && box.dataset.layer !== "simulated") {
+      if (box.checked && !["buildings", "simulated", "ground"].includes(box.dataset.layer)) {
         box.checked = false;
         record(box.dataset.layer, false);
       }
     }
     sensors.setShown(false);
     shelters.setShown(false);
+    markMissing().catch((error) => say(error.message, true));
+    showGround(on.has("ground")).catch((error) => say(error.message, true));
   }
 
   return { cityChanged, refreshSensors, isOn: (name) => on.has(name) };

@@ -61,11 +61,11 @@ async function colourBy(mode) {
 async function openCity(widget, id) {
   clearSelection();
   removeCity(widget, state.loaded);
-  window.twinViewer.layers?.cityChanged();
   state.loaded = null;
   document.body.dataset.tilesetLoaded = "false";
   setStatus("読み込み中… loading");
   state.city = await getCity(id);
+  window.twinViewer.layers?.cityChanged(); // the new city is known: its layers are looked up
   const loaded = await loadCity(widget, state.city, styleFor(state.mode));
   state.loaded = loaded;
   window.twinViewer.tileset = loaded.buildings;
@@ -80,7 +80,8 @@ async function openCity(widget, id) {
 async function start() {
   const config = await getConfig();
   $("attribution").textContent = config.attribution;
-  const widget = createScene($("globe"), { imageryUrl: config.imagery_url, imageryCredit: config.imagery_credit });
+  const widget = createScene($("globe"), { imageryUrl: config.imagery_url, imageryCredit: config.imagery_credit,
+    creditContainer: $("credits") });
   let resolveReady;
   window.twinViewer = {
     viewer: widget,

@@ -8,10 +8,12 @@ import { installBrdfLut } from "./brdf-lut.js";
 const GLOBE_COLOUR = "#30404a";
 const HEARTBEAT_MS = 250;
 
-/** A CesiumWidget that needs nothing from the internet; ``imageryUrl`` adds an XYZ layer. */
-export function createScene(container, { imageryUrl = null, imageryCredit = "" } = {}) {
+/** A CesiumWidget that needs nothing from the internet; ``imageryUrl`` adds an XYZ layer; ``creditContainer``
+ * holds Cesium's credits (the page's footer, where no panel covers them). */
+export function createScene(container, { imageryUrl = null, imageryCredit = "", creditContainer = undefined } = {}) {
   Cesium.Ion.defaultAccessToken = "";
   const widget = new Cesium.CesiumWidget(container, {
+    creditContainer,
     baseLayer: false,
     terrainProvider: new Cesium.EllipsoidTerrainProvider(),
     skyBox: false,

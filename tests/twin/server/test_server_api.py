@@ -149,6 +149,11 @@ def test_building_detail_has_decoded_attributes_and_labels(client, table):
     assert props["max_flood_rank"] == int(row.max_flood_rank)
     assert body["labels"]["usage_label"] == {"ja": "用途", "en": "Usage"}
     assert body["labels"]["max_flood_depth"]["en"].startswith("Max. flood depth")
+    # coded values named in both languages: PLATEAU's Building_usage code list (411 住宅) and the risk scales
+    assert body["value_names"]["usage"]["411"] == {"ja": "住宅", "en": "Houses"}
+    assert body["value_names"]["scale"]["L2"]["ja"].startswith("想定最大規模")
+    assert body["named_by"]["usage_label"] == {"names": "usage", "code_field": "usage_code"}
+    assert row.usage_code in body["value_names"]["usage"]  # the sample's codes are all named
 
 
 # --- tiles ----------------------------------------------------------------------------------

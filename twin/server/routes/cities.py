@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from twin.server.app_state import Cities
 from twin.server.auth import Role, requires
 from twin.server.cities import SUMMARY_COLUMNS, City, detail_properties, feature
-from twin.server.labels import labels_for
+from twin.server.labels import NAMED_BY, labels_for, value_names
 from twin.server.problems import Problem
 
 router = APIRouter(prefix="/api/cities", tags=["cities"])
@@ -74,7 +74,8 @@ def list_buildings(
 
 @router.get("/{city_id}/buildings/{gml_id}", dependencies=[requires(Role.ANONYMOUS)])
 def building_detail(city_id: str, gml_id: str, cities: Cities) -> dict[str, Any]:
-    """One building with every attribute (codes decoded) and display labels in Japanese and English."""
+    """One building with every attribute (codes decoded), display labels of its fields and names of its
+    coded values (usage, class, flood-risk kinds and scales) in Japanese and English."""
     row = cities.get(city_id).buildings().get(gml_id)
     if row is None:
         raise Problem(404, f"No building {gml_id!r} in city {city_id!r}.", "unknown-building")
@@ -83,6 +84,8 @@ def building_detail(city_id: str, gml_id: str, cities: Cities) -> dict[str, Any]
     names = list(body["properties"]) + list(body["properties"].get("attributes") or {})
     names += [k for r in body["properties"].get("flood_risks") or [] for k in r]
     body["labels"] = labels_for(list(dict.fromkeys(names)))
+    body["value_names"] = value_names()
+    body["named_by"] = {field: {"names": names, "code_field": code} for field, (names, code) in NAMED_BY.items()}
     return body
 
 

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from twin import depth_classes
-from twin.city.hazard_areas import area_properties, feature_collection
-from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
+from twin.city.hazard_areas import LAYERS, area_properties, feature_collection
+from twin.hazardmap.building_depths import official_verdict
+from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk, WalkAnswer
 from twin.hazardmap.simulated_depth import latest_done, max_depth_at, scenario_title
 from twin.scenarios.jobs import Job
 from twin.server.app_state import Cities, HazardMapCache, Jobs
@@ -38,13 +39,31 @@ def list_hazards(
                                                      "rfld reservoir; all layers when omitted")] = None,
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)")] = None,
 ) -> JSONResponse:
-    """Official inundation areas as GeoJSON (simplified lon/lat) with MLIT depth classes and colours."""
+    """Official inundation areas as GeoJSON (simplified lon/lat) with MLIT depth classes and colours;
+    an empty collection for a City without area maps (many downloads carry only the buildings, whose
+    own depths ``hazard-at`` answers with)."""
     city = cities.get(city_id)
-    areas = maps.areas(city)
     maps.warm(city)
-    body = feature_collection(areas.select(layer, parse_bbox(bbox)))
+    box = parse_bbox(bbox)
+    body = feature_collection(maps.areas(city).select(layer, box)) if city.folder.has("hazards") \
+        else {"type": "FeatureCollection", "numberMatched": 0, "features": []}
     body["legend"] = legend()
     return JSONResponse(body, media_type="application/geo+json", headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/{city_id}/hazard-layers", dependencies=[requires(Role.ANONYMOUS)])
+def hazard_layers(city_id: str, cities: Cities, maps: HazardMapCache) -> dict[str, Any]:
+    """Which official hazard layers the City has (``layers``: each with its scales and number of
+    areas) out of all PLATEAU's (``all``), so that a client offers only those."""
+    city = cities.get(city_id)
+    present: list[dict[str, Any]] = []
+    if city.folder.has("hazards"):
+        frame = maps.areas(city).frame
+        for name, group in frame.groupby("layer", sort=False):
+            scales = sorted({s for s in group["scale"] if isinstance(s, str)})
+            present.append({"layer": str(name), "scales": scales, "areas": len(group)})
+    order = {name: k for k, name in enumerate(LAYERS)}
+    return {"layers": sorted(present, key=lambda p: order.get(p["layer"], len(order))), "all": list(LAYERS)}
 
 
 @router.get("/{city_id}/footprints", dependencies=[requires(Role.ANONYMOUS)], response_class=Response,
@@ -59,6 +78,19 @@ def footprints(city_id: str, request: Request, cities: Cities, maps: HazardMapCa
     return Response(plain, media_type="application/json", headers=headers)
 
 
+@router.get("/{city_id}/map-layers", dependencies=[requires(Role.ANONYMOUS)], response_class=Response,
+            responses={200: {"content": {"application/geo+json": {}}}})
+def map_layers(city_id: str, request: Request, cities: Cities, maps: HazardMapCache) -> Response:
+    """The City's roads, water bodies (each with the name it is shown by and that name's source) and
+    bridges as GeoJSON (simplified lon/lat), with the rivers its hazard layers name; empty for the
+    layers its data lacks (``layers`` lists those it has). See ``twin.hazardmap.map_layers``."""
+    plain, gzipped = maps.map_layers(cities.get(city_id))
+    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(gzipped, media_type="application/geo+json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(plain, media_type="application/geo+json", headers=headers)
+
+
 @router.get("/{city_id}/hazard-at", dependencies=[requires(Role.ANONYMOUS)])
 def hazard_at(
     city_id: str,
@@ -69,19 +101,36 @@ def hazard_at(
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude, degrees")],
     speed: Annotated[float, Query(gt=0.2, le=2.0, description="walking speed, m/s")] = WALKING_SPEED_M_S,
 ) -> dict[str, Any]:
-    """Official depth classes at a point, the latest simulated maximum depth, and the nearest flood
-    shelter with the walking distance, time and route over the streets (buildings impassable)."""
+    """What the City knows at a point, each answer labelled with its source: the official hazard
+    areas holding it (``official``, per layer and scale); for layers no area covers there, the
+    official depths PLATEAU records on the building there or on the buildings nearby
+    (``buildings``); ``verdict`` sums it up (``in-area``, ``building-attributes``,
+    ``outside-areas``, ``no-data``). Then the latest simulated maximum depth, and the nearest flood
+    shelter with the walking distance, time and route over the streets (buildings impassable).
+    A place outside the City's grid is a 404 ``outside-city``."""
     city = cities.get(city_id)
     walk = maps.walk(city)
-    if walk.cell_of(lon, lat) is None:
-        raise Problem(404, f"({lon}, {lat}) is outside city {city_id!r}'s grid.", "outside-city")
-    official = [area_properties(row._asdict()) for row in maps.areas(city).at(lon, lat).itertuples(index=False)] \
-        if city.folder.has("hazards") else []
+    here = walk.map_xy(lon, lat)
+    if here is None or walk.cell_of(lon, lat) is None:
+        west, south, east, north = walk.lonlat_bounds()
+        raise Problem(404, f"({lon}, {lat}) is outside this city ({city_id!r}): its map covers longitude "
+                           f"{west:.4f}–{east:.4f}, latitude {south:.4f}–{north:.4f}.", "outside-city")
+    area_layers: list[str] = []
+    official: list[dict[str, Any]] = []
+    if city.folder.has("hazards"):
+        areas = maps.areas(city)
+        area_layers = sorted(set(areas.frame["layer"]))
+        official = [{**area_properties(row._asdict()), "source": "hazard-area"}
+                    for row in areas.at(lon, lat).itertuples(index=False)]
     deepest: dict[str, dict] = {}
     for area in official:
         deepest.setdefault(area["layer"], area)  # rows come deepest first
-    return {"lon": lon, "lat": lat, "official": official, "deepest_by_layer": deepest,
-            "simulation": _simulation(jobs, city, lon, lat), "shelter": _shelter(walk, lon, lat, speed)}
+    depths = maps.building_depths(city) if city.folder.has("buildings") else None
+    buildings = depths.at(*here) if depths is not None else None
+    known = official_verdict(official, buildings, area_layers)
+    return {"lon": lon, "lat": lat, "official": official, "deepest_by_layer": deepest, **known,
+            "data": {"area_layers": area_layers, "building_attributes": bool(depths and depths.has_risks)},
+            "simulation": _simulation(jobs, city, lon, lat), **_shelter(city, walk, lon, lat, speed)}
 
 
 @router.get("/{city_id}/hazard-simulation", dependencies=[requires(Role.ANONYMOUS)])
@@ -145,12 +194,28 @@ def _simulation(jobs: Jobs, city: City, lon: float, lat: float) -> dict[str, Any
             "frames": f"/api/scenarios/{job.id}/frames"}
 
 
-def _shelter(walk: ShelterWalk, lon: float, lat: float, speed: float) -> dict[str, Any] | None:
-    answer = walk.nearest(lon, lat)
-    if answer is None:
-        return None
-    s = answer.shelter
+def _shelter(city: City, walk: ShelterWalk, lon: float, lat: float, speed: float) -> dict[str, Any]:
+    """``shelter``: the nearest flood shelter on foot, else (none reachable on foot) the nearest one
+    outside the walkable grid by straight line; ``shelters_off_grid``: shelters outside the grid
+    nearer in a straight line than that walk; ``shelter_status`` says why there is none."""
+    if not walk.shelters:
+        status = "no-shelter-list" if not city.folder.has("shelters") else "no-flood-shelter"
+        return {"shelter": None, "shelters_off_grid": [], "shelter_status": status}
+    walked = walk.nearest(lon, lat)
+    off_grid = walk.off_grid_nearer(lon, lat, walked.distance_m if walked else None)
+    if walked is None and not off_grid:
+        return {"shelter": None, "shelters_off_grid": [], "shelter_status": "none-reachable"}
+    first = walked or off_grid.pop(0)
+    return {"shelter": _shelter_json(first, speed), "shelters_off_grid": [_shelter_json(a, speed) for a in off_grid],
+            "shelter_status": "walk" if walked else "straight-line"}
+
+
+def _shelter_json(answer: WalkAnswer, speed: float) -> dict[str, Any]:
+    s, walked = answer.shelter, answer.distance_m
     return {"id": s.id, "name": s.name, "name_en": s.name_en, "lon": s.lon, "lat": s.lat, "capacity": s.capacity,
-            "distance_m": round(answer.distance_m, 1), "straight_m": round(answer.straight_m, 1),
-            "walking_speed_m_s": speed, "walk_time_s": round(answer.distance_m / speed, 1),
-            "route": {"type": "LineString", "coordinates": answer.route}}
+            "basis": "walk" if walked is not None else "straight-line",
+            "distance_m": round(walked, 1) if walked is not None else None,
+            "straight_m": round(answer.straight_m, 1), "walking_speed_m_s": speed,
+            "walk_time_s": round(walked / speed, 1) if walked is not None else None,
+            "route": {"type": "LineString", "coordinates": answer.route} if answer.route else None,
+            "note": None if walked is not None else "outside-walkable-grid"}

@@ -16,6 +16,8 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from twin.city.grids import load_grids
+from twin.city.layout import CityFolder
+from twin.city.shelters import city_shelters
 from twin.evacuation.city_run import evacuation_spec
 from twin.evacuation.outputs import EVACUATION_FILES, agents_at
 from twin.files.job_state import FINISHED
@@ -100,9 +102,19 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
     evacuation = body.evacuation.options() if body.evacuation is not None else None
     if evacuation is not None:
         evacuation_spec(evacuation, None, body.cell_size)
+        _require_flood_shelters(city_entry.folder)
     job = jobs.submit(city, scenario, body.cell_size, evacuation, body.allow_estimated_terrain)
     response.headers["Location"] = f"/api/scenarios/{job.id}"
     return job.public()
+
+
+def _require_flood_shelters(city: CityFolder) -> None:
+    """A 422 before the job starts when the City has no shelter that takes flood evacuees."""
+    flood = city_shelters(city) if city.has("shelters") else None
+    if flood is None or len(flood) == 0:
+        raise Problem(422, f"City {city.id!r} has no flood shelters (指定緊急避難場所 designated for 洪水), so "
+                           "nobody could be evacuated: an administrator can attach the city's official shelter "
+                           "list; run the flood without an evacuation meanwhile.", "no-shelters")
 
 
 @router.get("", dependencies=[requires(Role.ANONYMOUS)])
