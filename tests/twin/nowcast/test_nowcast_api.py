@@ -5,27 +5,15 @@ nothing is stored half-way."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+from tests.twin.fixtures_city import CITY_ID
 from twin.sensors.times import iso
-from twin.server import Settings, create_app
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 URL = f"/api/nowcast/{CITY_ID}"
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())
-
-
-@pytest.fixture(scope="module")
-def app(data_dir):
-    return create_app(Settings(data_dir=data_dir, nowcast=False))
 
 
 @pytest.fixture(scope="module")

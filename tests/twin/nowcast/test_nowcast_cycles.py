@@ -10,14 +10,13 @@ river gauge driving a 100 m levee breach among the buildings whose crest the riv
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from sim.flood import FloodModel, Scheme
-from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+from tests.twin.fixtures_city import CITY_ID, converted_sample_city
 from twin.city.grids import load_grids
 from twin.depth_classes import WET_DEPTH_M, WET_TOLERANCE_M
 from twin.flood.city_run import flood_run
@@ -26,23 +25,12 @@ from twin.nowcast.folder import NowcastFolder, issue_stamp
 from twin.nowcast.forcing import cycle_forcing
 from twin.nowcast.service import NowcastService
 from twin.sensors.simulate import THRESHOLDS, Feed, river_stage_m
-from twin.server import Settings, create_app
 
 pytestmark = pytest.mark.slow
 
 STORM = datetime(2026, 7, 1, 0, 0, tzinfo=UTC)  # the simulated storm's start: rain peaks at +3 h, the river at +3.75 h
 FIRST = STORM + timedelta(hours=2, minutes=30)  # stage 2.26 m and rising 1.3 m/h
 CELL_M = 16.0
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city())
-
-
-@pytest.fixture(scope="module")
-def app(data_dir):
-    return create_app(Settings(data_dir=data_dir, nowcast=False))
 
 
 @pytest.fixture(scope="module")
