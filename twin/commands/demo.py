@@ -36,7 +36,7 @@ and serve it; prints the URL to open."""
         typer.echo(f"twin: converting it into {city}", err=True)
         convert(source, city)
     if not any((home / "data" / "scenarios").glob("*/evacuation/summary.json")):
-        typer.echo("twin: running the river-breach flood and its evacuation (a minute or two)", err=True)
+        typer.echo("twin: running the river-breach flood and its evacuation (about a minute)", err=True)
         scenario_run(data_dir=home / "data", city="sample", scenario="river-breach", cell_size=16.0, duration=3600.0,
                      evacuation=True, time_of_day="night", people_per_agent=10.0, vertical=0,
                      evacuation_cell_size=8.0, evacuation_duration=1800.0)
