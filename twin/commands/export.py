@@ -36,7 +36,7 @@ def export_command(
     solids with semantic surfaces, from the source CityGML. COG: the --scenario's maximum depth.
     """
     from twin.city.layout import CityFolder
-    from twin.opendata import exports
+    from twin.opendata import exports, licence
     from twin.opendata.cityjson import write_cityjson
     from twin.opendata.cog import write_cog
     from twin.opendata.collections import city_collections, scenario_run
@@ -50,7 +50,8 @@ def export_command(
     if format == "cog":
         if len(runs) != 1:
             raise TwinInputError("--format cog: give one --scenario (a flood result folder)")
-        write_cog(runs[0].result / "max_depth.tif", out, f"{runs[0].title_en}: maximum depth (m)")
+        write_cog(runs[0].result / "max_depth.tif", out, f"{runs[0].title_en}: maximum depth (m)",
+                  licence.attribution(folder.manifest))
     elif format == "cityjson":
         report.update(write_cityjson(folder, out, source))
     else:

@@ -4,5 +4,6 @@
 ``tables`` streams them from GeoParquet; ``cql`` reads CQL2 filters (pygeofilter); ``crs`` the
 CRSs answers come in; ``collections`` what a City publishes; ``catalog`` its DCAT-AP and CKAN
 descriptions; ``exports``, ``cityjson`` and ``cog`` the files GIS tools open. Every output
-carries ``licence.ATTRIBUTION`` and the licence.
+carries the City's ``licence.attribution`` (PLATEAU; GSI when its terrain came from a
+GSI DEM) and the licence.
 """

@@ -10,7 +10,9 @@ types, access rights and languages.
 
 from __future__ import annotations
 
+import functools
 import html
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,6 +92,7 @@ class Dataset:
     provenance: str = ""
     part_of: str | None = None
     landing_page: str | None = None
+    credit: licence.Attribution = licence.PLATEAU  # what its data credit (licence.attribution of its City)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,11 @@ class Catalogue:
 
     def dataset(self, ident: str) -> Dataset | None:
         return next((d for d in self.datasets if d.id == ident), None)
+
+    @property
+    def credit(self) -> licence.Attribution:
+        """What the catalogue's datasets credit, all together."""
+        return functools.reduce(operator.or_, (d.credit for d in self.datasets), licence.PLATEAU)
 
 
 # -- DCAT-AP 3 JSON-LD ---------------------------------------------------------------------------
@@ -172,16 +180,16 @@ def _format(fmt: Format) -> dict[str, Any]:
     return members
 
 
-def _distribution(catalogue: Catalogue, d: Distribution) -> dict[str, Any]:
+def _distribution(catalogue: Catalogue, d: Distribution, credit: licence.Attribution) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@id": f"{catalogue.base}/catalog#distribution-{d.id}", "@type": "dcat:Distribution",
         "dct:title": _text(d.title), "dct:description": _text(d.description or d.title),
         "dcat:accessURL": _typed(d.access_url, "rdfs:Resource"), **_format(d.format),
         "dct:license": _licence(), "dcatap:availability": _typed(_AVAILABLE, "skos:Concept",
                                                                    **{"skos:prefLabel": "Available"}),
-        "dct:rights": _typed(f"{catalogue.base}/catalog#attribution", "dct:RightsStatement",
-                             **{"rdfs:label": _text(f"{licence.ATTRIBUTION}（{licence.PROCESSED}）",
-                                                    licence.ATTRIBUTION_EN)}),
+        "dct:rights": _typed(f"{catalogue.base}/catalog#attribution{'-gsi' if credit.gsi_dem else ''}",
+                             "dct:RightsStatement",
+                             **{"rdfs:label": _text(f"{credit.text}（{credit.processing}）", credit.text_en)}),
     }
     if d.download_url:
         body["dcat:downloadURL"] = _typed(d.download_url, "rdfs:Resource")
@@ -202,12 +210,12 @@ def _dataset(catalogue: Catalogue, d: Dataset, publisher: dict[str, Any]) -> dic
     body: dict[str, Any] = {
         "@id": _dataset_id(catalogue, d.id), "@type": "dcat:Dataset",
         "dct:identifier": d.id, "dct:title": _text(d.title, d.title_en),
-        "dct:description": _text(f"{d.description}\n\n{licence.ATTRIBUTION}"),
+        "dct:description": _text(f"{d.description}\n\n{d.credit.text}"),
         "dcat:keyword": [{"@value": k, "@language": "ja" if not k.isascii() else "en"} for k in d.keywords],
         "dct:modified": _moment(d.modified), "dct:publisher": publisher,
         "dct:accessRights": _rights(d.access),
         "dct:language": [_typed(JAPANESE, "dct:LinguisticSystem"), _typed(ENGLISH, "dct:LinguisticSystem")],
-        "dcat:distribution": [_distribution(catalogue, x) for x in d.distributions],
+        "dcat:distribution": [_distribution(catalogue, x, d.credit) for x in d.distributions],
         "dcat:theme": [_theme(t) for t in d.themes],
     }
     if _contact(catalogue):
@@ -224,9 +232,22 @@ def _dataset(catalogue: Catalogue, d: Dataset, publisher: dict[str, Any]) -> dic
                                   "@type": "dct:ProvenanceStatement", "rdfs:label": _text(d.provenance)}
     if d.part_of:
         body["dct:isPartOf"] = {"@id": _dataset_id(catalogue, d.part_of)}
+    if d.credit.gsi_dem:
+        body["dct:source"] = _gsi_dem()
     if d.landing_page:
         body["dcat:landingPage"] = _typed(d.landing_page, "foaf:Document")
     return body
+
+
+def _gsi_dem() -> dict[str, Any]:
+    """GSI's 基盤地図情報 数値標高モデル, as the source dataset of a City whose terrain came from it."""
+    return _typed(licence.GSI_URL, "dcat:Dataset", **{
+        "dct:title": _text("基盤地図情報 数値標高モデル", "Fundamental Geospatial Data: Digital Elevation Model"),
+        "dct:description": _text(licence.GSI_DEM, licence.GSI_DEM_EN),
+        "dct:publisher": _typed("https://www.gsi.go.jp/", "foaf:Agent", **{"foaf:name": "国土地理院 (GSI)"}),
+        "dcat:landingPage": _typed(licence.GSI_URL, "foaf:Document"),
+        "dct:rights": _typed(licence.GSI_TERMS_URL, "dct:RightsStatement",
+                             **{"rdfs:label": _text("国土地理院コンテンツ利用規約", "GSI terms of use")})})
 
 
 def _service(catalogue: Catalogue, s: Service, publisher: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +276,7 @@ def json_ld(catalogue: Catalogue) -> dict[str, Any]:
         "dct:title": _text(catalogue.title, "machi-twin open data catalogue"),
         "dct:description": _text(
             "PLATEAU 3D都市モデルと、それを基にしたシミュレーション結果・人流集計・センサー情報、およびそのAPIの一覧。"
-            f"{licence.ATTRIBUTION}",
+            f"{catalogue.credit.text}",
             "The PLATEAU city models of this digital twin, what it computed on them, footfall aggregates, "
             "sensors, and the APIs serving them."),
         "dct:publisher": publisher, "dct:license": _licence(), "dct:modified": _moment(catalogue.modified),
@@ -279,9 +300,10 @@ def html_page(catalogue: Catalogue) -> str:
         links = "".join(f'<li><a href="{e(x.download_url or x.access_url)}">{e(x.title)}</a> '
                         f"<small>{e(x.format.name)}</small></li>" for x in d.distributions)
         access = "" if d.access == PUBLIC else f' <span class="restricted">{e(_ACCESS_LABEL[d.access])}</span>'
+        credit = f"<p class=meta>{e(d.credit.text)}</p>" if d.credit.gsi_dem else ""
         rows.append(f'<section id="{e(d.id)}"><h2>{e(d.title)} <small lang="en">{e(d.title_en)}</small>{access}</h2>'
                     f"<p>{e(d.description)}</p><p class=meta>更新 {e(d.modified.isoformat(timespec='seconds'))}"
-                    f" · {e(', '.join(d.keywords))}</p><ul>{links}</ul></section>")
+                    f" · {e(', '.join(d.keywords))}</p>{credit}<ul>{links}</ul></section>")
     services = "".join(f'<li><a href="{e(s.endpoint)}">{e(s.title)}</a> — {e(s.description)}'
                        + (f' (<a href="{e(s.description_url)}">API description</a>)' if s.description_url else "")
                        + ("" if s.access == PUBLIC else f" <em>{e(_ACCESS_LABEL[s.access])}</em>") + "</li>"
@@ -295,7 +317,7 @@ def html_page(catalogue: Catalogue) -> str:
         "h2{font-size:1.15rem;margin-bottom:.2rem}small{color:#555}.meta{color:#555;font-size:.9rem}"
         ".restricted{font-size:.8rem;background:#eee;padding:0 .3rem}</style></head><body>"
         f"<h1>{e(catalogue.title)}</h1>"
-        f"<p>{e(licence.ATTRIBUTION)}（{e(licence.PROCESSED)}）。"
+        f"<p>{e(catalogue.credit.text)}（{e(catalogue.credit.processing)}）。"
         f'ライセンス: <a href="{e(licence.LICENCE_URL)}">{e(licence.LICENCE_TITLE)}</a>。'
         f'<a href="{e(catalogue.base)}/catalog.jsonld">DCAT-AP (JSON-LD)</a> · '
         f'<a href="{e(catalogue.base)}/ckan/api/3/action/package_list">CKAN API</a></p>'

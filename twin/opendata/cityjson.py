@@ -97,7 +97,8 @@ def write_cityjson(city: CityFolder, out: Path, source: Path | None = None) -> d
         writer.write_vertices(file)
         file.write("],")
         tail = {"transform": {"scale": [SCALE, SCALE, SCALE], "translate": list(origin)},
-                "metadata": {"title": f"{city.manifest.get('name') or city.id}: 建築物 / buildings. {licence.one_line()}",
+                "metadata": {"title": f"{city.manifest.get('name') or city.id}: 建築物 / buildings. "
+                                      f"{licence.attribution(city.manifest).one_line()}",
                              "identifier": city.id, "referenceSystem": reference_system(plane),
                              "geographicalExtent": writer.extent()}}
         file.write(json.dumps(tail, ensure_ascii=False)[1:] + "\n")

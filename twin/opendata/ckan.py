@@ -37,7 +37,7 @@ def organisation(catalogue: Catalogue) -> dict[str, Any]:
     name = organisation_name(catalogue)
     return {"id": name, "name": name, "title": catalogue.publisher, "type": "organization",
             "is_organization": True, "state": "active", "approval_status": "approved", "image_url": "",
-            "description": f"{catalogue.title}. {licence.ATTRIBUTION}", "created": _iso(catalogue.modified)}
+            "description": f"{catalogue.title}. {catalogue.credit.text}", "created": _iso(catalogue.modified)}
 
 
 def package(catalogue: Catalogue, d: Dataset) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def package(catalogue: Catalogue, d: Dataset) -> dict[str, Any]:
                  for k, x in enumerate(d.distributions)]
     tags = [{"name": _tag(k), "display_name": _tag(k), "state": "active", "vocabulary_id": None}
             for k in dict.fromkeys(d.keywords)]
-    extras = [{"key": "title_en", "value": d.title_en}, {"key": "attribution", "value": licence.ATTRIBUTION},
+    extras = [{"key": "title_en", "value": d.title_en}, {"key": "attribution", "value": d.credit.text},
               {"key": "access_rights", "value": "public" if d.access == PUBLIC else "restricted"}]
     if d.bbox is not None:
         west, south, east, north = d.bbox
@@ -58,9 +58,11 @@ def package(catalogue: Catalogue, d: Dataset) -> dict[str, Any]:
             [west, south], [east, south], [east, north], [west, north], [west, south]]]})})
     if d.provenance:
         extras.append({"key": "provenance", "value": d.provenance})
+    if d.credit.gsi_dem:
+        extras.append({"key": "source", "value": f"{licence.GSI_DEM} {licence.GSI_URL}"})
     return {
         "id": d.id, "name": d.id, "title": d.title, "type": "dataset", "state": "active", "private": False,
-        "notes": f"{d.description}\n\n{licence.ATTRIBUTION}（{licence.PROCESSED}）", "url": d.landing_page or "",
+        "notes": f"{d.description}\n\n{d.credit.text}（{d.credit.processing}）", "url": d.landing_page or "",
         "author": licence.PUBLISHER, "maintainer": catalogue.publisher, "version": None,
         "license_id": LICENCE_ID, "license_title": licence.LICENCE_TITLE, "license_url": licence.LICENCE_URL,
         "isopen": True, "metadata_created": _iso(d.modified), "metadata_modified": _iso(d.modified),

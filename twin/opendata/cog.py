@@ -21,12 +21,12 @@ BLOCK = 512
 OVERVIEWS = "AVERAGE"
 
 
-def write_cog(grid: Path, out: Path, title: str = "") -> Path:
-    """Copy the GeoTIFF ``grid`` (e.g. ``max_depth.tif``) to ``out`` as a COG."""
+def write_cog(grid: Path, out: Path, title: str = "", credit: licence.Attribution = licence.PLATEAU) -> Path:
+    """Copy the GeoTIFF ``grid`` (e.g. ``max_depth.tif``) to ``out`` as a COG, crediting ``credit``
+    (``licence.attribution`` of the City the grid was computed on)."""
     if not grid.is_file():
         raise TwinInputError(f"{grid}: no such grid")
-    tags = {"ATTRIBUTION": licence.ATTRIBUTION, "PROCESSING": licence.PROCESSED, "LICENSE": licence.LICENCE_URL,
-            "TITLE": title or grid.stem, "UNITS": "m"}
+    tags = {**credit.tags(), "TITLE": title or grid.stem, "UNITS": "m"}
     tagged = partial(out.with_suffix(".tagged.tif"))
     try:
         # The COG driver copies its source's tags; tagging the COG afterwards would break its layout.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
+from twin.opendata import licence
 from twin.opendata.layers import BUILDINGS, LAYERS, SCENARIO_RESULTS, Layer, layer
 from twin.opendata.tables import JoinedTable, ParquetTable, Table
 
@@ -39,6 +40,8 @@ class Collection:
     #: Whether selections may be cached by file version (not for tables built from the database).
     cacheable: bool = True
     extra: dict = field(default_factory=dict)
+    #: What its data credit (``licence.attribution`` of its City).
+    credit: licence.Attribution = licence.PLATEAU
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def city_collections(city: CityFolder, scenarios: list[ScenarioRun] = ()) -> lis
         assert buildings is not None
         for run in scenarios:
             found.append(scenario_collection(run, buildings, bbox))
-    return found
+    credit = licence.attribution(city.manifest)
+    return [replace(c, credit=credit) for c in found]
 
 
 def scenario_collection(run: ScenarioRun, buildings: Table, bbox: tuple[float, float, float, float] | None) -> Collection:

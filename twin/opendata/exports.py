@@ -12,7 +12,9 @@ Every file is written under a temporary name and renamed into place when complet
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,10 +88,12 @@ def _flat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def write_gpkg(collections: list[Collection], out: Path) -> Path:
     """One GeoPackage with a table per collection (empty ones are left out)."""
+    credit = functools.reduce(operator.or_, (c.credit for c in collections), licence.PLATEAU)
     with replacing(out) as tmp:
         written = 0
         for collection in collections:
-            description = f"{collection.title} / {collection.title_en}. {collection.description} {licence.one_line()}"
+            description = (f"{collection.title} / {collection.title_en}. {collection.description} "
+                           f"{collection.credit.one_line()}")
             first = True
             for frame in collection_frames(collection):
                 pyogrio.write_dataframe(
@@ -99,10 +103,9 @@ def write_gpkg(collections: list[Collection], out: Path) -> Path:
                     promote_to_multi=collection.layer.geometry.startswith("Multi"),
                     geometry_type=collection.layer.geometry or None,
                     layer_options={"DESCRIPTION": description, "IDENTIFIER": collection.title_en} if first else None,
-                    dataset_metadata={"ATTRIBUTION": licence.ATTRIBUTION, "PROCESSING": licence.PROCESSED,
-                                      "LICENSE": licence.LICENCE_URL, "SOURCE_TERMS": licence.SOURCE_TERMS_URL}
-                    if written == 0 and first else None,
-                    layer_metadata={"ATTRIBUTION": licence.ATTRIBUTION, "LICENSE": licence.LICENCE_URL} if first else None)
+                    dataset_metadata=credit.tags() if written == 0 and first else None,
+                    layer_metadata={"ATTRIBUTION": collection.credit.text, "LICENSE": licence.LICENCE_URL}
+                    if first else None)
                 first = False
             written += 0 if first else 1
         if written == 0:
@@ -113,7 +116,7 @@ def write_gpkg(collections: list[Collection], out: Path) -> Path:
 def write_geojson(collection: Collection, out: Path) -> Path:
     """The collection as an RFC 7946 FeatureCollection (CRS84), written feature by feature."""
     head = {"type": "FeatureCollection", "name": collection.id, "title": f"{collection.title} / {collection.title_en}",
-            **licence.notice()}
+            **collection.credit.notice()}
     with replacing(out) as tmp, tmp.open("wb") as file:
         file.write(dumps(head)[:-1] + b',"features":[')
         first = True
@@ -149,5 +152,6 @@ def csvw_metadata(collection: Collection, csv_name: str, columns: list[str]) -> 
     """W3C CSVW metadata: which file, its columns, where it comes from and under which licence."""
     return {"@context": ["http://www.w3.org/ns/csvw", {"@language": "ja"}], "url": csv_name,
             "dc:title": f"{collection.title} / {collection.title_en}", "dc:description": collection.description,
-            "dc:source": licence.ATTRIBUTION, "dc:rights": licence.PROCESSED, "dc:license": licence.LICENCE_URL,
+            "dc:source": collection.credit.text, "dc:rights": collection.credit.processing,
+            "dc:license": licence.LICENCE_URL,
             "tableSchema": {"columns": [{"name": c, "titles": c} for c in columns]}}

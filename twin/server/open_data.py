@@ -20,6 +20,7 @@ from pathlib import Path
 
 from twin.city.layout import MANIFEST
 from twin.hazardmap.simulated_depth import scenario_title
+from twin.nowcast.folder import NowcastFolder
 from twin.opendata import exports, licence
 from twin.opendata.catalog import (
     CITYJSON,
@@ -44,6 +45,7 @@ from twin.opendata.sensor_stations import StreamInfo, datastreams
 from twin.opendata.tables import Selector
 from twin.scenarios.jobs import JobRunner
 from twin.sensors.footfall_areas import areas_path
+from twin.sensors.times import parse_moment
 from twin.server.cities import City, CityRegistry
 from twin.server.settings import Settings
 from twin.store.database import Store
@@ -183,6 +185,9 @@ def catalogue(base: str, cities: CityRegistry, jobs: JobRunner, published: OpenD
         datasets += city_sets
         if areas_path(settings.data_dir, city.id).is_file():
             datasets.append(_footfall_dataset(base, city))
+        forecast = _forecast_dataset(base, city, NowcastFolder(settings.data_dir, city.id))
+        if forecast is not None:
+            datasets.append(forecast)
         services.append(Service(f"ogcapi-{_name(city.id)}", f"OGC API – Features: {_title(city)}",
                                 "The City's layers, scenario results and footfall aggregates as feature collections "
                                 "(GeoJSON; CRS84, EPSG:6668, EPSG:6697; CQL2 filters).", f"{base}/ogcapi/{city.id}",
@@ -255,10 +260,11 @@ def _city_datasets(base: str, city: City, collections: list[Collection], offered
     created = manifest.get("created")
     modified = datetime.fromisoformat(created) if isinstance(created, str) else \
         datetime.fromtimestamp((city.folder.path / MANIFEST).stat().st_mtime, UTC)
+    credit = licence.attribution(manifest)
     iur = ", ".join(map(str, (manifest.get("versions") or {}).get("iur") or [])) or "?"
     provenance = (f"{_inputs(manifest) or repr(_title(city))} (i-UR {iur}), converted by machi-twin "
                   f"{(manifest.get('versions') or {}).get('machi_twin', '')} on {created or modified.isoformat()}. "
-                  f"{licence.ATTRIBUTION}")
+                  f"{credit.text}")
     api = f"{base}/ogcapi/{city.id}"
     downloads = f"{base}/api/cities/{city.id}/downloads"
     whole = [Distribution(f"{city_set}-ogcapi", "OGC API – Features", JSON, api, service=f"ogcapi-{_name(city.id)}")]
@@ -275,7 +281,7 @@ def _city_datasets(base: str, city: City, collections: list[Collection], offered
                          f"{name} {counts[key]}" for key, name in _COUNTED if counts.get(key))
                      + "。レイヤ・シミュレーション結果は個別のデータセットとしても掲載。",
                      ("PLATEAU", "3D都市モデル", "CityGML", city.id), modified, tuple(whole), "city", _bbox(city),
-                     provenance=provenance, landing_page=f"{base}/catalog#{city_set}")]
+                     provenance=provenance, landing_page=f"{base}/catalog#{city_set}", credit=credit)]
     for collection in collections:
         ident = f"{city_set}-{_name(collection.id)}" if not collection.id.startswith("scenario-") \
             else _name(collection.id)
@@ -299,8 +305,7 @@ def _city_datasets(base: str, city: City, collections: list[Collection], offered
         found.append(Dataset(ident, f"{_title(city)}: {collection.title}", f"{_title(city)}: {collection.title_en}",
                              collection.description, tuple(dict.fromkeys(keywords)), collection.updated, tuple(parts),
                              group, collection.bbox or _bbox(city), themes=themes, provenance=provenance,
-                             part_of=city_set,
-                             landing_page=f"{base}/catalog#{ident}"))
+                             part_of=city_set, landing_page=f"{base}/catalog#{ident}", credit=credit))
     return found
 
 
@@ -318,6 +323,28 @@ def _footfall_dataset(base: str, city: City) -> Dataset:
                                  f"{base}/api/footfall/{city.id}/hourly.csv",
                                  f"{base}/api/footfall/{city.id}/hourly.csv")),
                    "footfall", _bbox(city), landing_page=f"{base}/catalog#{ident}")
+
+
+def _forecast_dataset(base: str, city: City, folder: NowcastFolder) -> Dataset | None:
+    """The City's latest nowcast forecast (staff only), modified at its issue time; None without one."""
+    issued = folder.issued()
+    if not issued:
+        return None
+    latest = folder.forecast(issued[-1])
+    ident = f"forecast-{_name(city.id)}"
+    api = f"{base}/api/nowcast/{city.id}/forecasts/latest"
+    return Dataset(ident, f"{_title(city)}: 最新の浸水予測（ナウキャスト）", f"{_title(city)}: latest flood forecast (nowcast)",
+                   f"The newest forecast of the City's nowcast (issued {latest.get('issued')}, valid to "
+                   f"{latest.get('valid_to')}): depth and time to leave per building, shelters at risk, alerts. "
+                   "Staff only: the forecast API needs a staff API key or session (docs/forecasting.md).",
+                   ("forecast", "nowcast", "浸水予測", city.id), parse_moment(latest["issued"], "issued"),
+                   (Distribution(f"{ident}-json", "Latest forecast (JSON API, staff only)", JSON, api,
+                                 description="GET with a staff API key; 'latest' is the newest issue."),),
+                   "forecast", _bbox(city), access=RESTRICTED, themes=(THEME_REGIONS, THEME_ENVIRONMENT),
+                   provenance=f"Computed by machi-twin's nowcast on {_title(city)!r}. "
+                              f"{licence.attribution(city.manifest).text}",
+                   part_of=f"city-{_name(city.id)}", landing_page=f"{base}/catalog#{ident}",
+                   credit=licence.attribution(city.manifest))
 
 
 def _stream_dataset(base: str, stream: StreamInfo) -> Dataset:

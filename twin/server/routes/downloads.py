@@ -41,7 +41,7 @@ def list_downloads(city_id: str, request: Request, cities: Cities, jobs: Jobs, p
     base = str(request.base_url).rstrip("/")
     return {"downloads": [{"name": d.name, "format": d.format.name, "media_type": d.format.media_type,
                            "collection": d.collection, "href": f"{base}/api/cities/{city_id}/downloads/{d.name}"}
-                          for d in offered.values()], **licence.notice()}
+                          for d in offered.values()], **licence.attribution(city.manifest).notice()}
 
 
 @router.get("/api/cities/{city_id}/downloads/{name}", dependencies=[requires(Role.ANONYMOUS)],
@@ -70,7 +70,7 @@ def get_download(city_id: str, name: str, request: Request, cities: Cities, jobs
 
 @router.get(f"/api/scenarios/{{job_id}}/downloads/{MAX_DEPTH}", dependencies=[requires(Role.ANONYMOUS)],
             response_class=FileResponse, responses={200: {"content": {"image/tiff": {}}}})
-def max_depth_cog(job_id: str, jobs: Jobs, published: Published) -> FileResponse:
+def max_depth_cog(job_id: str, cities: Cities, jobs: Jobs, published: Published) -> FileResponse:
     """A finished scenario's maximum depth (m) as a Cloud-Optimized GeoTIFF in the City's plane CRS."""
     job = job_of(jobs, job_id)
     files = jobs.files(job.id)
@@ -80,5 +80,6 @@ def max_depth_cog(job_id: str, jobs: Jobs, published: Published) -> FileResponse
     out = files.folder / "downloads" / MAX_DEPTH
     out.parent.mkdir(exist_ok=True)
     title = (job.scenario or {}).get("name") or job.id
-    published.downloads.ensure(out, lambda path: write_cog(grid, path, f"{title}: maximum depth (m)"))
+    credit = licence.attribution(cities.get(job.city).manifest)
+    published.downloads.ensure(out, lambda path: write_cog(grid, path, f"{title}: maximum depth (m)", credit))
     return FileResponse(out, media_type=COG.media_type, headers=_headers(f"{job.id}-{MAX_DEPTH}"))

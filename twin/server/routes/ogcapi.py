@@ -91,7 +91,7 @@ def apis(request: Request, cities: Cities) -> Response:
     base = str(request.base_url).rstrip("/")
     return _json({"apis": [{"city": city_id, "title": cities.get(city_id).manifest.get("name") or city_id,
                             "href": f"{base}/ogcapi/{city_id}"} for city_id in cities.ids()],
-                  **licence.notice()})
+                  **licence.attribution(*(cities.get(c).manifest for c in cities.ids())).notice()})
 
 
 @router.get("/{city_id}", dependencies=[requires(Role.ANONYMOUS)])
@@ -102,11 +102,12 @@ def landing(city_id: str, request: Request, cities: Cities, f: Format = None) ->
     base = _base(request, city_id)
     root = str(request.base_url).rstrip("/")
     name = city.manifest.get("name") or city_id
+    credit = licence.attribution(city.manifest)
     return _json({
         "title": f"machi-twin: {name}",
         "description": f"PLATEAU city model {name!r} and what the twin computed on it, as OGC API – Features. "
-                       f"{licence.ATTRIBUTION}",
-        **licence.notice(),
+                       f"{credit.text}",
+        **credit.notice(),
         "links": [
             {"rel": "self", "type": JSON, "title": "This document", "href": base},
             {"rel": "service-desc", "type": OPENAPI, "title": "The API definition", "href": f"{root}/openapi.json"},
@@ -136,7 +137,8 @@ def list_collections(city_id: str, request: Request, cities: Cities, jobs: Jobs,
     base = _base(request, city_id)
     found = _collections(request, city, jobs, published, settings, is_staff(request))
     return _json({"links": [{"rel": "self", "type": JSON, "href": f"{base}/collections"}],
-                  "collections": [_describe(c, base) for c in found], **licence.notice()})
+                  "collections": [_describe(c, base, city) for c in found],
+                  **licence.attribution(city.manifest).notice()})
 
 
 @router.get("/{city_id}/collections/{collection_id}", dependencies=[requires(Role.ANONYMOUS)])
@@ -144,8 +146,9 @@ def get_collection(city_id: str, collection_id: str, request: Request, cities: C
                    published: Published, settings: AppSettings, f: Format = None) -> Response:
     """One collection: title, extent, CRSs, links to its items and queryables."""
     _only(request, frozenset({"f"}))
-    collection = _collection(request, cities.get(city_id), collection_id, jobs, published, settings)
-    return _json(_describe(collection, _base(request, city_id)))
+    city = cities.get(city_id)
+    collection = _collection(request, city, collection_id, jobs, published, settings)
+    return _json(_describe(collection, _base(request, city_id), city))
 
 
 @router.get("/{city_id}/collections/{collection_id}/queryables", dependencies=[requires(Role.ANONYMOUS)],
@@ -220,7 +223,7 @@ def get_items(
         links.append({"rel": "prev", "type": GEOJSON,
                       "href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit))})
     body = {"type": "FeatureCollection", "numberMatched": page.matched, "numberReturned": len(page.rows),
-            "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"), **licence.notice(),
+            "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"), **licence.attribution(city.manifest).notice(),
             "features": features(page.rows, collection.layer, answer_crs), "links": links}
     return _json(body, GEOJSON, {"Content-Crs": f"<{answer_crs}>"})
 
@@ -251,7 +254,7 @@ def get_item(city_id: str, collection_id: str, feature_id: str, request: Request
     feature["links"] = [{"rel": "self", "type": GEOJSON, "href": str(request.url)},
                         {"rel": "collection", "type": JSON, "href": f"{base}/collections/{collection.id}"},
                         {"rel": "license", "type": "text/html", "href": licence.LICENCE_URL}]
-    feature.update(licence.notice())
+    feature.update(licence.attribution(city.manifest).notice())
     return _json(feature, GEOJSON, {"Content-Crs": f"<{answer_crs}>"})
 
 
@@ -377,11 +380,12 @@ def _where(collection: Collection, bbox: tuple[float, float, float, float] | Non
                  within=parsed.envelope, key=f"{collection.id}|{bbox}|{source_crs}|{text}")
 
 
-def _describe(collection: Collection, base: str) -> dict[str, Any]:
+def _describe(collection: Collection, base: str, city: City) -> dict[str, Any]:
     href = f"{base}/collections/{collection.id}"
+    credit = licence.attribution(city.manifest)
     body: dict[str, Any] = {
         "id": collection.id, "title": f"{collection.title} / {collection.title_en}",
-        "description": f"{collection.description} {licence.ATTRIBUTION}", "keywords": list(collection.keywords),
+        "description": f"{collection.description} {credit.text}", "keywords": list(collection.keywords),
         "itemType": "feature", "crs": list(ogc_crs.SUPPORTED), "storageCrs": ogc_crs.STORAGE,
         "links": [
             {"rel": "self", "type": JSON, "href": href},
@@ -391,7 +395,7 @@ def _describe(collection: Collection, base: str) -> dict[str, Any]:
             {"rel": "license", "type": "text/html", "title": licence.LICENCE_TITLE, "href": licence.LICENCE_URL},
         ],
         "updated": collection.updated.isoformat(),
-        **licence.notice(),
+        **credit.notice(),
     }
     if collection.bbox is not None:
         body["extent"] = {"spatial": {"bbox": [list(collection.bbox)], "crs": ogc_crs.CRS84}}
