@@ -151,7 +151,10 @@ def toggle(page, layer: str) -> None:
     want = "" if was else "~"
     selector = f"#layers[data-on{want}='{layer}']" if not was else f"#layers:not([data-on~='{layer}'])"
     until(page, selector)
-    page.wait_for_function(f"!document.querySelector('#layer-{layer}').disabled", polling=250, timeout=60_000)
+    # The switch stays disabled while its layer builds: ground primitives are triangulated in Cesium's web
+    # workers, behind the roads-and-rivers layer the console draws at start; SwiftShader on a loaded
+    # 2-core machine takes minutes for that.
+    page.wait_for_function(f"!document.querySelector('#layer-{layer}').disabled", polling=250, timeout=240_000)
 
 
 def look_down_on(page, west: float, south: float, east: float, north: float) -> None:
@@ -173,6 +176,7 @@ def extent(features: list[dict]) -> tuple[float, float, float, float]:
 def test_layer_switches_change_what_is_drawn(page, server):
     areas = httpx.get(f"{server['base']}/api/cities/{CITY_ID}/hazards", params={"layer": "fld"}).json()["features"]
     assert areas, "the sample city has official river-flood areas"
+    until(page, "#layers[data-ground-ready]", timeout=240_000)  # roads and rivers drawn: pictures compare like with like
     look_down_on(page, *extent(areas))
     base = shot(page, "base")
     toggle(page, "fld")  # the official river-flood areas, MLIT colours

@@ -161,6 +161,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
       } else {
         say("道路・河川: この都市のデータにありません · no roads or rivers in this city's data");
       }
+      element.dataset.groundReady = "true"; // drawn (tests wait for it before comparing pictures)
     }
     for (const part of [ground.primitive, ground.labels]) if (part) part.show = shown;
     widget.scene.requestRender();
@@ -170,6 +171,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
     for (const part of [ground.primitive, ground.labels]) if (part) widget.scene.primitives.remove(part);
     Object.assign(ground, { primitive: null, labels: null, loaded: false });
     delete element.dataset.ground;
+    delete element.dataset.groundReady;
   }
 
   /** Resolves once a ground primitive's geometry, built in web workers, is ready to draw. */
