@@ -169,16 +169,17 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         lon, lat = _numbers(at, (2,), f"--at {at}")
         near = (lon, lat)
     data, source = scenario_table(scenario_ref)
-    chosen = parse_scenario(data, source)  # a bad scenario is named before the City is read
+    if river is None and near is None:
+        parse_scenario(data, source)  # a bad scenario is named before the City is read
     if cell_size is not None and not (np.isfinite(cell_size) and cell_size > 0):
         raise TwinInputError(f"--cell-size must be positive metres, got {cell_size:g}")
     if duration is not None:
         _duration(duration)
-    if output_interval is not None:
-        _interval(output_interval, duration or chosen.duration_s)
     grids = load_grids(city, cell_size)
     chosen = parse_scenario(with_breach(data, grids, river, near,
                                         ask="pass --river NAME or --at LON,LAT to place the breach"), source)
+    if output_interval is not None:
+        _interval(output_interval, duration or chosen.duration_s)
     require_measured_terrain(grids, allow_estimated_terrain)
     scheme = _scheme(scheme_args, chosen.scheme)
     total = chosen.duration_s if duration is None else duration

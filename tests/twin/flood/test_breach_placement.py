@@ -19,6 +19,7 @@ from twin import cli
 from twin.city.layout import CityFolder
 from twin.flood.breach_site import place_breach, rivers
 from twin.flood.scenario import builtin_data
+from twin.server import Settings, create_app
 
 #: The flags that keep a city run to a few seconds: 8 m cells, one minute of flood.
 QUICK_FLAGS = ["--cell-size", "8", "--duration", "60", "--output-interval", "60", "--json"]
@@ -43,6 +44,12 @@ def data_dir(tmp_path_factory) -> Path:
     """The sample city and real Bunkyo (which the built-in breach line misses) behind one server."""
     return data_dir_linking(tmp_path_factory.mktemp("home"), converted_sample_city(),
                             converted_real_city("13105_bunkyo"))
+
+
+@pytest.fixture(scope="module")
+def app(data_dir):
+    """The server, with room for this module's eight job requests in one burst (the default is five)."""
+    return create_app(Settings(data_dir=data_dir, expensive_burst=20))
 
 
 def _twin_flood(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
@@ -96,9 +103,14 @@ def test_the_api_places_the_breach_on_a_river(client, staff, sample, north_bank)
     assert client.get(f"/api/cities/{CITY_ID}/rivers").status_code == 401
     assert client.get(f"/api/cities/{CITY_ID}/rivers", headers=staff).json() == {"city": CITY_ID,
                                                                                     "rivers": ["新河岸川"]}
-    for extra, site in (({"river": "新河岸川"}, place_breach(sample, "新河岸川")),
-                        ({"at": list(north_bank)}, place_breach(sample, near=north_bank))):
-        response = client.post("/api/scenarios", json=body | extra, headers=staff)
+    # the console's template: an inline scenario whose breach has no position until it is placed
+    template = {"city": CITY_ID, "cell_size": 8, "definition": {
+        "name": "template-breach", "duration_s": 60, "inflows": [{"name": "breach", "m3_per_s": 100}]}}
+    for request, site in ((body | {"river": "新河岸川"}, place_breach(sample, "新河岸川")),
+                          (body | {"at": list(north_bank)}, place_breach(sample, near=north_bank)),
+                          (template | {"river": "新河岸川", "at": list(north_bank)},
+                           place_breach(sample, "新河岸川", near=north_bank))):
+        response = client.post("/api/scenarios", json=request, headers=staff)
         assert response.status_code == 202, response.text
         assert response.json()["scenario"]["inflows"][0]["positions"] == site.inflow_lonlat()
         # the run itself is the CLI test's: cancel it and let it end
@@ -111,6 +123,9 @@ def test_the_api_names_the_rivers_when_it_cannot_place_the_breach(client, staff)
     bad = client.post("/api/scenarios", json=body | {"river": "荒川"}, headers=staff)
     assert bad.status_code == 422 and "has no river '荒川'" in bad.json()["detail"] and "新河岸川" in bad.json()["detail"]
     assert client.post("/api/scenarios", json=body | {"at": [139.47]}, headers=staff).status_code == 422
+    unplaced = client.post("/api/scenarios", json={"city": CITY_ID, "definition": {
+        "name": "t", "duration_s": 60, "inflows": [{"name": "breach", "m3_per_s": 100}]}}, headers=staff)
+    assert unplaced.status_code == 422 and "inflows[0]: give exactly one of lonlat" in unplaced.json()["detail"]
     bunkyo = client.post("/api/scenarios", json=body | {"city": "bunkyo"}, headers=staff)
     detail = bunkyo.json()["detail"]
     assert bunkyo.status_code == 422 and "fits only the sample city" in detail and "神田川" in detail

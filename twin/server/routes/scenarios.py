@@ -106,7 +106,8 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
         data, source = body.definition or {}, "definition"
     overrides = body.overrides | ({"scheme": body.scheme} if body.scheme is not None else {})
     data = with_overrides(data, overrides)
-    parse_scenario(data, source)  # a bad scenario is named before the City is read
+    if body.river is None and body.at is None:  # else its breach may have no position until placed
+        parse_scenario(data, source)  # a bad scenario is named before the City is read
     city = load_grids(city_entry.folder, body.cell_size)
     near = (body.at[0], body.at[1]) if body.at is not None else None
     scenario = parse_scenario(with_breach(data, city, body.river, near, ask=BREACH_ASK), source)
