@@ -37,6 +37,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/cities/{city_id}/map-layers"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazard-at"): ANYONE,
     ("GET", "/api/cities/{city_id}/footprints"): ANYONE,
+    ("GET", "/api/cities/{city_id}/rivers"): STAFF,
     ("GET", "/api/imports"): ADMIN,
     ("GET", "/api/imports/{job_id}"): ADMIN,
     ("GET", "/tiles/{city_id}/{path}"): ANYONE,

@@ -29,7 +29,11 @@ def register(app: typer.Typer) -> None:
 def run(
     city: Path = typer.Option(None, "--city", help="City folder (twin convert): run --scenario on it."),
     scenario: str = typer.Option(None, "--scenario", help="With --city: a scenario TOML file or a built-in name "
-                                 "(river-breach, cloudburst-100mm)."),
+                                 "(river-breach, cloudburst-100mm). The built-in river-breach line fits only the "
+                                 "sample city unless --river or --at places it."),
+    river: str = typer.Option(None, "--river", help="With --city: put the scenario's breach (its first inflow) on "
+                              "this river of the City (the bank nearest --at, else the town's side)."),
+    at: str = typer.Option(None, "--at", help="With --city: LON,LAT near the bank where the breach goes."),
     cell_size: float = typer.Option(None, "--cell-size", help="With --city: coarsen the City's grid to this cell "
                                     "size (a whole multiple of it), m."),
     dem: Path = typer.Option(None, "--dem", help="Terrain grid (GeoTIFF or .asc), metres; row 0 north."),
@@ -75,8 +79,10 @@ def run(
         if given:
             raise TwinInputError(f"{given[0]} belongs to the grid mode; with --city the scenario sets the forcing")
         _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json,
-                  allow_estimated_terrain)
+                  allow_estimated_terrain, river, at)
         return
+    if river is not None or at is not None:
+        raise TwinInputError("--river and --at belong to the city mode (--city CITY --scenario SCENARIO)")
     if dem is None:
         raise TwinInputError("twin flood run needs --dem DEM (grid mode) or --city CITY --scenario SCENARIO")
     if cell_size is not None:
@@ -148,23 +154,32 @@ def _report(summary: dict, out: Path, as_json: bool) -> None:
 
 def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
               output_interval: float | None, scheme_args: dict, out: Path, as_json: bool,
-              allow_estimated_terrain: bool = False) -> None:
+              allow_estimated_terrain: bool = False, river: str | None = None, at: str | None = None) -> None:
     from twin.city.grids import load_grids, require_measured_terrain
+    from twin.flood.breach_site import with_breach
     from twin.flood.city_run import run_city_flood
-    from twin.flood.scenario import load_scenario
+    from twin.flood.scenario import parse_scenario, scenario_table
 
     if city is None or scenario_ref is None:
         raise TwinInputError("the city mode needs both --city CITY and --scenario SCENARIO")
     if not city.is_dir():
         raise TwinInputError(f"--city {city}: no such City folder")
-    chosen = load_scenario(scenario_ref)
+    near: tuple[float, float] | None = None
+    if at is not None:
+        lon, lat = _numbers(at, (2,), f"--at {at}")
+        near = (lon, lat)
+    data, source = scenario_table(scenario_ref)
+    if river is None and near is None:
+        parse_scenario(data, source)  # a bad scenario is named before the City is read
     if cell_size is not None and not (np.isfinite(cell_size) and cell_size > 0):
         raise TwinInputError(f"--cell-size must be positive metres, got {cell_size:g}")
     if duration is not None:
         _duration(duration)
+    grids = load_grids(city, cell_size)
+    chosen = parse_scenario(with_breach(data, grids, river, near,
+                                        ask="pass --river NAME or --at LON,LAT to place the breach"), source)
     if output_interval is not None:
         _interval(output_interval, duration or chosen.duration_s)
-    grids = load_grids(city, cell_size)
     require_measured_terrain(grids, allow_estimated_terrain)
     scheme = _scheme(scheme_args, chosen.scheme)
     total = chosen.duration_s if duration is None else duration

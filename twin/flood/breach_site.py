@@ -13,17 +13,22 @@ sample's 荒川 breach sits there), else ``SETBACK_M`` off the water.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from shapely.geometry import LineString, Point
 
+from twin.city.grids import CityGrids
 from twin.city.layout import CityFolder
 from twin.city.rivers import named_water
 from twin.errors import TwinInputError
+from twin.flood.scenario import with_overrides
 from twin.lonlat import from_lonlat, to_lonlat
 
+#: The built-in scenario whose breach line was placed by hand on the sample city's levee.
+BUILTIN_BREACH = "river-breach"
 #: How far landward of the water's edge the breach line lies (m): off the channel polygon and its
 #: rounding on a 2-4 m grid.
 SETBACK_M = 6.0
@@ -104,6 +109,42 @@ def place_breach(folder: CityFolder, river: str | None = None, near: tuple[float
     a, b = shapely.get_coordinates(line)[[0, -1]]
     return BreachSite(river=row.shown_name, water_id=str(row.gml_id),
                       line=(back.transform(*a), back.transform(*b)), bank_point=back.transform(bank.x, bank.y))
+
+
+def with_breach(data: dict[str, Any], city: CityGrids, river: str | None = None,
+                near: tuple[float, float] | None = None, ask: str = "name a river or give a point") -> dict[str, Any]:
+    """The scenario table ``data`` with its first inflow (the breach) moved onto ``place_breach(river,
+    near)`` on ``city``. Given neither, ``data`` unchanged, unless it is the built-in river breach and its
+    line misses the City's grid: then a TwinInputError listing the City's rivers and saying ``ask``."""
+    inflows = data.get("inflows")
+    if river is None and near is None:
+        if data.get("name") == BUILTIN_BREACH and isinstance(inflows, list) and inflows \
+                and not _on_grid(city, inflows[0].get("lonlat")):
+            names = rivers(city.city)
+            where = f"its rivers: {', '.join(names)}" if names else "it has no named rivers"
+            raise TwinInputError(f"the built-in river-breach line fits only the sample city, not city "
+                                 f"{city.id!r} ({where}): {ask}")
+        return data
+    if not isinstance(inflows, list) or not inflows or not isinstance(inflows[0], dict):
+        raise TwinInputError(f"scenario {data.get('name')!r} has no inflow to place as a breach on a river")
+    site = place_breach(city.city, river, near)
+    breach = {k: v for k, v in inflows[0].items() if k != "xy"} | {"lonlat": site.inflow_lonlat()}
+    return with_overrides(data, {"inflows": [breach, *inflows[1:]]})
+
+
+def _on_grid(city: CityGrids, lonlat: Any) -> bool:
+    """Whether every position of an inflow's ``lonlat`` (a point or a list of them) is on the grid;
+    True for what is not a list of numbers (the scenario's own check names that)."""
+    try:
+        points = np.atleast_2d(np.asarray(lonlat, dtype=float))
+    except (TypeError, ValueError):
+        return True
+    if points.ndim != 2 or points.shape[1] != 2:
+        return True
+    xs, ys = city.lonlat_to_map(points[:, 0], points[:, 1])
+    rows, cols = city.terrain.shape
+    cells = [city.terrain.cell_of(float(x), float(y)) for x, y in zip(np.atleast_1d(xs), np.atleast_1d(ys))]
+    return all(0 <= r < rows and 0 <= c < cols for r, c in cells)
 
 
 def _water(folder: CityFolder) -> gpd.GeoDataFrame:

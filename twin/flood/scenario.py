@@ -85,24 +85,32 @@ def builtin_names() -> list[str]:
 
 def load_scenario(ref: str | Path) -> Scenario:
     """A scenario from a TOML file path, or a built-in one by name."""
+    return parse_scenario(*scenario_table(ref))
+
+
+def scenario_table(ref: str | Path) -> tuple[dict[str, Any], str]:
+    """The raw table of a TOML file or a built-in scenario (to merge overrides into) and its source."""
     path = Path(ref)
     if path.suffix == ".toml" or path.is_file():
         if not path.is_file():
             raise TwinInputError(f"{path}: no such scenario file")
-        return parse_toml(path.read_text(encoding="utf-8"), str(path))
+        return _toml_table(path.read_text(encoding="utf-8"), str(path)), str(path)
     name = str(ref)
     if name not in builtin_names():
         raise TwinInputError(f"unknown scenario {name!r}: give a .toml file or one of {', '.join(builtin_names())}")
     text = resources.files(BUILTIN_PACKAGE).joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return parse_toml(text, f"scenario {name}")
+    return _toml_table(text, f"scenario {name}"), f"scenario {name}"
 
 
 def parse_toml(text: str, source: str) -> Scenario:
+    return parse_scenario(_toml_table(text, source), source)
+
+
+def _toml_table(text: str, source: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TwinInputError(f"{source}: not valid TOML ({exc})") from None
-    return parse_scenario(data, source)
 
 
 def with_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:

@@ -184,7 +184,8 @@ export function initFloodPanel(element, widget, currentCity) {
 
   const ready = (async () => {
     const { scenarios } = await api("/api/scenarios/builtin");
-    ui.scenario.replaceChildren(...scenarios.map((s) => new Option(`${s.title.ja} · ${s.title.en}`, s.name)));
+    ui.scenario.replaceChildren(...scenarios.map((s) => Object.assign(new Option(`${s.title.ja} · ${s.title.en}`, s.name),
+      { title: s.description })));
     await refreshJobs();
   })();
   return { ready, refreshJobs, openJob, showFrame, overlay };

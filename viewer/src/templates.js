@@ -1,4 +1,5 @@
-// Scenario templates: a river breach at a point picked on the map, a cloudburst of a chosen
+// Scenario templates: a river breach on a river of the city (GET /api/cities/{id}/rivers) near a
+// point picked on the map, the server snapping it to the bank; a cloudburst of a chosen
 // intensity, or rain and river stage "from live gauges" (GET /api/scenarios/live-forcing).
 // Each builds an inline scenario definition (docs/flood.md), runs it as a job (staff key), shows
 // its progress, then opens the result in the flood panel (its refreshJobs/openJob).
@@ -34,6 +35,7 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   const breach = {
     lon: number("breach-lon", 0, { min: -180 }), lat: number("breach-lat", 0, { min: -90 }),
     pick: el("button", { id: "breach-pick", type: "button", textContent: "地図で選ぶ Pick on map" }),
+    river: el("select", { id: "breach-river" }, new Option("– 地点の近く · nearest the point –", "")),
     peak: number("breach-peak", 500), rise: number("breach-rise-min", 30), hold: number("breach-hold-min", 30),
     fall: number("breach-fall-min", 60),
   };
@@ -45,7 +47,8 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   };
   const row = (ja, en, ...inputs) => el("label", {}, `${ja} `, el("span", { className: "en" }, en), ...inputs);
   const forms = {
-    breach: el("div", {}, row("決壊地点", "breach lon/lat", breach.lon, breach.lat), breach.pick,
+    breach: el("div", {}, row("河川", "river", breach.river),
+      row("決壊地点", "breach lon/lat", breach.lon, breach.lat), breach.pick,
       row("ピーク流量", "peak m³/s", breach.peak), row("上昇", "rise min", breach.rise),
       row("継続", "hold min", breach.hold), row("減衰", "recede min", breach.fall)),
     cloudburst: el("div", {}, row("雨量強度", "mm/h", cloudburst.intensity), row("降雨時間", "rain min", cloudburst.minutes)),
@@ -98,6 +101,23 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   ui.kind.addEventListener("change", showForm);
   showForm();
 
+  /** The city's rivers into the river list (staff); null until loaded, [] for a city without any. */
+  let rivers = null;
+  let riversOf = null;
+  async function loadRivers() {
+    const city = currentCity();
+    if (!city) return;
+    ({ rivers } = await api(`/api/cities/${encodeURIComponent(city.id)}/rivers`));
+    riversOf = city.id;
+    breach.river.replaceChildren(new Option(rivers.length ? "– 地点の近く · nearest the point –"
+      : "– 河川なし · no rivers: the point as it is –", ""), ...rivers.map((r) => new Option(r, r)));
+    element.dataset.rivers = String(rivers.length);
+  }
+  breach.river.addEventListener("focus", () => {
+    if (rivers === null || riversOf !== currentCity()?.id) loadRivers().catch((e) => say(`${e.message} (職員キー staff key?)`, true));
+  });
+  if (ui.kind.value === "breach") loadRivers().catch(() => {}); // without a staff key yet: on focus or at Run
+
   async function loadGauges() {
     const { value } = await api("/sta/v1.1/Datastreams?$top=1000");
     const none = () => new Option("– なし none –", "");
@@ -112,17 +132,30 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
     if (ui.kind.value === "live") loadGauges().catch((e) => say(`${e.message} (職員キー staff key?)`, true));
   });
 
+  /** Where the server places the breach: ``{river, at}`` on a city with rivers, else {} (the point as given). */
+  async function placement() {
+    if (ui.kind.value !== "breach") return {};
+    if (rivers === null || riversOf !== currentCity()?.id) await loadRivers();
+    const point = element.dataset.breach ? [read(breach.lon), read(breach.lat)] : null;
+    if (!rivers.length) return {};
+    if (!breach.river.value && !point) throw new Error("河川か決壊地点を選んでください · choose a river or pick the breach point on the map");
+    return { ...(breach.river.value ? { river: breach.river.value } : {}), ...(point ? { at: point } : {}) };
+  }
+
   /** The inline scenario of the chosen template. */
   async function definition() {
     const duration = read(ui.duration) * HOUR;
     const base = { duration_s: duration, output_interval_s: Math.max(60, Math.round(duration / 12)), buildings: "walls" };
     if (ui.kind.value === "breach") {
-      if (!element.dataset.breach) throw new Error("決壊地点を選んでください · pick the breach point on the map first");
       const peak = read(breach.peak);
+      const inflow = { name: "breach",
+        m3_per_s: breachHydrograph(peak, read(breach.rise) * 60, read(breach.hold) * 60, read(breach.fall) * 60) };
+      if (rivers !== null && !rivers.length) {  // no river to snap to: the picked point itself
+        if (!element.dataset.breach) throw new Error("決壊地点を選んでください · pick the breach point on the map first");
+        inflow.lonlat = [read(breach.lon), read(breach.lat)];
+      }
       return { ...base, name: "template-breach",
-        title: { ja: `河川決壊 ${peak} m³/s`, en: `River breach ${peak} m3/s` },
-        inflows: [{ name: "breach", lonlat: [read(breach.lon), read(breach.lat)],
-          m3_per_s: breachHydrograph(peak, read(breach.rise) * 60, read(breach.hold) * 60, read(breach.fall) * 60) }] };
+        title: { ja: `河川決壊 ${peak} m³/s`, en: `River breach ${peak} m3/s` }, inflows: [inflow] };
     }
     if (ui.kind.value === "cloudburst") {
       const mm = read(cloudburst.intensity);
@@ -163,7 +196,8 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
     if (!staffKey()) { say("職員キーが必要です · a staff key is needed (flood panel)", true); return; }
     ui.run.disabled = true;
     try {
-      const body = { city: currentCity().id, definition: await definition() };
+      const where = await placement();
+      const body = { city: currentCity().id, definition: await definition(), ...where };
       if (read(ui.cell) > 0) body.cell_size = read(ui.cell);
       const job = await api("/api/scenarios", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body) });
@@ -174,5 +208,5 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
       say(error.message, true);
     }
   });
-  return { setBreach, definition };
+  return { setBreach, definition, placement, loadRivers };
 }

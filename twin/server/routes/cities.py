@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from twin.flood.breach_site import rivers
 from twin.server.app_state import Cities
 from twin.server.auth import Role, requires
 from twin.server.cities import SUMMARY_COLUMNS, City, detail_properties, feature
@@ -43,6 +44,13 @@ def city_manifest(city_id: str, cities: Cities) -> dict[str, Any]:
     """The city's manifest (``city.json``) with the URLs of its tilesets."""
     city = cities.get(city_id)
     return {**city.manifest, "links": _links(city)}
+
+
+@router.get("/{city_id}/rivers", dependencies=[requires(Role.STAFF)])
+def city_rivers(city_id: str, cities: Cities) -> dict[str, Any]:
+    """The names of the city's rivers (its water bodies, named by them or by its hazard layers), where a
+    scenario's breach can be placed (``river`` of ``POST /api/scenarios``)."""
+    return {"city": city_id, "rivers": rivers(cities.get(city_id).folder)}
 
 
 @router.get("/{city_id}/buildings", dependencies=[requires(Role.ANONYMOUS)],

@@ -21,6 +21,7 @@ from twin.city.shelters import city_shelters
 from twin.evacuation.city_run import evacuation_spec
 from twin.evacuation.outputs import EVACUATION_FILES, agents_at
 from twin.files.job_state import FINISHED
+from twin.flood.breach_site import with_breach
 from twin.flood.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
 from twin.scenarios.jobs import Job, JobRunner
 from twin.server.app_state import Cities, Jobs
@@ -29,6 +30,8 @@ from twin.server.cities import plain
 from twin.server.problems import Problem
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
+#: What an API user is asked for when the built-in breach line misses their City.
+BREACH_ASK = "give 'river' (one of them) or 'at' ([lon, lat] near a bank) to place the breach"
 
 
 class EvacuationRequest(BaseModel):
@@ -65,6 +68,11 @@ class ScenarioRequest(BaseModel):
                                                  "through its water")
     allow_estimated_terrain: bool = Field(False, description="Run even where the city's terrain is estimated from "
                                           "its buildings (no DEM); the share goes into the summary")
+    river: str | None = Field(None, description="Put the scenario's breach (its first inflow) on this river of the "
+                              "city (GET /api/cities/{city_id}/rivers), on the bank nearest 'at' or else the "
+                              "town's side", examples=["新河岸川"])
+    at: list[float] | None = Field(None, min_length=2, max_length=2, description="[lon, lat] near the bank "
+                                   "where the breach goes", examples=[[139.4715, 35.9366]])
 
 
 def job_of(jobs: JobRunner, job_id: str) -> Job:
@@ -97,8 +105,12 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
     else:
         data, source = body.definition or {}, "definition"
     overrides = body.overrides | ({"scheme": body.scheme} if body.scheme is not None else {})
-    scenario = parse_scenario(with_overrides(data, overrides), source)
+    data = with_overrides(data, overrides)
+    if body.river is None and body.at is None:  # else its breach may have no position until placed
+        parse_scenario(data, source)  # a bad scenario is named before the City is read
     city = load_grids(city_entry.folder, body.cell_size)
+    near = (body.at[0], body.at[1]) if body.at is not None else None
+    scenario = parse_scenario(with_breach(data, city, body.river, near, ask=BREACH_ASK), source)
     evacuation = body.evacuation.options() if body.evacuation is not None else None
     if evacuation is not None:
         evacuation_spec(evacuation, None, body.cell_size)
