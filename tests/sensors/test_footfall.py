@@ -169,6 +169,18 @@ def test_csv_export_matches_the_summary(served):
     assert sum(float(r["people"]) for r in c3) == 2 * 96 * 5
 
 
+def test_csv_file_names_in_japanese_survive_the_latin1_header(served):
+    """An area named in Japanese names the file through RFC 5987's filename*; the plain filename is ASCII
+    (the fuzzer found the header failing to encode: the per-counter export names the area it was given)."""
+    client, headers, _ = served
+    answer = client.get("/api/footfall/town/hourly.csv", params={"area": "駅前", "start": DAY1, "days": 1, "per": "counter"},
+                        headers=headers["staff"])
+    assert answer.status_code == 200
+    disposition = answer.headers["content-disposition"]
+    assert disposition.isascii()
+    assert "filename*=UTF-8''footfall-town-%E9%A7%85%E5%89%8D-" in disposition
+
+
 def test_bad_areas_and_periods_get_clear_errors(served):
     client, headers, _ = served
     bad = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "x y", "name": "a"},

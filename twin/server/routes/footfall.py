@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -204,8 +205,10 @@ async def get_csv(city_id: str, request: Request, area: AreaId = None, start: St
 
     text = await _read(request, work)
     name = f"footfall-{city_id}-{area or 'all'}-{period.start.isoformat()}.csv"
+    # Headers are latin-1: an ASCII fallback name, and the real one (an area may be named in Japanese) per RFC 6266/5987.
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
     return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"})
 
 
 def _number(value: float | None) -> str:
