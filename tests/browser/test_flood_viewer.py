@@ -25,9 +25,10 @@ def server(tmp_path_factory):
                          capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     with running_server(home) as base:
         job = httpx.post(f"{base}/api/scenarios", headers={"Authorization": f"Bearer {key}"}, timeout=60, json={
-            # 150 mm in 20 minutes: more than the 10 cm wet depth on most open ground, so it is drawn
+            # 300 mm in 20 minutes, so that it is drawn among the buildings: the sample city's ground slopes
+            # to its river, and 150 mm left half of its cells under the 10 cm wet depth at the end
             "city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 8,
-            "overrides": {"duration_s": 1200, "output_interval_s": 400, "rain": {"series": [[0, 450]]}}})
+            "overrides": {"duration_s": 1200, "output_interval_s": 400, "rain": {"series": [[0, 900]]}}})
         assert job.status_code == 202, job.text
         job = job.json()
         deadline = time.monotonic() + 300

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -43,12 +43,14 @@ def test_sigkill_mid_burst_loses_no_acknowledged_observation(home, keys):
         acknowledged: list[str] = []
         stop = threading.Event()
 
+        day = datetime.now(UTC).date().isoformat()  # today: the restarted server's pruning keeps it
+
         def burst() -> None:
             with httpx.Client(headers=header, timeout=5) as http:
                 for n in range(100_000):
                     if stop.is_set():
                         return
-                    moment = f"2024-06-01T00:00:{n // 1000:02d}.{n % 1000:03d}Z" if n < 60_000 else None
+                    moment = f"{day}T00:00:{n // 1000:02d}.{n % 1000:03d}Z" if n < 60_000 else None
                     try:
                         answer = http.post(f"{url}/Observations", json={
                             "Datastream": {"@iot.id": stream_id}, "phenomenonTime": moment, "result": 1.0})
@@ -59,7 +61,9 @@ def test_sigkill_mid_burst_loses_no_acknowledged_observation(home, keys):
 
         sender = threading.Thread(target=burst)
         sender.start()
+        deadline = time.monotonic() + 60
         while len(acknowledged) < 200:
+            assert sender.is_alive() and time.monotonic() < deadline, f"only {len(acknowledged)} observations acknowledged"
             time.sleep(0.01)
         os.kill(server.pid, signal.SIGKILL)
         server.wait(10)

@@ -6,6 +6,7 @@
 import * as Cesium from "/cesium/index.js";
 import { el } from "./shared/dom.js";
 import { api, staffKey } from "./api.js";
+import { signedIn } from "./signin.js";
 
 const HOUR = 3600;
 
@@ -116,7 +117,8 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   breach.river.addEventListener("focus", () => {
     if (rivers === null || riversOf !== currentCity()?.id) loadRivers().catch((e) => say(`${e.message} (職員キー staff key?)`, true));
   });
-  if (ui.kind.value === "breach") loadRivers().catch(() => {}); // without a staff key yet: on focus or at Run
+  // Staff only: without a key yet the list loads on focus or at Run (no 401 in the console at start).
+  if (ui.kind.value === "breach" && (staffKey() || signedIn())) loadRivers().catch(() => {});
 
   async function loadGauges() {
     const { value } = await api("/sta/v1.1/Datastreams?$top=1000");
