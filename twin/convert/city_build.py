@@ -49,6 +49,7 @@ from twin.errors import TwinInputError
 from twin.files.atomic import write_atomic, write_with
 from twin.files.rasters import Grid, write_grid
 from twin.lonlat import LONLAT, from_lonlat
+from twin.opendata import licence
 from twin.tiles.city_tiles import TilesetSummary, mesh_buildings, write_building_tiles
 from twin.tiles.meshes import MeshStats
 from twin.tiles.metadata import BuildingProperties
@@ -412,6 +413,7 @@ def write_terrain_tileset(out: Path, terrain: TerrainGrid, ellipsoidal_offset: f
         return None
     summary = write_terrain_tiles(terrain.heights, terrain.frame.transform, terrain.frame.crs,
                                   (out / FILES["terrain_tileset"]).parent, step=step,
+                                  credit=licence.attribution({"terrain": terrain.provenance()}).text,
                                   ellipsoidal_offset=ellipsoidal_offset)
     return {**summary.as_dict(), "spacing_m": step * terrain.frame.resolution}
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from citygml.model import Feature
 from twin.convert.runners import Runner, run_inline
+from twin.opendata.licence import ATTRIBUTION
 from twin.tiles.enu import LocalFrame, enu_rotations, geodetic_to_ecef
 from twin.tiles.glb import GltfBuilder
 from twin.tiles.meshes import Lod, Mesh, MeshStats, building_meshes
@@ -38,10 +39,6 @@ from twin.tiles.tileset import Tile, build_quadtree, fill_regions, plane_coordin
 #: ENU (east, north, up) → glTF (x, y, z) with y up: (e, u, −n). 3D Tiles turns glTF's
 #: y-up into z-up by the inverse of this before applying the tile transform.
 ENU_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-
-#: Required credit for PLATEAU data (site policy, CC BY 4.0 compatible); CesiumJS shows
-#: a glTF's ``asset.copyright`` as an on-screen credit.
-ATTRIBUTION = "出典：国土交通省 Project PLATEAU"
 
 #: Buildings meshed together by ``mesh_buildings``: enough to amortise numpy's per-call
 #: cost (a few µs per building is left), few enough to keep memory small.
@@ -205,7 +202,7 @@ def building_glb(geometry: MeshSet, properties: Sequence[BuildingProperties], na
     in ``frame``; ``geometry.triangle_image`` indexes ``names``/``images`` (−1: untextured)."""
     positions, normals = _in_frame(geometry, frame)
     builder = GltfBuilder()
-    builder.json["asset"]["copyright"] = ATTRIBUTION
+    builder.json["asset"]["copyright"] = ATTRIBUTION  # CesiumJS shows it as an on-screen credit
     builder.use_extension("EXT_mesh_features")
     builder.use_extension("EXT_structural_metadata")
     columns = table_columns(properties)

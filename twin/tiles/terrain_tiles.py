@@ -23,7 +23,7 @@ import numpy as np
 from affine import Affine
 from pyproj import Transformer
 
-from twin.tiles.city_tiles import ATTRIBUTION, ENU_TO_GLTF, TERRAIN_MATERIAL, TilesetSummary, finish_tileset
+from twin.tiles.city_tiles import ENU_TO_GLTF, TERRAIN_MATERIAL, TilesetSummary, finish_tileset
 from twin.tiles.enu import LocalFrame
 from twin.tiles.glb import GltfBuilder
 from twin.tiles.tileset import Tile, region_of_bounds
@@ -51,10 +51,11 @@ class _Level:
         return math.ceil((len(self.rows) - 1) / BLOCK), math.ceil((len(self.cols) - 1) / BLOCK)
 
 
-def write_terrain_tiles(heights: np.ndarray, transform: Affine, crs: str, out_dir: Path | str, *, step: int = 1,
-                        ellipsoidal_offset: float = 0.0, levels_per_file: int = 4) -> TilesetSummary:
+def write_terrain_tiles(heights: np.ndarray, transform: Affine, crs: str, out_dir: Path | str, *, credit: str,
+                        step: int = 1, ellipsoidal_offset: float = 0.0, levels_per_file: int = 4) -> TilesetSummary:
     """Write ``out_dir/tileset.json`` and ``content/*.glb`` for a north-up grid (``heights[row, col]``,
-    no NaN) with ``transform`` in the plane CRS ``crs``; leaf vertices every ``step`` cells."""
+    no NaN) with ``transform`` in the plane CRS ``crs``; leaf vertices every ``step`` cells. ``credit``
+    (the sources the heights came from) goes into every glb's ``asset.copyright``."""
     out_dir = Path(out_dir)
     rows, cols = heights.shape
     if rows < 2 or cols < 2:
@@ -66,9 +67,23 @@ def write_terrain_tiles(heights: np.ndarray, transform: Affine, crs: str, out_di
     to_lonlat = Transformer.from_crs(crs, "EPSG:6668", always_xy=True)
     lon, lat = to_lonlat.transform(transform.c + transform.a * cols / 2, transform.f + transform.e * rows / 2)
     frame = LocalFrame(float(lon), float(lat), float(np.min(heights)) + ellipsoidal_offset)
-    root = _tile(len(levels) - 1, 0, 0, levels, heights, transform, to_lonlat, out_dir, ellipsoidal_offset, frame)
+    surface = _Surface(heights, transform, to_lonlat, out_dir, ellipsoidal_offset, frame, credit)
+    root = _tile(len(levels) - 1, 0, 0, levels, surface)
     root.transform = frame.matrix()
     return finish_tileset(root, out_dir, levels_per_file, 0, None, refine="REPLACE")
+
+
+@dataclass(frozen=True)
+class _Surface:
+    """What every tile of one terrain tileset is cut from and written with."""
+
+    heights: np.ndarray
+    transform: Affine
+    to_lonlat: Transformer
+    out_dir: Path
+    offset: float  # added to the heights: the geoid height where the tiles are ellipsoidal
+    frame: LocalFrame
+    credit: str
 
 
 def _indices(count: int, step: int) -> np.ndarray:
@@ -81,34 +96,33 @@ def _halve(indices: np.ndarray) -> np.ndarray:
     return found if found[-1] == indices[-1] else np.append(found, indices[-1])
 
 
-def _tile(level: int, i: int, j: int, levels: list[_Level], heights: np.ndarray, transform: Affine,
-          to_lonlat: Transformer, out_dir: Path, offset: float, frame: LocalFrame) -> Tile:
+def _tile(level: int, i: int, j: int, levels: list[_Level], surface: _Surface) -> Tile:
     """The tile of block (i, j) at ``level`` with its content, and its children below."""
     spec = levels[level]
     r = spec.rows[i * BLOCK:(i + 1) * BLOCK + 1]
     c = spec.cols[j * BLOCK:(j + 1) * BLOCK + 1]
     tile = Tile(f"r{level}_{i}_{j}", len(levels) - 1 - level, np.zeros(4), np.zeros(0, np.int64),
                 geometric_error=0.0 if level == 0 else spec.spacing_m)
-    builder, bounds = _mesh(heights, r, c, transform, to_lonlat, offset, frame)
-    path = out_dir / "content" / f"{tile.id}.glb"
+    builder, bounds = _mesh(surface, r, c)
+    path = surface.out_dir / "content" / f"{tile.id}.glb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(builder.to_glb())
     tile.content, tile.region = path, region_of_bounds(bounds[None])
     if level > 0:
         below = levels[level - 1].blocks
-        tile.children = [_tile(level - 1, ci, cj, levels, heights, transform, to_lonlat, out_dir, offset, frame)
+        tile.children = [_tile(level - 1, ci, cj, levels, surface)
                          for ci in (2 * i, 2 * i + 1) for cj in (2 * j, 2 * j + 1)
                          if ci < below[0] and cj < below[1]]
     return tile
 
 
-def _mesh(heights: np.ndarray, r: np.ndarray, c: np.ndarray, transform: Affine, to_lonlat: Transformer,
-          offset: float, frame: LocalFrame) -> tuple[GltfBuilder, np.ndarray]:
-    """One tile's regular mesh over grid rows ``r`` × columns ``c`` (cell centres), in ``frame``."""
+def _mesh(surface: _Surface, r: np.ndarray, c: np.ndarray) -> tuple[GltfBuilder, np.ndarray]:
+    """One tile's regular mesh over grid rows ``r`` × columns ``c`` (cell centres), in the surface's frame."""
+    heights, transform, offset, frame = surface.heights, surface.transform, surface.offset, surface.frame
     x = transform.c + transform.a * (c + 0.5)
     y = transform.f + transform.e * (r + 0.5)
     xx, yy = np.meshgrid(x, y)
-    lon, lat = to_lonlat.transform(xx.ravel(), yy.ravel())
+    lon, lat = surface.to_lonlat.transform(xx.ravel(), yy.ravel())
     h = heights[np.ix_(r, c)].ravel().astype(np.float64) + offset
     bounds = np.array([lon.min(), lat.min(), lon.max(), lat.max(), h.min(), h.max()])
     enu = frame.from_geodetic(lon, lat, h)
@@ -123,7 +137,7 @@ def _mesh(heights: np.ndarray, r: np.ndarray, c: np.ndarray, transform: Affine, 
         np.add.at(normals, faces[:, k], face_normals)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     builder = GltfBuilder()
-    builder.json["asset"]["copyright"] = ATTRIBUTION
+    builder.json["asset"]["copyright"] = surface.credit
     builder.primitive(enu @ ENU_TO_GLTF.T, normals @ ENU_TO_GLTF.T, faces.astype(np.uint32),
                       builder.material(TERRAIN_MATERIAL))
     return builder, bounds

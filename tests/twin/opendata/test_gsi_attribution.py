@@ -1,5 +1,6 @@
 """A City whose terrain came from a GSI DEM credits GSI beside PLATEAU in every answer and file that
-credits PLATEAU (OGC API, downloads, exports, the catalogue, CKAN); a City on other terrain does not.
+credits PLATEAU (OGC API, downloads, exports, the catalogue, CKAN, its terrain tiles, the console's
+attribution, scenario reports); a City on other terrain does not.
 
 Two Cities of a 10-building sample: one converted with its ground as GSI 基盤地図情報 DEM5A zips,
 one from the buildings alone (estimated terrain)."""
@@ -17,10 +18,13 @@ from fastapi.testclient import TestClient
 from rdflib.namespace import DCAT, DCTERMS, RDF, RDFS
 
 from citygml.samplecity import generate
+from tests.tools.tileset_rules import check_tileset
+from tests.twin.fixtures_jobs import quick_job, run_job
 from tests.twin.opendata.test_catalog_dcat import shapes
-from twin.city.layout import TERRAIN_SOURCES
+from twin.city.layout import FILES, TERRAIN_SOURCES
 from twin.convert.pipeline import convert
 from twin.server import Settings, create_app
+from twin.tiles.glb import read_glb
 
 PLATEAU = "出典：国土交通省 Project PLATEAU"
 GSI = "出典：国土地理院 基盤地図情報 数値標高モデル"
@@ -122,3 +126,24 @@ def test_ckan_packages_credit_gsi_for_that_city_only(client):
     assert GSI in plain["organization"]["description"]
     own = {key: value for key, value in plain.items() if key != "organization"}
     assert "国土地理院" not in json.dumps(own, ensure_ascii=False)
+
+
+def credits_of_tiles(tileset) -> set[str]:
+    """The ``asset.copyright`` of every glb of a tileset."""
+    return {read_glb(path.read_bytes())[0]["asset"]["copyright"] for path in check_tileset(tileset).contents}
+
+
+def test_terrain_tiles_credit_what_the_heights_came_from(home):
+    assert credits_of_tiles(home / "gsi" / FILES["terrain_tileset"]) == {f"{PLATEAU}、{GSI}"}
+    assert credits_of_tiles(home / "plain" / FILES["terrain_tileset"]) == {PLATEAU}  # estimated from PLATEAU's buildings
+    assert credits_of_tiles(home / "gsi" / FILES["tileset"]) == {PLATEAU}  # the buildings are PLATEAU's alone
+
+
+def test_the_console_and_scenario_reports_credit_gsi(client):
+    assert client.get("/api/config").json()["attribution"] == f"{PLATEAU}、{GSI}"  # one of the Cities is on GSI terrain
+    staff = {"Authorization": f"Bearer {client.app.state.keys.create('ops-desk', 'staff')}"}
+    for city, credits_gsi in (("gsi", True), ("plain", False)):
+        body = {**quick_job(50, cell_size=8), "city": city, "allow_estimated_terrain": True}  # "plain" has no DEM
+        job = run_job(client, staff, body)
+        page = client.get(f"/api/scenarios/{job}/report").text
+        assert PLATEAU in page and (GSI in page) is credits_gsi, city

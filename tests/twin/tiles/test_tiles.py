@@ -176,7 +176,7 @@ def test_terrain_tiles_are_a_pyramid_of_the_grid(tmp_path):
     x, y = np.meshgrid(np.arange(cols) * 2.0 + 1, -(np.arange(rows) * 2.0 + 1))
     heights = (5.0 + 0.01 * x + 0.02 * y).astype(np.float32)
     transform = Affine(2.0, 0, -30000.0, 0, -2.0, -5000.0)  # zone IX (EPSG:6677), near Kawagoe
-    summary = write_terrain_tiles(heights, transform, "EPSG:6677", tmp_path)
+    summary = write_terrain_tiles(heights, transform, "EPSG:6677", tmp_path, credit="出典：試験用の標高")
     document = json.loads((tmp_path / "tileset.json").read_text())
     assert document["root"]["refine"] == "REPLACE"
     report = check_tileset(tmp_path / "tileset.json")
@@ -187,6 +187,7 @@ def test_terrain_tiles_are_a_pyramid_of_the_grid(tmp_path):
     assert summary.content_tiles == len(report.contents)
     for path in leaves[:3]:
         glb, binary = read_glb(path.read_bytes())
+        assert glb["asset"]["copyright"] == "出典：試験用の標高"
         normals = accessor_array(glb, binary, glb["meshes"][0]["primitives"][0]["attributes"]["NORMAL"])
         assert (normals[:, 1] > 0.99).all()  # glTF y is up; a 1–2 % slope tilts them by about 1°
     assert_valid_gltf(report.contents[:4])

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from twin.opendata import licence
 from twin.scenarios.compare import Comparison, compare_jobs
 from twin.scenarios.figures import scenario_figures
 from twin.scenarios.jobs import JobRunner
@@ -21,7 +22,6 @@ from twin.server.app_state import Cities, Jobs
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.routes.scenarios import job_of
-from twin.server.routes.viewer import ATTRIBUTION
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
 JobA = Annotated[str, Query(pattern=r"^[a-f0-9]{12}$", description="Job A (the reference)")]
@@ -66,7 +66,7 @@ def compare_png(jobs: Jobs, a: JobA, b: JobB) -> Response:
 
 @router.get("/{job_id}/report", dependencies=[requires(Role.ANONYMOUS)], response_model=None,
             responses={200: {"content": {"text/html": {}, "application/json": {}}}})
-def report(job_id: str, jobs: Jobs,
+def report(job_id: str, jobs: Jobs, cities: Cities,
            format: Literal["html", "json"] = Query("html", description="html (printable page) or json")
            ) -> HTMLResponse | dict[str, Any]:
     """A printable report of a finished job: map picture, key figures (buildings flooded by
@@ -76,7 +76,9 @@ def report(job_id: str, jobs: Jobs,
     figures = scenario_figures(folder, job)
     if format == "json":
         return figures
-    page = report_html(figures, f"/api/scenarios/{job_id}/report/map.png", charts(folder, figures), ATTRIBUTION)
+    # The City's sources (GSI too where its terrain came from a GSI DEM); PLATEAU's alone once it is gone.
+    credit = licence.attribution(cities.get(job["city"]).manifest) if job["city"] in cities.ids() else licence.Attribution()
+    page = report_html(figures, f"/api/scenarios/{job_id}/report/map.png", charts(folder, figures), credit.text)
     return HTMLResponse(page)
 
 

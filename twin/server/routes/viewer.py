@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from twin import depth_classes
-from twin.server.app_state import AppSettings
+from twin.opendata import licence
+from twin.server.app_state import AppSettings, Cities
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.static import safe_file, serve_file
 
 router = APIRouter(tags=["viewer"])
-ATTRIBUTION = "出典：国土交通省 Project PLATEAU"
 DEPTH_CLASSES_MODULE = (
     "// Written by the server from twin/depth_classes.py: MLIT inundation-depth classes and the wet depth.\n"
     + "".join(f"export const {name.upper()} = {json.dumps(value, ensure_ascii=False)};\n"
@@ -73,7 +73,9 @@ def cesium_file(path: str, request: Request, settings: AppSettings) -> Response:
 
 
 @router.get("/api/config", response_model=ViewerConfig, tags=["viewer"], dependencies=[requires(Role.ANONYMOUS)])
-def viewer_config(settings: AppSettings) -> ViewerConfig:
-    """What the viewer needs to know: optional imagery and the attribution to show."""
+def viewer_config(settings: AppSettings, cities: Cities) -> ViewerConfig:
+    """What the viewer needs to know: optional imagery and the attribution to show (what the Cities
+    served credit: PLATEAU, and GSI when a City's terrain came from a GSI DEM)."""
+    credit = licence.attribution(*(cities.get(c).manifest for c in cities.ids()))
     return ViewerConfig(imagery_url=settings.imagery_url, imagery_credit=settings.imagery_credit,
-                        attribution=ATTRIBUTION)
+                        attribution=credit.text)
