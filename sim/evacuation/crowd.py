@@ -514,8 +514,10 @@ plan_steps = numba.njit(cache=True)(_plan_steps)
 plan_steps_parallel = numba.njit(cache=True, parallel=True)(_plan_steps)
 #: the spread of the random heading of an agent stopped by walls alone, about its way (±110°)
 ALONE_JOSTLE_RAD = np.radians(220.0)
-#: batches at least this large are planned on all threads
-PARALLEL_PLAN = 20_000
+#: batches at least this large are planned on all threads (planning is per agent from the
+#: positions at the start of the step, so the result is the same on any number of threads);
+#: the sub-steps of crowded agents within a long step come in batches of a few thousand
+PARALLEL_PLAN = 2_000
 
 
 @numba.njit(cache=True)
