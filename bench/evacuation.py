@@ -329,8 +329,11 @@ def city_run(n_agents: int, duration: float) -> dict:
     cpu = cpu_s()
     res = simulate(walls, 1.0, (0.0, 0.0), agents, exits,
                    config=EvacuationConfig(duration_s=duration, dt_s=MAX_DT_S, trajectory_interval_s=60.0))
+    left = res.agents - res.arrived - res.stranded
     return {"agents": n_agents, "grid": list(walls.shape), "dt_s": MAX_DT_S, "duration_asked_s": duration,
-            "simulated_s": res.simulated_s, "arrived": res.arrived, "not_arrived": res.agents - res.arrived - res.stranded,
+            "simulated_s": res.simulated_s, "arrived": res.arrived, "stranded": res.stranded, "not_arrived": left,
+            # the engine stops when nobody is left waiting or walking: the rest of the hour has nothing to move
+            "hour_covered": res.simulated_s >= duration or left == 0,
             "last_arrival_s": round(res.evacuation_time_s, 1), "agent_steps": res.agent_steps,
             "wall_s": round(res.wall_s, 1), "cpu_s": round(cpu_s() - cpu, 1),
             "agent_steps_per_s": round(res.agent_steps_per_s),
@@ -340,7 +343,7 @@ def city_run(n_agents: int, duration: float) -> dict:
 def section_city(quick: bool) -> dict:
     n, duration = (2000, 300.0) if quick else (100_000, 3600.0)
     out = timed(city_run, n, duration)
-    out["target_under_120_s"] = out["wall_s"] < 120.0 and out["simulated_s"] >= 3600.0 if not quick else None
+    out["target_under_120_s"] = out["wall_s"] < 120.0 and out["hour_covered"] if not quick else None
     return out
 
 

@@ -11,6 +11,7 @@ from evacuation_geometry import CORE, CORE_RADIUS, STEP_IDS, STEPS, exits_table,
 
 from sim.errors import SimInputError
 from sim.evacuation import MAX_DT_S, EvacuationConfig, simulate
+from sim.evacuation.crowd import wall_free
 from sim.evacuation.rimea import agents_table, box, carve, room_crowd
 
 steps = pytest.mark.parametrize("dt", STEPS, ids=STEP_IDS)
@@ -165,6 +166,37 @@ def test_people_starting_closer_to_a_wall_than_their_radius_set_off(dt):
     assert res.arrived == 2
     tr = res.trajectories
     assert wall_distance(lay, tr["x"].to_numpy(), tr["y"].to_numpy()).min() >= CORE_RADIUS - 1e-3
+
+
+def test_a_disc_touching_a_wall_moves_along_and_away_but_not_in():
+    """A disc stopped against a wall stands at its radius only to rounding: at x = k − 0.2 beside
+    a wall cell from x = k, the distance computes a hair above or below 0.2 depending on k. At
+    either, a move away from the wall or along it is free and a move into it is not (the ray
+    tests from the edge of the widened box once reported a contact at 0 in every direction)."""
+    walls = np.zeros((3, 1002), dtype=bool)
+    clear = np.zeros(walls.shape, dtype=np.float32)  # no shortcut: every wall cell is tested
+    for k in range(2, 1000):
+        walls[:, k] = True
+        for x, away in ((k - CORE_RADIUS, -1.0), (k + 1 + CORE_RADIUS, 1.0)):
+            for ux, uy, expect in ((away, 0.0, 1.0), (0.0, 1.0, 1.0), (0.0, -1.0, 1.0), (-away, 0.0, 0.0)):
+                got = wall_free(x, 1.5, ux, uy, 1.0, CORE_RADIUS, 1.0, walls, clear)
+                assert got == pytest.approx(expect, abs=2e-6), (k, x, ux, uy, got)
+        walls[:, k] = False
+
+
+@steps
+def test_people_standing_against_a_wall_at_their_radius_walk_on(dt):
+    """The city bench's 100,000-agent hour left 215 people standing for good, each pressed
+    against a wall at exactly its core's radius (x = 838.8 beside a wall from x = 839). Four
+    people touching the four faces of a block at such coordinates (1 m cells, as in the city)
+    must all walk round it to the exit."""
+    walls = np.zeros((12, 12), dtype=bool)
+    walls[3:7, 4:6] = True  # the block: x 4–6, 3–7 m south of the north edge
+    x = np.array([4 - CORE_RADIUS, 6 + CORE_RADIUS, 5.0, 5.0])
+    south = np.array([5.0, 5.0, 3 - CORE_RADIUS, 7 + CORE_RADIUS])
+    res = simulate(walls, 1.0, (0.0, 0.0), agents_table(x, -south), exits_table(("SE", 11.0, -11.0, 1.0)),
+                   config=EvacuationConfig(dt_s=dt, duration_s=60.0))
+    assert res.arrived == 4, res.arrival_s
 
 
 def test_steps_longer_than_the_validated_one_are_refused():
