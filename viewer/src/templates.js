@@ -5,8 +5,8 @@
 // its progress, then opens the result in the flood panel (its refreshJobs/openJob).
 import * as Cesium from "/cesium/index.js";
 import { el } from "./shared/dom.js";
-import { api, staffKey } from "./api.js";
-import { signedIn } from "./signin.js";
+import { api, canActAsStaff } from "./api.js";
+import { sessionHeaders } from "./signin.js";
 
 const HOUR = 3600;
 
@@ -118,7 +118,7 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
     if (rivers === null || riversOf !== currentCity()?.id) loadRivers().catch((e) => say(`${e.message} (職員キー staff key?)`, true));
   });
   // Staff only: without a key yet the list loads on focus or at Run (no 401 in the console at start).
-  if (ui.kind.value === "breach" && (staffKey() || signedIn())) loadRivers().catch(() => {});
+  if (ui.kind.value === "breach" && canActAsStaff()) loadRivers().catch(() => {});
 
   async function loadGauges() {
     const { value } = await api("/sta/v1.1/Datastreams?$top=1000");
@@ -195,13 +195,13 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   }
 
   ui.run.addEventListener("click", async () => {
-    if (!staffKey()) { say("職員キーが必要です · a staff key is needed (flood panel)", true); return; }
+    if (!canActAsStaff()) { say("職員キーかサインインが必要です · a staff key (flood panel) or a sign-in is needed", true); return; }
     ui.run.disabled = true;
     try {
       const where = await placement();
       const body = { city: currentCity().id, definition: await definition(), ...where };
       if (read(ui.cell) > 0) body.cell_size = read(ui.cell);
-      const job = await api("/api/scenarios", { method: "POST", headers: { "Content-Type": "application/json" },
+      const job = await api("/api/scenarios", { method: "POST", headers: { "Content-Type": "application/json", ...sessionHeaders() },
         body: JSON.stringify(body) });
       say(`実行中 running ${job.id}`);
       follow(job);
