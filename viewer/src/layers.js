@@ -203,8 +203,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
 
   const simulatedShown = () => on.has("simulated");
   function applySimulated() {
-    const primitive = floodOverlay()?.primitive;
-    if (primitive) primitive.show = simulatedShown();
+    floodOverlay()?.setVisible(simulatedShown());
     widget.scene.requestRender();
   }
 
