@@ -57,7 +57,9 @@ def water_surface(depth_nc: Path, k: int, wet_m: float = depth_classes.WET_DEPTH
     """The water surface elevation (m, the terrain's datum) at output time ``k`` of ``depth_nc``, in blocks of
     ``block`` × ``block`` cells: the mean over a block's wet cells (depth ≥ ``wet_m``), None where none is
     wet; ``corners`` are the lon/lat of the grid's outer corners (north-west, north-east, south-west,
-    south-east), between which the blocks' corners lie bilinearly. IndexError for a time not in the file."""
+    south-east), between which the blocks' corners lie bilinearly (the plane grid is nearly affine in lon/lat:
+    0.19 m off at worst over the sample city's 3.6 × 2.2 km, 1.4 m over 10 × 10 km, against pyproj); IndexError
+    for a time not in the file."""
     with netCDF4.Dataset(depth_nc) as ds:
         count = len(ds["time"])
         if not 0 <= k < count:
