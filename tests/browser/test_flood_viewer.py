@@ -97,7 +97,10 @@ def water_at_its_depth(page, base: str, job_id: str, k: int) -> tuple[int, int]:
     assert page.evaluate("([x, y]) => window.twinViewer.pickAt(x, y)", [at_water["x"], at_water["y"]]) is None
 
     def pixels() -> tuple[np.ndarray, np.ndarray]:
-        page.wait_for_timeout(800)  # the next heartbeat draws the change
+        page.evaluate("""() => new Promise((resolve) => {  // a frame drawn after the change
+            const { scene } = window.twinViewer.viewer;
+            const off = scene.postRender.addEventListener(() => { off(); resolve(); });
+            scene.requestRender(); })""")
         image = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"), int)
         return tuple(image[round(p["y"]), round(p["x"])] for p in (at_roof, at_water))
 
