@@ -278,14 +278,16 @@ def test_cloudburst_template_runs_and_opens_in_the_flood_panel(page, server):
     west, south, east, north = city["bbox"]
     margin = 0.02  # the view shows a little around the city's buildings
     assert west - margin < lon < east + margin and south - margin < lat < north + margin
-    # ... and its river from the city's rivers: the server puts the breach on that river's bank nearest
-    # the point, where place_breach says
+    # ... its river from the city's rivers and its bank: the server puts the breach on that bank of that
+    # river (the left one, looking downstream: 新河岸川 flows east, so the north bank) nearest the point,
+    # where place_breach says
     page.eval_on_selector("#breach-river", "e => e.dispatchEvent(new Event('focus'))")
     until(page, "#templates[data-rivers='1']")
     choose(page, "#breach-river", "新河岸川")
+    choose(page, "#breach-bank", "left")
     press(page, "#template-run")
     until(page, f"#templates[data-job]:not([data-job='{job_id}'])", 300_000)
     breach = httpx.get(f"{server['base']}/api/scenarios/{page.get_attribute('#templates', 'data-job')}").json()
-    site = place_breach(CityFolder.open(converted_sample_city()), "新河岸川", near=(lon, lat))
+    site = place_breach(CityFolder.open(converted_sample_city()), "新河岸川", near=(lon, lat), bank="left")
     assert breach["scenario"]["inflows"][0]["positions"] == site.inflow_lonlat()
     assert no_errors(page), (page.errors, page.missing)

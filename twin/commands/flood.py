@@ -34,6 +34,9 @@ def run(
     river: str = typer.Option(None, "--river", help="With --city: put the scenario's breach (its first inflow) on "
                               "this river of the City (the bank nearest --at, else the town's side)."),
     at: str = typer.Option(None, "--at", help="With --city: LON,LAT near the bank where the breach goes."),
+    bank: str = typer.Option(None, "--bank", help="With --city: the bank the breach goes on: left or right "
+                             "(looking downstream, the flow read from the City's terrain), or the side it faces: "
+                             "north, south, east or west."),
     cell_size: float = typer.Option(None, "--cell-size", help="With --city: coarsen the City's grid to this cell "
                                     "size (a whole multiple of it), m."),
     dem: Path = typer.Option(None, "--dem", help="Terrain grid (GeoTIFF or .asc), metres; row 0 north."),
@@ -79,10 +82,10 @@ def run(
         if given:
             raise TwinInputError(f"{given[0]} belongs to the grid mode; with --city the scenario sets the forcing")
         _run_city(city, scenario, cell_size, duration, output_interval, scheme_args, out, as_json,
-                  allow_estimated_terrain, river, at)
+                  allow_estimated_terrain, river, at, bank)
         return
-    if river is not None or at is not None:
-        raise TwinInputError("--river and --at belong to the city mode (--city CITY --scenario SCENARIO)")
+    if river is not None or at is not None or bank is not None:
+        raise TwinInputError("--river, --at and --bank belong to the city mode (--city CITY --scenario SCENARIO)")
     if dem is None:
         raise TwinInputError("twin flood run needs --dem DEM (grid mode) or --city CITY --scenario SCENARIO")
     if cell_size is not None:
@@ -154,9 +157,10 @@ def _report(summary: dict, out: Path, as_json: bool) -> None:
 
 def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | None, duration: float | None,
               output_interval: float | None, scheme_args: dict, out: Path, as_json: bool,
-              allow_estimated_terrain: bool = False, river: str | None = None, at: str | None = None) -> None:
+              allow_estimated_terrain: bool = False, river: str | None = None, at: str | None = None,
+              bank: str | None = None) -> None:
     from twin.city.grids import load_grids, require_measured_terrain
-    from twin.flood.breach_site import with_breach
+    from twin.flood.breach_site import BANKS, with_breach
     from twin.flood.city_run import run_city_flood
     from twin.flood.scenario import parse_scenario, scenario_table
 
@@ -169,7 +173,9 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         lon, lat = _numbers(at, (2,), f"--at {at}")
         near = (lon, lat)
     data, source = scenario_table(scenario_ref)
-    if river is None and near is None:
+    if bank is not None and bank not in BANKS:
+        raise TwinInputError(f"--bank {bank}: one of {', '.join(BANKS)}")
+    if river is None and near is None and bank is None:
         parse_scenario(data, source)  # a bad scenario is named before the City is read
     if cell_size is not None and not (np.isfinite(cell_size) and cell_size > 0):
         raise TwinInputError(f"--cell-size must be positive metres, got {cell_size:g}")
@@ -177,7 +183,8 @@ def _run_city(city: Path | None, scenario_ref: str | None, cell_size: float | No
         _duration(duration)
     grids = load_grids(city, cell_size)
     chosen = parse_scenario(with_breach(data, grids, river, near,
-                                        ask="pass --river NAME or --at LON,LAT to place the breach"), source)
+                                        ask="pass --river NAME or --at LON,LAT to place the breach",
+                                        bank=bank), source)
     if output_interval is not None:
         _interval(output_interval, duration or chosen.duration_s)
     require_measured_terrain(grids, allow_estimated_terrain)

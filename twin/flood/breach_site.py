@@ -2,12 +2,18 @@
 coordinates.
 
 The rivers are the City's water bodies (``wtr``) by the names ``twin.city.rivers`` gives them. The
-operator names a river, or a point (a click), or both; the breach is a line of ``width_m`` along the
-river's edge nearest that point (the town's side when no point is given: the edge nearest the
-buildings' centre), set landward so that the inflow enters the ground beside the channel rather
-than the channel itself: at the landward toe of the levee when the City's terrain shows one (the
-ground rises from the water's edge to a crest within ``LEVEE_SEARCH_M`` and falls behind it; the
-sample's 荒川 breach sits there), else ``SETBACK_M`` off the water.
+operator names a river, or a point (a click), or both, and may name the bank; the breach is a line of
+``width_m`` along the river's edge nearest that point (the town's side when no point is given: the edge
+nearest the buildings' centre), on the chosen bank if one is named, set landward so that the inflow
+enters the ground beside the channel rather than the channel itself: at the landward toe of the levee
+when the City's terrain shows one (the ground rises from the water's edge to a crest within
+``LEVEE_SEARCH_M`` and falls behind it; the sample's 荒川 breach sits there), else ``SETBACK_M`` off the
+water.
+
+A bank is named by the flow, as Japanese river offices do (左岸 left, 右岸 right: looking downstream),
+or by the compass side it faces. A water body carries no flow direction, so the flow is read from the
+City's measured terrain: downstream is the end whose water's edge lies lower, by at least
+``FLOW_DROP_M``; where the terrain cannot tell, the operator is asked for a compass side instead.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from shapely.geometry import LineString, Point
+from shapely.geometry.polygon import orient
 
 from twin.city.grids import CityGrids
-from twin.city.layout import CityFolder
+from twin.city.layout import ESTIMATED_SOURCES, CityFolder
 from twin.city.rivers import named_water
 from twin.errors import TwinInputError
+from twin.files.rasters import read_grid
 from twin.flood.scenario import with_overrides
 from twin.lonlat import from_lonlat, to_lonlat
 
@@ -38,6 +46,17 @@ BREACH_WIDTH_M = 100.0
 LEVEE_SEARCH_M = 80.0
 #: A crest at least this much above the water's edge (m) counts as a levee.
 LEVEE_RISE_M = 0.5
+#: The banks an operator may name: by the flow (looking downstream) or by the side they face.
+BANKS = ("left", "right", "north", "south", "east", "west")
+_COMPASS = {"north": (0.0, 1.0), "south": (0.0, -1.0), "east": (1.0, 0.0), "west": (-1.0, 0.0)}
+#: How much lower (m) one end of a water body's edge must lie than the other to call it downstream:
+#: well above the decimetre noise of a DEM on a water's edge; a lowland river falls 0.1-1 m per km
+#: (the sample's 新河岸川 0.5 m/km over its 4 km), so a tile a few km long shows it.
+FLOW_DROP_M = 0.3
+#: The share of a water body's length, at each end, whose edge heights make that end's height.
+END_SHARE = 0.15
+#: A stretch of edge belongs to a bank when its outward normal is within 60° of the bank's direction.
+FACING_COS = 0.5
 
 
 @dataclass(frozen=True)
@@ -61,11 +80,14 @@ def rivers(folder: CityFolder) -> list[str]:
 
 
 def place_breach(folder: CityFolder, river: str | None = None, near: tuple[float, float] | None = None,
-                 width_m: float = BREACH_WIDTH_M) -> BreachSite:
+                 width_m: float = BREACH_WIDTH_M, bank: str | None = None) -> BreachSite:
     """The breach on ``river`` (a water body's name, or the end of one: 荒川 matches 荒川水系荒川) at the
-    edge nearest ``near`` (lon, lat); TwinInputError, naming the City's rivers, when it cannot tell."""
+    edge nearest ``near`` (lon, lat), on ``bank`` (one of ``BANKS``) if given; TwinInputError, naming the
+    City's rivers, when it cannot tell."""
     if width_m <= 0:
         raise TwinInputError(f"breach width {width_m} m: must be positive")
+    if bank is not None and bank not in BANKS:
+        raise TwinInputError(f"bank {bank!r}: one of {', '.join(BANKS)}")
     water = _water(folder)
     names = sorted({n for n in water["shown_name"] if n})
     if not len(water):
@@ -95,29 +117,32 @@ def place_breach(folder: CityFolder, river: str | None = None, near: tuple[float
     parts = shapely.get_parts(body)
     part = parts[int(np.argmin(shapely.distance(parts, target)))]
     edge = LineString(part.exterior.coords)  # a closed ring: distances along it wrap round
+    if bank is not None:
+        target = _on_bank(part, _facing(folder, part, bank, row.shown_name or str(row.gml_id)), target, bank)
     along = edge.project(target)
-    bank = edge.interpolate(along)
+    on_edge = edge.interpolate(along)
     ahead, behind = (edge.interpolate((along + d) % edge.length) for d in (5.0, -5.0))
     tangent = np.array([ahead.x - behind.x, ahead.y - behind.y])
     tangent /= np.linalg.norm(tangent)
     normal = np.array([-tangent[1], tangent[0]])
-    if body.contains(Point(bank.x + normal[0], bank.y + normal[1])):
+    if body.contains(Point(on_edge.x + normal[0], on_edge.y + normal[1])):
         normal = -normal  # landward
-    line = _breach_line(body, np.array([bank.x, bank.y]), tangent, normal, width_m,
-                        _setback(folder, np.array([bank.x, bank.y]), normal))
+    line = _breach_line(body, np.array([on_edge.x, on_edge.y]), tangent, normal, width_m,
+                        _setback(folder, np.array([on_edge.x, on_edge.y]), normal))
     back = to_lonlat(folder.local_crs)
     a, b = shapely.get_coordinates(line)[[0, -1]]
     return BreachSite(river=row.shown_name, water_id=str(row.gml_id),
-                      line=(back.transform(*a), back.transform(*b)), bank_point=back.transform(bank.x, bank.y))
+                      line=(back.transform(*a), back.transform(*b)), bank_point=back.transform(on_edge.x, on_edge.y))
 
 
 def with_breach(data: dict[str, Any], city: CityGrids, river: str | None = None,
-                near: tuple[float, float] | None = None, ask: str = "name a river or give a point") -> dict[str, Any]:
+                near: tuple[float, float] | None = None, ask: str = "name a river or give a point",
+                bank: str | None = None) -> dict[str, Any]:
     """The scenario table ``data`` with its first inflow (the breach) moved onto ``place_breach(river,
-    near)`` on ``city``. Given neither, ``data`` unchanged, unless it is the built-in river breach and its
-    line misses the City's grid: then a TwinInputError listing the City's rivers and saying ``ask``."""
+    near, bank=bank)`` on ``city``. Given none, ``data`` unchanged, unless it is the built-in river breach
+    and its line misses the City's grid: then a TwinInputError listing the City's rivers and saying ``ask``."""
     inflows = data.get("inflows")
-    if river is None and near is None:
+    if river is None and near is None and bank is None:
         if data.get("name") == BUILTIN_BREACH and isinstance(inflows, list) and inflows \
                 and not _on_grid(city, inflows[0].get("lonlat")):
             names = rivers(city.city)
@@ -127,7 +152,7 @@ def with_breach(data: dict[str, Any], city: CityGrids, river: str | None = None,
         return data
     if not isinstance(inflows, list) or not inflows or not isinstance(inflows[0], dict):
         raise TwinInputError(f"scenario {data.get('name')!r} has no inflow to place as a breach on a river")
-    site = place_breach(city.city, river, near)
+    site = place_breach(city.city, river, near, bank=bank)
     breach = {k: v for k, v in inflows[0].items() if k != "xy"} | {"lonlat": site.inflow_lonlat()}
     return with_overrides(data, {"inflows": [breach, *inflows[1:]]})
 
@@ -156,6 +181,68 @@ def _water(folder: CityFolder) -> gpd.GeoDataFrame:
 
 def _matches(name: str | None, wanted: str) -> bool:
     return name is not None and (name == wanted or name.endswith(wanted) or wanted.endswith(name))
+
+
+def _facing(folder: CityFolder, part: shapely.Polygon, bank: str, name: str) -> np.ndarray:
+    """The unit vector (east, north) that ``bank`` of the water body ``part`` faces, away from the water."""
+    if bank in _COMPASS:
+        return np.array(_COMPASS[bank])
+    flow = _downstream(folder, part, name)
+    left = np.array([-flow[1], flow[0]])  # a quarter turn anticlockwise of the flow: the left hand
+    return left if bank == "left" else -left
+
+
+def _downstream(folder: CityFolder, part: shapely.Polygon, name: str) -> np.ndarray:
+    """The unit vector along the long axis of ``part`` towards its lower end on the measured terrain."""
+    edge = shapely.get_coordinates(part.exterior.segmentize(5.0))
+    centred = edge - edge.mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0]  # the principal axis of the outline
+    along = centred @ axis
+    span = float(along.max() - along.min())
+    heights = _measured_heights(folder, edge)
+    ends = [heights[along <= along.min() + END_SHARE * span], heights[along >= along.max() - END_SHARE * span]]
+    by_side = "choose the bank by the side it faces (north, south, east or west) instead"
+    if any(not np.isfinite(h).any() for h in ends):
+        raise TwinInputError(f"cannot tell which way {name} flows: the City has no measured terrain at both "
+                             f"of its ends; {by_side}")
+    drop = float(np.nanmedian(ends[0]) - np.nanmedian(ends[1]))
+    if abs(drop) < FLOW_DROP_M:
+        raise TwinInputError(f"cannot tell which way {name} flows: its ends lie {abs(drop):.2f} m apart on the "
+                             f"terrain (under {FLOW_DROP_M} m); {by_side}")
+    return axis if drop > 0 else -axis
+
+
+def _measured_heights(folder: CityFolder, points: np.ndarray) -> np.ndarray:
+    """The City's terrain at map ``points``, NaN off the grid and where a cell's height is estimated."""
+    if not folder.has("terrain"):
+        return np.full(len(points), np.nan)
+    terrain = folder.terrain()
+    data = terrain.data.astype(float)
+    if folder.has("terrain_sources"):
+        sources = read_grid(folder.require("terrain_sources"), np.float32).data
+        data = np.where(np.isin(sources, list(ESTIMATED_SOURCES)), np.nan, data)
+    cols, rows = ~terrain.transform @ (points[:, 0], points[:, 1])
+    rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    inside = (rows >= 0) & (rows < data.shape[0]) & (cols >= 0) & (cols < data.shape[1])
+    out = np.full(len(points), np.nan)
+    out[inside] = data[rows[inside], cols[inside]]
+    return out
+
+
+def _on_bank(part: shapely.Polygon, facing: np.ndarray, target: Point, bank: str) -> Point:
+    """The point of ``part``'s edge nearest ``target`` among the stretches that face ``facing``."""
+    ring = shapely.get_coordinates(orient(part, 1.0).exterior.segmentize(2.0))  # anticlockwise
+    step = np.diff(ring, axis=0)
+    length = np.hypot(step[:, 0], step[:, 1])
+    keep = length > 0
+    step, middle = step[keep] / length[keep, None], ((ring[:-1] + ring[1:]) / 2)[keep]
+    outward = np.column_stack([step[:, 1], -step[:, 0]])  # right of an anticlockwise ring: out of the water
+    on_bank = middle[outward @ facing >= FACING_COS]
+    if not len(on_bank):
+        raise TwinInputError(f"the river has no {bank} bank here (no stretch of its edge faces that way); "
+                             "choose another bank or give a point")
+    k = int(np.argmin(np.hypot(*(on_bank - [target.x, target.y]).T)))
+    return Point(on_bank[k])
 
 
 def _setback(folder: CityFolder, bank: np.ndarray, normal: np.ndarray) -> float:

@@ -2,7 +2,9 @@
 
 The meshes are built from the terrain grid itself (whatever its source: a DEM, a GSI DEM, or
 heights estimated from the buildings), so the ground drawn is the ground the flood runs on and
-the buildings stand on. Vertices sit at cell centres and take the grid's own heights. The
+the buildings stand on. Vertices sit at cell centres and take the grid's own heights; those of the
+outermost rows and columns sit on the grid's outer edges instead (with their cells' heights), so that the
+ground covers every cell, and a building at the edge of the grid does not hang over nothing. The
 finest level samples every ``step``-th cell (``leaf_step``: no coarser than the measured DEM's
 spacing, at most ``MAX_LEAF_SPACING_M``); each level above takes every other vertex of the one
 below. A tile holds ``BLOCK`` × ``BLOCK`` quads of its level and refines by ``REPLACE`` into
@@ -117,10 +119,12 @@ def _tile(level: int, i: int, j: int, levels: list[_Level], surface: _Surface) -
 
 
 def _mesh(surface: _Surface, r: np.ndarray, c: np.ndarray) -> tuple[GltfBuilder, np.ndarray]:
-    """One tile's regular mesh over grid rows ``r`` × columns ``c`` (cell centres), in the surface's frame."""
+    """One tile's regular mesh over grid rows ``r`` × columns ``c`` (cell centres; the grid's outer edges for
+    its first and last rows and columns), in the surface's frame."""
     heights, transform, offset, frame = surface.heights, surface.transform, surface.offset, surface.frame
-    x = transform.c + transform.a * (c + 0.5)
-    y = transform.f + transform.e * (r + 0.5)
+    rows, cols = heights.shape
+    x = transform.c + transform.a * (c + 0.5 - 0.5 * (c == 0) + 0.5 * (c == cols - 1))
+    y = transform.f + transform.e * (r + 0.5 - 0.5 * (r == 0) + 0.5 * (r == rows - 1))
     xx, yy = np.meshgrid(x, y)
     lon, lat = surface.to_lonlat.transform(xx.ravel(), yy.ravel())
     h = heights[np.ix_(r, c)].ravel().astype(np.float64) + offset

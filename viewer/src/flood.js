@@ -19,27 +19,69 @@ function formatTime(seconds) {
   return `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}`;
 }
 
-/** The flood overlay: one ground primitive draped over terrain and buildings, its image swapped per frame. */
+/** Lon/lat of block corner (row, col) of a surface (``corners``: NW, NE, SW, SE of the grid), bilinearly. */
+function cornerAt(surface, row, col) {
+  const [nw, ne, sw, se] = surface.corners;
+  const u = col / surface.cols;
+  const v = row / surface.rows;
+  const lerp = (i) => (1 - v) * ((1 - u) * nw[i] + u * ne[i]) + v * ((1 - u) * sw[i] + u * se[i]);
+  return [lerp(0), lerp(1)];
+}
+
+/**
+ * The water of one frame as a mesh at its surface elevation (GET /api/scenarios/{id}/frames/{k}/surface): a
+ * flat quad per wet block at ground + depth (+ the city's ellipsoidal offset), textured with the frame's
+ * MLIT colours. Buildings stand through it: the water shows on the ground and up their walls to its depth,
+ * and a roof above the water keeps its colour — a ground primitive would drape the colours over every
+ * 3D tile under it, roofs included (Cesium classifies all tilesets alike).
+ */
+function surfaceGeometry(surface, rectangle, offset) {
+  const [west, south, east, north] = rectangle;
+  const wet = [];
+  surface.wse_m.forEach((h, i) => { if (h !== null) wet.push(i); });
+  const positions = new Float64Array(wet.length * 12);
+  const st = new Float32Array(wet.length * 8);
+  const indices = new Uint32Array(wet.length * 6);
+  const point = new Cesium.Cartesian3();
+  wet.forEach((i, n) => {
+    const row = Math.floor(i / surface.cols);
+    const col = i % surface.cols;
+    const height = surface.wse_m[i] + offset;
+    [[row, col], [row, col + 1], [row + 1, col + 1], [row + 1, col]].forEach(([r, c], j) => {
+      const [lon, lat] = cornerAt(surface, r, c);
+      Cesium.Cartesian3.fromDegrees(lon, lat, height, undefined, point);
+      positions.set([point.x, point.y, point.z], (4 * n + j) * 3);
+      st.set([(lon - west) / (east - west), (lat - south) / (north - south)], (4 * n + j) * 2);
+    });
+    indices.set([0, 1, 2, 0, 2, 3].map((j) => 4 * n + j), 6 * n);
+  });
+  return new Cesium.Geometry({
+    attributes: {
+      position: new Cesium.GeometryAttribute({ componentDatatype: Cesium.ComponentDatatype.DOUBLE,
+        componentsPerAttribute: 3, values: positions }),
+      st: new Cesium.GeometryAttribute({ componentDatatype: Cesium.ComponentDatatype.FLOAT,
+        componentsPerAttribute: 2, values: st }),
+    },
+    indices, primitiveType: Cesium.PrimitiveType.TRIANGLES,
+    boundingSphere: Cesium.BoundingSphere.fromVertices(positions),
+  });
+}
+
+/** The flood overlay: the water of the shown frame (``surfaceGeometry``), rebuilt per frame. */
 class DepthOverlay {
-  constructor(widget) {
+  constructor(widget, currentCity) {
     this.widget = widget;
+    this.currentCity = currentCity;
     this.primitive = null;
+    this.visible = true;
+    this.frames = null;
     this.images = new Map();
+    this.surfaces = new Map();
   }
 
   async show(frames) {
     this.clear();
     this.frames = frames;
-    const first = await this.image(0);
-    const material = Cesium.Material.fromType("Image", { image: first, color: new Cesium.Color(1, 1, 1, 0.85) });
-    this.primitive = this.widget.scene.primitives.add(new Cesium.GroundPrimitive({
-      geometryInstances: new Cesium.GeometryInstance({
-        geometry: new Cesium.RectangleGeometry({ rectangle: Cesium.Rectangle.fromDegrees(...frames.rectangle) }),
-      }),
-      appearance: new Cesium.MaterialAppearance({ material, translucent: true, flat: true }),
-      classificationType: Cesium.ClassificationType.BOTH,
-      asynchronous: false,
-    }));
   }
 
   image(k) {
@@ -47,23 +89,52 @@ class DepthOverlay {
     return this.images.get(k);
   }
 
+  surface(k) {
+    if (!this.surfaces.has(k)) this.surfaces.set(k, api(`${this.frames.urls[k].replace(/\.png$/, "")}/surface`));
+    return this.surfaces.get(k);
+  }
+
   async showFrame(k) {
-    const image = await this.image(k);
-    if (this.primitive) this.primitive.appearance.material.uniforms.image = image;
-    if (k + 1 < this.frames.count) this.image(k + 1); // preload the next frame
+    const frames = this.frames;
+    const [image, surface] = await Promise.all([this.image(k), this.surface(k)]);
+    if (frames !== this.frames) return; // another result was opened meanwhile
+    this.removePrimitive();
+    if (surface.wse_m.some((h) => h !== null)) {
+      const material = Cesium.Material.fromType("Image", { image, color: new Cesium.Color(1, 1, 1, 0.85) });
+      this.primitive = this.widget.scene.primitives.add(new Cesium.Primitive({
+        geometryInstances: new Cesium.GeometryInstance({
+          geometry: surfaceGeometry(surface, frames.rectangle, this.currentCity()?.ellipsoidal_offset ?? 0) }),
+        appearance: new Cesium.EllipsoidSurfaceAppearance({ material, aboveGround: true, flat: true, translucent: true }),
+        asynchronous: false,
+      }));
+      this.primitive.show = this.visible;
+    }
+    if (k + 1 < frames.count) { this.image(k + 1); this.surface(k + 1); } // preload the next frame
     this.widget.scene.requestRender();
   }
 
-  clear() {
+  /** Show or hide the water (the layers panel's switch); kept for the frames still to come. */
+  setVisible(visible) {
+    this.visible = visible;
+    if (this.primitive) this.primitive.show = visible;
+    this.widget.scene.requestRender();
+  }
+
+  removePrimitive() {
     if (this.primitive) this.widget.scene.primitives.remove(this.primitive);
     this.primitive = null;
+  }
+
+  clear() {
+    this.removePrimitive();
     this.images.clear();
+    this.surfaces.clear();
   }
 }
 
 /** Build the panel in ``element``; ``currentCity()`` gives the open city's manifest. */
 export function initFloodPanel(element, widget, currentCity) {
-  const overlay = new DepthOverlay(widget);
+  const overlay = new DepthOverlay(widget, currentCity);
   const ui = {
     scenario: el("select", { id: "flood-scenario" }),
     key: el("input", { id: "flood-key", type: "password", placeholder: "twin_…", autocomplete: "off",

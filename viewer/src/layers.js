@@ -6,8 +6,7 @@
 // Hazard layers the city's data lacks are disabled, with a note (/api/cities/{city}/hazard-layers).
 // Exposes the state of each layer on the panel element (data-on="fld sensors …", data-missing="tnm …") for tests.
 import * as Cesium from "/cesium/index.js";
-import { getJSON, staffKey } from "./api.js";
-import { signedIn } from "./signin.js";
+import { canActAsStaff, getJSON } from "./api.js";
 import { el } from "./shared/dom.js";
 
 const HAZARD_LAYERS = [
@@ -185,7 +184,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
   }
 
   async function refreshSensors() {
-    if (!staffKey() && !signedIn()) throw new Error("センサーは職員のみ · sign in or enter a staff key to see the sensors");
+    if (!canActAsStaff()) throw new Error("センサーは職員のみ · sign in or enter a staff key to see the sensors");
     const { value } = await getJSON(SENSORS_URL);
     const items = value.map((thing) => ({ ...thingPosition(thing), text: sensorText(thing) })).filter((i) => i.lon !== undefined);
     sensors.draw(items);
@@ -204,8 +203,7 @@ export function initLayersPanel(element, widget, { currentCity, buildings, flood
 
   const simulatedShown = () => on.has("simulated");
   function applySimulated() {
-    const primitive = floodOverlay()?.primitive;
-    if (primitive) primitive.show = simulatedShown();
+    floodOverlay()?.setVisible(simulatedShown());
     widget.scene.requestRender();
   }
 

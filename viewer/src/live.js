@@ -1,9 +1,8 @@
 // Live panel: river levels against their three thresholds (氾濫注意水位, 避難判断水位, 氾濫危険水位;
 // twin/sensors/alerts.py), rain, and alerts as they arrive over /api/stream (server-sent events),
 // with a banner while any gauge is at or above 避難判断水位 (alert level 3).
-import { getJSON, staffKey } from "./api.js";
+import { canActAsStaff, getJSON } from "./api.js";
 import { lineChart } from "./chart.js";
-import { signedIn } from "./signin.js";
 import { el } from "./shared/dom.js";
 
 const HISTORY = 200; // newest observations drawn per stream
@@ -85,7 +84,7 @@ export function initLivePanel(element, banner) {
     const { alerts } = await getJSON("/api/alerts");
     for (const a of alerts) levels.set(a.datastream, a.level);
     updateBanner();
-    if (!staffKey() && !signedIn()) {
+    if (!canActAsStaff()) {
       message.textContent = "センサーの値は職員のみ · Sign in or enter a staff key to see the sensors.";
       return;
     }

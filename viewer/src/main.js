@@ -86,6 +86,8 @@ async function start() {
   window.twinViewer = {
     viewer: widget,
     tileset: null,
+    /** The city's terrain tileset once it has arrived (it loads after the buildings' first view), or null. */
+    terrain: () => state.loaded?.terrain ?? null,
     ready: new Promise((resolve) => { resolveReady = resolve; }),
     /** gml_id of the building at page position (x, y) in CSS pixels, or null. */
     pickAt: (x, y) => featureAt(widget, x, y)?.getProperty("gml_id") ?? null,

@@ -1,14 +1,19 @@
 // Scenario templates: a river breach on a river of the city (GET /api/cities/{id}/rivers) near a
-// point picked on the map, the server snapping it to the bank; a cloudburst of a chosen
+// point picked on the map and on a chosen bank (left/right looking downstream, or the side it faces),
+// the server snapping it to the river's edge; a cloudburst of a chosen
 // intensity, or rain and river stage "from live gauges" (GET /api/scenarios/live-forcing).
 // Each builds an inline scenario definition (docs/flood.md), runs it as a job (staff key), shows
 // its progress, then opens the result in the flood panel (its refreshJobs/openJob).
 import * as Cesium from "/cesium/index.js";
 import { el } from "./shared/dom.js";
-import { api, staffKey } from "./api.js";
-import { signedIn } from "./signin.js";
+import { api, canActAsStaff } from "./api.js";
+import { sessionHeaders } from "./signin.js";
 
 const HOUR = 3600;
+/** The banks a breach can be put on (POST /api/scenarios ``bank``): by the flow, which the server reads
+ * from the city's terrain, or by the side they face. */
+const BANKS = [["right", "右岸", "right bank (looking downstream)"], ["left", "左岸", "left bank (looking downstream)"],
+  ["north", "北側", "north side"], ["south", "南側", "south side"], ["east", "東側", "east side"], ["west", "西側", "west side"]];
 
 function number(id, value, { min = 0, step = "any" } = {}) {
   return el("input", { id, type: "number", value: String(value), min: String(min), step: String(step) });
@@ -37,6 +42,8 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
     lon: number("breach-lon", 0, { min: -180 }), lat: number("breach-lat", 0, { min: -90 }),
     pick: el("button", { id: "breach-pick", type: "button", textContent: "地図で選ぶ Pick on map" }),
     river: el("select", { id: "breach-river" }, new Option("– 地点の近く · nearest the point –", "")),
+    bank: el("select", { id: "breach-bank" }, new Option("– 地点の側 · the point's side –", ""),
+      ...BANKS.map(([value, ja, en]) => new Option(`${ja} · ${en}`, value))),
     peak: number("breach-peak", 500), rise: number("breach-rise-min", 30), hold: number("breach-hold-min", 30),
     fall: number("breach-fall-min", 60),
   };
@@ -48,7 +55,7 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   };
   const row = (ja, en, ...inputs) => el("label", {}, `${ja} `, el("span", { className: "en" }, en), ...inputs);
   const forms = {
-    breach: el("div", {}, row("河川", "river", breach.river),
+    breach: el("div", {}, row("河川", "river", breach.river), row("堤防", "bank", breach.bank),
       row("決壊地点", "breach lon/lat", breach.lon, breach.lat), breach.pick,
       row("ピーク流量", "peak m³/s", breach.peak), row("上昇", "rise min", breach.rise),
       row("継続", "hold min", breach.hold), row("減衰", "recede min", breach.fall)),
@@ -118,7 +125,7 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
     if (rivers === null || riversOf !== currentCity()?.id) loadRivers().catch((e) => say(`${e.message} (職員キー staff key?)`, true));
   });
   // Staff only: without a key yet the list loads on focus or at Run (no 401 in the console at start).
-  if (ui.kind.value === "breach" && (staffKey() || signedIn())) loadRivers().catch(() => {});
+  if (ui.kind.value === "breach" && canActAsStaff()) loadRivers().catch(() => {});
 
   async function loadGauges() {
     const { value } = await api("/sta/v1.1/Datastreams?$top=1000");
@@ -141,7 +148,8 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
     const point = element.dataset.breach ? [read(breach.lon), read(breach.lat)] : null;
     if (!rivers.length) return {};
     if (!breach.river.value && !point) throw new Error("河川か決壊地点を選んでください · choose a river or pick the breach point on the map");
-    return { ...(breach.river.value ? { river: breach.river.value } : {}), ...(point ? { at: point } : {}) };
+    return { ...(breach.river.value ? { river: breach.river.value } : {}), ...(point ? { at: point } : {}),
+             ...(breach.bank.value ? { bank: breach.bank.value } : {}) };
   }
 
   /** The inline scenario of the chosen template. */
@@ -195,13 +203,13 @@ export function initTemplatesPanel(element, widget, flood, currentCity) {
   }
 
   ui.run.addEventListener("click", async () => {
-    if (!staffKey()) { say("職員キーが必要です · a staff key is needed (flood panel)", true); return; }
+    if (!canActAsStaff()) { say("職員キーかサインインが必要です · a staff key (flood panel) or a sign-in is needed", true); return; }
     ui.run.disabled = true;
     try {
       const where = await placement();
       const body = { city: currentCity().id, definition: await definition(), ...where };
       if (read(ui.cell) > 0) body.cell_size = read(ui.cell);
-      const job = await api("/api/scenarios", { method: "POST", headers: { "Content-Type": "application/json" },
+      const job = await api("/api/scenarios", { method: "POST", headers: { "Content-Type": "application/json", ...sessionHeaders() },
         body: JSON.stringify(body) });
       say(`実行中 running ${job.id}`);
       follow(job);

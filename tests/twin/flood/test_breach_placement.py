@@ -1,5 +1,5 @@
-"""A river breach put on a river of the City it runs on: ``twin flood run --river/--at`` and the
-``river``/``at`` of ``POST /api/scenarios``; on a City the built-in line misses, a clear refusal that
+"""A river breach put on a river of the City it runs on: ``twin flood run --river/--at/--bank`` and the
+``river``/``at``/``bank`` of ``POST /api/scenarios``; on a City the built-in line misses, a clear refusal that
 lists its rivers instead of "outside the grid"."""
 
 from __future__ import annotations
@@ -65,9 +65,11 @@ def _lat_of_middle(line: list[list[float]]) -> float:
 
 def test_the_cli_runs_the_breach_where_it_is_placed(sample, north_bank, tmp_path, monkeypatch):
     hand = builtin_data("river-breach")["inflows"][0]["lonlat"]
+    at = f"{north_bank[0]},{north_bank[1]}"
     for flags, site in ((["--river", "新河岸川"], place_breach(sample, "新河岸川")),
-                        (["--at", f"{north_bank[0]},{north_bank[1]}"], place_breach(sample, near=north_bank))):
-        out = tmp_path / flags[0].strip("-")
+                        (["--at", at, "--bank", "right"], place_breach(sample, near=north_bank, bank="right")),
+                        (["--at", at], place_breach(sample, near=north_bank))):
+        out = tmp_path / "-".join(f.strip("-") for f in flags[::2])
         assert _twin_flood(["--city", str(sample.path), "--scenario", "river-breach", *flags, *QUICK_FLAGS,
                             "-o", str(out)], monkeypatch) == 0
         summary = json.loads((out / "summary.json").read_text())
@@ -95,6 +97,9 @@ def test_a_city_the_builtin_line_misses_is_asked_for_a_river(tmp_path, monkeypat
     assert _twin_flood(["--city", str(bunkyo.path), "--scenario", "river-breach", "--river", "荒川",
                         *QUICK_FLAGS, "-o", str(out)], monkeypatch) == 2
     assert "has no river '荒川'" in capsys.readouterr().err
+    assert _twin_flood(["--city", str(bunkyo.path), "--scenario", "river-breach", "--river", "神田川",
+                        "--bank", "upstream", *QUICK_FLAGS, "-o", str(out)], monkeypatch) == 2
+    assert "--bank upstream: one of left, right, north, south, east, west" in capsys.readouterr().err
 
 
 def test_the_api_places_the_breach_on_a_river(client, staff, sample, north_bank):
@@ -109,7 +114,11 @@ def test_the_api_places_the_breach_on_a_river(client, staff, sample, north_bank)
     for request, site in ((body | {"river": "新河岸川"}, place_breach(sample, "新河岸川")),
                           (body | {"at": list(north_bank)}, place_breach(sample, near=north_bank)),
                           (template | {"river": "新河岸川", "at": list(north_bank)},
-                           place_breach(sample, "新河岸川", near=north_bank))):
+                           place_breach(sample, "新河岸川", near=north_bank)),
+                          # the right bank (looking downstream: 新河岸川 flows east) is the south one, across
+                          # the river from the point
+                          (template | {"river": "新河岸川", "at": list(north_bank), "bank": "right"},
+                           place_breach(sample, "新河岸川", near=north_bank, bank="right"))):
         response = client.post("/api/scenarios", json=request, headers=staff)
         assert response.status_code == 202, response.text
         assert response.json()["scenario"]["inflows"][0]["positions"] == site.inflow_lonlat()
@@ -130,3 +139,9 @@ def test_the_api_names_the_rivers_when_it_cannot_place_the_breach(client, staff)
     detail = bunkyo.json()["detail"]
     assert bunkyo.status_code == 422 and "fits only the sample city" in detail and "神田川" in detail
     assert "outside the grid" not in detail and "--river" not in detail and "'river'" in detail
+    assert client.post("/api/scenarios", json=body | {"bank": "upstream"}, headers=staff).status_code == 422
+    # Bunkyo's terrain is estimated from its buildings: it cannot say which way 神田川 flows
+    unknown = client.post("/api/scenarios", json=body | {"city": "bunkyo", "river": "神田川", "bank": "left"},
+                          headers=staff)
+    assert unknown.status_code == 422 and "cannot tell which way 神田川 flows" in unknown.json()["detail"]
+    assert "north, south, east or west" in unknown.json()["detail"]

@@ -1,5 +1,5 @@
 """A river breach placed on a river of the City: on the sample city, where the hand-placed built-in
-breach sits at the levee's landward toe; at a point the operator gives; on real Bunkyo rivers; and a
+breach sits at the levee's landward toe; at a point the operator gives; on the bank named; on real Bunkyo rivers; and a
 clear refusal where the City has no such river."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from citygml.samplecity.terrain import river_water_level
 from tests.twin.fixtures_city import converted_real_city, converted_sample_city
 from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
@@ -84,3 +85,46 @@ def test_a_city_without_water_bodies_is_told_so(tmp_path):
     shutil.copytree(converted_real_city("11222_koshigaya"), home)
     with pytest.raises(TwinInputError, match="no water bodies"):
         place_breach(CityFolder.open(home))
+
+
+def test_a_bank_named_by_the_flow_or_the_side_it_faces_takes_the_breach(sample):
+    """The sample's 新河岸川 flows east (its surface falls 0.5 m/km eastward: ``river_water_level``), so
+    looking downstream its right bank is the south one, where the built-in breach was placed by hand."""
+    assert river_water_level(np.array([0.0]))[0] > river_water_level(np.array([1000.0]))[0]
+    river = gpd.read_parquet(sample.require("water")).to_crs(sample.local_crs).geometry.iloc[0]
+    to_lonlat = Transformer.from_crs(sample.local_crs, "EPSG:6668", always_xy=True)
+    across = shapely.LineString([(river.centroid.x, river.bounds[1] - 10), (river.centroid.x, river.bounds[3] + 10)])
+    north = to_lonlat.transform(river.centroid.x, shapely.get_coordinates(across.intersection(river))[:, 1].max() + 40)
+
+    def side(site) -> float:
+        """Northing of the breach's middle minus that of the nearest water's edge (m): > 0 north of the river."""
+        placed = _local(sample, site.line)
+        bank = shapely.get_coordinates(shapely.shortest_line(placed.centroid, river))[1]
+        return placed.centroid.y - bank[1]
+
+    right, left = place_breach(sample, bank="right"), place_breach(sample, bank="left")
+    assert side(right) < -SETBACK_M * 0.9 and side(left) > SETBACK_M * 0.9
+    # the right bank by the town is where the hand-placed built-in breach is (as the first test: 20 m)
+    assert _local(sample, right.line).hausdorff_distance(
+        _local(sample, builtin_data("river-breach")["inflows"][0]["lonlat"])) < 20
+    # a compass side names the same banks of this east-flowing river
+    assert place_breach(sample, bank="south").line == right.line and place_breach(sample, bank="north").line == left.line
+    # the bank wins over the side of a point: a point north of the river with the right bank gives the
+    # south bank across from it (within the channel's width and the setback along the river, not 1 km away)
+    across_from_point = place_breach(sample, near=north, bank="right")
+    assert side(across_from_point) < 0 and side(place_breach(sample, near=north)) > 0
+    assert _local(sample, across_from_point.line).centroid.distance(_local(sample, [north, north]).centroid) < 250
+    with pytest.raises(TwinInputError, match="bank 'upstream': one of left, right, north"):
+        place_breach(sample, bank="upstream")
+
+
+def test_where_the_terrain_cannot_tell_the_flow_a_side_is_asked_for():
+    folder = CityFolder.open(converted_real_city("13105_bunkyo"))  # no DEM: its terrain is estimated
+    name = rivers(folder)[0]
+    with pytest.raises(TwinInputError, match=f"cannot tell which way {name} flows.*north, south, east or west"):
+        place_breach(folder, name, bank="left")
+    water = gpd.read_parquet(folder.require("water"))
+    chosen = water[water["name"] == name].to_crs(folder.local_crs).union_all()
+    placed = _local(folder, place_breach(folder, name, bank="north").line)
+    nearest = shapely.get_coordinates(shapely.shortest_line(placed.centroid, chosen))[1]
+    assert placed.centroid.y > nearest[1]  # north of the water it was put beside

@@ -107,6 +107,13 @@ def test_a_job_runs_to_done_with_progress_events_and_png_frames(client, staff, d
     assert 0 < (end[..., 3] > 0).mean() < 0.3
     assert tuple(end[end[..., 3] > 0][0][:3]) == (0xF7, 0xF5, 0xA9), "under 0.5 m: the shallowest MLIT colour"
     assert client.get(f"/api/scenarios/{job['id']}/frames/99.png").status_code == 404
+    # the surface the console draws the last frame at: water where the frame shows some, inside its rectangle
+    surface = client.get(f"/api/scenarios/{job['id']}/frames/3/surface").json()
+    assert len(surface["wse_m"]) == surface["rows"] * surface["cols"] and surface["time_s"] == 900
+    assert any(h is not None for h in surface["wse_m"])
+    lons, lats = np.array(surface["corners"]).T
+    assert np.allclose([lons.min(), lats.min(), lons.max(), lats.max()], frames["rectangle"], atol=2e-4)  # ≈ 20 m
+    assert client.get(f"/api/scenarios/{job['id']}/frames/99/surface").status_code == 404
     assert any(j["id"] == job["id"] for j in client.get("/api/scenarios").json()["jobs"])
 
     assert client.delete(f"/api/scenarios/{job['id']}", headers=staff).status_code == 204

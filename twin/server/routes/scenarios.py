@@ -23,6 +23,7 @@ from twin.evacuation.outputs import EVACUATION_FILES, agents_at
 from twin.files.job_state import FINISHED
 from twin.flood.breach_site import with_breach
 from twin.flood.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
+from twin.scenarios.frames import water_surface
 from twin.scenarios.jobs import Job, JobRunner
 from twin.server.app_state import Cities, Jobs
 from twin.server.auth import Role, requires
@@ -73,6 +74,9 @@ class ScenarioRequest(BaseModel):
                               "town's side", examples=["新河岸川"])
     at: list[float] | None = Field(None, min_length=2, max_length=2, description="[lon, lat] near the bank "
                                    "where the breach goes", examples=[[139.4715, 35.9366]])
+    bank: Literal["left", "right", "north", "south", "east", "west"] | None = Field(
+        None, description="The bank the breach goes on: left or right looking downstream (the flow read from the "
+        "city's terrain), or the side it faces")
 
 
 def job_of(jobs: JobRunner, job_id: str) -> Job:
@@ -106,11 +110,11 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
         data, source = body.definition or {}, "definition"
     overrides = body.overrides | ({"scheme": body.scheme} if body.scheme is not None else {})
     data = with_overrides(data, overrides)
-    if body.river is None and body.at is None:  # else its breach may have no position until placed
+    if body.river is None and body.at is None and body.bank is None:  # else its breach may have no position until placed
         parse_scenario(data, source)  # a bad scenario is named before the City is read
     city = load_grids(city_entry.folder, body.cell_size)
     near = (body.at[0], body.at[1]) if body.at is not None else None
-    scenario = parse_scenario(with_breach(data, city, body.river, near, ask=BREACH_ASK), source)
+    scenario = parse_scenario(with_breach(data, city, body.river, near, ask=BREACH_ASK, bank=body.bank), source)
     evacuation = body.evacuation.options() if body.evacuation is not None else None
     if evacuation is not None:
         evacuation_spec(evacuation, None, body.cell_size)
@@ -230,6 +234,17 @@ def job_frame(job_id: str, k: int, jobs: Jobs) -> FileResponse:
         raise Problem(404, f"No frame {k}.", "not-found")
     path = _result_file(jobs, job_id, "frames", f"{k}.png")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/{job_id}/frames/{k}/surface", dependencies=[requires(Role.ANONYMOUS)])
+def job_frame_surface(job_id: str, k: int, jobs: Jobs) -> dict[str, Any]:
+    """The water surface elevation (m T.P.) at output time ``k`` in blocks of cells, None where dry: the
+    console draws frame ``k`` at this height, on the ground and up the walls, never over roofs."""
+    path = _result_file(jobs, job_id, "result", "depth.nc")
+    try:
+        return water_surface(path, k, jobs.files(job_id).wet_depth())
+    except IndexError as error:
+        raise Problem(404, f"{error}.", "not-found") from None
 
 
 @router.get("/{job_id}/evacuation/{name}", dependencies=[requires(Role.ANONYMOUS)],
