@@ -17,7 +17,8 @@ one JSON object.
 
 "Today's engine" is ``sim/`` at ``--baseline-ref`` (the commit before the full scheme and
 skipping), unpacked with ``git archive`` and run in a subprocess of this same run. The machine is
-shared, so every figure carries the 1-minute load average before and after it.
+shared, so every figure carries the 1-minute load average before and after it, and the cases
+their process CPU time (``cpu_s``) beside the wall time.
 
 5. With ``--city``: the sample city's ``river-breach`` scenario (3 h at 4 m by default), today's
    engine against both schemes (auto picks the full one for it).
@@ -424,10 +425,11 @@ def storm(kind: str | None, n: int, hours: float, threads: int) -> dict:
                       boundaries=Boundaries(south=Boundary.open(), east=Boundary.open()))
     model = FloodModel(dem, 2.0, blocked=blocked, manning=np.where(blocked > 0, 0.03, 0.015), forcing=forcing,
                        scheme=_scheme(kind, dtype=np.float32, threads=threads))
-    before = _load()
+    before, cpu = _load(), time.process_time()
     result = model.run(hours * 3600, output_interval=600.0)
     return {"cells": n * n, "area_km2": n * n * 4 / 1e6, "simulated_s": hours * 3600,
             "rain_mm": float(intensity.sum() / 6), "steps": result.steps, "wall_s": round(result.wall_s, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
             "cell_steps_per_s": round(result.cell_steps_per_s), "max_depth_m": float(np.nanmax(result.max_depth)),
             "mass_error_rel": result.mass.error_rel, "threads": threads, "load_before": before, "load_after": _load()}
 
@@ -448,10 +450,11 @@ def valley(kind: str | None, n: int, hours: float, threads: int, skip: bool = Tr
                       boundaries=Boundaries(south=Boundary.open()))
     settings = {"dtype": np.float32, "threads": threads} | ({} if kind is None else {"skip_dry": skip})
     model = FloodModel(dem, cell, manning=0.035, forcing=forcing, scheme=_scheme(kind, **settings))
-    before = _load()
+    before, cpu = _load(), time.process_time()
     result = model.run(hours * 3600)
     computed = getattr(result, "cells_computed", 0.0) or result.steps * result.cells
     return {"cells": n * n, "simulated_s": hours * 3600, "steps": result.steps, "wall_s": round(result.wall_s, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
             "ever_wet_fraction": float((np.nan_to_num(result.max_depth) > 0.01).mean()),
             "computed_fraction": round(computed / (result.steps * result.cells), 4),
             "max_depth_m": float(np.nanmax(result.max_depth)), "mass_error_rel": result.mass.error_rel,
@@ -482,10 +485,11 @@ def breach(kind: str | None, inputs: str, cell_size: float, hours: float, thread
     settings = {"dtype": np.float32, "threads": threads} | ({} if kind is None else {"skip_dry": skip})
     model = FloodModel(data["dem"], cell_size, manning=data["manning"], blocked=data["blocked"], forcing=forcing,
                        scheme=_scheme(kind, **settings))
-    before = _load()
+    before, cpu = _load(), time.process_time()
     result = model.run(hours * 3600, output_interval=600.0)
     computed = getattr(result, "cells_computed", 0.0) or result.steps * result.cells
     return {"cells": result.cells, "simulated_s": hours * 3600, "steps": result.steps, "wall_s": round(result.wall_s, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
             "cell_steps_per_s": round(result.cell_steps_per_s),
             "computed_fraction": round(computed / (result.steps * result.cells), 4),
             "flooded_area_km2": round(float((np.nan_to_num(result.max_depth) > 0.1).sum()) * cell_size**2 / 1e6, 3),
@@ -527,6 +531,8 @@ def side_by_side(case: str, args: dict, ref: str, kinds: tuple[tuple[str, dict],
         out[label] = CASES[case](**args, **extra)
         if "wall_s" in out["today"]:
             out[label]["speedup_over_today"] = round(out["today"]["wall_s"] / out[label]["wall_s"], 2)
+            if "cpu_s" in out["today"]:
+                out[label]["cpu_speedup_over_today"] = round(out["today"]["cpu_s"] / out[label]["cpu_s"], 2)
         print(json.dumps({case: {label: out[label]}}), file=sys.stderr, flush=True)
     return out
 

@@ -3,38 +3,47 @@
 A block is computed when it holds water deeper than the scheme's no-flow depth, gets rain or
 an inflow, lies on a stage or discharge boundary, or touches (8-neighbourhood) such a block. Elsewhere
 every face flux of the scheme is exactly zero and every cell keeps its depth, so leaving those
-blocks out gives the same numbers as computing them. The kernels take the active cells as work
+blocks out gives the same numbers as computing them. For a scheme whose water crosses only the
+faces of the cells holding it in a step (the inertial one: a face carries flow only where one of
+its two cells holds water above the no-flow depth), a wet block wakes only the neighbours across
+its sides where such water touches its border row or column (``ActiveBlocks(edges=True)``): a
+front in the middle of a block no longer computes the ring of blocks around it. The kernels take the active cells as work
 items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 BLOCK = 32
 _NONE_STOPPED = np.zeros((0, 2), np.int64)
+# planes of ``ActiveBlocks.wet``: water anywhere in the block, along its north, south, west, east border
+WET, NORTH, SOUTH, WEST, EAST = range(5)
 
 
 class ActiveBlocks:
     """Which blocks of ``block`` x ``block`` cells a step computes, and their work items.
 
-    ``wet`` is set by the depth-update kernels (1 where a block holds water above the
-    scheme's no-flow depth after the step); ``always`` marks blocks computed every step (along
-    stage and discharge boundaries), ``inflows`` those holding each inflow's cells, computed
-    while it runs.
+    ``wet`` is set by the depth-update kernels: plane ``WET`` is 1 where a block holds water above
+    the scheme's no-flow depth after the step, planes ``NORTH`` ... ``EAST`` where that water lies
+    in the block's border row or column on that side. ``always`` marks blocks computed every
+    step (along stage and discharge boundaries), ``inflows`` those holding each inflow's cells,
+    computed while it runs. With ``edges`` a wet block wakes only the neighbours its border water
+    touches (schemes whose water moves at most one cell a step), else all 8 neighbours.
     """
 
     def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
-                 skip: bool = True) -> None:
+                 skip: bool = True, edges: bool = False) -> None:
         self.shape = shape
         self.block = block
         self.skip = skip
+        self.edges = edges
         ny, nx = shape
         self.nby, self.nbx = -(-ny // block), -(-nx // block)
         self.always = always
         self.inflows = inflows
-        self.wet = np.ones((self.nby, self.nbx), np.uint8)
+        self.wet = np.ones((5, self.nby, self.nbx), np.uint8)
         self.tracking = False  # whether the kernels keep ``wet`` up to date this step
         self._wet_known = False  # whether ``wet`` describes the water now
         self.active = np.ones((self.nby, self.nbx), bool)
@@ -44,21 +53,22 @@ class ActiveBlocks:
 
     @classmethod
     def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
-                    edges: tuple[str, ...], block: int = BLOCK, skip: bool = True) -> ActiveBlocks:
-        """Blocks for a grid whose inflows feed the given (rows, cols) and whose ``edges`` hold
-        a stage or a discharge."""
+                    fed_sides: tuple[str, ...], block: int = BLOCK, skip: bool = True,
+                    edges: bool = False) -> ActiveBlocks:
+        """Blocks for a grid whose inflows feed the given (rows, cols) and whose ``fed_sides``
+        hold a stage or a discharge."""
         nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
         always = np.zeros((nby, nbx), bool)
         sides: dict[str, tuple[int | slice, int | slice]] = {"north": (0, slice(None)), "south": (-1, slice(None)),
                  "west": (slice(None), 0), "east": (slice(None), -1)}
-        for side in edges:
+        for side in fed_sides:
             always[sides[side]] = True
         inflows = []
         for rows, cols in inflow_cells:
             fed = np.zeros((nby, nbx), bool)
             fed[np.asarray(rows, np.int64) // block, np.asarray(cols, np.int64) // block] = True
             inflows.append(fed)
-        return cls(shape, always, inflows, block, skip)
+        return cls(shape, always, inflows, block, skip, edges)
 
     def refresh(self, rained: np.ndarray | bool, fed: list[int], h: np.ndarray, threshold: float) -> np.ndarray:
         """Recompute the active blocks for the coming step, given where it rains, which inflows
@@ -72,19 +82,19 @@ class ActiveBlocks:
                 self.items = _items(self.active, self.shape, self.block)
             return _NONE_STOPPED
         if not self._wet_known:
-            self.wet[...] = _block_max(h, self.block, self.nby, self.nbx) > threshold
+            self.wet[...] = _wet_planes(h, threshold, self.block, self.nby, self.nbx)
         self.tracking = self._wet_known = True
         if rained is False:
             rained = self._none
         for i in fed:
             rained = rained | self.inflows[i]
-        active, changed = _grown(self.wet, self.always, rained, self.active)
+        active, changed = _grown(self.wet, self.always, rained, self.active, self.edges)
         stopped = _NONE_STOPPED
         if changed:
             stopped = np.argwhere(self.active & ~active)
             self.active = active
             self.items = _items(active, self.shape, self.block)
-        self.wet[active] = 0  # the update kernels set it again where water remains
+        self.wet[:, active] = 0  # the update kernels set it again where water remains
         return stopped
 
     @property
@@ -110,15 +120,26 @@ def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray
 
 
 @njit(cache=True)
-def _grown(wet, always, rained, before):
-    """Blocks that are wet, rained on (or fed) or always computed, and their 8 neighbours; and
-    whether that differs from ``before``."""
-    nby, nbx = wet.shape
+def _grown(wet, always, rained, before, edges):
+    """Blocks that are wet, rained on (or fed) or always computed, and their 8 neighbours (with
+    ``edges``, a wet block's only across the sides its border water touches); and whether that
+    differs from ``before``."""
+    _, nby, nbx = wet.shape
     active = np.zeros((nby, nbx), np.bool_)
     for i in range(nby):
         for j in range(nbx):
-            if wet[i, j] or always[i, j] or rained[i, j]:
+            if always[i, j] or rained[i, j] or (wet[WET, i, j] and not edges):
                 active[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = True
+            elif wet[WET, i, j]:
+                active[i, j] = True
+                if wet[NORTH, i, j] and i > 0:
+                    active[i - 1, j] = True
+                if wet[SOUTH, i, j] and i + 1 < nby:
+                    active[i + 1, j] = True
+                if wet[WEST, i, j] and j > 0:
+                    active[i, j - 1] = True
+                if wet[EAST, i, j] and j + 1 < nbx:
+                    active[i, j + 1] = True
     changed = False
     for i in range(nby):
         for j in range(nbx):
@@ -126,23 +147,22 @@ def _grown(wet, always, rained, before):
     return active, changed
 
 
-@njit(cache=True, parallel=True)
-def _block_max(h, block, nby, nbx):
+def _wet_planes(h: np.ndarray, threshold: float, block: int, nby: int, nbx: int) -> np.ndarray:
+    """The ``wet`` planes of :class:`ActiveBlocks` for the depths ``h``."""
     ny, nx = h.shape
-    out = np.zeros((nby, nbx))
-    for br in prange(nby):
-        for r in range(br * block, min(br * block + block, ny)):
-            for c in range(nx):
-                bc = c // block
-                out[br, bc] = max(out[br, bc], h[r, c])
-    return out
+    deep = np.zeros((nby * block, nbx * block), bool)
+    deep[:ny, :nx] = h > threshold
+    cells = deep.reshape(nby, block, nbx, block)
+    return np.stack([cells.any(axis=(1, 3)), cells[:, 0].any(axis=2), cells[:, -1].any(axis=2),
+                     cells[:, :, :, 0].any(axis=1), cells[:, :, :, -1].any(axis=1)]).astype(np.uint8)
 
 
 @njit(cache=True)
 def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
-    """Flag (if ``track``) the blocks of row ``r`` between ``c0`` and ``c1`` that hold water above
-    ``threshold``; returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a
-    kernel's main loop, this max-reduction would stop that loop vectorising."""
+    """Flag (if ``track``) in the planes of ``wet`` the blocks of row ``r`` between ``c0`` and
+    ``c1`` (block edges) that hold water above ``threshold``, and where it lies on their border;
+    returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main
+    loop, this max-reduction would stop that loop vectorising."""
     if not track:
         deepest = 0.0
         broken = False
@@ -152,16 +172,28 @@ def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
             broken |= d != d
         return np.nan if broken else deepest
     br = r // block
+    top = r % block == 0
+    bottom = r % block == block - 1
     deepest = 0.0
     broken = False
     for b0 in range(c0, c1, block):
+        b1 = min(b0 + block, c1)
         m = 0.0
-        for c in range(b0, min(b0 + block, c1)):
+        for c in range(b0, b1):
             d = h[r, c]
             m = max(m, d)
             broken |= d != d
         if m > threshold:
-            wet[br, b0 // block] = 1
+            bc = b0 // block
+            wet[WET, br, bc] = 1
+            if top:
+                wet[NORTH, br, bc] = 1
+            if bottom:
+                wet[SOUTH, br, bc] = 1
+            if h[r, b0] > threshold:
+                wet[WEST, br, bc] = 1
+            if h[r, b1 - 1] > threshold:
+                wet[EAST, br, bc] = 1
         deepest = max(deepest, m)
     return np.nan if broken else deepest
 

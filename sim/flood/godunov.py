@@ -451,6 +451,8 @@ class GodunovSolver:
 
     name = "full"
 
+    moves_one_cell = False  # two stages and a two-cell stencil: water may reach two cells a step
+
     def __init__(self, raster: Raster, h: np.ndarray, limiter_theta: float, gravity: float) -> None:
         ny, nx = raster.shape
         dtype = h.dtype

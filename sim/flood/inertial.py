@@ -241,7 +241,8 @@ def advance(items, h, z, n2, phi, wx, wy, inv_width, qx, qy, qx_new, qy_new, f_p
     boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, values, dt, dx, g, h_min, fr_max)
     outflow_factors(items, h, phi, wx, wy, qx_new, qy_new, dt, dx, f_pad)
     h_max = update_depth(items, h, inv_width, wx, wy, qx_new, qy_new, f_pad, qx, qy, rain, rain_grid, use_grid, dt,
-                         t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, h_min, block, track)
+                         t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, 0.5 * h_min, block,
+                         track)
     v_in, v_out = boundary_volumes(wx, wy, qx, qy, dx, dt)
     return v_in, v_out, h_max
 
@@ -250,6 +251,7 @@ class InertialSolver:
     """The local inertial scheme's state (the face discharges) and its step."""
 
     name = "inertial"
+    moves_one_cell = True  # a face carries flow only if one of its two cells holds water above quiet_depth
 
     def __init__(self, raster: Raster, h: np.ndarray, theta: float, h_min: float, froude_max: float | None,
                  gravity: float) -> None:
@@ -267,8 +269,10 @@ class InertialSolver:
 
     @property
     def quiet_depth(self) -> float:
-        """Water this shallow moves nowhere: every face around it carries nothing."""
-        return self.h_min
+        """Water this shallow moves nowhere: every face around it carries nothing. Half of
+        ``h_min``, since a face's depth max(η_L, η_R) - max(z_L, z_R) is computed from rounded
+        levels and may exceed its cells' depths by an ulp of the level (2e-6 m at 20 m in float32)."""
+        return 0.5 * self.h_min
 
     @property
     def face_arrays(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:

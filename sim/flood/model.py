@@ -243,7 +243,7 @@ class FloodModel:
         self._fed_sides = tuple(side for side in SIDES
                                 if getattr(self.forcing.boundaries, side).kind in ("stage", "discharge"))
         self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
-                                               self._fed_sides, skip=s.skip_dry)
+                                               self._fed_sides, skip=s.skip_dry, edges=self.solver.moves_one_cell)
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
         self._gauge_depths: list[np.ndarray] = []
@@ -352,7 +352,8 @@ class FloodModel:
             t.max_speed2[...] = 0
             self.mass = MassBalance(initial_m3=self.stored_volume())
         self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
-                                               self._fed_sides, skip=self.scheme.skip_dry)
+                                               self._fed_sides, skip=self.scheme.skip_dry,
+                                               edges=self.solver.moves_one_cell)
         self._rain_grid_index = -1
         self._gauge_times = []
         self._gauge_depths = []

@@ -47,8 +47,9 @@ def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     """A hydrograph running down a valley, a shower on one corner, a pond pumped dry and a
     rising stage on the east side, with and without skipping: every number of the result is
     the same to the last bit (the skipped cells' fluxes are exactly zero either way), while the
-    skipping run computes a fraction of the grid, more blocks as the water spreads and fewer
-    once the pond is empty (its blocks stop being computed, the path that zeroes their faces)."""
+    skipping run computes a fraction of the grid, blocks starting as the water spreads and
+    stopping once the pond is empty (the path that zeroes their faces). The inertial scheme wakes
+    only the neighbours a wet block's border water touches, so it computes fewer cells."""
     full_model, everything, _ = _run(kind, skip=False)
     model, skipped, fractions = _run(kind, skip=True)
     for name in ("depth", "max_depth", "arrival_time", "max_velocity"):
@@ -56,8 +57,10 @@ def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     assert skipped.steps == everything.steps
     assert skipped.mass == everything.mass
     assert np.array_equal(model.velocities()[0], full_model.velocities()[0])
-    assert skipped.cells_computed < 0.8 * everything.cells_computed  # measured 0.69
+    # measured 0.57 (inertial, neighbours across touched sides), 0.69 (full, all 8 neighbours)
+    assert skipped.cells_computed < (0.65 if kind == "inertial" else 0.8) * everything.cells_computed
     assert everything.cells_computed == everything.steps * everything.cells
-    assert fractions[0] < max(fractions) < 1.0  # more blocks as the water spreads, never all
-    assert fractions[-1] < max(fractions)  # fewer once the pond is empty
+    assert max(fractions) < 1.0
+    assert any(b > a for a, b in zip(fractions, fractions[1:]))  # blocks start as the water spreads
+    assert any(b < a for a, b in zip(fractions, fractions[1:]))  # and stop once the pond is empty
     assert np.all(skipped.depth[POND] == 0)
