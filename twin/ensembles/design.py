@@ -9,7 +9,6 @@ The design is written to ``members.csv`` before any member runs, so a run can be
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,11 +125,3 @@ def write_design(path: Path, design: Design) -> None:
     lines += [",".join([str(m), *(repr(float(x)) for x in design.values[m])]) for m in range(design.members)]
     write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
-
-def read_design(path: Path, seed: int, ranges: dict[str, tuple[float, float]]) -> Design:
-    """The design saved by ``write_design`` (``ranges`` from summary.json give each parameter's range)."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    names = rows[0][1:]
-    varied = tuple(Varied(n, *ranges[n]) for n in names)
-    return Design(varied, np.array([[float(x) for x in r[1:]] for r in rows[1:]]), seed)

@@ -26,8 +26,17 @@ from twin.city.grids import CityGrids, load_grids, require_measured_terrain
 from twin.convert.runners import Runner, dask_runner, run_inline
 from twin.ensembles import outputs
 from twin.ensembles.design import MIN_MEMBERS, PARAMETERS, Design, Varied, latin_hypercube, write_design
-from twin.ensembles.members import (ARRIVAL, MAX_DEPTH, SUMMARY, WETTED, MemberOutcome, MemberTask,
-                                    member_folder, member_inputs, run_member)
+from twin.ensembles.members import (
+    ARRIVAL,
+    MAX_DEPTH,
+    SUMMARY,
+    WETTED,
+    MemberOutcome,
+    MemberTask,
+    member_folder,
+    member_inputs,
+    run_member,
+)
 from twin.ensembles.statistics import EXCEEDANCE_DEPTHS_M, PERCENTILES, Exceedance, percentiles
 from twin.errors import TwinInputError
 from twin.files.atomic import write_json
@@ -69,7 +78,8 @@ def ensemble_runner(workers: int, scheduler: str | None = None) -> Iterator[Runn
     if scheduler is None and workers == 0:
         yield run_inline
         return
-    with dask_runner(max(workers, 1), scheduler) as runner:
+    # spawned, not forked: a server or a benchmark that ran a flood here holds numba's OpenMP threads
+    with dask_runner(max(workers, 1), scheduler, start_method="spawn") as runner:
         yield runner
 
 
