@@ -29,6 +29,7 @@ class EnsembleJob:
     varied: dict[str, list[float]]
     seed: int
     cell_size_m: float | None = None
+    scenario_job: str | None = None  # the scenario job it brackets: that job's report shows the ensemble
     status: str = "queued"
     members_done: int = 0
     members_failed: int = 0
@@ -73,12 +74,19 @@ class EnsembleRunner:
     def list(self) -> list[EnsembleJob]:
         return self._board.list()
 
-    def submit(self, city_id: str, spec: EnsembleSpec) -> EnsembleJob:
+    def latest_for(self, scenario_job: str) -> Path | None:
+        """The result folder of the newest finished ensemble that brackets ``scenario_job``, if any."""
+        for job in self.list():
+            if job.scenario_job == scenario_job and job.status == "done" and (self.result(job.id) / "summary.json").is_file():
+                return self.result(job.id)
+        return None
+
+    def submit(self, city_id: str, spec: EnsembleSpec, scenario_job: str | None = None) -> EnsembleJob:
         """Check the ensemble now (TwinInputError: nothing queued, nothing written), then queue it."""
         prepare(spec)
         job = EnsembleJob(id=new_id(), city=city_id, scenario=spec.scenario.name, members=spec.members,
                           varied={v.name: [v.low, v.high] for v in spec.varied}, seed=spec.seed,
-                          cell_size_m=spec.cell_size)
+                          cell_size_m=spec.cell_size, scenario_job=scenario_job)
         self.folder(job.id).mkdir(parents=True)
         return self._board.submit(job, lambda job, cancel: self._run(job, cancel, spec))
 

@@ -41,18 +41,31 @@ def test_a_bad_ensemble_is_refused_and_nothing_is_queued(client, staff, data_dir
     assert not any((data_dir / "ensembles").iterdir())
 
 
-def test_one_member_is_not_an_ensemble(client, staff):
+def test_one_member_is_not_an_ensemble_and_a_missing_scenario_job_is_refused(client, staff):
     assert _post(client, staff, members=1).status_code == 422
+    missing = _post(client, staff, scenario_job="0123456789ab")
+    assert missing.status_code == 422 and "no scenario job" in missing.json()["detail"]
 
 
-def test_the_server_runs_an_ensemble_and_serves_its_odds(client, staff):
-    answer = _post(client, staff)
-    assert answer.status_code == 202, answer.text
-    job_id = answer.json()["id"]
+def _finished(client, url: str) -> dict:
     deadline = time.monotonic() + 300
-    while (job := client.get(f"/api/ensembles/{job_id}").json())["status"] in ("queued", "running"):
+    while (job := client.get(url).json())["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
+    return job
+
+
+def test_the_server_runs_an_ensemble_and_serves_its_odds_and_the_scenario_report_shows_them(client, staff):
+    scenario = client.post("/api/scenarios", json={"city": "sample", "definition": STORM, "cell_size": 16},
+                           headers=staff)
+    assert scenario.status_code == 202, scenario.text
+    scenario_job = scenario.json()["id"]
+    assert _finished(client, f"/api/scenarios/{scenario_job}")["status"] == "done"
+    assert "ensemble" not in client.get(f"/api/scenarios/{scenario_job}/report?format=json").json()
+    answer = _post(client, staff, scenario_job=scenario_job)
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    job = _finished(client, f"/api/ensembles/{job_id}")
     assert job["status"] == "done", job
     assert job["members_done"] == 2 and job["members_failed"] == 0
     summary = client.get(job["links"]["summary"]).json()
@@ -64,6 +77,10 @@ def test_the_server_runs_an_ensemble_and_serves_its_odds(client, staff):
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     assert client.get(job["links"]["netcdf"]).content.startswith(b"\x89HDF")  # NetCDF-4 is HDF5
     assert client.get(f"/api/ensembles/{job_id}/other.txt").status_code == 404
+    report = client.get(f"/api/scenarios/{scenario_job}/report?format=json").json()
+    assert report["ensemble"]["members_used"] == 2
+    page = client.get(f"/api/scenarios/{scenario_job}/report").text
+    assert "<h2>アンサンブル Ensemble</h2>" in page and "2 / 2" in page and "rain 0.5–1.5 (1)" in page
     assert client.delete(f"/api/ensembles/{job_id}", headers=staff).status_code == 204
     assert client.get(f"/api/ensembles/{job_id}").status_code == 404
 

@@ -19,7 +19,7 @@ from twin.ensembles.design import MAX_MEMBERS, MIN_MEMBERS, PARAMETERS, checked_
 from twin.ensembles.jobs import EnsembleJob, EnsembleRunner
 from twin.ensembles.run import EnsembleSpec
 from twin.files.job_state import FINISHED
-from twin.server.app_state import Cities, Ensembles
+from twin.server.app_state import Cities, Ensembles, Jobs
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.routes.scenarios import ScenarioRequest, requested_scenario, require_flood_shelters
@@ -38,6 +38,8 @@ class EnsembleRequest(ScenarioRequest):
         examples=[{"rain": [0.5, 1.5], "manning": [0.5, 2.0]}])
     members: int = Field(16, ge=MIN_MEMBERS, le=MAX_MEMBERS, description="How many members")
     seed: int = Field(0, ge=0, description="Seed of the Latin hypercube design")
+    scenario_job: str | None = Field(None, pattern=r"^[a-f0-9]{12}$", description="A scenario job on the same "
+                                     "city this ensemble brackets: that job's report then has an ensemble section")
 
 
 def job_of(ensembles: EnsembleRunner, job_id: str) -> EnsembleJob:
@@ -48,7 +50,8 @@ def job_of(ensembles: EnsembleRunner, job_id: str) -> EnsembleJob:
 
 
 @router.post("", status_code=202, dependencies=[requires(Role.STAFF)])
-def create_job(body: EnsembleRequest, response: Response, cities: Cities, ensembles: Ensembles) -> dict[str, Any]:
+def create_job(body: EnsembleRequest, response: Response, cities: Cities, ensembles: Ensembles,
+               jobs: Jobs) -> dict[str, Any]:
     """Queue an ensemble; answers 202 with the job. Every member's inputs are checked first: a bad range
     or a parameter the scenario lacks (no rain to scale, no breach line to widen) is a 422 and nothing runs."""
     varied = []
@@ -56,6 +59,8 @@ def create_job(body: EnsembleRequest, response: Response, cities: Cities, ensemb
         if len(span) != 2:
             raise Problem(422, f"vary.{name}: give [low, high], got {span}", "validation")
         varied.append(checked_range(name, *span))
+    if body.scenario_job is not None and getattr(jobs.get(body.scenario_job), "city", None) != body.city:
+        raise Problem(422, f"scenario_job: no scenario job {body.scenario_job!r} on city {body.city!r}", "validation")
     city_entry, _, scenario = requested_scenario(body, cities)
     evacuation = body.evacuation.options() if body.evacuation is not None else None
     if evacuation is not None:
@@ -63,7 +68,7 @@ def create_job(body: EnsembleRequest, response: Response, cities: Cities, ensemb
     spec = EnsembleSpec(city=city_entry.folder.path, scenario=scenario, varied=tuple(varied), members=body.members,
                         seed=body.seed, cell_size=body.cell_size, evacuation=evacuation,
                         allow_estimated_terrain=body.allow_estimated_terrain)
-    job = ensembles.submit(city_entry.id, spec)
+    job = ensembles.submit(city_entry.id, spec, body.scenario_job)
     response.headers["Location"] = f"/api/ensembles/{job.id}"
     return job.public()
 
