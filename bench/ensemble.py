@@ -1,14 +1,15 @@
 """Ensemble benchmark: 8 members on 1 and on 2 dask workers; prints one JSON object.
 
 Figures: the ensemble's wall time on a LocalCluster of 1 and of 2 single-threaded worker processes
-(the cluster started beforehand, its start-up timed apart) and the speed-up; each worker's peak
+(the cluster started and every worker warmed by one short member beforehand, that start-up timed
+apart) and the speed-up; each worker's peak
 resident memory (``ru_maxrss`` of the worker process, asked from every worker after the run); the
 wall time of each member against one single run of the same scenario in this process (warm: numba's
 cache loaded by a run before). The machine is shared: every figure carries the 1-minute load average
 before and after it.
 
 Usage: python bench/ensemble.py --city CITY [--scenario river-breach] [--members 8] [--cell-size 8]
-                                [--duration 3600] [--vary peak=0.5:1.5 ...]
+                                [--duration 1800] [--vary peak=0.5:1.5 ...]
 """
 
 from __future__ import annotations
@@ -52,19 +53,29 @@ def _single(spec: EnsembleSpec, scratch: Path) -> dict:
     return {"wall_s": round(time.perf_counter() - start, 2), "load_before": load, "load_after": _load()}
 
 
+def _warm_up(spec: EnsembleSpec, folder: Path) -> MemberTask:
+    return MemberTask(index=0, values={}, city=spec.city.resolve(), cell_size=32.0,
+                      scenario=replace(spec.scenario, duration_s=60.0, output_interval_s=60.0), folder=folder,
+                      scheme=spec.member_scheme())
+
+
 def _ensemble(spec: EnsembleSpec, workers: int, out: Path) -> dict:
     from distributed import get_client
 
     load0 = _load()
     start = time.perf_counter()
-    with dask_runner(workers) as runner:
+    with dask_runner(workers, start_method="spawn") as runner:
+        client = get_client()
+        client.wait_for_workers(workers)
+        # every worker loads numba's cached kernels once (a short coarse member) before the clock starts
+        client.run(run_member, _warm_up(spec, out.parent / f"warm{workers}"))
         started = time.perf_counter() - start
         load = _load()
         walls: list[float] = []
         t0 = time.perf_counter()
         summary = run_ensemble(spec, out, runner, lambda outcome, done, total: walls.append(outcome.wall_s))
         wall = time.perf_counter() - t0
-        peaks = get_client().run(_peak_rss_mb)
+        peaks = client.run(_peak_rss_mb)
     return {"workers": workers, "wall_s": round(wall, 2), "cluster_start_s": round(started, 2),
             "members_used": summary["members_used"],
             "member_wall_s": [round(w, 2) for w in walls],
@@ -79,7 +90,7 @@ def main() -> None:
     parser.add_argument("--scenario", default="river-breach")
     parser.add_argument("--members", type=int, default=8)
     parser.add_argument("--cell-size", type=float, default=8.0)
-    parser.add_argument("--duration", type=float, default=3600.0)
+    parser.add_argument("--duration", type=float, default=1800.0)
     parser.add_argument("--vary", action="append", default=None)
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
