@@ -90,12 +90,12 @@ def _number(value: float | None, fmt: str = "{:,.0f}") -> str:
 
 def ensemble_html(summary: dict[str, Any], picture_url: str | None) -> str:
     """A short section on an ensemble around the scenario (``twin.ensembles.run``'s summary.json)."""
-    varied = ", ".join(f"{escape(name)} {v['low']:g}–{v['high']:g} ({escape(v['unit'])})"
-                       for name, v in summary["varied"].items())
+    varied = ", ".join(f"{name} {v['low']:g}–{v['high']:g}" + (" ×" if v["unit"] == "1" else f" {v['unit']}")
+                       for name, v in summary["varied"].items())  # _row escapes it
     b, f = summary["buildings"], summary["member_figures"]
 
-    def spread(key: str, fmt: str) -> str:
-        q = f.get(key)
+    def spread(key: str, fmt: str, figures: dict[str, Any] = f) -> str:
+        q = figures.get(key)
         return "–" if q is None else " / ".join(fmt.format(q[p]) for p in ("p10", "p50", "p90"))
 
     rows = [
@@ -107,6 +107,12 @@ def ensemble_html(summary: dict[str, Any], picture_url: str | None) -> str:
         _row("最大浸水深 p10 / p50 / p90 Maximum depth", spread("max_depth_m", "{:.2f} m")),
         _row("浸水面積 p10 / p50 / p90 Flooded area", spread("flooded_area_m2", "{:,.0f} m²")),
     ]
+    evacuation = summary.get("evacuation")
+    if evacuation:
+        rows += [_row("避難完了 p10 / p50 / p90 Arrived at a shelter", spread("arrived", "{:,.0f}", evacuation)),
+                 _row("孤立 p10 / p50 / p90 Stranded", spread("stranded", "{:,.0f}", evacuation)),
+                 _row("避難完了時間 p10 / p50 / p90 Clearance time",
+                      spread("evacuation_time_s", "{:,.0f} s", evacuation))]
     picture = (f"<p class=\"note\"><a href=\"{escape(picture_url)}\">0.5 m 以上の浸水確率の地図 map of "
                "P(depth ≥ 0.5 m)</a></p>") if picture_url else ""
     return ("<h2>アンサンブル Ensemble</h2>"
