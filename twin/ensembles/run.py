@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -78,8 +78,14 @@ def ensemble_runner(workers: int, scheduler: str | None = None) -> Iterator[Runn
     if scheduler is None and workers == 0:
         yield run_inline
         return
-    # spawned, not forked: a server or a benchmark that ran a flood here holds numba's OpenMP threads
-    with dask_runner(max(workers, 1), scheduler, start_method="spawn") as runner:
+    with ExitStack() as stack:
+        try:
+            # spawned, not forked: a server or a benchmark that ran a flood here holds numba's OpenMP threads
+            runner = stack.enter_context(dask_runner(max(workers, 1), scheduler, start_method="spawn"))
+        except OSError as exc:
+            if scheduler is None:
+                raise
+            raise TwinInputError(f"--scheduler {scheduler}: cannot reach the dask scheduler ({exc})") from None
         yield runner
 
 
