@@ -84,11 +84,13 @@ export function initEnsemblePanel(element, widget, buildings, currentCity) {
     if (!ui.colour.checked) {
       if (previousStyle) tileset.style = previousStyle;
       previousStyle = null;
+      delete element.dataset.coloured;
       return;
     }
     const { buildings: rows } = await fetchJSON(job.links.buildings);
     previousStyle ??= tileset.style;
     tileset.style = wettedStyle(new Map(rows.map((b) => [b.gml_id, b.p_wetted])));
+    element.dataset.coloured = job.id;
   }
 
   /** Show ensemble ``id`` (a finished one): its layer, its figures, and the colouring when ticked. */
