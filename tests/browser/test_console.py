@@ -40,10 +40,11 @@ def _job(base: str, key: str, rain_mm_per_h: float) -> str:
 
 
 def _ensemble(base: str, key: str) -> str:
-    """Four members of a 100 mm/h cloudburst, its rain scaled 0.5-1.5 (the server's own local cluster)."""
+    """Four members of a 400 mm/h cloudburst, its rain scaled 0.5-1.5 (the server's own local cluster):
+    strong enough that the lowland ponds past 0.5 m in some members."""
     response = httpx.post(f"{base}/api/ensembles", headers={"Authorization": f"Bearer {key}"}, timeout=60, json={
         "city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 8,
-        "overrides": {"duration_s": 1200, "output_interval_s": 1200, "rain": {"series": [[0, 100], [900, 0]]}},
+        "overrides": {"duration_s": 1200, "output_interval_s": 1200, "rain": {"series": [[0, 400], [900, 0]]}},
         "vary": {"rain": [0.5, 1.5]}, "members": 4})
     assert response.status_code == 202, response.text
     return response.json()["id"]
@@ -272,6 +273,8 @@ def test_ensemble_panel_drapes_the_odds_and_colours_buildings_by_them(page, serv
     ensemble = server["ensemble"]
     press(page, "#dock details:nth-of-type(3) summary")
     until(page, f"#ensemble[data-ensemble='{ensemble}']")
+    summary = httpx.get(f"{server['base']}/api/ensembles/{ensemble}/summary.json").json()
+    assert summary["cells"]["p_exceed_0.5m_any"] > 0, "some cell reaches 0.5 m in some member: a layer to see"
     with_layer = shot(page, "ensemble-layer")  # the city's first view: the storm's odds cover its lowland
     press(page, "#ensemble-layer")  # off
     without = shot(page, "ensemble-no-layer")

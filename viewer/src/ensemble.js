@@ -71,7 +71,7 @@ export function initEnsemblePanel(element, widget, buildings, currentCity) {
       appearance: new Cesium.MaterialAppearance({
         material: Cesium.Material.fromType("Image", { image, color: new Cesium.Color(1, 1, 1, 0.9) }),
         translucent: true, flat: true }),
-      classificationType: Cesium.ClassificationType.TERRAIN,
+      classificationType: Cesium.ClassificationType.BOTH,
       asynchronous: false,
     }));
     primitive.show = ui.layer.checked;
