@@ -39,9 +39,20 @@ def _job(base: str, key: str, rain_mm_per_h: float) -> str:
     return response.json()["id"]
 
 
-def _wait(base: str, job_id: str, timeout: float = 300) -> None:
+def _ensemble(base: str, key: str) -> str:
+    """Four members of a 400 mm/h cloudburst, its rain scaled 0.5-1.5 (the server's own local cluster):
+    strong enough that the lowland ponds past 0.5 m in some members."""
+    response = httpx.post(f"{base}/api/ensembles", headers={"Authorization": f"Bearer {key}"}, timeout=60, json={
+        "city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 8,
+        "overrides": {"duration_s": 1200, "output_interval_s": 1200, "rain": {"series": [[0, 400], [900, 0]]}},
+        "vary": {"rain": [0.5, 1.5]}, "members": 4})
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def _wait(base: str, job_id: str, timeout: float = 300, kind: str = "scenarios") -> None:
     deadline = time.monotonic() + timeout
-    while (state := httpx.get(f"{base}/api/scenarios/{job_id}").json())["status"] in ("queued", "running"):
+    while (state := httpx.get(f"{base}/api/{kind}/{job_id}").json())["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, "the scenario job did not finish"
         time.sleep(0.5)
     assert state["status"] == "done", state
@@ -82,12 +93,15 @@ def server(tmp_path_factory):
     staff, sensor = _key(home, "staff", "desk"), _key(home, "sensor", "gauge")
     with running_server(home) as base:
         light, heavy = _job(base, staff, 30), _job(base, staff, 100)
+        ensemble = _ensemble(base, staff)
         city = httpx.get(f"{base}/api/cities/{CITY_ID}").json()
         west, south, east, north = city["bbox"]
         level = _gauge(base, sensor, (west + east) / 2, (south + north) / 2)
         _wait(base, light)
         _wait(base, heavy)
-        yield {"base": base, "staff": staff, "sensor": sensor, "jobs": (light, heavy), "level": level}
+        _wait(base, ensemble, kind="ensembles")
+        yield {"base": base, "staff": staff, "sensor": sensor, "jobs": (light, heavy), "level": level,
+               "ensemble": ensemble}
 
 
 @pytest.fixture
@@ -252,6 +266,32 @@ def test_compare_panel_shows_the_api_figures_and_the_difference_map(page, server
     area = page.eval_on_selector("tr[data-key='flooded_area_m2'] td", "c => c.textContent")
     assert area == f"{body['a']['flooded_area_m2'] / 1e4:.2f}"
     assert page.get_attribute("#compare .compare-reports a >> nth=0", "href") == f"/api/scenarios/{light}/report"
+    assert no_errors(page), (page.errors, page.missing)
+
+
+def test_ensemble_panel_loads_the_odds_and_colours_buildings_by_them(page, server):
+    ensemble = server["ensemble"]
+    press(page, "#dock details:nth-of-type(3) summary")
+    until(page, f"#ensemble[data-ensemble='{ensemble}']")
+    summary = httpx.get(f"{server['base']}/api/ensembles/{ensemble}/summary.json").json()
+    assert summary["cells"]["p_exceed_0.5m_any"] > 0, "some cell reaches 0.5 m in some member: a layer to drape"
+    # the layer's picture was fetched and decoded (its deep cells lie in the lowland, out of the first view)
+    fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    assert any(url.endswith(f"/api/ensembles/{ensemble}/probability.png") for url in fetched)
+    before = shot(page, "ensemble-before")
+    press(page, "#ensemble-colour")  # buildings by P(wetted)
+    until(page, f"#ensemble[data-coloured='{ensemble}']")
+    after = shot(page, "ensemble-coloured")
+    assert changed(before, after) > 0.02, "the buildings take the probability colours"
+    buildings = httpx.get(f"{server['base']}/api/ensembles/{ensemble}/buildings").json()["buildings"]
+    wetted = max(buildings, key=lambda b: b["p_wetted"])
+    assert wetted["p_wetted"] > 0
+    # the colour the console gives that probability is the server picture's bin (PuBu, upper bounds 0.2 … 1.0)
+    bins = [(0.2, "#f1eef6"), (0.4, "#bdc9e1"), (0.6, "#74a9cf"), (0.8, "#2b8cbe"), (1.0, "#045a8d")]
+    expected = next(hex for upper, hex in bins if wetted["p_wetted"] <= upper)
+    colour = page.evaluate("p => import('/src/ensemble.js').then(m => m.probabilityColour(p).toCssHexString())",
+                           wetted["p_wetted"])
+    assert colour == expected
     assert no_errors(page), (page.errors, page.missing)
 
 

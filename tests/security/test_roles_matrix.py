@@ -117,6 +117,13 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/cities/{city_id}/downloads"): ANYONE,
     ("GET", "/api/cities/{city_id}/downloads/{name}"): ANYONE,
     ("GET", "/api/scenarios/{job_id}/downloads/max-depth.tif"): ANYONE,
+    # Ensembles (issue 18): staff run them, the odds are read like scenario results.
+    ("POST", "/api/ensembles"): STAFF,
+    ("GET", "/api/ensembles"): ANYONE,
+    ("GET", "/api/ensembles/{job_id}"): ANYONE,
+    ("DELETE", "/api/ensembles/{job_id}"): STAFF,
+    ("GET", "/api/ensembles/{job_id}/buildings"): ANYONE,
+    ("GET", "/api/ensembles/{job_id}/{name}"): ANYONE,
 }
 #: Endless streams: their roles are checked against the matrix, but they are not called.
 STREAMS = {("GET", "/api/stream")}

@@ -10,6 +10,7 @@ def register(app: typer.Typer) -> None:
     from twin.commands import city as city_cmd
     from twin.commands import convert as convert_cmd
     from twin.commands import demo as demo_cmd
+    from twin.commands import ensemble as ensemble_cmd
     from twin.commands import evacuate as evacuate_cmd
     from twin.commands import export as export_cmd
     from twin.commands import flood as flood_cmd
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
     users_cmd.register(app)
     demo_cmd.register(app)
     flood_cmd.register(app)
+    ensemble_cmd.register(app)
     evacuate_cmd.register(app)
     sensors_cmd.register(app)
     scenario_cmd.register(app)

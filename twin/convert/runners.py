@@ -36,20 +36,21 @@ _LOCAL_CONFIG = {
 
 
 @contextmanager
-def dask_runner(workers: int, scheduler: str | None = None) -> Iterator[Runner]:
+def dask_runner(workers: int, scheduler: str | None = None, start_method: str = "fork") -> Iterator[Runner]:
     """A runner (see ``Runner``) on dask workers, for the ``with`` block.
 
     Without ``scheduler`` it starts a LocalCluster of ``workers`` single-threaded
     processes; with one (``tcp://host:8786``) it uses that cluster, whose workers must
     see the dataset and output paths. The same workers serve every call (file tasks,
-    then tile tasks).
+    then tile tasks). ``start_method`` "spawn" starts local workers afresh: a process that has run
+    numba's OpenMP threads may not fork (the runtime aborts the child).
     """
     import dask  # here, not at the top: dask takes a second to import and inline runs never need it
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler is None:
-        with dask.config.set(_LOCAL_CONFIG):
+        with dask.config.set({**_LOCAL_CONFIG, "distributed.worker.multiprocessing-method": start_method}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=":0", silence_logs=40)  # any free port, no clash
     try:

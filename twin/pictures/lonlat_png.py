@@ -70,3 +70,20 @@ def depth_picture(depth: np.ndarray, transform: Affine, crs: CRS | str,
     """A depth grid in MLIT colours, transparent where not wet, on a lon/lat rectangle."""
     on_lonlat, rectangle = warped(depth, transform, crs)
     return picture(depth_rgba(on_lonlat, wet_m), rectangle)
+
+
+#: Probability bins (upper bounds) and their colours: ColorBrewer PuBu, 5 classes (Brewer 2003),
+#: light to dark as the odds rise; a cell no member reached is transparent.
+PROBABILITY_BOUNDS = (0.2, 0.4, 0.6, 0.8, 1.0)
+PROBABILITY_COLOURS = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
+_PROBABILITY_PALETTE = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] + [DEPTH_ALPHA]
+                                 for c in PROBABILITY_COLOURS], dtype=np.uint8)
+
+
+def probability_picture(probability: np.ndarray, transform: Affine, crs: CRS | str) -> LonLatPicture:
+    """A probability grid (0–1) in ``PROBABILITY_COLOURS`` bins, transparent where 0 or NaN."""
+    on_lonlat, rectangle = warped(probability, transform, crs)
+    p = np.nan_to_num(on_lonlat, nan=0.0)
+    rgba = _PROBABILITY_PALETTE[np.minimum(np.searchsorted(PROBABILITY_BOUNDS, p, side="left"), 4)]
+    rgba[p <= 0] = 0
+    return picture(rgba, rectangle)

@@ -88,8 +88,42 @@ def _number(value: float | None, fmt: str = "{:,.0f}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str], attribution: str) -> str:
-    """The report page (UTF-8 HTML, printable), from ``scenario_figures`` and ``charts``."""
+def ensemble_html(summary: dict[str, Any], picture_url: str | None) -> str:
+    """A short section on an ensemble around the scenario (``twin.ensembles.run``'s summary.json)."""
+    varied = ", ".join(f"{name} {v['low']:g}–{v['high']:g}" + (" ×" if v["unit"] == "1" else f" {v['unit']}")
+                       for name, v in summary["varied"].items())  # _row escapes it
+    b, f = summary["buildings"], summary["member_figures"]
+
+    def spread(key: str, fmt: str, figures: dict[str, Any] = f) -> str:
+        q = figures.get(key)
+        return "–" if q is None else " / ".join(fmt.format(q[p]) for p in ("p10", "p50", "p90"))
+
+    rows = [
+        _row("メンバー Members used", f"{summary['members_used']} / {summary['members_requested']}"
+             + (f" ({len(summary['failed'])} failed)" if summary["failed"] else "")),
+        _row("変化させた入力 Varied", varied),
+        _row("浸水した建物（いずれか / 半数以上 / 全メンバー） Buildings wetted (any / half or more / all members)",
+             f"{b['wetted_in_any']:,} / {b['wetted_in_half_or_more']:,} / {b['wetted_in_all']:,} of {b['count']:,}"),
+        _row("最大浸水深 p10 / p50 / p90 Maximum depth", spread("max_depth_m", "{:.2f} m")),
+        _row("浸水面積 p10 / p50 / p90 Flooded area", spread("flooded_area_m2", "{:,.0f} m²")),
+    ]
+    evacuation = summary.get("evacuation")
+    if evacuation:
+        rows += [_row("避難完了 p10 / p50 / p90 Arrived at a shelter", spread("arrived", "{:,.0f}", evacuation)),
+                 _row("孤立 p10 / p50 / p90 Stranded", spread("stranded", "{:,.0f}", evacuation)),
+                 _row("避難完了時間 p10 / p50 / p90 Clearance time",
+                      spread("evacuation_time_s", "{:,.0f} s", evacuation))]
+    picture = (f"<p class=\"note\"><a href=\"{escape(picture_url)}\">0.5 m 以上の浸水確率の地図 map of "
+               "P(depth ≥ 0.5 m)</a></p>") if picture_url else ""
+    return ("<h2>アンサンブル Ensemble</h2>"
+            f"<p class=\"note\">Latin hypercube, seed {summary['seed']}; percentiles are members' own values "
+            "(inverted CDF).</p><table>" + "".join(rows) + "</table>" + picture)
+
+
+def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str], attribution: str,
+                ensemble: str = "") -> str:
+    """The report page (UTF-8 HTML, printable), from ``scenario_figures`` and ``charts``, with an
+    ``ensemble_html`` section when the scenario has one."""
     scenario = figures["scenario"]
     title = scenario.get("title") or {}
     name = f"{title.get('ja', scenario['name'])} · {title.get('en', scenario['name'])}"
@@ -144,6 +178,7 @@ def report_html(figures: dict[str, Any], map_url: str | None, svg: dict[str, str
     elif evacuation is None:
         parts.append("<p class=\"note\">このシナリオには避難計算がありません · no evacuation was run "
                      "for this scenario.</p>")
+    parts.append(ensemble)
     parts.append("<h2>グラフ Charts</h2><div class=\"charts\">" + "".join(svg.values()) + "</div>")
     parts.append(f"<p class=\"note\">{escape(attribution)}</p></body></html>")
     return "".join(parts)

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from twin.convert.imports import ImportRunner
+from twin.ensembles.jobs import EnsembleRunner
 from twin.nowcast.service import NowcastService
 from twin.scenarios.jobs import JobRunner
 from twin.server import problems
@@ -31,6 +32,7 @@ from twin.server.routes import (
     cities,
     ckan,
     downloads,
+    ensembles,
     footfall,
     hazard,
     imports,
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     jobs = JobRunner(settings.data_dir)  # marks the jobs a restart cut off as failed, now
     nowcasts = NowcastService(settings.data_dir, store)
+    ensemble_jobs = EnsembleRunner(settings.data_dir, settings.ensemble_workers, settings.ensemble_scheduler)
 
     set_audit_retention(store, settings.audit_retention_days)
 
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with suppress(asyncio.CancelledError):
             await pruning
         jobs.shutdown()
+        ensemble_jobs.shutdown()
         writes.close()
         store.close()
 
@@ -106,11 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.imports = ImportRunner(settings.data_dir, settings.imports)
     app.state.hazard_maps = HazardMaps()
     app.state.nowcasts = nowcasts
+    app.state.ensembles = ensemble_jobs
     app.state.open_data = OpenData(settings.data_dir)
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
     for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,
-                   nowcast, scenario_reports, downloads, scenarios, shelters, ogcapi, catalog, ckan):
+                   nowcast, scenario_reports, downloads, ensembles, scenarios, shelters, ogcapi, catalog, ckan):
         app.include_router(module.router)
     role_registry(app)  # fails now if a route declares no role
 

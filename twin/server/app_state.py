@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from twin.convert.imports import ImportRunner
+from twin.ensembles.jobs import EnsembleRunner
 from twin.nowcast.service import NowcastService
 from twin.scenarios.jobs import JobRunner
 from twin.server.cities import CityRegistry
@@ -41,6 +42,12 @@ def _hazard_maps(request: Request) -> HazardMaps:
 
 def _nowcasts(request: Request) -> NowcastService:
     return request.app.state.nowcasts
+
+
+def _ensembles(request: Request) -> EnsembleRunner:
+    return request.app.state.ensembles
+
+
 def _open_data(request: Request) -> OpenData:
     return request.app.state.open_data
 
@@ -51,4 +58,5 @@ Jobs = Annotated[JobRunner, Depends(_jobs)]
 Imports = Annotated[ImportRunner, Depends(_imports)]
 HazardMapCache = Annotated[HazardMaps, Depends(_hazard_maps)]
 Nowcasts = Annotated[NowcastService, Depends(_nowcasts)]
+Ensembles = Annotated[EnsembleRunner, Depends(_ensembles)]
 Published = Annotated[OpenData, Depends(_open_data)]

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     catalog_publisher: str = "machi-twin"
     #: Who answers questions about the data: an e-mail address or a URL (the catalogue's contact point).
     catalog_contact: str = ""
+    #: Ensemble members (``/api/ensembles``): local dask worker processes (0: one after the other in the
+    #: job's thread), or a scheduler address (``tcp://host:8786``) whose workers see the data folder.
+    ensemble_workers: int = Field(2, ge=0)
+    ensemble_scheduler: str | None = None
     #: Folder that admins may import PLATEAU datasets from (``POST /api/cities``); default ``DIR/import``.
     import_dir: Path | None = None
 

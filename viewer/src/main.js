@@ -5,6 +5,7 @@ import * as Cesium from "/cesium/index.js";
 import { getBuilding, getCity, getConfig, listCities } from "./api.js";
 import { simulatedStyle, styleFor } from "./colouring.js";
 import { initComparePanel } from "./compare.js";
+import { initEnsemblePanel } from "./ensemble.js";
 import { initEvacuationPanel } from "./evacuation.js";
 import { initFloodPanel } from "./flood.js";
 import { initLayersPanel, simulatedDepths } from "./layers.js";
@@ -120,6 +121,7 @@ async function start() {
   window.twinViewer.live = initLivePanel($("live"), $("alert-banner"));
   window.twinViewer.templates = initTemplatesPanel($("templates"), widget, flood, () => state.city);
   window.twinViewer.compare = initComparePanel($("compare"), widget, () => state.city);
+  window.twinViewer.ensemble = initEnsemblePanel($("ensemble"), widget, () => state.loaded?.buildings, () => state.city);
   $("flood").addEventListener("flood-job", () => {
     window.twinViewer.compare.refresh();
     if (state.mode === "simulated") colourBy("simulated").catch((e) => setStatus(e.message, true));

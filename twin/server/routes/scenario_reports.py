@@ -6,6 +6,7 @@ Readable anonymously, like the results they are made from. Registered before the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -17,8 +18,8 @@ from twin.opendata import licence
 from twin.scenarios.compare import Comparison, compare_jobs
 from twin.scenarios.figures import scenario_figures
 from twin.scenarios.jobs import JobRunner
-from twin.scenarios.report import charts, report_html, report_map
-from twin.server.app_state import Cities, Jobs
+from twin.scenarios.report import charts, ensemble_html, report_html, report_map
+from twin.server.app_state import Cities, Ensembles, Jobs
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 from twin.server.routes.scenarios import job_of
@@ -66,19 +67,26 @@ def compare_png(jobs: Jobs, a: JobA, b: JobB) -> Response:
 
 @router.get("/{job_id}/report", dependencies=[requires(Role.ANONYMOUS)], response_model=None,
             responses={200: {"content": {"text/html": {}, "application/json": {}}}})
-def report(job_id: str, jobs: Jobs, cities: Cities,
+def report(job_id: str, jobs: Jobs, cities: Cities, ensembles: Ensembles,
            format: Literal["html", "json"] = Query("html", description="html (printable page) or json")
            ) -> HTMLResponse | dict[str, Any]:
     """A printable report of a finished job: map picture, key figures (buildings flooded by
     depth class, people affected, evacuation clearance time, shelter overflows) and charts;
-    ``?format=json`` gives the same figures as JSON."""
+    ``?format=json`` gives the same figures as JSON. An ensemble around the job (``POST /api/ensembles``
+    with its ``scenario_job``) adds a section, the newest finished one."""
     folder, job = _done(jobs, job_id)
     figures = scenario_figures(folder, job)
+    ensemble = ensembles.latest_for(job_id)
+    section = ""
+    if ensemble is not None:
+        figures["ensemble"] = json.loads((ensemble / "summary.json").read_text(encoding="utf-8"))
+        section = ensemble_html(figures["ensemble"], f"/api/ensembles/{ensemble.parent.name}/probability.png")
     if format == "json":
         return figures
     # The City's sources (GSI too where its terrain came from a GSI DEM); PLATEAU's alone once it is gone.
     credit = licence.attribution(cities.get(job["city"]).manifest) if job["city"] in cities.ids() else licence.Attribution()
-    page = report_html(figures, f"/api/scenarios/{job_id}/report/map.png", charts(folder, figures), credit.text)
+    page = report_html(figures, f"/api/scenarios/{job_id}/report/map.png", charts(folder, figures), credit.text,
+                       section)
     return HTMLResponse(page)
 
 

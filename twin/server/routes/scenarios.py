@@ -15,19 +15,19 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.city.grids import load_grids
+from twin.city.grids import CityGrids, load_grids
 from twin.city.layout import CityFolder
 from twin.city.shelters import city_shelters
 from twin.evacuation.city_run import evacuation_spec
 from twin.evacuation.outputs import EVACUATION_FILES, agents_at
 from twin.files.job_state import FINISHED
 from twin.flood.breach_site import with_breach
-from twin.flood.scenario import builtin_data, builtin_names, parse_scenario, with_overrides
+from twin.flood.scenario import Scenario, builtin_data, builtin_names, parse_scenario, with_overrides
 from twin.scenarios.frames import water_surface
 from twin.scenarios.jobs import Job, JobRunner
 from twin.server.app_state import Cities, Jobs
 from twin.server.auth import Role, requires
-from twin.server.cities import plain
+from twin.server.cities import City, CityRegistry, plain
 from twin.server.problems import Problem
 
 router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
@@ -100,6 +100,18 @@ def list_builtin() -> dict[str, Any]:
 @router.post("", status_code=202, dependencies=[requires(Role.STAFF)])
 def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: Jobs) -> dict[str, Any]:
     """Queue a scenario run on a city; answers 202 with the job (follow it at ``links.events``)."""
+    city_entry, city, scenario = requested_scenario(body, cities)
+    evacuation = body.evacuation.options() if body.evacuation is not None else None
+    if evacuation is not None:
+        evacuation_spec(evacuation, None, body.cell_size)
+        require_flood_shelters(city_entry.folder)
+    job = jobs.submit(city, scenario, body.cell_size, evacuation, body.allow_estimated_terrain)
+    response.headers["Location"] = f"/api/scenarios/{job.id}"
+    return job.public()
+
+
+def requested_scenario(body: ScenarioRequest, cities: CityRegistry) -> tuple[City, CityGrids, Scenario]:
+    """The city a request names, its grids and the checked scenario (its breach placed when asked)."""
     if (body.scenario is None) == (body.definition is None):
         raise Problem(422, "Give either 'scenario' (a built-in name) or 'definition' (an inline scenario).",
                       "validation")
@@ -114,17 +126,11 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
         parse_scenario(data, source)  # a bad scenario is named before the City is read
     city = load_grids(city_entry.folder, body.cell_size)
     near = (body.at[0], body.at[1]) if body.at is not None else None
-    scenario = parse_scenario(with_breach(data, city, body.river, near, ask=BREACH_ASK, bank=body.bank), source)
-    evacuation = body.evacuation.options() if body.evacuation is not None else None
-    if evacuation is not None:
-        evacuation_spec(evacuation, None, body.cell_size)
-        _require_flood_shelters(city_entry.folder)
-    job = jobs.submit(city, scenario, body.cell_size, evacuation, body.allow_estimated_terrain)
-    response.headers["Location"] = f"/api/scenarios/{job.id}"
-    return job.public()
+    return city_entry, city, parse_scenario(with_breach(data, city, body.river, near, ask=BREACH_ASK, bank=body.bank),
+                                            source)
 
 
-def _require_flood_shelters(city: CityFolder) -> None:
+def require_flood_shelters(city: CityFolder) -> None:
     """A 422 before the job starts when the City has no shelter that takes flood evacuees."""
     flood = city_shelters(city) if city.has("shelters") else None
     if flood is None or len(flood) == 0:
