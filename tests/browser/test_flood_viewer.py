@@ -88,7 +88,7 @@ def water_at_its_depth(page, base: str, job_id: str, k: int) -> tuple[int, int]:
             new Cesium.HeadingPitchRange(0, Cesium.Math.toRadians(-89), 160));
         viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
     }""", [centre.x, centre.y, row.ground_height])
-    page.wait_for_function("window.twinViewer.tileset.tilesLoaded", polling=250, timeout=60_000)
+    page.wait_for_function("window.twinViewer.tileset.tilesLoaded", polling=250, timeout=120_000)
     page.wait_for_timeout(1500)
     at_roof = page.evaluate("([lon, lat, h]) => window.twinViewer.pagePosition(lon, lat, h)", [centre.x, centre.y, roof])
     at_water = page.evaluate("([lon, lat, h]) => window.twinViewer.pagePosition(lon, lat, h)",
@@ -131,7 +131,7 @@ def test_a_finished_scenario_animates_over_the_city(server):
         assert page.evaluate("sessionStorage.getItem('twin.staffKey')") == key
         page.select_option("#flood-jobs", job_id)
         page.click("#flood-open")
-        page.wait_for_selector(f"#flood[data-job='{job_id}'][data-frame='0']", timeout=30_000)
+        page.wait_for_selector(f"#flood[data-job='{job_id}'][data-frame='0']", timeout=120_000)
         page.evaluate("document.querySelectorAll('#dock details').forEach(d => { d.open = false; })")  # uncover the city
         page.wait_for_timeout(2000)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -141,7 +141,7 @@ def test_a_finished_scenario_animates_over_the_city(server):
         assert last == 3
         page.evaluate("""k => { const s = document.querySelector('#flood-time'); s.value = String(k);
                                 s.dispatchEvent(new Event('input')); }""", last)
-        page.wait_for_selector(f"#flood[data-frame='{last}']", timeout=15_000)
+        page.wait_for_selector(f"#flood[data-frame='{last}']", timeout=120_000)
         page.wait_for_timeout(2000)
         page.screenshot(path=str(ARTIFACTS / "flood-last.png"))
         assert page.inner_text("#flood-time-label") == "0:20"  # 1,200 s
@@ -149,7 +149,7 @@ def test_a_finished_scenario_animates_over_the_city(server):
         assert "wetted buildings" in page.inner_text("#flood-message")
         page.click("#flood-play")  # plays on from the last frame: wraps to the first
         assert page.inner_text("#flood-play") == "❚❚"
-        page.wait_for_function(f"document.querySelector('#flood').dataset.frame !== '{last}'", timeout=15_000)
+        page.wait_for_function(f"document.querySelector('#flood').dataset.frame !== '{last}'", timeout=120_000)
         page.click("#flood-play")
         assert page.inner_text("#flood-play") == "▶"
         browser.close()
