@@ -95,10 +95,7 @@ class EnsembleRunner:
 
     def delete(self, job_id: str) -> bool:
         """Remove a finished job and its files."""
-        if not self._board.forget(job_id):
-            return False
-        shutil.rmtree(self.folder(job_id), ignore_errors=True)
-        return True
+        return self._board.delete(job_id, self.folder(job_id))
 
     def shutdown(self) -> None:
         self._board.shutdown()

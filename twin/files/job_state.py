@@ -14,6 +14,7 @@ import errno
 import json
 import re
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -135,14 +136,15 @@ class JobBoard(Generic[J]):
         self.save(job)
         return job
 
-    def forget(self, job_id: str) -> bool:
-        """Drop a finished job from the board (its files are the caller's); False if it is active."""
+    def delete(self, job_id: str, folder: Path) -> bool:
+        """Drop a finished job from the board and remove its ``folder``; False if it is active or unknown."""
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None or job.status not in FINISHED:
                 return False
             del self._jobs[job_id]
             self._cancel.pop(job_id, None)
+        shutil.rmtree(folder, ignore_errors=True)
         return True
 
     def busy(self, match: Callable[[J], bool]) -> bool:
