@@ -68,6 +68,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/scenarios/{job_id}/buildings"): ANYONE,
     ("GET", "/api/scenarios/{job_id}/frames"): ANYONE,
     ("GET", "/api/scenarios/{job_id}/frames/{k}.png"): ANYONE,
+    ("GET", "/api/scenarios/{job_id}/frames/{k}/surface"): ANYONE,
     ("GET", "/api/scenarios/{job_id}/report"): ANYONE,
     ("GET", "/api/scenarios/{job_id}/report/map.png"): ANYONE,
     ("GET", "/api/scenarios/{job_id}/agents"): ANYONE,
