@@ -152,6 +152,7 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         _pick(page, last, timeline[last]["lead_s"])
         late = _colours_become(page, _expected_colours(depths, last))
         assert any(late[g] != early[g] for g in early), "a later time recolours some loaded building"
+        assert page.get_attribute("#legend", "data-mode") == "forecast"  # the legend names the depth classes drawn
         assert sum(c != DRY for c in late.values()) > 0, "some loaded building is drawn under water"
         PICTURE.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(PICTURE), timeout=120_000)

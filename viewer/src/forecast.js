@@ -6,6 +6,7 @@
 import { api, canActAsStaff } from "./api.js";
 import { node } from "./chart.js";
 import { simulatedStyle } from "./colouring.js";
+import { renderLegend } from "./legend.js";
 import { el } from "./shared/dom.js";
 
 const SIZE = { width: 300, left: 58, right: 6, row: 34, top: 4, axis: 14 };
@@ -62,8 +63,11 @@ function timelineSvg(timeline, onPick) {
   return svg;
 }
 
-/** Build the panel in ``element``; ``buildings()`` is the open city's tileset, ``currentCity()`` its manifest. */
-export function initForecastPanel(element, buildings, currentCity) {
+/**
+ * Build the panel in ``element``; ``legend`` is the console's legend box, ``buildings()`` the open
+ * city's tileset, ``currentCity()`` its manifest.
+ */
+export function initForecastPanel(element, legend, buildings, currentCity) {
   const ui = { head: el("p", { className: "forecast-issued" }), forcing: el("ul", { className: "forecast-forcing" }),
     chart: el("div"), picked: el("p", { className: "forecast-picked" }) };
   let depths = null; // {lead_s, byBuilding: [[gml_id, depths]]} of the shown forecast, fetched on the first pick
@@ -73,6 +77,7 @@ export function initForecastPanel(element, buildings, currentCity) {
     depths ??= await api(`/api/nowcast/${encodeURIComponent(city.id)}/forecasts/${stamp}/depths`);
     const tileset = buildings();
     if (tileset) tileset.style = simulatedStyle(new Map(depths.buildings.map((b) => [b.gml_id, b.depth_m[k]])));
+    renderLegend(legend, "forecast");
     const t = forecast.timeline[k];
     ui.picked.textContent = `建物の色: ${utc(t.valid)} (${minutes(t.lead_s)} 分 min) の予測浸水深 · `
       + "buildings coloured by predicted depth then (MLIT classes)";

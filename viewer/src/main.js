@@ -124,7 +124,7 @@ async function start() {
   window.twinViewer.templates = initTemplatesPanel($("templates"), widget, flood, () => state.city);
   window.twinViewer.compare = initComparePanel($("compare"), widget, () => state.city);
   window.twinViewer.ensemble = initEnsemblePanel($("ensemble"), widget, () => state.loaded?.buildings, () => state.city);
-  window.twinViewer.forecast = initForecastPanel($("forecast"), () => state.loaded?.buildings, () => state.city);
+  window.twinViewer.forecast = initForecastPanel($("forecast"), $("legend"), () => state.loaded?.buildings, () => state.city);
   $("flood").addEventListener("flood-job", () => {
     window.twinViewer.compare.refresh();
     if (state.mode === "simulated") colourBy("simulated").catch((e) => setStatus(e.message, true));
