@@ -70,7 +70,7 @@ function timelineSvg(timeline, onPick) {
 export function initForecastPanel(element, legend, buildings, currentCity) {
   const ui = { head: el("p", { className: "forecast-issued" }), forcing: el("ul", { className: "forecast-forcing" }),
     chart: el("div"), picked: el("p", { className: "forecast-picked" }) };
-  let depths = null; // {lead_s, byBuilding: [[gml_id, depths]]} of the shown forecast, fetched on the first pick
+  let depths = null; // the shown forecast's …/depths answer ({lead_s, buildings: [{gml_id, depth_m}]}), on the first pick
 
   async function pick(forecast, stamp, k) {
     const city = currentCity();
