@@ -23,6 +23,13 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
     reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium); CI installs it")
 
 
+def create_key(home: Path, role: str, name: str) -> str:
+    """A new API key of ``role`` in the server home ``home`` (``twin keys create``)."""
+    done = subprocess.run([TWIN, "keys", "create", "--role", role, "--name", name, "--data-dir", str(home)],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

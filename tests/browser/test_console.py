@@ -3,18 +3,16 @@ and the comparison of two scenarios, on the sample city."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
-from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, create_key, running_server
+from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 from twin.city.layout import CityFolder
 from twin.flood.breach_site import place_breach
 
@@ -22,12 +20,6 @@ pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 STA = "/sta/v1.1"
 #: 氾濫注意水位, 避難判断水位, 氾濫危険水位 of the test gauge (m).
 THRESHOLDS = {"caution": 2.0, "evacuation": 3.0, "danger": 4.0}
-
-
-def _key(home: Path, role: str, name: str) -> str:
-    done = subprocess.run([TWIN, "keys", "create", "--role", role, "--name", name, "--data-dir", str(home)],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.strip().splitlines()[-1]
 
 
 def _job(base: str, key: str, rain_mm_per_h: float) -> str:
@@ -90,7 +82,7 @@ def _gauge(base: str, sensor_key: str, lon: float, lat: float) -> int:
 def server(tmp_path_factory):
     """The sample city served with staff and sensor keys, a gauge, and two finished cloudbursts."""
     home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
-    staff, sensor = _key(home, "staff", "desk"), _key(home, "sensor", "gauge")
+    staff, sensor = create_key(home, "staff", "desk"), create_key(home, "sensor", "gauge")
     with running_server(home) as base:
         light, heavy = _job(base, staff, 30), _job(base, staff, 100)
         ensemble = _ensemble(base, staff)

@@ -166,7 +166,8 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
         "mass_error_rel": result.mass.error_rel,
         "wall_s": round(wallclock.perf_counter() - began, 2),
     }
-    _keep(folder, issue, forecast, table, grids, result.max_depth, result.arrival_time - issue_s)
+    _keep(folder, issue, forecast, table, frames.building_depths(), grids, result.max_depth,
+          result.arrival_time - issue_s)
     return forecast
 
 
@@ -202,6 +203,13 @@ class Frames:
             "roads_cut_km": round(float(np.sum(self.roads & (depth >= ROAD_CUT_M))) * self.context.grids.terrain.cell_size
                                   / 1000, 3),
         })
+
+    def building_depths(self) -> pd.DataFrame:
+        """Each building's depth (m) at each output time: ``gml_id`` and one column per lead time
+        (seconds after issue, as text), in the order of the forecast's timeline."""
+        columns = {f"{lead:g}": np.nan_to_num(depth, nan=0.0).astype(np.float32)
+                   for lead, depth in zip(self.times, self.depths)}
+        return pd.DataFrame({"gml_id": self.context.grids.buildings["gml_id"].to_numpy(), **columns})
 
     def first_reaching(self, depths: np.ndarray) -> np.ndarray:
         """Per column of ``depths`` (times × items), the lead time (s) the series first reaches
@@ -264,13 +272,14 @@ def _shelter_forecast(config: NowcastConfig, max_depth: np.ndarray, frames: Fram
             for (shelter, row, col), a in zip(frames.shelters, alert_in)]
 
 
-def _keep(folder: NowcastFolder, issue: datetime, forecast: dict[str, Any], table: pd.DataFrame, grids: CityGrids,
-          max_depth: np.ndarray, arrival_s: np.ndarray) -> None:
+def _keep(folder: NowcastFolder, issue: datetime, forecast: dict[str, Any], table: pd.DataFrame,
+          depths: pd.DataFrame, grids: CityGrids, max_depth: np.ndarray, arrival_s: np.ndarray) -> None:
     """Write the forecast's folder whole (staging folder, then one rename)."""
     folder.forecasts.mkdir(parents=True, exist_ok=True)
     final = folder.forecasts / issue_stamp(issue)
     staging = staging_folder(final)
     table.to_parquet(staging / "buildings.parquet", index=False)
+    depths.to_parquet(staging / "building_depths.parquet", index=False)
     t = grids.terrain
     write_grid(staging / "max_depth.tif", Grid(max_depth.astype(np.float32), t.transform, t.crs))
     write_grid(staging / "arrival_time.tif", Grid(arrival_s.astype(np.float32), t.transform, t.crs))

@@ -4,7 +4,8 @@
 - ``state.npz`` + ``state.json``: the warm start, the engine's state at the last issue time;
 - ``posted.json``: forecasts posted by staff or a feed (rain series, river stage series);
 - ``forecasts/<issue>/``: one folder per cycle (``forecast.json``, ``buildings.parquet``,
-  ``max_depth.tif``, ``arrival_time.tif``), written to a staging folder and moved in whole.
+  ``building_depths.parquet`` (each building's depth at each output time), ``max_depth.tif``,
+  ``arrival_time.tif``), written to a staging folder and moved in whole.
 
 Every file goes through :mod:`twin.files.atomic`, so a server killed mid-cycle leaves the last
 complete state and forecasts, which the next start resumes from.

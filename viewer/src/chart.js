@@ -3,7 +3,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const SIZE = { width: 320, height: 160, left: 44, right: 8, top: 10, bottom: 30 };
 const TICKS = 4;
 
-function node(tag, attributes = {}, text) {
+/** An SVG element ``tag`` with ``attributes`` and optional text. */
+export function node(tag, attributes = {}, text) {
   const element = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
   if (text !== undefined) element.textContent = text;

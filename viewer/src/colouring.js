@@ -91,12 +91,12 @@ export function simulatedStyle(depths) {
   return style;
 }
 
-/** Legend of ``mode``: {title, entries: [{colour, label}]}. */
+/** Legend of ``mode`` (a colour-by mode, or "forecast": forecast.js's depths at a time): {title, entries: [{colour, label}]}. */
 export function legendFor(mode) {
   const none = { colour: NO_DATA, label: "不明・なし / unknown, none" };
-  if (mode === "simulated") {
+  if (mode === "simulated" || mode === "forecast") {
     return {
-      title: "シミュレーション最大浸水深 Simulated max. depth",
+      title: mode === "simulated" ? "シミュレーション最大浸水深 Simulated max. depth" : "予測浸水深 Forecast depth (at the chosen time)",
       entries: [...FLOOD.map(([, , colour, label]) => ({ colour, label })), { colour: NO_DATA, label: "浸水なし / dry" }],
     };
   }

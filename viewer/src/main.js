@@ -8,6 +8,7 @@ import { initComparePanel } from "./compare.js";
 import { initEnsemblePanel } from "./ensemble.js";
 import { initEvacuationPanel } from "./evacuation.js";
 import { initFloodPanel } from "./flood.js";
+import { initForecastPanel } from "./forecast.js";
 import { initLayersPanel, simulatedDepths } from "./layers.js";
 import { renderLegend } from "./legend.js";
 import { initLivePanel } from "./live.js";
@@ -67,6 +68,7 @@ async function openCity(widget, id) {
   setStatus("読み込み中… loading");
   state.city = await getCity(id);
   window.twinViewer.layers?.cityChanged(); // the new city is known: its layers are looked up
+  window.twinViewer.forecast?.refresh();
   const loaded = await loadCity(widget, state.city, styleFor(state.mode));
   state.loaded = loaded;
   window.twinViewer.tileset = loaded.buildings;
@@ -122,6 +124,7 @@ async function start() {
   window.twinViewer.templates = initTemplatesPanel($("templates"), widget, flood, () => state.city);
   window.twinViewer.compare = initComparePanel($("compare"), widget, () => state.city);
   window.twinViewer.ensemble = initEnsemblePanel($("ensemble"), widget, () => state.loaded?.buildings, () => state.city);
+  window.twinViewer.forecast = initForecastPanel($("forecast"), $("legend"), () => state.loaded?.buildings, () => state.city);
   $("flood").addEventListener("flood-job", () => {
     window.twinViewer.compare.refresh();
     if (state.mode === "simulated") colourBy("simulated").catch((e) => setStatus(e.message, true));

@@ -76,6 +76,24 @@ def forecast_buildings(city_id: str, stamp: str, cities: Cities, nowcasts: Nowca
     return {"issued": folder.forecast(stamp)["issued"], "count": len(rows), "buildings": rows}
 
 
+@router.get("/{city_id}/forecasts/{stamp}/depths", dependencies=[requires(Role.STAFF)])
+def forecast_depths(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """Each building's predicted depth (m) at each output time: ``lead_s`` (the
+    timeline's lead times) and per building ``depth_m``, one value per lead time."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    path = folder.forecasts / stamp / "building_depths.parquet"
+    if not path.is_file():
+        raise Problem(404, f"forecast {stamp!r} keeps no depths per output time (made by an older version)",
+                      "not-found")
+    table = pd.read_parquet(path)
+    leads = [c for c in table.columns if c != "gml_id"]
+    depths = table[leads].to_numpy(np.float64).tolist()
+    return {"issued": folder.forecast(stamp)["issued"], "lead_s": [float(c) for c in leads],
+            "buildings": [{"gml_id": g, "depth_m": d} for g, d in zip(table["gml_id"].tolist(), depths)]}
+
+
 @router.get("/{city_id}/verification", dependencies=[requires(Role.STAFF)])
 def get_verification(city_id: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
     """Every kept forecast scored against the gauges' later readings."""

@@ -1,0 +1,160 @@
+"""The console's forecast timeline in Debian's Chromium, on one page load: a staff page before any
+forecast shows the note; then a real nowcast cycle runs in the server (a rain gauge and a posted
+cloudburst forecast on the converted sample city, 16 m cells, a 1-hour horizon) and the panel shows
+that forecast: its issue time, its rain labelled as a posted forecast, and per output time the
+buildings under water and roads cut of the forecast's JSON; clicking a time colours the loaded
+buildings by their predicted depth then, in the MLIT classes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser.serving import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, create_key, running_server
+from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
+from twin.depth_classes import CLASSES, rank_of_depth
+
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
+PICTURE = Path(__file__).resolve().parents[2] / "docs" / "img" / "forecast-timeline.png"
+NOWCAST = f"/api/nowcast/{CITY_ID}"
+#: colouring.js's colour of a dry or unknown building (its NO_DATA grey).
+DRY = "#d9d9d4"
+#: The loaded buildings' colours, read from the features Cesium drew (each tile's content).
+FEATURE_COLOURS = """() => { const out = {};
+  const visit = (tile) => { const c = tile.content;
+    for (let i = 0; i < (c?.featuresLength ?? 0); i += 1) {
+      const f = c.getFeature(i); out[f.getProperty('gml_id')] = f.color.toCssHexString(); }
+    for (const child of tile.children) visit(child); };
+  visit(window.twinViewer.tileset.root); return out; }"""
+
+
+def _rain_gauge(base: str, sensor: str) -> int:
+    """A rain gauge with four readings over the last 40 minutes; its datastream id."""
+    stream = {"name": "雨量 rain", "description": "rain", "observationType":
+              "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+              "unitOfMeasurement": {"name": "mm/h", "symbol": "mm/h", "definition": "mm/h"},
+              "Sensor": {"name": "rain sensor", "encodingType": "text/plain", "metadata": "-"},
+              "ObservedProperty": {"name": "rain", "definition": "urn:mm/h"}}
+    headers = {"Authorization": f"Bearer {sensor}"}
+    thing = {"name": "rain gauge", "description": "rain gauge", "Datastreams": [stream]}
+    assert httpx.post(f"{base}/sta/v1.1/Things", json=thing, headers=headers).status_code == 201
+    ident = httpx.get(f"{base}/sta/v1.1/Datastreams", headers=headers).json()["value"][0]["@iot.id"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    for k, rain in enumerate([10.0, 30.0, 50.0, 60.0]):
+        moment = (now - timedelta(minutes=40 - 10 * k)).isoformat().replace("+00:00", "Z")
+        answer = httpx.post(f"{base}/sta/v1.1/Observations", headers=headers,
+                            json={"phenomenonTime": moment, "result": rain, "Datastream": {"@iot.id": ident}})
+        assert answer.status_code == 201, answer.text
+    return ident
+
+
+def _forecast(base: str, admin: str, staff: str, gauge: int) -> dict:
+    """Configure the nowcast, post a 300 mm/h cloudburst for the next 40 minutes, and wait for a
+    forecast that used it (the thread's first cycle may run before the post: then the requested one)."""
+    def headers(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    settings = {"rain_gauges": [gauge], "horizon_s": 3600, "output_interval_s": 600, "cell_size_m": 16.0,
+                "scheme": "inertial"}
+    assert (answer := httpx.put(f"{base}{NOWCAST}", json=settings, headers=headers(admin))).status_code == 200, \
+        answer.text
+    now = datetime.now(UTC)
+    valid = [(now + timedelta(minutes=m)).isoformat().replace("+00:00", "Z") for m in (2, 25, 40)]
+    posted = {"rain": {"valid": valid, "mm_per_h": [300, 300, 0]}}
+    assert (answer := httpx.post(f"{base}{NOWCAST}/inputs", json=posted, headers=headers(staff))).status_code == 200, \
+        answer.text
+    assert httpx.post(f"{base}{NOWCAST}/cycles", headers=headers(staff)).status_code == 202
+    deadline = time.monotonic() + 240
+    while True:
+        answer = httpx.get(f"{base}{NOWCAST}/forecasts/latest", headers=headers(staff), timeout=30)
+        if answer.status_code == 200 and "forecast posted" in answer.json()["forcing"]["rain"]:
+            return answer.json()
+        assert time.monotonic() < deadline, "no forecast from the posted rain"
+        time.sleep(1)
+
+
+def _expected_colours(depths: dict, k: int) -> dict[str, str]:
+    """Each building's MLIT class colour at output time ``k`` (twin.depth_classes: the server's classes)."""
+    ranks = rank_of_depth([b["depth_m"][k] for b in depths["buildings"]])
+    return {b["gml_id"]: CLASSES[r - 1].colour.lower() if r else DRY for b, r in zip(depths["buildings"], ranks)}
+
+
+def _pick(page, k: int, lead_s: float) -> None:
+    page.eval_on_selector(f"#forecast .forecast-tick[data-index='{k}']", "e => e.dispatchEvent(new MouseEvent('click'))")
+    page.wait_for_function(f"document.querySelector('#forecast').dataset.lead === '{lead_s:g}'", polling=250,
+                           timeout=30_000)
+
+
+def _colours_become(page, expected: dict[str, str]) -> dict[str, str]:
+    """Wait until every loaded building has its expected colour (the style applies on the next frames)."""
+    shown: dict[str, str] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        page.evaluate("window.twinViewer.viewer.scene.requestRender()")
+        page.wait_for_timeout(500)
+        shown = page.evaluate(FEATURE_COLOURS)
+        if shown and all(expected.get(gml_id) == colour for gml_id, colour in shown.items()):
+            return shown
+    wrong = {g: (c, expected.get(g)) for g, c in shown.items() if expected.get(g) != c}
+    raise AssertionError(f"{len(wrong)} of {len(shown)} buildings keep another colour, e.g. {list(wrong.items())[:3]}")
+
+
+def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp_path_factory):
+    playwright = pytest.importorskip("playwright.sync_api")
+    home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
+    admin, staff, sensor = (create_key(home, role, role) for role in ("admin", "staff", "sensor"))
+    with running_server(home) as base, playwright.sync_playwright() as p:
+        gauge = _rain_gauge(base, sensor)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 700})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))
+        page.on("response", lambda r: errors.append(f"404 {r.url}") if r.status == 404 else None)
+        page.add_init_script(f"sessionStorage.setItem('twin.staffKey', '{staff}')")
+        page.goto(base + "/")
+        page.wait_for_function("window.twinViewer && window.twinViewer.forecast && document.body.dataset.tilesetLoaded"
+                               " === 'true'", polling=250, timeout=150_000)
+        page.evaluate("window.twinViewer.forecast.ready")
+        assert page.inner_text("#forecast .forecast-issued") == "予報はまだありません · no forecast yet"
+
+        forecast = _forecast(base, admin, staff, gauge)
+        timeline = forecast["timeline"]
+        depths = httpx.get(f"{base}{NOWCAST}/forecasts/latest/depths",
+                           headers={"Authorization": f"Bearer {staff}"}).json()
+        assert depths["lead_s"] == [t["lead_s"] for t in timeline]
+        # the depths per time agree with the forecast's own counts (wet: twin.depth_classes' threshold)
+        for k, t in enumerate(timeline):
+            assert sum(rank_of_depth(b["depth_m"][k]) > 0 for b in depths["buildings"]) == t["buildings_wet"]
+        wet = [t["buildings_wet"] for t in timeline]
+        assert max(wet) > 0 and len(set(wet)) > 1, f"the cloudburst must wet buildings, more as it goes on: {wet}"
+
+        page.evaluate("window.twinViewer.forecast.refresh()")
+        page.wait_for_function(f"document.querySelector('#forecast').dataset.issued === {forecast['issued']!r}",
+                               polling=250, timeout=30_000)
+        assert forecast["issued"][:16].replace("T", " ") in page.inner_text("#forecast .forecast-issued")
+        assert "rain: 予報値 posted forecast" in page.inner_text("#forecast .forecast-forcing")
+        shown_wet = page.eval_on_selector_all("#forecast text.forecast-buildings", "es => es.map(e => e.textContent)")
+        shown_roads = page.eval_on_selector_all("#forecast text.forecast-roads", "es => es.map(e => e.textContent)")
+        ticks = page.eval_on_selector_all("#forecast .forecast-tick", "es => es.map(e => Number(e.dataset.lead))")
+        assert ticks == [t["lead_s"] for t in timeline]
+        assert shown_wet == [str(t["buildings_wet"]) for t in timeline]
+        # roads are written to 10 m (two decimals of a km): within half of that of the forecast's figure
+        assert all(abs(float(s) - t["roads_cut_km"]) <= 0.005 for s, t in zip(shown_roads, timeline))
+
+        first, last = wet.index(min(wet)), wet.index(max(wet))  # two times with different buildings wet
+        _pick(page, first, timeline[first]["lead_s"])
+        early = _colours_become(page, _expected_colours(depths, first))
+        _pick(page, last, timeline[last]["lead_s"])
+        late = _colours_become(page, _expected_colours(depths, last))
+        assert any(late[g] != early[g] for g in early), "a later time recolours some loaded building"
+        assert page.get_attribute("#legend", "data-mode") == "forecast"  # the legend names the depth classes drawn
+        assert sum(c != DRY for c in late.values()) > 0, "some loaded building is drawn under water"
+        PICTURE.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(PICTURE), timeout=120_000)
+        assert errors == [], errors
+        browser.close()

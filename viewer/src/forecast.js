@@ -1,0 +1,125 @@
+// The forecast timeline (issue 18): the open city's latest nowcast forecast (GET /api/nowcast/…,
+// staff only) — its issue time, what its rain and river stage are (observed, a posted forecast,
+// persistence or trend: the forecast's own labels), and per output time the buildings under water
+// and the roads cut, as a small SVG. Clicking a time colours the buildings by their predicted depth
+// then (the MLIT classes of colouring.js, from …/forecasts/{stamp}/depths).
+import { api, canActAsStaff } from "./api.js";
+import { node } from "./chart.js";
+import { simulatedStyle } from "./colouring.js";
+import { renderLegend } from "./legend.js";
+import { el } from "./shared/dom.js";
+
+const SIZE = { width: 300, left: 58, right: 6, row: 34, top: 4, axis: 14 };
+const KINDS = [["forecast posted", "予報値 posted forecast"], ["persistence", "持続 persistence"],
+  ["trend", "傾向 trend"]];
+
+/** What a forcing label says the horizon uses: a posted forecast, persistence, a trend, or observations only. */
+export function forcingKind(label) {
+  return (KINDS.find(([words]) => label.includes(words)) ?? [null, "観測 observed"])[1];
+}
+
+const minutes = (seconds) => `+${Math.round(seconds / 60)}`;
+const utc = (iso) => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+
+/** One row of bars (``values`` per time) scaled to its own maximum, with each value written above its bar. */
+function barRow(svg, values, top, colour, format, cls) {
+  const slot = (SIZE.width - SIZE.left - SIZE.right) / values.length;
+  const high = Math.max(...values, Number.EPSILON);
+  values.forEach((value, k) => {
+    const h = (value / high) * (SIZE.row - 12);
+    svg.append(node("rect", { x: SIZE.left + k * slot + slot * 0.15, y: top + SIZE.row - h, width: slot * 0.7,
+      height: h, fill: colour, class: `${cls}-bar` }));
+    svg.append(node("text", { x: SIZE.left + (k + 0.5) * slot, y: top + SIZE.row - h - 2, "text-anchor": "middle",
+      class: cls, "data-index": k }, format(value)));
+  });
+}
+
+/** The timeline's SVG: two bar rows over the output times, one clickable column per time. */
+function timelineSvg(timeline, onPick) {
+  const rows = [["浸水建物 bldgs wet", timeline.map((t) => t.buildings_wet), "#4f8fd6", String, "forecast-buildings"],
+    ["道路寸断 roads km", timeline.map((t) => t.roads_cut_km), "#e07b39", (v) => v.toFixed(2), "forecast-roads"]];
+  const height = SIZE.top + rows.length * SIZE.row + SIZE.axis;
+  const svg = node("svg", { viewBox: `0 0 ${SIZE.width} ${height}`, class: "forecast-svg", role: "img",
+    "font-size": 8, "font-family": "sans-serif", width: "100%" });
+  svg.append(node("title", {}, "予報タイムライン forecast timeline"));
+  rows.forEach(([label, values, colour, format, cls], r) => {
+    const top = SIZE.top + r * SIZE.row;
+    svg.append(node("text", { x: 0, y: top + SIZE.row - 2, class: "chart-label" }, label));
+    barRow(svg, values, top, colour, format, cls);
+  });
+  const slot = (SIZE.width - SIZE.left - SIZE.right) / timeline.length;
+  timeline.forEach((t, k) => {
+    const column = node("g", { class: "forecast-tick", "data-index": k, "data-lead": t.lead_s, tabindex: 0,
+      role: "button" });
+    column.append(node("title", {}, `${utc(t.valid)} (${minutes(t.lead_s)} min): 浸水建物 ${t.buildings_wet}, `
+      + `道路寸断 ${t.roads_cut_km} km`));
+    column.append(node("rect", { x: SIZE.left + k * slot, y: 0, width: slot, height, class: "forecast-hit" }));
+    column.append(node("text", { x: SIZE.left + (k + 0.5) * slot, y: height - 3, "text-anchor": "middle",
+      class: "chart-tick" }, minutes(t.lead_s)));
+    column.addEventListener("click", () => onPick(k));
+    column.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") onPick(k); });
+    svg.append(column);
+  });
+  return svg;
+}
+
+/**
+ * Build the panel in ``element``; ``legend`` is the console's legend box, ``buildings()`` the open
+ * city's tileset, ``currentCity()`` its manifest.
+ */
+export function initForecastPanel(element, legend, buildings, currentCity) {
+  const ui = { head: el("p", { className: "forecast-issued" }), forcing: el("ul", { className: "forecast-forcing" }),
+    chart: el("div"), picked: el("p", { className: "forecast-picked" }) };
+  let depths = null; // the shown forecast's …/depths answer ({lead_s, buildings: [{gml_id, depth_m}]}), on the first pick
+
+  async function pick(forecast, stamp, k) {
+    const city = currentCity();
+    depths ??= await api(`/api/nowcast/${encodeURIComponent(city.id)}/forecasts/${stamp}/depths`);
+    const tileset = buildings();
+    if (tileset) tileset.style = simulatedStyle(new Map(depths.buildings.map((b) => [b.gml_id, b.depth_m[k]])));
+    renderLegend(legend, "forecast");
+    const t = forecast.timeline[k];
+    ui.picked.textContent = `建物の色: ${utc(t.valid)} (${minutes(t.lead_s)} 分 min) の予測浸水深 · `
+      + "buildings coloured by predicted depth then (MLIT classes)";
+    for (const column of ui.chart.querySelectorAll(".forecast-tick")) column.classList.toggle("picked", column.dataset.index === String(k));
+    element.dataset.lead = String(t.lead_s);
+  }
+
+  function show(forecast, stamp) {
+    depths = null;
+    ui.head.textContent = `発表 issued ${utc(forecast.issued)} · ${forecast.horizon_s / 3600} 時間 h · ${forecast.scheme}`;
+    ui.forcing.replaceChildren(...Object.entries(forecast.forcing).map(([what, label]) =>
+      el("li", { title: label }, el("b", { textContent: `${what}: ` }), forcingKind(label))));
+    ui.chart.replaceChildren(timelineSvg(forecast.timeline, (k) => pick(forecast, stamp, k).catch((e) => say(e.message))));
+    ui.picked.textContent = "時刻をクリックで建物を着色 · click a time to colour the buildings by its depth";
+    element.dataset.issued = forecast.issued;
+  }
+
+  function say(text) {
+    ui.head.textContent = text;
+    ui.forcing.replaceChildren();
+    ui.chart.replaceChildren();
+    ui.picked.textContent = "";
+  }
+
+  async function load() {
+    const city = currentCity();
+    element.hidden = !canActAsStaff() || !city;
+    delete element.dataset.issued;
+    delete element.dataset.lead;
+    if (element.hidden) return;
+    element.replaceChildren(el("h2", { textContent: "予報 Forecast" }), ui.head, ui.forcing, ui.chart, ui.picked);
+    const base = `/api/nowcast/${encodeURIComponent(city.id)}`;
+    const { forecasts } = await api(base); // the issue times first: asking for `latest` of none would log a 404
+    if (forecasts.length === 0) {
+      say("予報はまだありません · no forecast yet");
+      return;
+    }
+    const stamp = forecasts[forecasts.length - 1];
+    show(await api(`${base}/forecasts/${encodeURIComponent(stamp)}`), encodeURIComponent(stamp));
+  }
+
+  /** Show the open city's latest forecast (staff only; a note when there is none); never rejects. */
+  const refresh = () => load().catch((e) => say(`予報を読めません · cannot read the forecast: ${e.message}`));
+  return { ready: refresh(), refresh };
+}
