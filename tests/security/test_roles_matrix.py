@@ -94,6 +94,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/nowcast/{city_id}/cycles"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/buildings"): STAFF,
+    ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/depths"): STAFF,
     ("GET", "/api/nowcast/{city_id}/verification"): STAFF,
     # Open data (issue 19): what the public map shows is open; the sensor-stations collection checks
     # for staff inside (it is not even listed otherwise); footfall only as k-anonymised aggregates.
