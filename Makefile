@@ -51,13 +51,18 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-bench: setup
+## The nowcast bench runs on the demo city; the ensemble bench on a 120-building one (8 members twice).
+bench: setup demo-data
 	$(PY) -m pip install -q -e '.[peers]'
 	$(PY) bench/reader.py
 	$(PY) bench/samplecity.py
 	$(PY) bench/convert.py
 	$(PY) bench/flood.py
 	$(PY) bench/evacuation.py
+	$(PY) bench/nowcast.py $(DEMO)/data/sample
+	test -d build/bench/city || ($(TWIN) sample-city build/bench/source --buildings 120 --seed 2 \
+		&& $(TWIN) convert build/bench/source -o build/bench/city)
+	$(PY) bench/ensemble.py --city build/bench/city
 	$(PY) bench/opendata.py
 	$(PY) bench/ingest.py
 	$(PY) bench/load.py
