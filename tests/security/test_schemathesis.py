@@ -29,7 +29,8 @@ from tests.twin.fixtures_city import converted_sample_city, data_dir_linking
 from twin.server.settings import Settings
 
 MAX_EXAMPLES = 12
-#: Stateful sequences, drawn derandomized (the same ones every run): 80 reach hazard-at among the API's 99 operations (40 did not, once the ensemble routes came).
+#: Stateful sequences, derandomized (the same ones every run): 80 reach hazard-at among the API's
+#: 99 operations (40 did not once the ensemble routes came).
 SEQUENCES = 80
 STEPS = 6
 ENDLESS = ["/api/stream", "/api/scenarios/{job_id}/events"]
