@@ -9,7 +9,7 @@ DEMO_BUILDINGS ?= 10000
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
-## pytest-xdist workers (one per core); tests/conftest.py groups them: a file whole on one worker, the browser tests on one worker.
+## pytest-xdist workers (one per core); each test file stays whole on one worker (its module fixtures are built once).
 PYTEST_WORKERS ?= 2
 ## A finished flood + evacuation for the console (74 s of CPU on the 10,000-building city).
 DEMO_SCENARIO ?= --data-dir $(DEMO)/data --city sample --scenario river-breach --cell-size 16 --duration 3600 \
@@ -49,7 +49,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: setup lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## The nowcast bench runs on the demo city; the ensemble bench on a 120-building one (8 members twice).
 bench: setup demo-data

@@ -101,12 +101,3 @@ def twin(capsys, monkeypatch) -> Callable[..., Done]:
 
     return run
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``): each test file stays whole on one
-    worker (its module fixtures are built once), and the browser tests share one worker, one after
-    another: two software-WebGL pages drawing at once on two cores each took three times as long."""
-    for item in items:
-        part = Path(str(item.fspath)).relative_to(REPO).parts
-        group = "browser" if part[:2] == ("tests", "browser") else "/".join(part)
-        item.add_marker(pytest.mark.xdist_group(group))
