@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.browser.serving import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, create_key, running_server
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, create_key, running_server
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 from twin.depth_classes import CLASSES, rank_of_depth
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
-PICTURE = Path(__file__).resolve().parents[2] / "docs" / "img" / "forecast-timeline.png"
+#: The README's picture (docs/img/forecast-timeline.png) is a copy of this one; the test writes only here.
+PICTURE = ARTIFACTS / "forecast-timeline.png"
 NOWCAST = f"/api/nowcast/{CITY_ID}"
 #: colouring.js's colour of a dry or unknown building (its NO_DATA grey).
 DRY = "#d9d9d4"
