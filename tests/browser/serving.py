@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -36,14 +38,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _log_tail(path: Path, chars: int = 3000) -> str:
+    """The end of a server log, its per-request access lines left out."""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if not line.startswith("INFO:     127.")]
+    return "\n".join(lines)[-chars:]
+
+
 @contextmanager
-def running_server(data_dir: Path, timeout: float = 60) -> Iterator[str]:
-    """Run ``twin serve --data-dir data_dir`` until the block ends; yields its base URL."""
+def running_server(data_dir: Path, timeout: float = 60, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``twin serve --data-dir data_dir`` until the block ends; yields its base URL. ``settings``:
+    server settings as ``TWIN_*`` environment variables (``twin.server.settings``)."""
     port = free_port()
     log_path = data_dir.parent / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([TWIN, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT)
+                                   stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(settings or {})})
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout
@@ -54,9 +63,17 @@ def running_server(data_dir: Path, timeout: float = 60) -> Iterator[str]:
                 except httpx.TransportError:
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"twin serve did not come up: {log_path.read_text()[-2000:]}")
+                    raise RuntimeError(f"twin serve did not come up: {_log_tail(log_path)}")
                 time.sleep(0.3)
-            yield base
+            try:
+                yield base
+            except Exception as exc:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=2)
+                if process.returncode is not None:  # say why: the server died under the test
+                    raise RuntimeError(f"twin serve exited with code {process.returncode} during the test; "
+                                       f"its log without the access lines ends: {_log_tail(log_path)}") from exc
+                raise
         finally:
             process.terminate()
             process.wait(timeout=20)

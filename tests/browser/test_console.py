@@ -32,7 +32,7 @@ def _job(base: str, key: str, rain_mm_per_h: float) -> str:
 
 
 def _ensemble(base: str, key: str) -> str:
-    """Four members of a 400 mm/h cloudburst, its rain scaled 0.5-1.5 (the server's own local cluster):
+    """Four members of a 400 mm/h cloudburst, its rain scaled 0.5-1.5:
     strong enough that the lowland ponds past 0.5 m in some members."""
     response = httpx.post(f"{base}/api/ensembles", headers={"Authorization": f"Bearer {key}"}, timeout=60, json={
         "city": CITY_ID, "scenario": "cloudburst-100mm", "cell_size": 8,
@@ -83,7 +83,9 @@ def server(tmp_path_factory):
     """The sample city served with staff and sensor keys, a gauge, and two finished cloudbursts."""
     home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
     staff, sensor = create_key(home, "staff", "desk"), create_key(home, "sensor", "gauge")
-    with running_server(home) as base:
+    # The ensemble's members run in the server's own thread (no worker processes): the local cluster is
+    # tested in tests/twin/ensembles, and this keeps the 2-core machine to the flood job and the members.
+    with running_server(home, settings={"TWIN_ENSEMBLE_WORKERS": "0"}) as base:
         light, heavy = _job(base, staff, 30), _job(base, staff, 100)
         ensemble = _ensemble(base, staff)
         city = httpx.get(f"{base}/api/cities/{CITY_ID}").json()
