@@ -36,6 +36,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS as ProjCRS
 from pyproj.exceptions import CRSError as ProjCRSError
+from rasterio._err import CPLE_BaseError  # what GDAL's failures (no coordinate operation) raise
 from rasterio.crs import CRS
 from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.io import MemoryFile
@@ -73,9 +74,9 @@ class RainGrid:
                 reproject(self.data[k], out[i], src_transform=self.transform, src_crs=self.crs, src_nodata=np.nan,
                           dst_transform=target.transform, dst_crs=target.crs, dst_nodata=np.nan,
                           resampling=RESAMPLING)
-        except (RasterioError, CRSError) as exc:
+        except (RasterioError, CRSError, CPLE_BaseError):
             raise TwinInputError(f"rain grid: cannot transform from {_name(self.crs)} to the City's CRS "
-                                 f"{_name(target.crs)} ({exc})") from None
+                                 f"{_name(target.crs)}") from None
         return out
 
     def checked_for(self, target: Grid, now: datetime) -> float:
@@ -89,9 +90,9 @@ class RainGrid:
         try:
             bounds = transform_bounds(self.crs, target.crs, *rasterio.transform.array_bounds(
                 self.data.shape[1], self.data.shape[2], self.transform))
-        except (RasterioError, CRSError) as exc:
+        except (RasterioError, CRSError, CPLE_BaseError):
             raise TwinInputError(f"rain grid: cannot transform from {_name(self.crs)} to the City's CRS "
-                                 f"{_name(target.crs)} ({exc})") from None
+                                 f"{_name(target.crs)}") from None
         if not np.all(np.isfinite(bounds)):
             raise TwinInputError(f"rain grid: cannot transform from {_name(self.crs)} to the City's CRS "
                                  f"{_name(target.crs)}")
