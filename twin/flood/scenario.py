@@ -72,7 +72,6 @@ class Scenario:
         return {"name": self.name, "title": self.title, "description": self.description,
                 "duration_s": self.duration_s, "output_interval_s": self.output_interval_s,
                 "rain_mm_per_h": series(self.rain),
-                "rain_grid_times": None if self.rain_grid_times is None else [float(t) for t in self.rain_grid_times],
                 "inflows": [{"name": i.name, "crs": i.crs, "positions": [list(p) for p in i.positions],
                              "m3_per_s": series(i.m3_per_s)} for i in self.inflows],
                 "boundaries": {side: series(kind) if isinstance(kind, Series) else kind

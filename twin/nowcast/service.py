@@ -119,7 +119,10 @@ class NowcastService:
         config = self.config(city)
         now = now or datetime.now(UTC)
         grid = read_rain_grid(data, valid)
-        share = grid.checked_for(self.context(config).grids.terrain, now)
+        key = (config.city, config.cell_size_m)  # the flood grid, without the cycles' context when it is not loaded
+        terrain = self._contexts[key].grids.terrain if key in self._contexts else \
+            load_grids(self.data_dir / city, config.cell_size_m).terrain
+        share = grid.checked_for(terrain, now)
         folder = self.folder(city)
         with self._posting:
             return folder.save_rain_grid(grid, folder.posted(), now, {

@@ -7,6 +7,9 @@ cells' open fractions (1 − the share of buildings), the engine's storage area.
 
 from __future__ import annotations
 
+import json
+import subprocess
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,13 +23,13 @@ from rasterio.crs import CRS
 from rasterio.io import MemoryFile
 
 from sim.flood import FloodModel, Scheme
-from tests.twin.fixtures_city import CITY_ID, converted_sample_city
+from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city
 from twin.city.grids import load_grids
 from twin.errors import TwinInputError
 from twin.flood.city_run import flood_run
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.cycle import scenario_of
-from twin.nowcast.forcing import cycle_forcing
+from twin.nowcast.forcing import CycleForcing, cycle_forcing
 from twin.nowcast.rain_grid import RainGrid, read_rain_grid
 from twin.sensors.times import iso
 
@@ -292,3 +295,29 @@ def test_the_file_readers_refuse_what_they_cannot_use():
     with rasterio.Env():
         with pytest.raises(TwinInputError, match="not a readable GeoTIFF"):
             read_rain_grid(b"II*\x00" + b"\x00" * 20)
+
+
+@pytest.mark.slow  # two `twin` processes, each loading the City's grid
+def test_the_command_posts_a_rain_grid(app, gauge, grids, data_dir, tmp_path):
+    """``twin nowcast post-rain``: the same checks, the same file kept; a clear error otherwise."""
+    now = datetime.now(UTC)
+    transform, rows, cols = around_city(grids)
+    path = tmp_path / "rain.tif"
+    path.write_bytes(geotiff(np.full((2, rows, cols), 4.0), transform, grids.terrain.crs))
+    valid = [iso(t) for t in in_minutes(now, 15, 45)]
+    done = subprocess.run([TWIN, "nowcast", "post-rain", CITY_ID, str(path), "--valid", valid[0], "--valid", valid[1],
+                           "-d", str(data_dir)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["valid"] == valid
+    assert app.state.nowcasts.folder(CITY_ID).posted()["rain_grid"]["valid"] == valid
+    done = subprocess.run([TWIN, "nowcast", "post-rain", CITY_ID, str(path), "-d", str(data_dir)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "give the valid times" in done.stderr
+
+
+def test_scenario_rain_grids_must_lie_on_the_flood_grid(grids):
+    config = NowcastConfig(city=CITY_ID, origin=START, rain_gauges=(1,))
+    scenario = replace(scenario_of(config, CycleForcing(START, ISSUE, ISSUE + timedelta(hours=1))),
+                       rain_grids=np.zeros((1, 3, 3)), rain_grid_times=np.array([0.0]))
+    with pytest.raises(TwinInputError, match=r"rain grids of \(3, 3\) cells on a flood grid"):
+        flood_run(grids, scenario)
