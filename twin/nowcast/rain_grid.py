@@ -194,6 +194,8 @@ def _netcdf(data: bytes) -> RainGrid:
         ydim, xdim = rain.dimensions[1:]
         if ydim not in dataset.variables or xdim not in dataset.variables:
             raise TwinInputError(f"rain grid: the NetCDF file needs coordinate variables {ydim} and {xdim}")
+        if _axis(dataset[ydim]) == "X" or _axis(dataset[xdim]) == "Y":
+            raise TwinInputError(f"rain grid: {rain.name} has dimensions {rain.dimensions}; give them as (time, y, x)")
         x = np.asarray(dataset[xdim][:], np.float64)
         y = np.asarray(dataset[ydim][:], np.float64)
         values = np.ma.filled(np.ma.asarray(rain[:]).astype(np.float64), np.nan)
@@ -218,6 +220,13 @@ def _netcdf_crs(dataset, rain, x, y) -> CRS:
         return CRS.from_user_input("OGC:CRS84")
     raise TwinInputError("rain grid: the NetCDF file has no CRS (give the variable a grid_mapping, or use "
                          "lon/lat coordinates in degrees_east/degrees_north)")
+
+
+def _axis(coordinate) -> str:
+    """"X", "Y" or "" for a NetCDF coordinate, by its ``axis`` or its lon/lat units."""
+    units = str(getattr(coordinate, "units", ""))
+    return str(getattr(coordinate, "axis", "")).upper() or \
+        {"degrees_east": "X", "degrees_north": "Y"}.get(units, "")
 
 
 def _regular(x: np.ndarray, y: np.ndarray, values: np.ndarray) -> tuple[Affine, np.ndarray]:

@@ -207,6 +207,48 @@ def test_geotiff_and_netcdf_are_read_and_kept(app, client, keys, gauge, grids, t
     assert not list(folder.path.glob("rain_grid-*.tif"))
 
 
+def test_a_projected_netcdf_with_a_grid_mapping(app, client, keys, gauge, grids, tmp_path):
+    """x/y in the City's CRS (EPSG:6677) named by a grid_mapping's ``crs_wkt``, time in JST
+    units (+09:00), rain 6 mm/h in the eastern half: kept with its valid times in UTC, the
+    eastern cells at 6 and the western at 0; the same file with (time, x, y) is refused."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    transform, rows, cols = around_city(grids)
+    x = transform.c + transform.a * (np.arange(cols) + 0.5)
+    y = transform.f + transform.e * (np.arange(rows) + 0.5)
+    rain = np.where(x[None, :] > x.mean(), 6.0, 0.0) * np.ones((rows, 1))
+    jst = now + timedelta(hours=9)
+
+    def write(path: Path, swapped: bool = False) -> bytes:
+        with netCDF4.Dataset(path, "w") as ds:
+            ds.createDimension("time", 2)
+            ds.createDimension("y", rows)
+            ds.createDimension("x", cols)
+            t = ds.createVariable("time", "f8", ("time",))
+            t.units = f"minutes since {jst:%Y-%m-%d %H:%M:%S} +09:00"
+            t[:] = [10, 20]
+            for name, values in (("x", x), ("y", y)):
+                v = ds.createVariable(name, "f8", (name,))
+                v.units, v.axis = "m", name.upper()
+                v[:] = values
+            crs = ds.createVariable("crs", "i4")
+            crs.crs_wkt = grids.terrain.crs.to_wkt()
+            dims = ("time", "x", "y") if swapped else ("time", "y", "x")
+            r = ds.createVariable("precipitation", "f4", dims)
+            r.units, r.grid_mapping = "mm h-1", "crs"
+            r[:] = np.stack([rain, rain]).transpose(0, 2, 1) if swapped else np.stack([rain, rain])
+        return path.read_bytes()
+
+    answer = client.post(f"{URL}/inputs/rain-grid", content=write(tmp_path / "swapped.nc", True), headers=keys["staff"])
+    assert answer.status_code == 422 and "give them as (time, y, x)" in answer.json()["detail"]
+    answer = client.post(f"{URL}/inputs/rain-grid", content=write(tmp_path / "xy.nc"), headers=keys["staff"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rain_grid"]["valid"] == [iso(t) for t in in_minutes(now, 10, 20)]
+    folder = app.state.nowcasts.folder(CITY_ID)
+    on_city = folder.rain_grid(folder.posted()).on(grids.terrain, [1])[0]  # type: ignore[union-attr]
+    half = grids.terrain.shape[1] // 2
+    assert on_city[:, : half - 1].max() == 0.0 and on_city[:, half + 1:].min() == pytest.approx(6.0)
+
+
 def _forcing(app, gauge: int, grids, posted: dict, rain_grid: RainGrid | None):
     config = NowcastConfig(city=CITY_ID, origin=START, rain_gauges=(gauge,), horizon_s=3600, cell_size_m=CELL_M,
                            scheme="inertial")
