@@ -4,7 +4,7 @@ Staff or a forecast feed (e.g. JMA's 降水短時間予報 resampled to a grid) 
 
 - a **GeoTIFF**, one band per valid time, in any CRS PROJ can transform to the City's; the
   valid times come from the ``valid`` list given with the upload, else from each band's
-  description (an ISO 8601 time with zone, as ``gdal_edit -mo``/rasterio write them);
+  description (an ISO 8601 time with zone, as rasterio's ``set_band_description`` writes it);
 - a **CF-NetCDF** with one 3-D variable (``time`` × y × x) in mm/h, ``time`` in CF units
   (``minutes since 2026-07-01 00:00:00``, UTC unless the units give an offset), regular x/y
   coordinates with a CRS from the variable's ``grid_mapping`` (``crs_wkt``, ``spatial_ref`` or
@@ -40,6 +40,7 @@ from rasterio._err import CPLE_BaseError  # what GDAL's failures (no coordinate 
 from rasterio.crs import CRS
 from rasterio.errors import CRSError, RasterioError, RasterioIOError
 from rasterio.io import MemoryFile
+from rasterio.transform import array_bounds
 from rasterio.warp import Resampling, reproject, transform_bounds
 
 from twin.errors import TwinInputError
@@ -88,7 +89,7 @@ class RainGrid:
         if valid[0] <= now:
             raise TwinInputError(f"rain grid: valid time {iso(valid[0])} is in the past (now {iso(now)})")
         try:
-            bounds = transform_bounds(self.crs, target.crs, *rasterio.transform.array_bounds(
+            bounds = transform_bounds(self.crs, target.crs, *array_bounds(
                 self.data.shape[1], self.data.shape[2], self.transform))
         except (RasterioError, CRSError, CPLE_BaseError):
             raise TwinInputError(f"rain grid: cannot transform from {_name(self.crs)} to the City's CRS "
@@ -96,7 +97,7 @@ class RainGrid:
         if not np.all(np.isfinite(bounds)):
             raise TwinInputError(f"rain grid: cannot transform from {_name(self.crs)} to the City's CRS "
                                  f"{_name(target.crs)}")
-        west, south, east, north = rasterio.transform.array_bounds(*target.shape, target.transform)
+        west, south, east, north = array_bounds(*target.shape, target.transform)
         if bounds[0] >= east or bounds[2] <= west or bounds[1] >= north or bounds[3] <= south:
             raise TwinInputError(f"rain grid: its extent ({_extent(self)}) does not overlap the City")
         first = self.on(target, [0])[0]
@@ -268,5 +269,5 @@ def _name(crs: CRS | None) -> str:
 
 
 def _extent(grid: RainGrid) -> str:
-    w, s, e, n = rasterio.transform.array_bounds(grid.data.shape[1], grid.data.shape[2], grid.transform)
+    w, s, e, n = array_bounds(grid.data.shape[1], grid.data.shape[2], grid.transform)
     return f"{w:g}, {s:g} to {e:g}, {n:g} in {_name(grid.crs)}"
