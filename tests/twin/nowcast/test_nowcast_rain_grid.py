@@ -29,9 +29,11 @@ from twin.errors import TwinInputError
 from twin.flood.city_run import flood_run
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.cycle import scenario_of
+from twin.nowcast.folder import NowcastFolder
 from twin.nowcast.forcing import CycleForcing, cycle_forcing
 from twin.nowcast.rain_grid import RainGrid, read_rain_grid
 from twin.sensors.times import iso
+from twin.server import Settings, create_app
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 URL = f"/api/nowcast/{CITY_ID}"
@@ -363,3 +365,18 @@ def test_scenario_rain_grids_must_lie_on_the_flood_grid(grids):
                        rain_grids=np.zeros((1, 3, 3)), rain_grid_times=np.array([0.0]))
     with pytest.raises(TwinInputError, match=r"rain grids of \(3, 3\) cells on a flood grid"):
         flood_run(grids, scenario)
+
+
+def test_an_upload_over_the_size_limit_is_refused(data_dir, gauge, grids):
+    """A server with a 64 KiB body limit refuses a larger rain grid with 413 and keeps nothing."""
+    small = create_app(Settings(data_dir=data_dir, nowcast=False, max_body_bytes=64 << 10))
+    transform, rows, cols = around_city(grids, cell_m=10.0)
+    noise = np.random.default_rng(0).uniform(0, 50, (3, rows, cols))  # hardly compressible
+    body = geotiff(noise, transform, grids.terrain.crs, [iso(t) for t in in_minutes(datetime.now(UTC), 10, 20, 30)])
+    assert len(body) > 64 << 10
+    before = NowcastFolder(data_dir, CITY_ID).posted()
+    with TestClient(small) as client:
+        key = {"Authorization": f"Bearer {small.state.keys.create('staff2', 'staff')}"}
+        answer = client.post(f"{URL}/inputs/rain-grid", content=body, headers=key)
+    assert answer.status_code == 413, answer.text
+    assert NowcastFolder(data_dir, CITY_ID).posted() == before
