@@ -68,6 +68,22 @@ def configure(
     typer.echo(json.dumps(config.to_json(), indent=2, ensure_ascii=False))
 
 
+@nowcast_app.command("post-rain")
+def post_rain(
+    city: str = typer.Argument(..., help="City id."),
+    file: Path = typer.Argument(..., help="Rain grid forecast in mm/h: a GeoTIFF (one band per valid time) or a "
+                                "CF-NetCDF (time × y × x)."),
+    valid: list[str] = typer.Option([], "--valid", help="A GeoTIFF band's valid time (ISO 8601 with zone), one per "
+                                    "band in order; without it, the bands' descriptions."),
+    data_dir: Path = DataDir,
+) -> None:
+    """Post a rain grid forecast the next cycles use (in place of a posted rain series)."""
+    if not file.is_file():
+        raise TwinInputError(f"{file}: no such file")
+    posted = _service(data_dir).post_rain_grid(city, file.read_bytes(), valid or None)
+    typer.echo(json.dumps(posted["rain_grid"], indent=2, ensure_ascii=False))
+
+
 @nowcast_app.command("run")
 def run(
     city: str = typer.Argument(..., help="City id."),

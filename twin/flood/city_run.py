@@ -37,7 +37,7 @@ def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
                     else Boundary.fixed_stage(kind if isinstance(kind, Series) else float(kind)))
              for side, kind in scenario.boundaries}
     inflows = tuple(_inflow(city, scenario, i, blocked) for i in range(len(scenario.inflows)))
-    rain = Rain(scenario.rain) if scenario.rain is not None else None
+    rain = _rain(city, scenario)
     return FloodRun(
         dem=city.terrain,
         duration_s=scenario.duration_s if duration_s is None else duration_s,
@@ -49,6 +49,17 @@ def flood_run(city: CityGrids, scenario: Scenario, scheme: Scheme | None = None,
         scheme=scheme or Scheme(kind=scenario.scheme),
         arrival_depth_m=scenario.arrival_depth_m,
     )
+
+
+def _rain(city: CityGrids, scenario: Scenario) -> Rain | None:
+    """The scenario's uniform rain plus its rain grids, which must lie on the City's flood grid."""
+    if scenario.rain_grids is None:
+        return Rain(scenario.rain) if scenario.rain is not None else None
+    if scenario.rain_grids.shape[1:] != city.terrain.shape:
+        raise TwinInputError(f"{scenario.source}: rain grids of {scenario.rain_grids.shape[1:]} cells on a flood grid "
+                             f"of {city.terrain.shape}")
+    return Rain(scenario.rain if scenario.rain is not None else Series.constant(0.0),
+                grid_times=scenario.rain_grid_times, grids=scenario.rain_grids)
 
 
 def land_use_manning(city: CityGrids) -> np.ndarray | float:

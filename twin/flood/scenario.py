@@ -9,7 +9,7 @@ mm/h, a boundary per side, Manning's n for open ground and roads, how buildings 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +49,10 @@ class Scenario:
     duration_s: float
     output_interval_s: float
     rain: Series | None = None
+    # rain grids (times, rows, cols) in mm/h on the City's flood grid, each held from its time (s)
+    # until the next, added to ``rain`` (made by the nowcast from a posted rain grid, not from TOML)
+    rain_grids: np.ndarray | None = field(default=None, compare=False)
+    rain_grid_times: np.ndarray | None = field(default=None, compare=False)
     inflows: tuple[InflowSpec, ...] = ()
     boundaries: tuple[tuple[str, str | float | Series], ...] = ()  # (side, "closed" | "open" | stage WSE m)
     manning: float | None = None  # None ("land-use"): the City's land-use roughness, else DEFAULT_MANNING

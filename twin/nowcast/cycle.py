@@ -106,7 +106,8 @@ def scenario_of(config: NowcastConfig, forcing: CycleForcing) -> Scenario:
     inflows = tuple(InflowSpec(f"breach {gauge.datastream}", gauge.breach, "lonlat", discharge)  # type: ignore[arg-type]
                     for gauge, discharge in forcing.breaches)
     return Scenario(name="nowcast", title={"ja": "ナウキャスト", "en": "nowcast"}, duration_s=config.horizon_s,
-                    output_interval_s=config.output_interval_s, rain=forcing.rain, inflows=inflows,
+                    output_interval_s=config.output_interval_s, rain=forcing.rain, rain_grids=forcing.rain_grids,
+                    rain_grid_times=forcing.rain_grid_times, inflows=inflows,
                     boundaries=tuple(forcing.stages.items()), source=f"nowcast of {config.city}")
 
 
@@ -127,7 +128,8 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     if warm is None:  # the model's clock starts at the cold start, so that its times stay small
         config = config.with_origin(start)
         folder.save_config(config)
-    forcing = cycle_forcing(session, config, folder.posted(), start, issue)
+    posted = folder.posted()
+    forcing = cycle_forcing(session, config, posted, start, issue, folder.rain_grid(posted), grids.terrain)
     kind = warm[0].scheme if warm is not None else config.scheme
     run = flood_run(grids, scenario_of(config, forcing), Scheme(kind=kind, dtype=np.float32))  # type: ignore[arg-type]
     model = FloodModel(run.dem.data, run.dem.cell_size, manning=run.manning, blocked=run.blocked,

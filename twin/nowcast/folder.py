@@ -2,7 +2,10 @@
 
 - ``config.json``: the settings (:class:`twin.nowcast.config.NowcastConfig`);
 - ``state.npz`` + ``state.json``: the warm start, the engine's state at the last issue time;
-- ``posted.json``: forecasts posted by staff or a feed (rain series, river stage series);
+- ``posted.json``: forecasts posted by staff or a feed (rain series, river stage series, and the
+  description of a posted rain grid: its file, valid times and when it was posted);
+- ``rain_grid-<posted>.tif``: the posted rain grid (``twin.nowcast.rain_grid``), one band per
+  valid time, written before ``posted.json`` names it; the one named is the one in force;
 - ``forecasts/<issue>/``: one folder per cycle (``forecast.json``, ``buildings.parquet``,
   ``building_depths.parquet`` (each building's depth at each output time), ``max_depth.tif``,
   ``arrival_time.tif``), written to a staging folder and moved in whole.
@@ -22,6 +25,7 @@ from sim.flood import FloodState
 from twin.errors import TwinInputError
 from twin.files.atomic import remove_leftovers, write_json, write_with
 from twin.nowcast.config import NowcastConfig
+from twin.nowcast.rain_grid import RainGrid, load_rain_grid
 from twin.sensors.times import iso, parse_moment
 
 
@@ -74,8 +78,30 @@ class NowcastFolder:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     def save_posted(self, posted: dict[str, Any]) -> None:
+        """Keep ``posted``; a rain grid file it no longer names goes."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.path / "posted.json", posted)
+        named = (posted.get("rain_grid") or {}).get("file")
+        for old in self.path.glob("rain_grid-*.tif"):
+            if old.name != named:
+                old.unlink(missing_ok=True)
+
+    def save_rain_grid(self, grid: RainGrid, posted: dict[str, Any], moment: datetime,
+                       described: dict[str, Any]) -> dict[str, Any]:
+        """Keep a rain grid posted at ``moment``: its file first, then ``posted`` naming it (in
+        place of a posted rain series); the new ``posted``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        name = f"rain_grid-{moment.strftime('%Y%m%dT%H%M%S%fZ')}.tif"
+        grid.save(self.path / name)
+        kept = {k: v for k, v in posted.items() if k != "rain"}
+        kept["rain_grid"] = {"file": name, "valid": [iso(t) for t in grid.valid], "posted": iso(moment), **described}
+        self.save_posted(kept)
+        return kept
+
+    def rain_grid(self, posted: dict[str, Any]) -> RainGrid | None:
+        """The rain grid that ``posted`` (:meth:`posted`) names, or None."""
+        described = posted.get("rain_grid")
+        return load_rain_grid(self.path / described["file"]) if described else None
 
     # -- forecasts -----------------------------------------------------------------------
 

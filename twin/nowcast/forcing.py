@@ -4,8 +4,14 @@ Observed: the rain gauges' mean (each gauge's reading held until its next one) a
 gauge's stage (linear between readings) from the cycle's start to its issue time. Beyond the
 issue time, in order of preference, each labelled in the forecast:
 
-- rain: a series posted by staff or a feed (``posted["rain"]``, valid times after the issue
-  time), else **persistence**: the last hour's mean intensity held over the horizon;
+- rain: a rain grid posted by staff or a feed (``posted["rain_grid"]``,
+  :mod:`twin.nowcast.rain_grid`): each band averaged onto the City's flood grid and held from
+  its valid time until the next, the last to the horizon's end, the band in force at the issue
+  time from the issue time on (before its first valid time, persistence as below). The gauges'
+  uniform rain stops at the issue time and the grids take over. A grid whose valid times all
+  lie at or before the issue time, or at or after the horizon's end, is not used. Else a
+  series posted (``posted["rain"]``, valid times after the issue time), else
+  **persistence**: the last hour's mean intensity held over the horizon;
 - river stage: a series posted for that gauge (``posted["stage"][id]``), else the last
   hour's **trend** (least-squares slope) carried on, its change capped at ``TREND_CAP_M``.
 
@@ -28,7 +34,9 @@ from sqlalchemy.orm import Session
 
 from sim.flood import Series
 from twin.errors import TwinInputError
+from twin.files.rasters import Grid
 from twin.nowcast.config import NowcastConfig, RiverGauge
+from twin.nowcast.rain_grid import RESAMPLING, RainGrid
 from twin.sensors.times import iso, parse_moment
 from twin.store.models import Observation
 
@@ -47,6 +55,8 @@ class CycleForcing:
     issue: datetime
     end: datetime
     rain: Series | None = None  # mm/h, held
+    rain_grids: np.ndarray | None = None  # (times, rows, cols) mm/h on the flood grid, each held
+    rain_grid_times: np.ndarray | None = None  # s on the model's clock
     stages: dict[str, Series] = field(default_factory=dict)  # side → water-surface elevation, m T.P.
     breaches: list[tuple[RiverGauge, Series]] = field(default_factory=list)  # gauge, m³/s
     labels: dict[str, str] = field(default_factory=dict)
@@ -95,12 +105,15 @@ def _posted_series(posted: Any, key: str, issue: datetime, where: str) -> list[t
 
 
 def cycle_forcing(session: Session, config: NowcastConfig, posted: dict[str, Any], start: datetime,
-                  issue: datetime) -> CycleForcing:
-    """The forcing from ``start`` to ``issue`` + horizon (see the module's description)."""
+                  issue: datetime, rain_grid: RainGrid | None = None, terrain: Grid | None = None) -> CycleForcing:
+    """The forcing from ``start`` to ``issue`` + horizon (see the module's description);
+    ``rain_grid``: the posted rain grid (``posted["rain_grid"]``), put on ``terrain``'s cells."""
     end = issue + timedelta(seconds=config.horizon_s)
     out = CycleForcing(start, issue, end)
     since = min(start, issue - PERSISTENCE)
-    if config.rain_gauges:
+    after = issue + timedelta(microseconds=1)
+    grid = _grid_ahead(rain_grid, terrain, issue, end) if rain_grid is not None and terrain is not None else None
+    if config.rain_gauges or grid is not None:
         gauges = []
         for stream in config.rain_gauges:
             points = readings(session, stream, since, issue)
@@ -108,15 +121,23 @@ def cycle_forcing(session: Session, config: NowcastConfig, posted: dict[str, Any
                 raise TwinInputError(f"rain gauge {stream}: no readings between {iso(since)} and {iso(issue)}")
             gauges.append(points)
         moments = sorted({start, *[t for points in gauges for t, _ in points if start < t <= issue]})
-        observed = [(t, float(np.mean([_held(p, t) for p in gauges]))) for t in moments]
+        observed = [(t, float(np.mean([_held(p, t) for p in gauges])) if gauges else 0.0) for t in moments]
+        head = f"observed to {iso(issue)}" if gauges else f"no rain gauge, so no rain to {iso(issue)}"
+        mean = float(np.mean([_held_mean(p, issue - PERSISTENCE, issue) for p in gauges])) if gauges else 0.0
+        persistence = f"persistence of the last hour's mean ({mean:.1f} mm/h)" if gauges else "no rain"
         ahead = _posted_series(posted.get("rain"), "mm_per_h", issue, "rain")
-        if ahead is not None:
-            out.labels["rain"] = f"observed to {iso(issue)}, then the forecast posted at {posted['rain']['posted']}"
+        if grid is not None:
+            first, times, bands, label = grid
+            ahead = [(after, mean)] if first > after else []
+            ahead.append((first, 0.0))
+            gap = f", {persistence} to {iso(first)}" if first > after else ""
+            out.labels["rain"] = f"{head}{gap}, then the rain grid posted at {posted['rain_grid']['posted']} ({label})"
+            out.rain_grids, out.rain_grid_times = bands, np.array([config.seconds(t) for t in times])
+        elif ahead is not None:
+            out.labels["rain"] = f"{head}, then the forecast posted at {posted['rain']['posted']}"
         else:
-            mean = float(np.mean([_held_mean(p, issue - PERSISTENCE, issue) for p in gauges]))
-            ahead = [(issue + timedelta(microseconds=1), mean)]
-            out.labels["rain"] = (f"observed to {iso(issue)}, then persistence of the last hour's mean "
-                                  f"({mean:.1f} mm/h)")
+            ahead = [(after, mean)]
+            out.labels["rain"] = f"{head}, then {persistence}"
         points = [p for p in observed if p[0] <= issue] + ahead
         out.rain = Series(np.array([config.seconds(t) for t, _ in points]),
                           np.array([max(v, 0.0) for _, v in points]), hold=True)
@@ -131,6 +152,23 @@ def cycle_forcing(session: Session, config: NowcastConfig, posted: dict[str, Any
             head = np.maximum(gauge.datum_m + np.interp(t, series.times, series.values) - gauge.crest_m, 0.0)
             out.breaches.append((gauge, Series(t, WEIR_C * gauge.width_m * head ** 1.5)))
     return out
+
+
+def _grid_ahead(rain_grid: RainGrid, terrain: Grid, issue: datetime,
+                end: datetime) -> tuple[datetime, list[datetime], np.ndarray, str] | None:
+    """The posted grid's bands in force between ``issue`` and ``end`` on ``terrain``'s cells
+    (no data → no rain), when each takes over (the one in force at ``issue`` just after it),
+    the first of these times and a description; None when no band falls in that window."""
+    valid = rain_grid.valid
+    keep = [k for k, v in enumerate(valid) if v < end and (k + 1 == len(valid) or valid[k + 1] > issue)]
+    if not keep or valid[-1] <= issue:
+        return None
+    bands = rain_grid.on(terrain, keep)
+    share = float(np.mean(np.isfinite(bands[0])))
+    times = [max(valid[k], issue + timedelta(microseconds=1)) for k in keep]
+    label = (f"{len(keep)} grid(s) valid from {iso(valid[keep[0]])}, {RESAMPLING.name}-resampled onto the flood grid, "
+             f"covering {share:.0%} of the City, no rain from it elsewhere")
+    return times[0], times, np.nan_to_num(bands, nan=0.0), label
 
 
 def _stage(session: Session, config: NowcastConfig, gauge: RiverGauge, posted: dict[str, Any], start: datetime,

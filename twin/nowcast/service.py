@@ -26,6 +26,7 @@ from twin.errors import TwinInputError
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.cycle import CityContext, run_cycle
 from twin.nowcast.folder import NowcastFolder
+from twin.nowcast.rain_grid import read_rain_grid
 from twin.nowcast.verification import verification
 from twin.sensors import events
 from twin.sensors.alerts import LEVELS
@@ -48,6 +49,7 @@ class NowcastService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._requested: set[str] = set()
+        self._posting = threading.Lock()  # one change of posted forecasts at a time
 
     def folder(self, city: str) -> NowcastFolder:
         if not is_city(self.data_dir / city):
@@ -77,17 +79,24 @@ class NowcastService:
         return config
 
     def post_forecast(self, city: str, body: Any, now: datetime | None = None) -> dict[str, Any]:
-        """Keep a posted rain forecast ``{"rain": {"valid": [...], "mm_per_h": [...]}}`` and/or river
-        stage forecasts ``{"stage": {"<datastream>": {"valid": [...], "stage_m": [...]}}}``; valid
-        times must all lie ahead of ``now``. Nothing is kept unless all of it is good."""
+        """Keep a posted rain forecast ``{"rain": {"valid": [...], "mm_per_h": [...]}}`` (in place of
+        a posted rain grid) and/or river stage forecasts ``{"stage": {"<datastream>": {"valid":
+        [...], "stage_m": [...]}}}``; valid times must all lie ahead of ``now``. Nothing is kept
+        unless all of it is good."""
         config = self.config(city)
         now = now or datetime.now(UTC)
         if not isinstance(body, dict) or not body or set(body) - {"rain", "stage"}:
             raise TwinInputError("a posted forecast is {\"rain\": {...}} and/or {\"stage\": {...}}")
         folder = self.folder(city)
+        with self._posting:
+            return self._post_forecast(config, folder, body, now)
+
+    def _post_forecast(self, config: NowcastConfig, folder: NowcastFolder, body: dict[str, Any],
+                       now: datetime) -> dict[str, Any]:
         posted = folder.posted()
-        if "rain" in body:
+        if "rain" in body:  # in place of a posted rain grid
             posted["rain"] = _series(body["rain"], "mm_per_h", "rain", now, minimum=0.0)
+            posted.pop("rain_grid", None)
         if "stage" in body:
             stages = body["stage"]
             if not isinstance(stages, dict) or not stages:
@@ -101,6 +110,23 @@ class NowcastService:
             posted["stage"] = kept
         folder.save_posted(posted)
         return posted
+
+    def post_rain_grid(self, city: str, data: bytes, valid: list[str] | None = None,
+                       now: datetime | None = None) -> dict[str, Any]:
+        """Keep a posted rain grid forecast (GeoTIFF or CF-NetCDF, ``twin.nowcast.rain_grid``)
+        in place of a posted rain series, after checking it against the City's flood grid;
+        ``valid``: a GeoTIFF's valid times, one per band. Nothing is kept unless all of it is good."""
+        config = self.config(city)
+        now = now or datetime.now(UTC)
+        grid = read_rain_grid(data, valid)
+        key = (config.city, config.cell_size_m)  # the flood grid, without the cycles' context when it is not loaded
+        terrain = self._contexts[key].grids.terrain if key in self._contexts else \
+            load_grids(self.data_dir / city, config.cell_size_m).terrain
+        share = grid.checked_for(terrain, now)
+        folder = self.folder(city)
+        with self._posting:
+            return folder.save_rain_grid(grid, folder.posted(), now, {
+                "crs": grid.crs.to_string(), "bands": len(grid.valid), "city_share": round(share, 4)})
 
     # -- cycles --------------------------------------------------------------------------
 

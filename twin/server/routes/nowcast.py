@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from twin.nowcast.service import NowcastService
 from twin.server.app_state import Cities, Nowcasts
@@ -42,6 +43,23 @@ def post_inputs(city_id: str, cities: Cities, nowcasts: Nowcasts, body: Annotate
     ``{"stage": {"<datastream>": {"valid": [...], "stage_m": [...]}}}`` (valid times ahead of now)."""
     cities.get(city_id)
     return nowcasts.post_forecast(city_id, body)
+
+
+@router.post("/{city_id}/inputs/rain-grid", dependencies=[requires(Role.STAFF)])
+async def post_rain_grid(city_id: str, request: Request, cities: Cities, nowcasts: Nowcasts,
+                         valid: Annotated[list[str] | None, Query(
+                             description="A GeoTIFF's valid times (ISO 8601 with zone), one per band, repeated "
+                                         "or comma-separated; without it, each band's description")] = None,
+                         ) -> dict[str, Any]:
+    """Post a rain grid forecast (mm/h) the next cycles use in place of a rain series: the body is
+    the file itself, a GeoTIFF (one band per valid time) or a CF-NetCDF (a ``time`` × y × x
+    variable), within the server's request size limit. Refused (422, nothing kept) when it is
+    unreadable, has no CRS or one that does not transform to the City's, misses the City, has
+    valid times in the past or not increasing, or negative or missing intensities."""
+    cities.get(city_id)
+    data = await request.body()
+    times = [t.strip() for v in valid for t in v.split(",") if t.strip()] if valid else None
+    return await run_in_threadpool(nowcasts.post_rain_grid, city_id, data, times)
 
 
 @router.post("/{city_id}/cycles", status_code=202, dependencies=[requires(Role.STAFF)])
