@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/nowcast/{city_id}"): STAFF,
     ("PUT", "/api/nowcast/{city_id}"): ADMIN,
     ("POST", "/api/nowcast/{city_id}/inputs"): STAFF,
+    ("POST", "/api/nowcast/{city_id}/inputs/rain-grid"): STAFF,
     ("POST", "/api/nowcast/{city_id}/cycles"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/buildings"): STAFF,
