@@ -7,25 +7,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
 from tests.twin.fixtures_city import CITY_ID
 from twin.sensors.times import iso
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 URL = f"/api/nowcast/{CITY_ID}"
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def keys(app) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {app.state.keys.create(role, role)}"}
-            for role in ("admin", "staff", "sensor")}
 
 
 @pytest.fixture(scope="module")

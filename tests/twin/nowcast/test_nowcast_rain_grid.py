@@ -48,17 +48,6 @@ def grids():
 
 
 @pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def keys(app) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {app.state.keys.create(role, role)}"} for role in ("admin", "staff", "sensor")}
-
-
-@pytest.fixture(scope="module")
 def gauge(client, keys) -> int:
     """A rain gauge reading 0 mm/h every 10 minutes, before ``ISSUE`` and for the last two hours."""
     stream = {"name": "rain", "description": "rain", "observationType": MEASUREMENT,
