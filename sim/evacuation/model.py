@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -21,6 +22,7 @@ from sim.evacuation.exit_choice import NO_ROUTE, choose_exits
 from sim.evacuation.navigation import arrival_times, fast_marching, nearest_exits
 from sim.evacuation.profiles import DEFAULT_PROFILES, Profile
 from sim.evacuation.water import water_factor_grid
+from sim.threading_layer import kernel_launch
 
 #: The longest step the engine accepts (s): the step its validation (tests/sim) runs at.
 MAX_DT_S = 1.0
@@ -592,12 +594,14 @@ class _Run:
         ``dt`` (``crowd.plan_steps``)."""
         ex, cfg = self.exits, self.cfg
         self.span[order] = span
-        kernel = crowd.plan_steps_parallel if len(order) >= crowd.PARALLEL_PLAN else crowd.plan_steps
-        kernel(order, dt, self.span, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv,
-                         self.cls, self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls,
-                         self.depth, self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt,
-                         self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,
-                         self.dirx, self.diry, self.plan, cfg.headway_s, self.near)
+        parallel = len(order) >= crowd.PARALLEL_PLAN
+        kernel = crowd.plan_steps_parallel if parallel else crowd.plan_steps
+        with kernel_launch() if parallel else contextlib.nullcontext():
+            kernel(order, dt, self.span, self.px, self.py, self.vx, self.vy, self.v0, self.lim_d, self.lim_dv,
+                   self.cls, self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls,
+                   self.depth, self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt,
+                   self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,
+                   self.dirx, self.diry, self.plan, cfg.headway_s, self.near)
 
     def _move(self, order: np.ndarray) -> bool:
         """Move the agents in ``order`` by their planned steps; True if an exit filled."""

@@ -31,6 +31,7 @@ from sim.flood.godunov import GodunovSolver
 from sim.flood.inertial import CLOSED, DISCHARGE, OPEN, STAGE, InertialSolver
 from sim.flood.raster import Raster, Tracks
 from sim.flood.state import FloodState
+from sim.threading_layer import kernel_launch
 
 Buildings = Literal["walls", "raised"]
 SERIAL_BELOW_CELLS = 40_000
@@ -442,8 +443,9 @@ class FloodModel:
             numba.set_num_threads(1 if active < SERIAL_BELOW_CELLS else self._threads_in_run)
         kinds, values = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
-        v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, values, items, self.blocks.wet,
-                                       self.blocks.block, self.blocks.tracking, self.tracks)
+        with kernel_launch():
+            v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, values, items, self.blocks.wet,
+                                           self.blocks.block, self.blocks.tracking, self.tracks)
         self.mass.boundary_in_m3 += v_in
         self.mass.boundary_out_m3 += v_out
         self.cells_computed += active

@@ -47,7 +47,7 @@ def _wait(base: str, job_id: str, timeout: float = 300, kind: str = "scenarios")
     while (state := httpx.get(f"{base}/api/{kind}/{job_id}").json())["status"] in ("queued", "running"):
         assert time.monotonic() < deadline, "the scenario job did not finish"
         time.sleep(0.5)
-    assert state["status"] == "done", state
+    assert state["status"] == "done", f"{state['status']}: {state.get('reason')}"
 
 
 def _gauge(base: str, sensor_key: str, lon: float, lat: float) -> int:
