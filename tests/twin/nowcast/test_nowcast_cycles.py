@@ -9,9 +9,11 @@ river gauge driving a 100 m levee breach among the buildings whose crest the riv
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -93,6 +95,17 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     assert [t["lead_s"] for t in first["timeline"]] == [600.0 * k for k in range(7)]
     named = first["alerts"]["first_buildings"]
     assert first["alerts"]["buildings"] > 0 and named, "the rising river must put buildings at risk within the hour"
+    # per area time left to leave, kept with the forecast: every building in one 1/4 mesh, and
+    # each mesh's least time is the least of its buildings' (the sample city has no named areas)
+    kept = NowcastFolder(data_dir, CITY_ID)
+    areas = json.loads(kept.forecast_file(issue_stamp(FIRST), "areas.json").read_text(encoding="utf-8"))
+    table = pd.read_parquet(kept.forecast_file(issue_stamp(FIRST), "buildings.parquet"))
+    assert areas["areas_from"].startswith("JIS X 0410") and sum(a["buildings"] for a in areas["areas"]) == len(table)
+    least = min((a["min_time_to_leave_s"] for a in areas["areas"] if a["min_time_to_leave_s"] is not None), default=None)
+    assert least == (None if table["time_to_leave_s"].isna().all() else pytest.approx(table["time_to_leave_s"].min(), abs=0.1))
+    assert sum(a["too_late"] for a in areas["areas"]) == int((table["time_to_leave_s"] < 0).sum())
+    assert sum(a["at_alert_depth"] for a in areas["areas"]) == int(table["alert_in_s"].notna().sum()) > 0
+    assert sum(a["no_shelter"] for a in areas["areas"]) == int((table["alert_in_s"].notna() & table["walk_s"].isna()).sum())
 
     # on time: not due 5 minutes later, due at 10
     assert service.due(CITY_ID, FIRST + timedelta(minutes=5)) is None
