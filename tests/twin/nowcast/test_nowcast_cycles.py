@@ -135,7 +135,12 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     # then (cycle 1's analysis) and are at or above it in the City's simulated water an hour later
     ids = grids.buildings["gml_id"].tolist()
     index = [ids.index(g) for g in named]
+    # a server killed mid-cycle leaves a staging folder and a partial state: the next server
+    # cleans them when it starts, and resumes from the last complete state
+    (folder.forecasts / f".{issue_stamp(FIRST + timedelta(hours=1))}.partial").mkdir()
+    (folder.path / ".state.partial.npz").write_bytes(b"half")
     service_restarted = NowcastService(data_dir, app.state.store)  # a new server on the same folder
+    assert not list(folder.path.glob(".*.partial*")) and not list(folder.forecasts.glob(".*.partial*"))
     later = FIRST + timedelta(hours=1)
     # the river reaches 避難判断水位 (2.6 m) at about +2 h 47: a cycle is due at once, before its time
     post(feed, second_issue + timedelta(minutes=5), second_issue + timedelta(minutes=10))
@@ -143,13 +148,9 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     assert service_restarted.due(CITY_ID, second_issue + timedelta(minutes=5)) == \
         f"river gauge {river} reached 避難判断水位"
     post(feed, second_issue + timedelta(minutes=15), later)
-    # a server killed mid-cycle leaves a staging folder and a partial state: cleaned, resumed
-    (folder.forecasts / f".{issue_stamp(later)}.partial").mkdir()
-    (folder.path / ".state.partial.npz").write_bytes(b"half")
     assert service_restarted.due(CITY_ID, later) == "cycle time"
     third = service_restarted.run(CITY_ID, later)
     assert third["start"] == f"warm start from the state at {second['issued']}"
-    assert not list(folder.path.glob(".*.partial*")) and not list(folder.forecasts.glob(".*.partial*"))
     truth, _, _ = folder.state()
     reached = building_depths(grids, truth.depth)[index]
     assert np.all(reached >= config.alert_depth_m * 0.8), reached
