@@ -189,6 +189,12 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         note = resident.inner_text("#forecast-note")
         assert note.startswith("予測：") and "まで有効" in note and "公式の浸水想定ではありません" in note
         assert resident.is_hidden("#simulation-note")
+        resident.wait_for_function("window.hazardMap.map.overlay?.image.src.endsWith(" + repr(public["image"]) + ")",
+                                   polling=250, timeout=30_000)
+        lon, lat = httpx.get(f"{base}/api/cities/{CITY_ID}").json()["center"][:2]
+        resident.evaluate("([lon, lat]) => window.hazardMap.checkAt(lon, lat)", [lon, lat])
+        answer = resident.inner_text("#answer")
+        assert f"予測 ({issued_jst:%-m/%-d %H:%M} JST 発表)" in answer and "予測最大浸水深" in answer, answer
         resident.screenshot(path=str(ARTIFACTS / "hazard-forecast.png"))
 
         _press(page, "#forecast .forecast-publish-button")

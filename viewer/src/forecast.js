@@ -71,7 +71,7 @@ const leftText = (seconds) => (seconds === null ? "–" : `${Math.round(seconds 
 
 /** The areas' table, the least time left first (the server's order), at most ``rows`` of them. */
 function areasTable(body, rows = 12) {
-  const head = el("tr", {}, ...["区域 area", "残り時間 time left", "手遅れ too late", "浸水 at depth / 棟 bldgs"]
+  const head = el("tr", {}, ...["区域 area", "残り left", "手遅れ late", "警戒深/棟 at alert/bldgs"]
     .map((text) => el("th", { textContent: text })));
   const lines = body.areas.slice(0, rows).map((a) => el("tr", { className: a.too_late > 0 ? "too-late" : "" },
     el("td", { textContent: a.id === a.name ? a.id : `${a.name} ${a.name_en === a.name ? "" : a.name_en}`.trim(),
