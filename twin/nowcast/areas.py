@@ -15,6 +15,7 @@ So a 1/4 mesh code has 10 digits, ``ppuuqvrwab``. Per area: the buildings in it,
 water reaches at the alert depth, the least time left to leave (the worst building, with its
 id), how many have less than 0 s (too late: the water comes before the walk ends) and how many
 the water reaches with no shelter reachable on foot (no time left to leave can be given).
+Buildings without a centroid form an ``unplaced`` row.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from twin.sensors.footfall_areas import Area
 QUARTER_MESH_DEG = (7.5 / 3600, 11.25 / 3600)
 MESH_KIND = "JIS X 0410 1/4 地域メッシュ (250 m)"
 OUTSIDE = {"id": "outside", "name": "名前のある区域の外", "name_en": "outside the named areas"}
+UNPLACED = {"id": "unplaced", "name": "位置不明", "name_en": "no location"}  # buildings without a centroid
 
 
 def quarter_mesh(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,22 +59,24 @@ def area_table(buildings: pd.DataFrame, areas: list[Area]) -> dict[str, Any]:
     centroids) summed up per area, least time left first (areas the water does not reach last)."""
     lon = buildings["centroid_lon"].to_numpy(float)
     lat = buildings["centroid_lat"].to_numpy(float)
+    placed = np.isfinite(lon) & np.isfinite(lat)
+    described: dict[str, dict[str, Any]] = {UNPLACED["id"]: {**UNPLACED, "bounds": None}}
     if areas:
         keys = np.full(len(buildings), OUTSIDE["id"], dtype=object)
         for area in reversed(areas):  # the first area listed wins where areas overlap
             keys[shapely.contains_xy(area.geometry, lon, lat)] = area.id
-        described: dict[str, dict[str, Any]] = {
-            a.id: {"id": a.id, "name": a.name, "name_en": a.name_en,
-                   "bounds": [round(b, 6) for b in a.geometry.bounds]} for a in areas}
+        described |= {a.id: {"id": a.id, "name": a.name, "name_en": a.name_en,
+                             "bounds": [round(b, 6) for b in a.geometry.bounds]} for a in areas}
         described[OUTSIDE["id"]] = {**OUTSIDE, "bounds": None}
         kind = "named areas"
     else:
-        keys, west, south = quarter_mesh(lon, lat)
+        keys, west, south = quarter_mesh(np.where(placed, lon, 100.0), np.where(placed, lat, 0.0))
         d_lat, d_lon = QUARTER_MESH_DEG
-        described = {k: {"id": k, "name": k, "name_en": k,
-                         "bounds": [round(x, 6), round(y, 6), round(x + d_lon, 6), round(y + d_lat, 6)]}
-                     for k, x, y in zip(keys, west, south)}
+        described |= {k: {"id": k, "name": k, "name_en": k,
+                          "bounds": [round(x, 6), round(y, 6), round(x + d_lon, 6), round(y + d_lat, 6)]}
+                      for k, x, y in zip(keys[placed], west[placed], south[placed])}
         kind = MESH_KIND
+    keys = np.where(placed, keys, UNPLACED["id"])
     rows = []
     frame = buildings.assign(area=keys)
     for key, group in frame.groupby("area", sort=False):

@@ -198,6 +198,13 @@ def test_areas_per_quarter_mesh_against_jis_x_0410_by_hand():
             rows["5339461144"]["too_late"]) == (0, None, 0)
 
 
+def test_a_building_without_a_centroid_is_in_no_mesh():
+    table = buildings_table().iloc[:2].assign(centroid_lon=[139.7635, np.nan])
+    rows = {a["id"]: a for a in area_table(table, [])["areas"]}
+    assert set(rows) == {"5339461111", "unplaced"}
+    assert rows["unplaced"]["min_time_to_leave_s"] == -300.0 and rows["5339461111"]["buildings"] == 1
+
+
 def test_areas_per_named_area_first_listed_wins_and_the_rest_is_outside():
     south = Area("south", "南地区", "South", box(139.762, 35.675, 139.775, 35.6775))
     north = Area("north", "北地区", "North", box(139.762, 35.676, 139.775, 35.6835))  # holds B too
