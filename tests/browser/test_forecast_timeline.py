@@ -170,7 +170,8 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         assert shown_areas == [a["id"] for a in areas["areas"][:12]] and shown_areas
         assert page.get_attribute("#forecast", "data-published") == "none"
         _press(page, "#forecast .forecast-publish-button")
-        page.wait_for_selector("#forecast[data-published=this]", state="attached", timeout=30_000)
+        page.wait_for_function("document.querySelector('#forecast').dataset.published === 'this'", polling=250,
+                               timeout=30_000)
         assert "公開中 on the public map" in page.inner_text("#forecast .forecast-publish")
         public = httpx.get(f"{base}/api/cities/{CITY_ID}/hazard-forecast").json()["forecast"]
         assert public["issued"] == forecast["issued"] and public["status"] == "current"
@@ -197,8 +198,10 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         assert f"予測 ({issued_jst:%-m/%-d %H:%M} JST 発表)" in answer and "予測最大浸水深" in answer, answer
         resident.screenshot(path=str(ARTIFACTS / "hazard-forecast.png"))
 
+        page.bring_to_front()  # a page behind another gets no animation frames
         _press(page, "#forecast .forecast-publish-button")
-        page.wait_for_selector("#forecast[data-published=none]", state="attached", timeout=30_000)
+        page.wait_for_function("document.querySelector('#forecast').dataset.published === 'none'", polling=250,
+                               timeout=30_000)
         assert httpx.get(f"{base}/api/cities/{CITY_ID}/hazard-forecast").json() == {"forecast": None}
         assert errors == [], errors
         browser.close()
