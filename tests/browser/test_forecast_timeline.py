@@ -3,12 +3,14 @@ forecast shows the note; then a real nowcast cycle runs in the server (a rain ga
 cloudburst forecast on the converted sample city, 16 m cells, a 1-hour horizon) and the panel shows
 that forecast: its issue time, its rain labelled as a posted forecast, and per output time the
 buildings under water and roads cut of the forecast's JSON; clicking a time colours the loaded
-buildings by their predicted depth then, in the MLIT classes."""
+buildings by their predicted depth then, in the MLIT classes. Below the timeline, the time left to
+leave per area is the API's table; staff publish the forecast from the panel, and the public hazard
+map then offers it labelled 予測 with its issue time; withdrawn, the public map no longer has it."""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -89,6 +91,11 @@ def _pick(page, k: int, lead_s: float) -> None:
                            timeout=30_000)
 
 
+def _press(page, selector: str) -> None:
+    """Click like ``_pick`` does: a dispatched click (``page.click`` waits on Cesium's busy page)."""
+    page.eval_on_selector(selector, "e => e.dispatchEvent(new MouseEvent('click'))")
+
+
 def _colours_become(page, expected: dict[str, str]) -> dict[str, str]:
     """Wait until every loaded building has its expected colour (the style applies on the next frames)."""
     shown: dict[str, str] = {}
@@ -156,5 +163,45 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         assert sum(c != DRY for c in late.values()) > 0, "some loaded building is drawn under water"
         PICTURE.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(PICTURE), timeout=120_000)
+
+        staff_headers = {"Authorization": f"Bearer {staff}"}
+        areas = httpx.get(f"{base}{NOWCAST}/forecasts/latest/areas", headers=staff_headers).json()
+        shown_areas = page.eval_on_selector_all("#forecast .forecast-areas td:first-child", "es => es.map(e => e.textContent)")
+        assert shown_areas == [a["id"] for a in areas["areas"][:12]] and shown_areas
+        assert page.get_attribute("#forecast", "data-published") == "none"
+        _press(page, "#forecast .forecast-publish-button")
+        page.wait_for_function("document.querySelector('#forecast').dataset.published === 'this'", polling=250,
+                               timeout=30_000)
+        assert "公開中 on the public map" in page.inner_text("#forecast .forecast-publish")
+        public = httpx.get(f"{base}/api/cities/{CITY_ID}/hazard-forecast").json()["forecast"]
+        assert public["issued"] == forecast["issued"] and public["status"] == "current"
+
+        resident = browser.new_page(viewport={"width": 360, "height": 740}, locale="ja-JP", timezone_id="Asia/Tokyo")
+        resident.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        resident.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))
+        resident.goto(base + "/hazard")
+        resident.wait_for_selector("body[data-tileset-loaded=true]", state="attached", timeout=120_000)
+        assert resident.evaluate("document.body.dataset.forecast") == "current"
+        issued_jst = datetime.fromisoformat(forecast["issued"].replace("Z", "+00:00")).astimezone(
+            timezone(timedelta(hours=9)))
+        assert " ".join(resident.inner_text("#forecast-toggle").split()).startswith("予測 (")  # wraps on a phone
+        assert f"{issued_jst:%H:%M}" in resident.inner_text("#forecast-times")
+        resident.check("#forecast")
+        note = resident.inner_text("#forecast-note")
+        assert note.startswith("予測：") and "まで有効" in note and "公式の浸水想定ではありません" in note
+        assert resident.is_hidden("#simulation-note")
+        resident.wait_for_function("window.hazardMap.map.overlay?.image.src.endsWith(" + repr(public["image"]) + ")",
+                                   polling=250, timeout=30_000)
+        lon, lat = httpx.get(f"{base}/api/cities/{CITY_ID}").json()["center"][:2]
+        resident.evaluate("([lon, lat]) => window.hazardMap.checkAt(lon, lat)", [lon, lat])
+        answer = resident.inner_text("#answer")
+        assert f"予測 ({issued_jst:%-m/%-d %H:%M} JST 発表)" in answer and "予測最大浸水深" in answer, answer
+        resident.screenshot(path=str(ARTIFACTS / "hazard-forecast.png"))
+
+        page.bring_to_front()  # a page behind another gets no animation frames
+        _press(page, "#forecast .forecast-publish-button")
+        page.wait_for_function("document.querySelector('#forecast').dataset.published === 'none'", polling=250,
+                               timeout=30_000)
+        assert httpx.get(f"{base}/api/cities/{CITY_ID}/hazard-forecast").json() == {"forecast": None}
         assert errors == [], errors
         browser.close()

@@ -78,6 +78,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/footfall"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazard-simulation"): ANYONE,
     ("GET", "/api/cities/{city_id}/hazard-simulation/{job_id}.png"): ANYONE,
+    # The forecast staff published: public, labelled 予測 / forecast (issue 18).
+    ("GET", "/api/cities/{city_id}/hazard-forecast"): ANYONE,
+    ("GET", "/api/cities/{city_id}/hazard-forecast/{stamp}.png"): ANYONE,
     ("GET", "/api/cities/{city_id}/shelters"): ANYONE,
     # Area management: aggregates are public, a single counter's hours are for staff.
     ("GET", "/api/footfall/{city_id}/areas"): ANYONE,
@@ -96,6 +99,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/buildings"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/depths"): STAFF,
+    ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/areas"): STAFF,
+    ("POST", "/api/nowcast/{city_id}/forecasts/{stamp}/publish"): STAFF,
+    ("DELETE", "/api/nowcast/{city_id}/forecasts/{stamp}/publish"): STAFF,
     ("GET", "/api/nowcast/{city_id}/verification"): STAFF,
     # Open data (issue 19): what the public map shows is open; the sensor-stations collection checks
     # for staff inside (it is not even listed otherwise); footfall only as k-anonymised aggregates.

@@ -13,7 +13,8 @@ then the forecast over the horizon, kept as a forecast with its issue and valid 
    shelter (``twin.hazardmap.shelter_walk``, 1.0 m/s) and the time left to leave (the one minus
    the other); per shelter whether its cell floods; per output time the buildings wet, the
    buildings at the alert depth, the flooded area and the road length cut (roads under
-   ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference).
+   ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference); per area the least time left to
+   leave (``twin.nowcast.areas``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from twin.files.rasters import Grid, write_grid
 from twin.flood.city_run import flood_run
 from twin.flood.scenario import InflowSpec, Scenario
 from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
+from twin.nowcast.areas import area_table
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.folder import NowcastFolder, issue_stamp
 from twin.nowcast.forcing import CycleForcing, cycle_forcing
+from twin.sensors.footfall_areas import load_areas
 from twin.sensors.times import iso
 
 SPINUP = timedelta(hours=1)
@@ -168,7 +171,8 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
         "mass_error_rel": result.mass.error_rel,
         "wall_s": round(wallclock.perf_counter() - began, 2),
     }
-    _keep(folder, issue, forecast, table, frames.building_depths(), grids, result.max_depth,
+    areas = area_table(table, load_areas(folder.data_dir, config.city))
+    _keep(folder, issue, forecast, table, frames.building_depths(), areas, grids, result.max_depth,
           result.arrival_time - issue_s)
     return forecast
 
@@ -275,13 +279,15 @@ def _shelter_forecast(config: NowcastConfig, max_depth: np.ndarray, frames: Fram
 
 
 def _keep(folder: NowcastFolder, issue: datetime, forecast: dict[str, Any], table: pd.DataFrame,
-          depths: pd.DataFrame, grids: CityGrids, max_depth: np.ndarray, arrival_s: np.ndarray) -> None:
+          depths: pd.DataFrame, areas: dict[str, Any], grids: CityGrids, max_depth: np.ndarray,
+          arrival_s: np.ndarray) -> None:
     """Write the forecast's folder whole (staging folder, then one rename)."""
     folder.forecasts.mkdir(parents=True, exist_ok=True)
     final = folder.forecasts / issue_stamp(issue)
     staging = staging_folder(final)
     table.to_parquet(staging / "buildings.parquet", index=False)
     depths.to_parquet(staging / "building_depths.parquet", index=False)
+    write_json(staging / "areas.json", areas)
     t = grids.terrain
     write_grid(staging / "max_depth.tif", Grid(max_depth.astype(np.float32), t.transform, t.crs))
     write_grid(staging / "arrival_time.tif", Grid(arrival_s.astype(np.float32), t.transform, t.crs))

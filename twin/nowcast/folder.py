@@ -6,8 +6,11 @@
   description of a posted rain grid: its file, valid times and when it was posted);
 - ``rain_grid-<posted>.tif``: the posted rain grid (``twin.nowcast.rain_grid``), one band per
   valid time, written before ``posted.json`` names it; the one named is the one in force;
+- ``published.json``: the forecast staff published to the public map (its stamp, issue and
+  valid times, who published it and when); absent when none is;
 - ``forecasts/<issue>/``: one folder per cycle (``forecast.json``, ``buildings.parquet``,
-  ``building_depths.parquet`` (each building's depth at each output time), ``max_depth.tif``,
+  ``building_depths.parquet`` (each building's depth at each output time), ``areas.json``
+  (time left to leave per area, ``twin.nowcast.areas``), ``max_depth.tif``,
   ``arrival_time.tif``), written to a staging folder and moved in whole.
 
 Every file goes through :mod:`twin.files.atomic`, so a server killed mid-cycle leaves the last
@@ -23,7 +26,7 @@ from typing import Any
 
 from sim.flood import FloodState
 from twin.errors import TwinInputError
-from twin.files.atomic import remove_leftovers, write_json, write_with
+from twin.files.atomic import fsync_folder, remove_leftovers, write_json, write_with
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.rain_grid import RainGrid, load_rain_grid
 from twin.sensors.times import iso, parse_moment
@@ -38,6 +41,7 @@ class NowcastFolder:
     """One City's nowcast files."""
 
     def __init__(self, data_dir: Path, city: str) -> None:
+        self.data_dir = data_dir
         self.city = city
         self.path = data_dir / "nowcast" / city
         self.forecasts = self.path / "forecasts"
@@ -118,6 +122,39 @@ class NowcastFolder:
         if "/" in stamp or stamp.startswith(".") or not path.is_file():
             raise TwinInputError(f"no forecast {stamp!r} for city {self.city!r}")
         return json.loads(path.read_text(encoding="utf-8"))
+
+    def forecast_file(self, stamp: str, name: str) -> Path:
+        """A file of a kept forecast (``buildings.parquet``, ``areas.json``, ``max_depth.tif`` …)."""
+        self.forecast(stamp)
+        return self.forecasts / stamp / name
+
+    # -- the published forecast ----------------------------------------------------------
+
+    def published(self) -> dict[str, Any] | None:
+        """What ``published.json`` says (``stamp``, ``issued``, ``valid_to``, ``by``, ``at``), or
+        None when nothing is published or the published forecast is no longer kept."""
+        path = self.path / "published.json"
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if record.get("stamp") in self.issued() else None
+
+    def publish(self, stamp: str, by: str, at: datetime) -> dict[str, Any]:
+        """Make the kept forecast ``stamp`` the City's published one (replacing any other)."""
+        forecast = self.forecast(stamp)
+        record = {"stamp": stamp, "issued": forecast["issued"], "valid_to": forecast["valid_to"],
+                  "by": by, "at": iso(at)}
+        write_json(self.path / "published.json", record)
+        return record
+
+    def withdraw(self) -> bool:
+        """Take the published forecast off the public map; whether one was published."""
+        path = self.path / "published.json"
+        if not path.is_file():
+            return False
+        path.unlink()
+        fsync_folder(self.path)
+        return True
 
     def clean(self) -> None:
         """Remove what a crash mid-write left behind (staging folders, partial files)."""

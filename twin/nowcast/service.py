@@ -50,6 +50,10 @@ class NowcastService:
         self._thread: threading.Thread | None = None
         self._requested: set[str] = set()
         self._posting = threading.Lock()  # one change of posted forecasts at a time
+        # what a killed server left behind goes now, before any request: a partial file found later
+        # is a request thread's write in flight (posted.json, published.json), not a leftover
+        for city in self.cities():
+            NowcastFolder(data_dir, city).clean()
 
     def folder(self, city: str) -> NowcastFolder:
         if not is_city(self.data_dir / city):
@@ -142,7 +146,6 @@ class NowcastService:
         issue = (issue or datetime.now(UTC)).replace(microsecond=0)
         folder = self.folder(city)
         with self._lock:
-            folder.clean()
             with self.store.session() as session:
                 forecast = run_cycle(self.context(config), config, folder, session, issue)
             alerts = forecast["alerts"]

@@ -1,5 +1,6 @@
 """What the public hazard map serves, built once per city and kept: hazard areas, the buildings'
-official depths, the shelter walking field, the footprint block and the pictures of simulated floods.
+official depths, the shelter walking field, the footprint block and the pictures of simulated floods
+and of the published forecast.
 
 Entries are keyed by the ``City`` object; a changed manifest makes a new ``City`` (see
 ``CityRegistry``), so the old city's entries go with it.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from twin.city.hazard_areas import HazardAreas
+from twin.depth_classes import WET_DEPTH_M
 from twin.hazardmap.building_depths import BuildingDepths
 from twin.hazardmap.footprints import Footprints
 from twin.hazardmap.map_layers import map_layers
@@ -38,7 +40,9 @@ class HazardMaps:
         self._footprints: weakref.WeakKeyDictionary[City, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
         self._map_layers: weakref.WeakKeyDictionary[City, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
         self._pictures: dict[tuple[str, str], LonLatPicture] = {}  # (city, job id) → max-depth picture
-        self._locks = {name: threading.Lock() for name in ("areas", "depths", "walks", "footprints", "map_layers", "pictures")}
+        self._forecasts: dict[str, tuple[str, LonLatPicture]] = {}  # city → (stamp, its published forecast's picture)
+        self._locks = {name: threading.Lock() for name in ("areas", "depths", "walks", "footprints", "map_layers",
+                                                           "pictures", "forecasts")}
 
     @staticmethod
     def _cached(cache, lock: threading.Lock, key, make: Callable[[], T]) -> T:
@@ -99,6 +103,14 @@ class HazardMaps:
             body = json.dumps(map_layers(city.folder), ensure_ascii=False, separators=(",", ":")).encode()
             return body, gzip.compress(body, compresslevel=6)
         return self._cached(self._map_layers, self._locks["map_layers"], city, make)
+
+    def forecast_picture(self, city: City, stamp: str, max_depth_tif: Path) -> LonLatPicture:
+        """A published forecast's predicted maximum depth as a lon/lat picture (one kept per city)."""
+        with self._locks["forecasts"]:
+            kept = self._forecasts.get(city.id)
+            if kept is None or kept[0] != stamp:
+                kept = self._forecasts[city.id] = (stamp, max_depth_picture(max_depth_tif, WET_DEPTH_M))
+            return kept[1]
 
     def simulated_picture(self, city: City, job_id: str, max_depth_tif: Path, wet_m: float) -> LonLatPicture:
         """A finished job's maximum depth as a lon/lat picture."""

@@ -2,12 +2,15 @@
 // staff only) — its issue time, what its rain and river stage are (observed, a posted forecast,
 // persistence or trend: the forecast's own labels), and per output time the buildings under water
 // and the roads cut, as a small SVG. Clicking a time colours the buildings by their predicted depth
-// then (the MLIT classes of colouring.js, from …/forecasts/{stamp}/depths).
+// then (the MLIT classes of colouring.js, from …/forecasts/{stamp}/depths). Below: whether the forecast
+// is published to the public hazard map, with a button to publish or withdraw it, and the time left to
+// leave per area (…/forecasts/{stamp}/areas), the least first.
 import { api, canActAsStaff } from "./api.js";
 import { node } from "./chart.js";
 import { simulatedStyle } from "./colouring.js";
 import { renderLegend } from "./legend.js";
 import { el } from "./shared/dom.js";
+import { sessionHeaders } from "./signin.js";
 
 const SIZE = { width: 300, left: 58, right: 6, row: 34, top: 4, axis: 14 };
 const KINDS = [["forecast posted", "予報値 posted forecast"], ["persistence", "持続 persistence"],
@@ -63,13 +66,31 @@ function timelineSvg(timeline, onPick) {
   return svg;
 }
 
+/** Seconds as signed minutes: "12 分 min", "−3 分 min" (too late). */
+const leftText = (seconds) => (seconds === null ? "–" : `${Math.round(seconds / 60)} 分 min`.replace("-", "−"));
+
+/** The areas' table, the least time left first (the server's order), at most ``rows`` of them. */
+function areasTable(body, rows = 12) {
+  const head = el("tr", {}, ...["区域 area", "残り left", "手遅れ late", "警戒深/棟 at alert/bldgs"]
+    .map((text) => el("th", { textContent: text })));
+  const lines = body.areas.slice(0, rows).map((a) => el("tr", { className: a.too_late > 0 ? "too-late" : "" },
+    el("td", { textContent: a.id === a.name ? a.id : `${a.name} ${a.name_en === a.name ? "" : a.name_en}`.trim(),
+      title: a.worst_building ? `最も厳しい建物 worst building: ${a.worst_building}` : "" }),
+    el("td", { className: "forecast-left", textContent: leftText(a.min_time_to_leave_s) }),
+    el("td", { textContent: String(a.too_late) }),
+    el("td", { textContent: `${a.at_alert_depth} / ${a.buildings}${a.no_shelter ? ` (避難所なし no shelter ${a.no_shelter})` : ""}` })));
+  return el("table", { className: "forecast-areas" }, el("caption", { textContent:
+    `区域ごとの避難に残る時間 time left to leave per area (${body.areas_from})` }), head, ...lines);
+}
+
 /**
  * Build the panel in ``element``; ``legend`` is the console's legend box, ``buildings()`` the open
  * city's tileset, ``currentCity()`` its manifest.
  */
 export function initForecastPanel(element, legend, buildings, currentCity) {
   const ui = { head: el("p", { className: "forecast-issued" }), forcing: el("ul", { className: "forecast-forcing" }),
-    chart: el("div"), picked: el("p", { className: "forecast-picked" }) };
+    chart: el("div"), picked: el("p", { className: "forecast-picked" }), publish: el("p", { className: "forecast-publish" }),
+    areas: el("div") };
   let depths = null; // the shown forecast's …/depths answer ({lead_s, buildings: [{gml_id, depth_m}]}), on the first pick
 
   async function pick(forecast, stamp, k) {
@@ -97,9 +118,31 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
 
   function say(text) {
     ui.head.textContent = text;
-    ui.forcing.replaceChildren();
-    ui.chart.replaceChildren();
+    for (const part of [ui.forcing, ui.chart, ui.publish, ui.areas]) part.replaceChildren();
     ui.picked.textContent = "";
+  }
+
+  /** Whether ``stamp`` is on the public map, and the button that publishes or withdraws it. */
+  function showPublished(base, stamp, published) {
+    const mine = published?.stamp === decodeURIComponent(stamp);
+    const expired = (published && Date.parse(published.valid_to) < Date.now());
+    const status = !published ? "公開していません · not on the public map"
+      : mine ? `公開中 on the public map${expired ? " (期限切れ expired)" : ""} · ${published.by} ${utc(published.at)}`
+        : `公開中は別の予報 another forecast is public: ${utc(published.issued)}`;
+    const button = el("button", { type: "button", className: "forecast-publish-button",
+      textContent: mine ? "公開を取り下げ Withdraw" : "ハザードマップに公開 Publish to the public map" });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api(`${base}/forecasts/${stamp}/publish`, { method: mine ? "DELETE" : "POST", headers: sessionHeaders() });
+        const { published: now } = await api(base);
+        showPublished(base, stamp, now);
+      } catch (e) {
+        ui.publish.textContent = `公開できません · cannot publish: ${e.message}`;
+      }
+    });
+    ui.publish.replaceChildren(el("span", { textContent: `${status} ` }), button);
+    element.dataset.published = mine ? "this" : published ? "other" : "none";
   }
 
   async function load() {
@@ -108,15 +151,23 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
     delete element.dataset.issued;
     delete element.dataset.lead;
     if (element.hidden) return;
-    element.replaceChildren(el("h2", { textContent: "予報 Forecast" }), ui.head, ui.forcing, ui.chart, ui.picked);
+    element.replaceChildren(el("h2", { textContent: "予報 Forecast" }), ui.head, ui.forcing, ui.chart, ui.picked,
+      ui.publish, ui.areas);
     const base = `/api/nowcast/${encodeURIComponent(city.id)}`;
-    const { forecasts } = await api(base); // the issue times first: asking for `latest` of none would log a 404
+    const { forecasts, published } = await api(base); // the issue times first: asking for `latest` of none would log a 404
     if (forecasts.length === 0) {
       say("予報はまだありません · no forecast yet");
       return;
     }
-    const stamp = forecasts[forecasts.length - 1];
-    show(await api(`${base}/forecasts/${encodeURIComponent(stamp)}`), encodeURIComponent(stamp));
+    const stamp = encodeURIComponent(forecasts[forecasts.length - 1]);
+    show(await api(`${base}/forecasts/${stamp}`), stamp);
+    showPublished(base, stamp, published);
+    ui.areas.replaceChildren();
+    try {
+      ui.areas.append(areasTable(await api(`${base}/forecasts/${stamp}/areas`)));
+    } catch (e) {
+      ui.areas.append(el("p", { textContent: `区域ごとの集計なし · no areas: ${e.message}` }));
+    }
   }
 
   /** Show the open city's latest forecast (staff only; a note when there is none); never rejects. */

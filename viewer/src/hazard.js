@@ -1,5 +1,6 @@
 // Public hazard map: the city in 2.5D, official flood depth areas in MLIT colours, the latest simulation
-// (labelled as such), and a tap (or the keyboard controls) → what the City knows there, each answer with its
+// and the forecast City staff published (each labelled as such, one drawn at a time; a forecast past its
+// valid-until time is said to have expired and not drawn), and a tap (or the keyboard controls) → what the City knows there, each answer with its
 // source (official areas, the buildings' own official depths, or that there is no data), and the nearest
 // shelter with the walk to it.
 // Drawn on a plain canvas (flatmap.js: footprints extruded obliquely over the flat areas), not with
@@ -13,8 +14,8 @@ import { el } from "./shared/dom.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  lang: initialLanguage(), city: null, hazards: [], legend: [], simulation: null, picture: null, answer: null, map: null,
-  rivers: [],
+  lang: initialLanguage(), city: null, hazards: [], legend: [], simulation: null, forecast: null, pictures: {},
+  answer: null, map: null, rivers: [],
 };
 
 const t = () => strings(state.lang);
@@ -77,20 +78,62 @@ function renderLegend() {
     el("li", {}, swatch(entry.colour), state.lang === "ja" ? entry.label_ja : entry.label_en)));
 }
 
-// ---- the latest simulation ------------------------------------------------------------------------------
+// ---- overlays: the latest simulation or the published forecast, one at a time ---------------------------
 
-async function showSimulation(on) {
-  $("simulation-note").hidden = !on;
-  if (!on || !state.simulation) {
+/** What each overlay checkbox draws ({image, rectangle}), or null when there is nothing to draw. */
+const overlays = {
+  simulation: () => state.simulation,
+  forecast: () => (state.forecast?.status === "current" ? state.forecast : null),
+};
+
+/** Draw the checked overlay (checking one unchecks the other), with its note under the legend. */
+async function showOverlay(kind) {
+  if ($(kind).checked) for (const other of Object.keys(overlays)) if (other !== kind) $(other).checked = false;
+  const shown = Object.keys(overlays).find((k) => $(k).checked && overlays[k]());
+  $("simulation-note").hidden = shown !== "simulation";
+  $("forecast-note").hidden = shown !== "forecast";
+  if (!shown) {
     state.map.setOverlay(null);
     return;
   }
-  if (state.picture?.src !== new URL(state.simulation.image, location.href).href) {
-    state.picture = new Image();
-    state.picture.src = state.simulation.image;
+  const item = overlays[shown]();
+  if (state.pictures[shown]?.src !== new URL(item.image, location.href).href) {
+    state.pictures[shown] = new Image();
+    state.pictures[shown].src = item.image;
   }
-  await state.picture.decode();
-  if ($("simulation").checked) state.map.setOverlay(state.picture, state.simulation.rectangle);
+  const picture = state.pictures[shown];
+  await picture.decode();
+  if ($(shown).checked) state.map.setOverlay(picture, item.rectangle);
+}
+
+/** A time from the API (UTC) in the reader's zone and language. */
+function when(iso) {
+  return new Date(iso).toLocaleString(state.lang === "ja" ? "ja-JP" : "en-GB",
+    { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+}
+
+/** The forecast's checkbox (while current) or the note that it expired, with its issue and valid-until times. */
+function renderForecast() {
+  const f = state.forecast;
+  const s = t();
+  const current = f?.status === "current";
+  $("forecast-toggle").hidden = !current;
+  $("forecast-times").textContent = current ? ` (${s.issuedAt(when(f.issued))})` : "";
+  $("forecast-note").textContent = current ? s.forecastNote(when(f.issued), when(f.valid_until)) : "";
+  $("forecast-expired").hidden = f?.status !== "expired";
+  $("forecast-expired").textContent = f?.status === "expired" ? s.forecastExpired(when(f.issued), when(f.valid_until)) : "";
+  document.body.dataset.forecast = f?.status ?? "none";
+}
+
+/** Ask for the published forecast now, again every 5 minutes and when the shown one runs out. */
+async function refreshForecast(base) {
+  const { forecast } = await getJSON(`${base}/hazard-forecast`);
+  state.forecast = forecast;
+  renderForecast();
+  if (state.map) await showOverlay("forecast"); // the map is drawn after the first answer
+  const untilEnd = forecast?.status === "current" ? Date.parse(forecast.valid_until) - Date.now() + 1000 : Infinity;
+  setTimeout(() => refreshForecast(base).catch((error) => console.error(`forecast: ${error.message}`)),
+    Math.max(1000, Math.min(5 * 60 * 1000, untilEnd)));
 }
 
 // ---- a place: depth class and nearest shelter -------------------------------------------------------------
@@ -212,11 +255,22 @@ function renderAnswer() {
     parts.push(el("h3", { className: "simulation", textContent: `${s.simulated}: ${titled(sim.title)}` }),
       el("p", { className: "simulation" }, sim.colour ? swatch(sim.colour) : null, ` ${s.simulatedMax} ${depth}`));
   }
+  if (a.forecast) parts.push(...forecastParts(a.forecast));
   parts.push(...shelterParts(a));
   box.replaceChildren(...parts);
   box.dataset.lon = a.lon;
   box.dataset.lat = a.lat;
   box.dataset.verdict = a.verdict;
+}
+
+/** The published forecast at the place: labelled 予測 / forecast with its times; only a note once expired. */
+function forecastParts(f) {
+  const s = t();
+  if (f.status !== "current") return [el("p", { className: "forecast note", textContent: s.forecastExpired(when(f.issued), when(f.valid_until)) })];
+  const depth = f.max_depth_m === null ? "–" : f.depth_class === null ? s.dry : `${f.max_depth_m.toFixed(2)} m`;
+  return [el("h3", { className: "forecast", textContent: `${s.forecast} (${s.issuedAt(when(f.issued))})` }),
+    el("p", { className: "forecast" }, f.colour ? swatch(f.colour) : null, ` ${s.forecastMax} ${depth}`),
+    el("p", { className: "note", textContent: s.forecastNote(when(f.issued), when(f.valid_until)) })];
 }
 
 function closeButton() {
@@ -273,6 +327,7 @@ function setLanguage(lang) {
   renderRivers();
   renderAnswer();
   renderSimulationTitle();
+  renderForecast();
 }
 
 function renderSimulationTitle() {
@@ -307,6 +362,7 @@ async function start() {
     $("simulation-toggle").hidden = !simulation;
     renderSimulationTitle();
   }).catch((error) => console.error(`simulation: ${error.message}`));
+  const forecast = refreshForecast(base).catch((error) => console.error(`forecast: ${error.message}`));
 
   const [footprints, config, ground] = await Promise.all([getJSON(`${base}/footprints`), getConfig(),
     getJSON(`${base}/map-layers`)]);
@@ -337,8 +393,9 @@ async function start() {
   }
   document.body.dataset.hazardsLoaded = body ? "true" : "none";
   $("layer").addEventListener("change", (event) => drawAreas(event.target.value));
-  $("simulation").addEventListener("change", (event) => showSimulation(event.target.checked)
-    .catch((error) => console.error(`simulation: ${error.message}`)));
+  for (const kind of Object.keys(overlays)) {
+    $(kind).addEventListener("change", () => showOverlay(kind).catch((error) => console.error(`${kind}: ${error.message}`)));
+  }
   map.onTap(({ lon, lat }) => checkAt(lon, lat));
   $("zoom-in").addEventListener("click", () => map.zoomIn());
   $("zoom-out").addEventListener("click", () => map.zoomOut());
@@ -365,6 +422,7 @@ async function start() {
     state.answer = { error: error.message };
     renderAnswer();
   }));
+  await forecast;
   await map.request(); // buildings and areas drawn on the canvas …
   await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve))); // … and that frame shown
   document.body.dataset.tilesetLoaded = "true";

@@ -9,9 +9,11 @@ river gauge driving a 100 m levee breach among the buildings whose crest the riv
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -93,6 +95,17 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     assert [t["lead_s"] for t in first["timeline"]] == [600.0 * k for k in range(7)]
     named = first["alerts"]["first_buildings"]
     assert first["alerts"]["buildings"] > 0 and named, "the rising river must put buildings at risk within the hour"
+    # per area time left to leave, kept with the forecast: every building in one 1/4 mesh, and
+    # each mesh's least time is the least of its buildings' (the sample city has no named areas)
+    kept = NowcastFolder(data_dir, CITY_ID)
+    areas = json.loads(kept.forecast_file(issue_stamp(FIRST), "areas.json").read_text(encoding="utf-8"))
+    table = pd.read_parquet(kept.forecast_file(issue_stamp(FIRST), "buildings.parquet"))
+    assert areas["areas_from"].startswith("JIS X 0410") and sum(a["buildings"] for a in areas["areas"]) == len(table)
+    least = min((a["min_time_to_leave_s"] for a in areas["areas"] if a["min_time_to_leave_s"] is not None), default=None)
+    assert least == (None if table["time_to_leave_s"].isna().all() else pytest.approx(table["time_to_leave_s"].min(), abs=0.1))
+    assert sum(a["too_late"] for a in areas["areas"]) == int((table["time_to_leave_s"] < 0).sum())
+    assert sum(a["at_alert_depth"] for a in areas["areas"]) == int(table["alert_in_s"].notna().sum()) > 0
+    assert sum(a["no_shelter"] for a in areas["areas"]) == int((table["alert_in_s"].notna() & table["walk_s"].isna()).sum())
 
     # on time: not due 5 minutes later, due at 10
     assert service.due(CITY_ID, FIRST + timedelta(minutes=5)) is None
@@ -122,7 +135,12 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     # then (cycle 1's analysis) and are at or above it in the City's simulated water an hour later
     ids = grids.buildings["gml_id"].tolist()
     index = [ids.index(g) for g in named]
+    # a server killed mid-cycle leaves a staging folder and a partial state: the next server
+    # cleans them when it starts, and resumes from the last complete state
+    (folder.forecasts / f".{issue_stamp(FIRST + timedelta(hours=1))}.partial").mkdir()
+    (folder.path / ".state.partial.npz").write_bytes(b"half")
     service_restarted = NowcastService(data_dir, app.state.store)  # a new server on the same folder
+    assert not list(folder.path.glob(".*.partial*")) and not list(folder.forecasts.glob(".*.partial*"))
     later = FIRST + timedelta(hours=1)
     # the river reaches 避難判断水位 (2.6 m) at about +2 h 47: a cycle is due at once, before its time
     post(feed, second_issue + timedelta(minutes=5), second_issue + timedelta(minutes=10))
@@ -130,13 +148,9 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     assert service_restarted.due(CITY_ID, second_issue + timedelta(minutes=5)) == \
         f"river gauge {river} reached 避難判断水位"
     post(feed, second_issue + timedelta(minutes=15), later)
-    # a server killed mid-cycle leaves a staging folder and a partial state: cleaned, resumed
-    (folder.forecasts / f".{issue_stamp(later)}.partial").mkdir()
-    (folder.path / ".state.partial.npz").write_bytes(b"half")
     assert service_restarted.due(CITY_ID, later) == "cycle time"
     third = service_restarted.run(CITY_ID, later)
     assert third["start"] == f"warm start from the state at {second['issued']}"
-    assert not list(folder.path.glob(".*.partial*")) and not list(folder.forecasts.glob(".*.partial*"))
     truth, _, _ = folder.state()
     reached = building_depths(grids, truth.depth)[index]
     assert np.all(reached >= config.alert_depth_m * 0.8), reached

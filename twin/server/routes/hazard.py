@@ -8,6 +8,7 @@ caches go with the old one).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -16,10 +17,11 @@ from fastapi.responses import JSONResponse, Response
 from twin import depth_classes
 from twin.city.hazard_areas import LAYERS, area_properties, feature_collection
 from twin.hazardmap.building_depths import official_verdict
+from twin.hazardmap.published_forecast import PublishedForecast, published_forecast
 from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk, WalkAnswer
 from twin.hazardmap.simulated_depth import latest_done, max_depth_at, scenario_title
 from twin.scenarios.jobs import Job
-from twin.server.app_state import Cities, HazardMapCache, Jobs
+from twin.server.app_state import Cities, HazardMapCache, Jobs, Nowcasts
 from twin.server.auth import Role, requires
 from twin.server.cities import City
 from twin.server.problems import Problem
@@ -97,6 +99,7 @@ def hazard_at(
     cities: Cities,
     maps: HazardMapCache,
     jobs: Jobs,
+    nowcasts: Nowcasts,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude, degrees")],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude, degrees")],
     speed: Annotated[float, Query(gt=0.2, le=2.0, description="walking speed, m/s")] = WALKING_SPEED_M_S,
@@ -105,8 +108,10 @@ def hazard_at(
     areas holding it (``official``, per layer and scale); for layers no area covers there, the
     official depths PLATEAU records on the building there or on the buildings nearby
     (``buildings``); ``verdict`` sums it up (``in-area``, ``building-attributes``,
-    ``outside-areas``, ``no-data``). Then the latest simulated maximum depth, and the nearest flood
-    shelter with the walking distance, time and route over the streets (buildings impassable).
+    ``outside-areas``, ``no-data``). Then the latest simulated maximum depth, the published
+    forecast's predicted maximum depth (``forecast``, labelled 予測 / forecast with its issue and
+    valid-until times; no depth once expired), and the nearest flood shelter with the walking
+    distance, time and route over the streets (buildings impassable).
     A place outside the City's grid is a 404 ``outside-city``."""
     city = cities.get(city_id)
     walk = maps.walk(city)
@@ -130,7 +135,8 @@ def hazard_at(
     known = official_verdict(official, buildings, area_layers)
     return {"lon": lon, "lat": lat, "official": official, "deepest_by_layer": deepest, **known,
             "data": {"area_layers": area_layers, "building_attributes": bool(depths and depths.has_risks)},
-            "simulation": _simulation(jobs, city, lon, lat), **_shelter(city, walk, lon, lat, speed)}
+            "simulation": _simulation(jobs, city, lon, lat), "forecast": _forecast_at(nowcasts, city, lon, lat),
+            **_shelter(city, walk, lon, lat, speed)}
 
 
 @router.get("/{city_id}/hazard-simulation", dependencies=[requires(Role.ANONYMOUS)])
@@ -156,6 +162,43 @@ def hazard_simulation_png(city_id: str, job_id: str, cities: Cities, maps: Hazar
     city = cities.get(city_id)
     picture = _picture(maps, jobs, city, _latest_simulation(jobs, city, job_id))
     return Response(picture.png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/{city_id}/hazard-forecast", dependencies=[requires(Role.ANONYMOUS)])
+def hazard_forecast(city_id: str, cities: Cities, maps: HazardMapCache, nowcasts: Nowcasts) -> dict[str, Any]:
+    """The forecast City staff published (a forecast, not an official map): label 予測 / forecast,
+    issue time, valid-until time, ``status`` ``current`` or ``expired``, and while current a
+    picture of the predicted maximum depth in MLIT colours over a lon/lat rectangle;
+    ``forecast`` is null when none is published."""
+    city = cities.get(city_id)
+    shown = _published(nowcasts, city)
+    if shown is None:
+        return {"forecast": None}
+    body = shown.public()
+    if shown.current:
+        body["rectangle"] = maps.forecast_picture(city, shown.stamp, shown.max_depth_tif).rectangle
+    return {"forecast": body}
+
+
+@router.get("/{city_id}/hazard-forecast/{stamp}.png", dependencies=[requires(Role.ANONYMOUS)],
+            response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def hazard_forecast_png(city_id: str, stamp: str, cities: Cities, maps: HazardMapCache, nowcasts: Nowcasts) -> Response:
+    """The predicted maximum depth picture of the published forecast, while it is current."""
+    city = cities.get(city_id)
+    shown = _published(nowcasts, city)
+    if shown is None or shown.stamp != stamp or not shown.current:
+        raise Problem(404, f"City {city.id!r} has no current published forecast {stamp!r}.", "no-forecast")
+    picture = maps.forecast_picture(city, stamp, shown.max_depth_tif)
+    return Response(picture.png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+def _published(nowcasts: Nowcasts, city: City) -> PublishedForecast | None:
+    return published_forecast(nowcasts.folder(city.id), datetime.now(UTC))
+
+
+def _forecast_at(nowcasts: Nowcasts, city: City, lon: float, lat: float) -> dict[str, Any] | None:
+    shown = _published(nowcasts, city)
+    return shown.at(lon, lat) if shown is not None else None
 
 
 def _latest_simulation(jobs: Jobs, city: City, job_id: str | None = None) -> Job:

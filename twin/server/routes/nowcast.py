@@ -1,8 +1,12 @@
-"""``/api/nowcast/{city_id}``: a City's nowcast settings, posted forecasts, cycles, forecasts
-and their verification (``twin.nowcast``). Settings are an admin's; the rest is staff's."""
+"""``/api/nowcast/{city_id}``: a City's nowcast settings, posted forecasts, cycles, forecasts,
+their time left to leave per area, the forecast published to the public map and the
+verification (``twin.nowcast``). Settings are an admin's; the rest is staff's. What the public
+sees of a published forecast is ``/api/cities/{city_id}/hazard-forecast`` (``twin.hazardmap``)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -10,6 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from twin.hazardmap.published_forecast import is_current
 from twin.nowcast.service import NowcastService
 from twin.server.app_state import Cities, Nowcasts
 from twin.server.auth import Role, requires
@@ -20,12 +25,13 @@ router = APIRouter(prefix="/api/nowcast", tags=["nowcast"])
 
 @router.get("/{city_id}", dependencies=[requires(Role.STAFF)])
 def get_nowcast(city_id: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
-    """The City's settings and the issue times of its kept forecasts."""
+    """The City's settings, the issue times of its kept forecasts, the forecasts posted for its
+    cycles and the one published to the public map (``stamp``, times, ``by``, ``at``) or null."""
     cities.get(city_id)
     folder = nowcasts.folder(city_id)
     config = folder.config()
     return {"city": city_id, "config": config.to_json() if config is not None else None,
-            "forecasts": folder.issued(), "posted": folder.posted()}
+            "forecasts": folder.issued(), "posted": folder.posted(), "published": folder.published()}
 
 
 @router.put("/{city_id}", dependencies=[requires(Role.ADMIN)])
@@ -110,6 +116,48 @@ def forecast_depths(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts
     depths = table[leads].to_numpy(np.float64).tolist()
     return {"issued": folder.forecast(stamp)["issued"], "lead_s": [float(c) for c in leads],
             "buildings": [{"gml_id": g, "depth_m": d} for g, d in zip(table["gml_id"].tolist(), depths)]}
+
+
+@router.get("/{city_id}/forecasts/{stamp}/areas", dependencies=[requires(Role.STAFF)])
+def forecast_areas(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """Time left to leave per area (the City's named areas, else JIS X 0410 1/4 meshes), least
+    first: buildings, those at the alert depth, the least time left (s) and its building, how
+    many are too late (< 0 s) and how many have no shelter reachable on foot."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    path = folder.forecast_file(stamp, "areas.json")
+    if not path.is_file():
+        raise Problem(404, f"forecast {stamp!r} keeps no areas (made by an older version)", "not-found")
+    return {"issued": folder.forecast(stamp)["issued"], **json.loads(path.read_text(encoding="utf-8"))}
+
+
+@router.post("/{city_id}/forecasts/{stamp}/publish", dependencies=[requires(Role.STAFF)])
+def publish_forecast(city_id: str, stamp: str, request: Request, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """Publish a kept forecast (``latest`` for the newest) to the public hazard map, in place of
+    any published before; one past its valid-until time is refused (409)."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    forecast = folder.forecast(stamp)
+    now = datetime.now(UTC)
+    if not is_current(forecast["valid_to"], now):
+        raise Problem(409, f"forecast {stamp!r} was valid until {forecast['valid_to']}: publish a current one",
+                      "expired")
+    return {"published": folder.publish(stamp, request.state.actor, now)}
+
+
+@router.delete("/{city_id}/forecasts/{stamp}/publish", dependencies=[requires(Role.STAFF)])
+def withdraw_forecast(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
+    """Take the published forecast ``stamp`` off the public map; 404 when it is not the published one."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    record = folder.published()
+    if record is None or record["stamp"] != stamp:
+        raise Problem(404, f"forecast {stamp!r} of city {city_id!r} is not published", "not-found")
+    folder.withdraw()
+    return {"withdrawn": record["stamp"]}
 
 
 @router.get("/{city_id}/verification", dependencies=[requires(Role.STAFF)])
