@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from shapely.geometry import box
 
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city
@@ -35,18 +34,6 @@ MLIT_05_TO_3 = "#FFD8C0"  # the MLIT colour of 0.5–3 m (水害ハザードマ�
 NOW = datetime.now(UTC).replace(microsecond=0)
 CURRENT = NOW - timedelta(minutes=20)  # valid for 3 h: current
 OLD = NOW - timedelta(hours=5)  # valid for 3 h: expired 2 h ago
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def keys(app) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {app.state.keys.create(role, role)}"}
-            for role in ("admin", "staff", "sensor")}
 
 
 def buildings_table() -> pd.DataFrame:
