@@ -13,8 +13,8 @@ then the forecast over the horizon, kept as a forecast with its issue and valid 
    shelter (``twin.hazardmap.shelter_walk``, 1.0 m/s) and the time left to leave (the one minus
    the other); per shelter whether its cell floods; per output time the buildings wet, the
    buildings at the alert depth, the flooded area and the road length cut (roads under
-   ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference); per area the least time left to
-   leave (``twin.nowcast.areas``).
+   ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference); per road feature when it is cut
+   (``twin.nowcast.roads``); per area the least time left to leave (``twin.nowcast.areas``).
 """
 
 from __future__ import annotations
