@@ -4,8 +4,9 @@ cloudburst forecast on the converted sample city, 16 m cells, a 1-hour horizon) 
 that forecast: its issue time, its rain labelled as a posted forecast, and per output time the
 buildings under water and roads cut of the forecast's JSON; clicking a time colours the loaded
 buildings by their predicted depth then, in the MLIT classes. Below the timeline, the time left to
-leave per area is the API's table; staff publish the forecast from the panel, and the public hazard
-map then offers it labelled 予測 with its issue time; withdrawn, the public map no longer has it."""
+leave per area is the API's table, then the roads cut, soonest first; staff publish the forecast
+from the panel, and the public hazard map then offers it labelled 予測 with its issue time;
+withdrawn, the public map no longer has it."""
 
 from __future__ import annotations
 
@@ -168,6 +169,11 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         areas = httpx.get(f"{base}{NOWCAST}/forecasts/latest/areas", headers=staff_headers).json()
         shown_areas = page.eval_on_selector_all("#forecast .forecast-areas td:first-child", "es => es.map(e => e.textContent)")
         assert shown_areas == [a["id"] for a in areas["areas"][:12]] and shown_areas
+        roads = httpx.get(f"{base}{NOWCAST}/forecasts/latest/roads", headers=staff_headers).json()["features"]
+        page.wait_for_selector("#forecast .forecast-roads", timeout=30_000)
+        assert page.inner_text("#forecast .forecast-roads p").endswith(f": {len(roads)}")
+        shown_roads = page.eval_on_selector_all("#forecast .forecast-roads li", "es => es.map(e => e.textContent)")
+        assert [r.split(" · ")[-2] for r in shown_roads[:12]] == [f["properties"]["gml_id"] for f in roads[:12]]
         assert page.get_attribute("#forecast", "data-published") == "none"
         _press(page, "#forecast .forecast-publish-button")
         page.wait_for_function("document.querySelector('#forecast').dataset.published === 'this'", polling=250,

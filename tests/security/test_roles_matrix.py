@@ -100,6 +100,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/buildings"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/depths"): STAFF,
     ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/areas"): STAFF,
+    ("GET", "/api/nowcast/{city_id}/forecasts/{stamp}/roads"): STAFF,
     ("POST", "/api/nowcast/{city_id}/forecasts/{stamp}/publish"): STAFF,
     ("DELETE", "/api/nowcast/{city_id}/forecasts/{stamp}/publish"): STAFF,
     ("GET", "/api/nowcast/{city_id}/verification"): STAFF,

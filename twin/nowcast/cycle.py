@@ -13,8 +13,8 @@ then the forecast over the horizon, kept as a forecast with its issue and valid 
    shelter (``twin.hazardmap.shelter_walk``, 1.0 m/s) and the time left to leave (the one minus
    the other); per shelter whether its cell floods; per output time the buildings wet, the
    buildings at the alert depth, the flooded area and the road length cut (roads under
-   ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference); per area the least time left to
-   leave (``twin.nowcast.areas``).
+   ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference); per road feature when it is cut
+   (``twin.nowcast.roads``); per area the least time left to leave (``twin.nowcast.areas``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -41,12 +42,12 @@ from twin.nowcast.areas import area_table
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.folder import NowcastFolder, issue_stamp
 from twin.nowcast.forcing import CycleForcing, cycle_forcing
+from twin.nowcast.roads import ROAD_CUT_M, RoadCells, road_forecast
 from twin.sensors.footfall_areas import load_areas
 from twin.sensors.times import iso
 
 SPINUP = timedelta(hours=1)
 MAX_GAP = timedelta(hours=6)
-ROAD_CUT_M = 0.3
 
 
 class BuildingCells:
@@ -91,6 +92,7 @@ class CityContext:
     buildings: BuildingCells
     walk_s: np.ndarray  # per building, walking time to the nearest flood shelter (inf: none reachable)
     walk: ShelterWalk
+    roads: RoadCells  # the City's road features on the grid (none when it has no roads.parquet)
 
     @classmethod
     def of(cls, grids: CityGrids) -> CityContext:
@@ -101,7 +103,10 @@ class CityContext:
             cell = walk.cell_of(float(lon), float(lat)) if np.isfinite(lon) and np.isfinite(lat) else None
             if cell is not None:
                 walk_s[i] = walk.distance[cell] / WALKING_SPEED_M_S
-        return cls(grids, BuildingCells(grids, grids.blocked), walk_s, walk)
+        roads = (grids.city.roads().to_crs(grids.crs) if grids.city.has("roads")
+                 else gpd.GeoDataFrame({"gml_id": []}, geometry=gpd.GeoSeries([], crs=grids.crs)))
+        road_cells = RoadCells(roads, grids.terrain.transform, grids.terrain.shape, grids.blocked)
+        return cls(grids, BuildingCells(grids, grids.blocked), walk_s, walk, road_cells)
 
 
 def scenario_of(config: NowcastConfig, forcing: CycleForcing) -> Scenario:
@@ -151,6 +156,7 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     result = model.result()
     table = _building_forecast(context, config, result.max_depth, result.arrival_time - issue_s, frames)
     shelters = _shelter_forecast(config, result.max_depth, frames)
+    roads = frames.road_forecast()
     soon = table["alert_in_s"] <= config.alert_lead_s
     forecast = {
         "city": config.city, "issued": iso(issue), "valid_from": iso(issue), "valid_to": iso(forcing.end),
@@ -163,6 +169,7 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
                       "at_alert_depth": int(table["alert_in_s"].notna().sum()),
                       "alert_depth_m": config.alert_depth_m},
         "shelters": shelters,
+        "roads": {"count": int(len(roads)), "cut": int(roads["cut_at"].notna().sum()), "cut_depth_m": ROAD_CUT_M},
         "alerts": {"lead_s": config.alert_lead_s, "depth_m": config.alert_depth_m,
                    "buildings": int(soon.sum()),
                    "first_buildings": table.loc[soon].sort_values("alert_in_s")["gml_id"].head(20).tolist(),
@@ -172,7 +179,7 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
         "wall_s": round(wallclock.perf_counter() - began, 2),
     }
     areas = area_table(table, load_areas(folder.data_dir, config.city))
-    _keep(folder, issue, forecast, table, frames.building_depths(), areas, grids, result.max_depth,
+    _keep(folder, issue, forecast, table, frames.building_depths(), areas, roads, grids, result.max_depth,
           result.arrival_time - issue_s)
     return forecast
 
@@ -191,6 +198,9 @@ class Frames:
         self.depths: list[np.ndarray] = []
         self.shelter_depths: list[np.ndarray] = []
         self.timeline: list[dict[str, Any]] = []
+        self.valid: list[datetime] = []
+        self.road_maxima: list[np.ndarray] = []
+        self.road_cut_cells: list[np.ndarray] = []
 
     def add(self, snap: Snapshot) -> None:
         depth = np.nan_to_num(snap.depth, nan=0.0)
@@ -199,16 +209,27 @@ class Frames:
         self.times.append(lead)
         self.depths.append(per_building)
         self.shelter_depths.append(depth[self._shelter_rows, self._shelter_cols])
+        self.valid.append(self.config.origin + timedelta(seconds=snap.time))
+        self.road_maxima.append(self.context.roads.maximum(depth))
+        self.road_cut_cells.append(self.context.roads.cut_cells(depth))
         wet = WET_DEPTH_M - WET_TOLERANCE_M
         self.timeline.append({
             "lead_s": round(float(lead), 3),
-            "valid": iso(self.config.origin + timedelta(seconds=snap.time)),
+            "valid": iso(self.valid[-1]),
             "buildings_wet": int(np.sum(per_building >= wet)),
             "buildings_at_alert_depth": int(np.sum(per_building >= self.config.alert_depth_m)),
             "flooded_area_m2": float(np.sum(depth >= wet) * self.cell_area),
             "roads_cut_km": round(float(np.sum(self.roads & (depth >= ROAD_CUT_M))) * self.context.grids.terrain.cell_size
                                   / 1000, 3),
         })
+
+    def road_forecast(self) -> gpd.GeoDataFrame:
+        """Per road: when it is cut, its maximum depth and area cut (:func:`twin.nowcast.roads.road_forecast`)."""
+        roads = self.context.roads
+        shape = (len(self.valid), roads.count)
+        maxima = np.array(self.road_maxima).reshape(shape)
+        counts = np.array(self.road_cut_cells).reshape(shape)
+        return road_forecast(roads, self.valid, maxima, counts, self.context.grids.terrain.cell_size)
 
     def building_depths(self) -> pd.DataFrame:
         """Each building's depth (m) at each output time: ``gml_id`` and one column per lead time
@@ -279,7 +300,7 @@ def _shelter_forecast(config: NowcastConfig, max_depth: np.ndarray, frames: Fram
 
 
 def _keep(folder: NowcastFolder, issue: datetime, forecast: dict[str, Any], table: pd.DataFrame,
-          depths: pd.DataFrame, areas: dict[str, Any], grids: CityGrids, max_depth: np.ndarray,
+          depths: pd.DataFrame, areas: dict[str, Any], roads: gpd.GeoDataFrame, grids: CityGrids, max_depth: np.ndarray,
           arrival_s: np.ndarray) -> None:
     """Write the forecast's folder whole (staging folder, then one rename)."""
     folder.forecasts.mkdir(parents=True, exist_ok=True)
@@ -288,6 +309,7 @@ def _keep(folder: NowcastFolder, issue: datetime, forecast: dict[str, Any], tabl
     table.to_parquet(staging / "buildings.parquet", index=False)
     depths.to_parquet(staging / "building_depths.parquet", index=False)
     write_json(staging / "areas.json", areas)
+    roads.to_parquet(staging / "roads.parquet", index=False)
     t = grids.terrain
     write_grid(staging / "max_depth.tif", Grid(max_depth.astype(np.float32), t.transform, t.crs))
     write_grid(staging / "arrival_time.tif", Grid(arrival_s.astype(np.float32), t.transform, t.crs))

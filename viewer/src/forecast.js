@@ -4,7 +4,8 @@
 // and the roads cut, as a small SVG. Clicking a time colours the buildings by their predicted depth
 // then (the MLIT classes of colouring.js, from …/forecasts/{stamp}/depths). Below: whether the forecast
 // is published to the public hazard map, with a button to publish or withdraw it, and the time left to
-// leave per area (…/forecasts/{stamp}/areas), the least first.
+// leave per area (…/forecasts/{stamp}/areas), the least first, then the roads cut and when
+// (…/forecasts/{stamp}/roads), the soonest first.
 import { api, canActAsStaff } from "./api.js";
 import { node } from "./chart.js";
 import { simulatedStyle } from "./colouring.js";
@@ -81,6 +82,17 @@ function areasTable(body, rows = 12) {
     el("td", { textContent: `${a.at_alert_depth} / ${a.buildings}${a.no_shelter ? ` (避難所なし no shelter ${a.no_shelter})` : ""}` })));
   return el("table", { className: "forecast-areas" }, el("caption", { textContent:
     `区域ごとの避難に残る時間 time left to leave per area (${body.areas_from})` }), head, ...lines);
+}
+
+/** The roads the forecast cuts, the soonest first (the server's order), at most ``rows`` of them. */
+function roadsList(body, rows = 12) {
+  const items = body.features.slice(0, rows).map(({ properties: r }) => el("li", {
+    textContent: [utc(r.cut_at), r.name ?? r.function_label, r.gml_id, `${r.max_depth_m.toFixed(2)} m`]
+      .filter(Boolean).join(" · ") }));
+  const more = body.features.length > rows ? [el("li", { textContent: `… ${body.features.length - rows}` })] : [];
+  return el("div", { className: "forecast-roads" },
+    el("p", { textContent: `通行止め予測 Roads cut (0.3 m): ${body.features.length}` }),
+    el("ul", {}, ...items, ...more));
 }
 
 /**
@@ -167,6 +179,11 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
       ui.areas.append(areasTable(await api(`${base}/forecasts/${stamp}/areas`)));
     } catch (e) {
       ui.areas.append(el("p", { textContent: `区域ごとの集計なし · no areas: ${e.message}` }));
+    }
+    try {
+      ui.areas.append(roadsList(await api(`${base}/forecasts/${stamp}/roads`)));
+    } catch (e) {
+      ui.areas.append(el("p", { textContent: `通行止め予測なし · no roads cut kept: ${e.message}` }));
     }
   }
 

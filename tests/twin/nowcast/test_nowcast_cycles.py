@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sim.flood import FloodModel, Scheme
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city
 from twin.city.grids import load_grids
+from twin.city.layout import CityFolder
 from twin.depth_classes import WET_DEPTH_M, WET_TOLERANCE_M
 from twin.flood.city_run import flood_run
 from twin.nowcast.cycle import BuildingCells, scenario_of
@@ -81,7 +82,7 @@ def building_depths(grids, depth: np.ndarray) -> np.ndarray:
     return BuildingCells(grids, grids.blocked).maximum(np.asarray(depth, np.float64))
 
 
-def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, settings):
+def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, settings, client, keys):
     service = NowcastService(data_dir, app.state.store)
     service.configure(CITY_ID, settings)
     river = stream(feed, "river")
@@ -106,6 +107,17 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     assert sum(a["too_late"] for a in areas["areas"]) == int((table["time_to_leave_s"] < 0).sum())
     assert sum(a["at_alert_depth"] for a in areas["areas"]) == int(table["alert_in_s"].notna().sum()) > 0
     assert sum(a["no_shelter"] for a in areas["areas"]) == int((table["alert_in_s"].notna() & table["walk_s"].isna()).sum())
+    # roads cut and when: served soonest first, each cut at one of the forecast's valid times
+    roads = client.get(f"/api/nowcast/{CITY_ID}/forecasts/{issue_stamp(FIRST)}/roads", headers=keys["staff"]).json()
+    valid = [t["valid"] for t in first["timeline"]]
+    cut = [f["properties"]["cut_at"] for f in roads["features"]]
+    assert roads["type"] == "FeatureCollection" and len(cut) == first["roads"]["cut"] > 0
+    assert cut == sorted(cut) and set(cut) <= set(valid)
+    assert all(f["properties"]["max_depth_m"] >= 0.3 for f in roads["features"])
+    everything = client.get(f"/api/nowcast/{CITY_ID}/forecasts/{issue_stamp(FIRST)}/roads?all=true",
+                            headers=keys["staff"]).json()
+    assert len(everything["features"]) == first["roads"]["count"] == len(CityFolder.open(converted_sample_city()).roads())
+    assert max(t["roads_cut_km"] for t in first["timeline"]) > 0
 
     # on time: not due 5 minutes later, due at 10
     assert service.due(CITY_ID, FIRST + timedelta(minutes=5)) is None

@@ -154,6 +154,12 @@ def test_areas_route_is_staff_only_and_serves_the_kept_table(client, keys, folde
     assert older.status_code == 404 and "keeps no areas" in older.json()["detail"]
 
 
+def test_roads_of_a_forecast_made_before_they_were_kept_is_a_clear_404(client, keys, folder):
+    answer = client.get(f"{URL}/forecasts/{issue_stamp(OLD)}/roads", headers=keys["staff"])
+    assert answer.status_code == 404 and "keeps no roads" in answer.json()["detail"]
+    assert client.get(f"{URL}/forecasts/{issue_stamp(OLD)}/roads", headers=keys["sensor"]).status_code == 403
+
+
 def test_areas_per_quarter_mesh_against_jis_x_0410_by_hand():
     """1/4 mesh codes of the buildings, from JIS X 0410: 3rd mesh 53394611 has its south-west
     corner at lat (53 + 4/8 + 1/80) / 1.5 = 35.675, lon 100 + 39 + 6/8 + 1/80 = 139.7625, and is

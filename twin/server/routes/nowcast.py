@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Body, Query, Request
@@ -130,6 +131,25 @@ def forecast_areas(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts)
     if not path.is_file():
         raise Problem(404, f"forecast {stamp!r} keeps no areas (made by an older version)", "not-found")
     return {"issued": folder.forecast(stamp)["issued"], **json.loads(path.read_text(encoding="utf-8"))}
+
+
+@router.get("/{city_id}/forecasts/{stamp}/roads", dependencies=[requires(Role.STAFF)])
+def forecast_roads(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts, all: bool = False) -> dict[str, Any]:
+    """The roads the forecast cuts (``all=true``: every road), GeoJSON in EPSG:4326, soonest cut
+    first: ``gml_id``, class and function where the City has them, ``cut_at`` (valid time its
+    deepest cell reaches the cut depth, null if never), ``max_depth_m`` and ``area_cut_m2``."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    path = folder.forecast_file(stamp, "roads.parquet")
+    if not path.is_file():
+        raise Problem(404, f"forecast {stamp!r} keeps no roads (made by an older version)", "not-found")
+    table = gpd.read_parquet(path)
+    if not all:
+        table = table[table["cut_at"].notna()]
+    table = table.sort_values(["cut_at", "gml_id"], na_position="last")
+    collection = json.loads(table.to_json(na="null", drop_id=True))
+    return {"issued": folder.forecast(stamp)["issued"], **collection}
 
 
 @router.post("/{city_id}/forecasts/{stamp}/publish", dependencies=[requires(Role.STAFF)])
