@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import geopandas as gpd
@@ -119,18 +120,24 @@ def forecast_depths(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts
             "buildings": [{"gml_id": g, "depth_m": d} for g, d in zip(table["gml_id"].tolist(), depths)]}
 
 
+def _kept_file(cities: Cities, nowcasts: Nowcasts, city_id: str, stamp: str, name: str, what: str) -> tuple[str, Path]:
+    """A forecast's issue time and its file ``name``; 404 when a forecast made by an older version lacks it."""
+    cities.get(city_id)
+    folder = nowcasts.folder(city_id)
+    stamp = _stamp(nowcasts, city_id, stamp)
+    path = folder.forecast_file(stamp, name)
+    if not path.is_file():
+        raise Problem(404, f"forecast {stamp!r} keeps no {what} (made by an older version)", "not-found")
+    return folder.forecast(stamp)["issued"], path
+
+
 @router.get("/{city_id}/forecasts/{stamp}/areas", dependencies=[requires(Role.STAFF)])
 def forecast_areas(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts) -> dict[str, Any]:
     """Time left to leave per area (the City's named areas, else JIS X 0410 1/4 meshes), least
     first: buildings, those at the alert depth, the least time left (s) and its building, how
     many are too late (< 0 s) and how many have no shelter reachable on foot."""
-    cities.get(city_id)
-    folder = nowcasts.folder(city_id)
-    stamp = _stamp(nowcasts, city_id, stamp)
-    path = folder.forecast_file(stamp, "areas.json")
-    if not path.is_file():
-        raise Problem(404, f"forecast {stamp!r} keeps no areas (made by an older version)", "not-found")
-    return {"issued": folder.forecast(stamp)["issued"], **json.loads(path.read_text(encoding="utf-8"))}
+    issued, path = _kept_file(cities, nowcasts, city_id, stamp, "areas.json", "areas")
+    return {"issued": issued, **json.loads(path.read_text(encoding="utf-8"))}
 
 
 @router.get("/{city_id}/forecasts/{stamp}/roads", dependencies=[requires(Role.STAFF)])
@@ -138,18 +145,13 @@ def forecast_roads(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts,
     """The roads the forecast cuts (``all=true``: every road), GeoJSON in EPSG:4326, soonest cut
     first: ``gml_id``, class and function where the City has them, ``cut_at`` (valid time its
     deepest cell reaches the cut depth, null if never), ``max_depth_m`` and ``area_cut_m2``."""
-    cities.get(city_id)
-    folder = nowcasts.folder(city_id)
-    stamp = _stamp(nowcasts, city_id, stamp)
-    path = folder.forecast_file(stamp, "roads.parquet")
-    if not path.is_file():
-        raise Problem(404, f"forecast {stamp!r} keeps no roads (made by an older version)", "not-found")
+    issued, path = _kept_file(cities, nowcasts, city_id, stamp, "roads.parquet", "roads")
     table = gpd.read_parquet(path)
     if not all:
         table = table[table["cut_at"].notna()]
     table = table.sort_values(["cut_at", "gml_id"], na_position="last")
     collection = json.loads(table.to_json(na="null", drop_id=True))
-    return {"issued": folder.forecast(stamp)["issued"], **collection}
+    return {"issued": issued, **collection}
 
 
 @router.post("/{city_id}/forecasts/{stamp}/publish", dependencies=[requires(Role.STAFF)])
