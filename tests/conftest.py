@@ -101,3 +101,13 @@ def twin(capsys, monkeypatch) -> Callable[..., Done]:
 
     return run
 
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for ``--dist loadgroup`` (``make test PYTEST_WORKERS=2``): each file is one group, and
+    every browser test is in one group, so that two software-WebGL pages never draw at once (each
+    then runs 2-3x slower) while the other worker runs the rest."""
+    for item in items:
+        browser = item.get_closest_marker("browser") is not None
+        item.add_marker(pytest.mark.xdist_group("browser" if browser else item.nodeid.split("::")[0]))
