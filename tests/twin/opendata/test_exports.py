@@ -138,6 +138,32 @@ def test_cityjson_is_valid_has_both_lods_and_semantic_surfaces_and_cjio_reads_it
     assert faces >= 12 * len(buildings)  # at least a triangulated box (12 triangles) per building
 
 
+def test_cityjson_buildings_carry_their_decoded_attributes_and_official_flood_depth(twin, city_dir, tmp_path):
+    """Each Building's attributes are the City table's: usage as its label with the code beside it,
+    the measured height, and the official flood depth and rank where PLATEAU gives one (absent where not)."""
+    out = tmp_path / "b.city.json"
+    assert twin("export", str(city_dir), "-f", "cityjson", "-o", str(out)).returncode == 0
+    objects = json.loads(out.read_text(encoding="utf-8"))["CityObjects"]
+    table = pd.read_parquet(city_dir / "buildings.parquet").set_index("gml_id")
+    flooded = 0
+    for gml_id, row in table.iterrows():
+        attributes = objects[gml_id]["attributes"]
+        if pd.notna(row["usage_code"]):
+            assert attributes["usage_code"] == row["usage_code"]
+            assert attributes["usage"] == (row["usage_label"] if pd.notna(row["usage_label"]) else row["usage_code"])
+        else:
+            assert "usage" not in attributes
+        if np.isfinite(row["height"]):
+            assert attributes["measuredHeight"] == pytest.approx(row["height"])
+        if np.isfinite(row["max_flood_depth"]):
+            assert attributes["max_flood_depth"] == pytest.approx(row["max_flood_depth"])
+            assert attributes["max_flood_rank"] == int(row["max_flood_rank"])
+            flooded += 1
+        else:
+            assert "max_flood_depth" not in attributes
+    assert 0 < flooded < len(table)  # the sample city has buildings in and out of the official flood area
+
+
 def test_each_buildings_lod1_solid_stands_on_its_footprint_up_to_its_measured_height(twin, city_dir, tmp_path):
     """Decoded with the transform, every LOD1 solid rises from the table's ground height to (at most) its
     measured height, and lies over its footprint (projected here with pyproj) give or take the eaves."""
