@@ -4,15 +4,21 @@ ends, then every merge stage once, in order (what ``twin convert``'s bars by fil
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 
+import pytest
 from rich.progress import Progress
 
 from twin.commands.convert import STAGES, file_progress, stage_progress
 from twin.convert.pipeline import convert
+from twin.convert.runners import dask_runner, run_inline
 
 
-def test_a_multi_file_convert_reports_each_file_and_each_stage(gsi_sample, tmp_path):
+@pytest.mark.parametrize("runner", ["inline", "dask"])
+def test_a_multi_file_convert_reports_each_file_and_each_stage(runner, gsi_sample, tmp_path):
+    """Inline (``--workers 1``) and on a two-worker dask LocalCluster (the command's default on 2 cores),
+    where files end in any order."""
     full, bare = gsi_sample
     expected = Counter(p.name for p in (bare / "udx").rglob("*.gml"))  # what the download holds
     assert sum(expected.values()) > 20 and len({p.parent.name for p in (bare / "udx").rglob("*.gml")}) >= 4
@@ -29,7 +35,8 @@ def test_a_multi_file_convert_reports_each_file_and_each_stage(gsi_sample, tmp_p
         events.append(("stage", stage))
         show_stage(stage)
 
-    manifest = convert([bare, full / "gsi"], tmp_path / "town", on_file=on_file, on_stage=on_stage)
+    with (nullcontext(run_inline) if runner == "inline" else dask_runner(2)) as run:
+        manifest = convert([bare, full / "gsi"], tmp_path / "town", runner=run, on_file=on_file, on_stage=on_stage)
     reported = [name for kind, name in events if kind == "file"]
     assert Counter(reported) == expected  # each file once, none missing
     assert manifest["counts"]["files"] == len(reported)
