@@ -102,20 +102,23 @@ def _estimated_share(city: CityFolder) -> float | None:
 ESTIMATED_SHARE_TOLERATED = 0.01
 
 
-def require_measured_terrain(city: CityGrids, allow_estimated: bool) -> float:
+def require_measured_terrain(city: CityGrids, allow_estimated: bool, *, api: bool = False) -> float:
     """The share of the City's terrain that is estimated; TwinInputError (one line) when it is over
     ``ESTIMATED_SHARE_TOLERATED`` and ``allow_estimated`` is False: a flood on ground guessed from
-    buildings is not a flood map."""
+    buildings is not a flood map. ``api``: the line is for an HTTP caller, so it names the request's
+    field and the admin import (``POST /api/cities`` with ``add``), not a flag or the server's folders."""
+    allow = '"allow_estimated_terrain": true' if api else "--allow-estimated-terrain"
     share = city.estimated_share
     if share is None:
         if allow_estimated:
             return float("nan")
         raise TwinInputError(f"city {city.id!r}: its terrain has no recorded sources (converted before they were "
-                             "kept): convert it again, or pass --allow-estimated-terrain")
+                             f"kept): convert it again, or pass {allow}")
     if share > ESTIMATED_SHARE_TOLERATED and not allow_estimated:
+        add = (f"an administrator can add one with POST /api/cities (name {city.id!r}, add: true)" if api
+               else f"twin city add {city.folder} DEM")
         raise TwinInputError(f"city {city.id!r}: {share:.0%} of the flood's terrain is estimated from building ground "
-                             f"heights, not measured; add a DEM (twin city add {city.folder} DEM) or pass "
-                             "--allow-estimated-terrain")
+                             f"heights, not measured; add a DEM ({add}) or pass {allow}")
     return share
 
 

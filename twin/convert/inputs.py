@@ -3,8 +3,9 @@
 An input is a PLATEAU dataset (folder, .zip or .gml), GSI 基盤地図情報 DEM files (.xml, zips of
 them, folders), a GeoTIFF or ESRI ASCII DEM with a CRS, or a shelter list (.csv, .geojson). A
 folder can be a PLATEAU dataset and hold GSI DEM zips too. Areas come from what names and
-headers say (mesh codes, raster bounds) before anything is parsed, so that inputs of different
-places are refused before the work: they must overlap one another (or the City they are added to).
+headers say (mesh codes, raster bounds) and a shelter list's sites before any CityGML is parsed,
+so that inputs of different places are refused before the work: they must overlap one another
+(or the City they are added to); a shelter list must meet one of the other inputs.
 """
 
 from __future__ import annotations
@@ -106,7 +107,15 @@ def _bbox(path: Path, kind: str) -> BBox | None:
         return _union(files) or _union([_gsi_bbox(n) for n in names])
     if kind == "raster_dem":
         return raster_bbox(path)
-    return None  # shelter lists are points wherever they are; the City keeps those on its grid
+    if kind == "shelters":  # the box of its sites: a list of another place is refused like any input
+        from twin.city.shelters import read_shelter_list
+
+        sites = read_shelter_list(path).sites
+        if len(sites) == 0:
+            return None
+        return (float(sites["lon"].min()), float(sites["lat"].min()), float(sites["lon"].max()),
+                float(sites["lat"].max()))
+    return None
 
 
 def _spacing(path: Path, kind: str) -> float | None:
@@ -175,10 +184,10 @@ def check_overlap(inputs: list[Input], city: BBox | None = None, city_name: str 
                 raise TwinInputError(f"{item.describe()} does not overlap {city_name} ({city[0]:.4f}–{city[2]:.4f} E, "
                                      f"{city[1]:.4f}–{city[3]:.4f} N): it is another place")
         return
-    if len(placed) < 2:
-        return
-    joined = [placed[0]]
-    rest = placed[1:]
+    # A shelter list is points: it must meet an area input, but does not join areas to one another.
+    lists = [i for i in placed if i.kind == "shelters"]
+    placed = [i for i in placed if i.kind != "shelters"]
+    joined, rest = placed[:1], placed[1:]
     while rest:
         touching = [i for i in rest if any(meets(i.bbox, j.bbox) for j in joined)]  # type: ignore[arg-type]
         if not touching:
@@ -188,6 +197,11 @@ def check_overlap(inputs: list[Input], city: BBox | None = None, city_name: str 
                                  "convert them into separate Cities")
         joined += touching
         rest = [i for i in rest if i not in touching]
+    for item in lists:
+        if placed and not any(meets(item.bbox, j.bbox) for j in placed):  # type: ignore[arg-type]
+            raise TwinInputError(f"{item.describe()}: its sites do not overlap {placed[0].describe()}"
+                                 f"{' or the other inputs' if len(placed) > 1 else ''}: they are different places; "
+                                 "give the shelter list of this place")
 
 
 def of_kind(inputs: list[Input], kind: str) -> list[Path]:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 from pydantic import Field
 
+from twin.city.grids import require_measured_terrain
 from twin.ensembles.design import MAX_MEMBERS, MIN_MEMBERS, PARAMETERS, checked_range
 from twin.ensembles.jobs import EnsembleJob, EnsembleRunner
 from twin.ensembles.run import EnsembleSpec
@@ -61,7 +62,8 @@ def create_job(body: EnsembleRequest, response: Response, cities: Cities, ensemb
         varied.append(checked_range(name, *span))
     if body.scenario_job is not None and getattr(jobs.get(body.scenario_job), "city", None) != body.city:
         raise Problem(422, f"scenario_job: no scenario job {body.scenario_job!r} on city {body.city!r}", "validation")
-    city_entry, _, scenario = requested_scenario(body, cities)
+    city_entry, grids, scenario = requested_scenario(body, cities)
+    require_measured_terrain(grids, body.allow_estimated_terrain, api=True)  # a 422 in the API's words
     evacuation = body.evacuation.options() if body.evacuation is not None else None
     if evacuation is not None:
         require_flood_shelters(city_entry.folder)

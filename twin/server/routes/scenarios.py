@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from twin.city.grids import CityGrids, load_grids
+from twin.city.grids import CityGrids, load_grids, require_measured_terrain
 from twin.city.layout import CityFolder
 from twin.city.shelters import city_shelters
 from twin.evacuation.city_run import evacuation_spec
@@ -105,6 +105,7 @@ def create_job(body: ScenarioRequest, response: Response, cities: Cities, jobs: 
     if evacuation is not None:
         evacuation_spec(evacuation, None, body.cell_size)
         require_flood_shelters(city_entry.folder)
+    require_measured_terrain(city, body.allow_estimated_terrain, api=True)  # a 422 in the API's words
     job = jobs.submit(city, scenario, body.cell_size, evacuation, body.allow_estimated_terrain)
     response.headers["Location"] = f"/api/scenarios/{job.id}"
     return job.public()
