@@ -20,7 +20,7 @@ from pyproj import Transformer
 from citygml.crs import choose_zone, zone_epsg
 from citygml.dataset import BBox
 from twin.errors import TwinInputError
-from twin.lonlat import from_lonlat
+from twin.lonlat import from_lonlat, to_lonlat
 
 #: Metres of terrain kept around the buildings when the DEM is larger than the city.
 GRID_MARGIN = 200.0
@@ -56,8 +56,7 @@ class Frame:
 
     def lonlat_bounds(self) -> BBox:
         x0, y0, x1, y1 = self.bounds()
-        lon, lat = Transformer.from_crs(self.crs, "EPSG:6668", always_xy=True).transform(
-            [x0, x1, x0, x1], [y0, y0, y1, y1])
+        lon, lat = to_lonlat(self.crs).transform([x0, x1, x0, x1], [y0, y0, y1, y1])
         return min(lon), min(lat), max(lon), max(lat)
 
 

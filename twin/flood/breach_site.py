@@ -33,7 +33,7 @@ from twin.city.rivers import named_water
 from twin.errors import TwinInputError
 from twin.files.rasters import read_grid
 from twin.flood.scenario import with_overrides
-from twin.lonlat import from_lonlat, to_lonlat
+from twin.lonlat import LONLAT, from_lonlat, to_lonlat
 
 #: The built-in scenario whose breach line was placed by hand on the sample city's levee.
 BUILTIN_BREACH = "river-breach"
@@ -174,7 +174,7 @@ def _on_grid(city: CityGrids, lonlat: Any) -> bool:
 
 def _water(folder: CityFolder) -> gpd.GeoDataFrame:
     if not folder.has("water"):
-        return gpd.GeoDataFrame({"gml_id": [], "shown_name": []}, geometry=[], crs="EPSG:6668")
+        return gpd.GeoDataFrame({"gml_id": [], "shown_name": []}, geometry=[], crs=LONLAT)
     hazards = folder.hazards() if folder.has("hazards") else None
     return named_water(gpd.read_parquet(folder.require("water")), hazards, folder)
 

@@ -11,7 +11,7 @@
 - ``forecasts/<issue>/``: one folder per cycle (``forecast.json``, ``buildings.parquet``,
   ``building_depths.parquet`` (each building's depth at each output time), ``areas.json``
   (time left to leave per area, ``twin.nowcast.areas``), ``roads.parquet`` (per road feature:
-  when it is cut, its maximum depth and area cut, EPSG:4326, ``twin.nowcast.roads``), ``max_depth.tif``,
+  when it is cut, its maximum depth and area cut, lon/lat, ``twin.nowcast.roads``), ``max_depth.tif``,
   ``arrival_time.tif``), written to a staging folder and moved in whole.
 
 Every file goes through :mod:`twin.files.atomic`, so a server killed mid-cycle leaves the last

@@ -17,6 +17,7 @@ import pandas as pd
 from affine import Affine
 from rasterio.features import rasterize
 
+from twin.lonlat import LONLAT
 from twin.sensors.times import iso
 
 #: Depth (m) at which a road is cut: cars stall at 0.3–0.5 m.
@@ -61,7 +62,7 @@ def road_forecast(cells: RoadCells, valid: list[datetime], maxima: np.ndarray, c
     """Per road (``maxima`` and ``cut_counts``: output times × roads): ``gml_id``, the describing
     columns the City has, ``cut_at`` (ISO valid time its deepest cell first reaches ``ROAD_CUT_M``,
     None if never), ``max_depth_m``, ``area_cut_m2`` (its area under that depth at the peak) and
-    the geometry in EPSG:4326."""
+    the geometry in lon/lat (``LONLAT``)."""
     roads = cells.roads
     n = cells.count
     if len(valid) and n:
@@ -78,4 +79,4 @@ def road_forecast(cells: RoadCells, valid: list[datetime], maxima: np.ndarray, c
     table.update({"cut_at": cut_at,
                   "max_depth_m": np.where(np.isfinite(deepest), np.round(deepest, 3), np.nan).astype(np.float32),
                   "area_cut_m2": np.asarray(area, float)})
-    return gpd.GeoDataFrame(pd.DataFrame(table), geometry=roads.geometry.to_crs(4326).to_numpy(), crs=4326)
+    return gpd.GeoDataFrame(pd.DataFrame(table), geometry=roads.geometry.to_crs(LONLAT).to_numpy(), crs=LONLAT)

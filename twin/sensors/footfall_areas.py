@@ -9,7 +9,6 @@ lon/lat (WGS84/JGD2011).
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from twin.files.atomic import write_atomic
 from twin.sensors.errors import SensorInputError
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -92,13 +92,8 @@ def load_areas(data_dir: Path, city_id: str) -> list[Area]:
 
 
 def save_areas(data_dir: Path, city_id: str, areas: list[Area]) -> None:
-    """Replace the city's areas atomically (written aside, fsynced, renamed into place)."""
+    """Replace the city's areas atomically."""
     path = areas_path(data_dir, city_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"type": "FeatureCollection", "features": [a.feature() for a in areas]}, ensure_ascii=False)
-    staged = path.with_suffix(".geojson.tmp")
-    with staged.open("w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(staged, path)
+    write_atomic(path, text.encode("utf-8"))

@@ -19,6 +19,7 @@ from twin.server import problems
 from twin.server.audit import AuditTrail
 from twin.server.auth import CSRF_HEADER, document_roles, role_registry
 from twin.server.cities import CityRegistry
+from twin.server.event_feed import EventFeed
 from twin.server.hazard_maps import HazardMaps
 from twin.server.headers import SecurityHeaders, viewer_policy
 from twin.server.limits import BodyLimit
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.nowcasts = nowcasts
     app.state.ensembles = ensemble_jobs
     app.state.open_data = OpenData(settings.data_dir)
+    app.state.event_feed = EventFeed(store, stream.POLL_SECONDS)
     problems.install(app)
     # live_forcing and scenario_reports before scenarios: their fixed paths are not job ids
     for module in (session, audit, cities, imports, hazard, keys, tiles, viewer, sta, ngsi, stream, footfall, live_forcing,

@@ -15,13 +15,33 @@ from twin.ensembles.jobs import EnsembleRunner
 from twin.nowcast.service import NowcastService
 from twin.scenarios.jobs import JobRunner
 from twin.server.cities import CityRegistry
+from twin.server.event_feed import EventFeed
 from twin.server.hazard_maps import HazardMaps
 from twin.server.open_data import OpenData
 from twin.server.settings import Settings
+from twin.store.audit import AuditLog
+from twin.store.database import Store
+from twin.store.users import Users
 
 
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _users(request: Request) -> Users:
+    return request.app.state.users
+
+
+def _audit(request: Request) -> AuditLog:
+    return request.app.state.audit
+
+
+def _event_feed(request: Request) -> EventFeed:
+    return request.app.state.event_feed
 
 
 def _cities(request: Request) -> CityRegistry:
@@ -53,6 +73,10 @@ def _open_data(request: Request) -> OpenData:
 
 
 AppSettings = Annotated[Settings, Depends(_settings)]
+Database = Annotated[Store, Depends(_store)]
+Accounts = Annotated[Users, Depends(_users)]
+Audit = Annotated[AuditLog, Depends(_audit)]
+Feed = Annotated[EventFeed, Depends(_event_feed)]
 Cities = Annotated[CityRegistry, Depends(_cities)]
 Jobs = Annotated[JobRunner, Depends(_jobs)]
 Imports = Annotated[ImportRunner, Depends(_imports)]

@@ -25,6 +25,7 @@ import numpy as np
 from affine import Affine
 from pyproj import Transformer
 
+from twin.lonlat import to_lonlat
 from twin.tiles.city_tiles import ENU_TO_GLTF, TERRAIN_MATERIAL, TilesetSummary, finish_tileset
 from twin.tiles.enu import LocalFrame
 from twin.tiles.glb import GltfBuilder
@@ -66,10 +67,10 @@ def write_terrain_tiles(heights: np.ndarray, transform: Affine, crs: str, out_di
     while levels[-1].blocks != (1, 1):
         below = levels[-1]
         levels.append(_Level(_halve(below.rows), _halve(below.cols), below.spacing_m * 2))
-    to_lonlat = Transformer.from_crs(crs, "EPSG:6668", always_xy=True)
-    lon, lat = to_lonlat.transform(transform.c + transform.a * cols / 2, transform.f + transform.e * rows / 2)
+    lonlat = to_lonlat(crs)
+    lon, lat = lonlat.transform(transform.c + transform.a * cols / 2, transform.f + transform.e * rows / 2)
     frame = LocalFrame(float(lon), float(lat), float(np.min(heights)) + ellipsoidal_offset)
-    surface = _Surface(heights, transform, to_lonlat, out_dir, ellipsoidal_offset, frame, credit)
+    surface = _Surface(heights, transform, lonlat, out_dir, ellipsoidal_offset, frame, credit)
     root = _tile(len(levels) - 1, 0, 0, levels, surface)
     root.transform = frame.matrix()
     return finish_tileset(root, out_dir, levels_per_file, 0, None, refine="REPLACE")

@@ -10,6 +10,7 @@ import numpy as np
 from affine import Affine
 from shapely.geometry import box
 
+from twin.lonlat import LONLAT
 from twin.nowcast.roads import RoadCells, road_forecast
 
 T0 = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
@@ -49,7 +50,7 @@ def test_cut_times_depths_and_areas_by_hand():
     assert np.isnan(table.loc["D", "max_depth_m"])
     assert table["area_cut_m2"].tolist() == [200.0, 0.0, 100.0, 0.0]  # A: two cells at +20 min
     assert table["function_label"].tolist() == ["市町村道", "市町村道", "都道府県道", "市町村道"]
-    assert table.crs.to_epsg() == 4326
+    assert table.crs == LONLAT
 
 
 def test_a_city_without_roads_and_a_forecast_without_times():

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from twin.server.app_state import Audit
 from twin.server.auth import Role, requires
-from twin.store.audit import AuditLog
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
@@ -34,14 +34,13 @@ class AuditPage(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage, dependencies=[requires(Role.ADMIN)])
-async def audit(request: Request,
+async def audit(request: Request, log: Audit,
                 since: Annotated[AwareDatetime | None, Query(description="Entries at or after this moment")] = None,
                 actor: Annotated[str | None, Query(max_length=120, description="e.g. key:gauge-1, user:sato")] = None,
                 action: Literal["write", "signin", "signout", "denied"] | None = None,
                 before: Annotated[int | None, Query(ge=1, lt=2**63, description="Entries older than this id")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditPage:
     """Writes, sign-ins and refused requests: who, what, when, from where. ``next`` links the older page."""
-    log: AuditLog = request.app.state.audit
     records = await run_in_threadpool(log.query, since=since, actor=actor, action=action, before_id=before,
                                       limit=limit)
     entries = [Entry(id=r.id, at=r.at, actor=r.actor, role=r.role, action=r.action, method=r.method,

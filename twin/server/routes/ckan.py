@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from twin.errors import TwinInputError
 from twin.opendata import ckan
-from twin.server.app_state import AppSettings, Cities, Jobs, Published
+from twin.server.app_state import AppSettings, Cities, Database, Jobs, Published
 from twin.server.auth import Role, requires
 from twin.server.routes.catalog import current
 
@@ -39,17 +39,19 @@ def _error(request: Request, action: str, status: int, kind: str, message: str) 
 
 
 async def package_list(request: Request, cities: Cities, jobs: Jobs, published: Published, settings: AppSettings,
+                       store: Database,
                        limit: Annotated[int | None, Query(ge=0, le=10_000)] = None,
                        offset: Annotated[int, Query(ge=0)] = 0) -> JSONResponse:
     """The names of every package (dataset)."""
-    names = [d.id for d in (await current(request, cities, jobs, published, settings)).datasets]
+    names = [d.id for d in (await current(request, cities, jobs, published, settings, store)).datasets]
     return _answer(request, "package_list", names[offset:None if limit is None else offset + limit])
 
 
 async def package_show(request: Request, cities: Cities, jobs: Jobs, published: Published, settings: AppSettings,
+                       store: Database,
                        id: Annotated[str, Query(max_length=200, description="A package name or id")]) -> JSONResponse:
     """One package with its resources."""
-    found = await current(request, cities, jobs, published, settings)
+    found = await current(request, cities, jobs, published, settings, store)
     dataset = found.dataset(id)
     if dataset is None:
         return _error(request, "package_show", 404, "Not Found Error", "Not found")
@@ -57,13 +59,14 @@ async def package_show(request: Request, cities: Cities, jobs: Jobs, published: 
 
 
 async def package_search(request: Request, cities: Cities, jobs: Jobs, published: Published, settings: AppSettings,
+                         store: Database,
                          q: Annotated[str | None, Query(max_length=1000)] = None,
                          fq: Annotated[str | None, Query(max_length=1000)] = None,
                          rows: Annotated[int, Query(ge=0, le=ckan.MAX_ROWS)] = ckan.DEFAULT_ROWS,
                          start: Annotated[int, Query(ge=0)] = 0,
                          sort: Annotated[str | None, Query(max_length=100)] = None) -> JSONResponse:
     """Packages whose text holds every word of ``q`` and that match ``fq`` (``key:value`` terms)."""
-    found = await current(request, cities, jobs, published, settings)
+    found = await current(request, cities, jobs, published, settings, store)
     try:
         return _answer(request, "package_search", ckan.search(found, q, fq, rows, start, sort))
     except TwinInputError as exc:
@@ -71,9 +74,9 @@ async def package_search(request: Request, cities: Cities, jobs: Jobs, published
 
 
 async def organization_list(request: Request, cities: Cities, jobs: Jobs, published: Published,
-                            settings: AppSettings, all_fields: bool = False) -> JSONResponse:
+                            settings: AppSettings, store: Database, all_fields: bool = False) -> JSONResponse:
     """The publishing organisation (names, or whole dicts with ``all_fields``)."""
-    found = await current(request, cities, jobs, published, settings)
+    found = await current(request, cities, jobs, published, settings, store)
     org = ckan.organisation(found)
     return _answer(request, "organization_list", [org if all_fields else org["name"]])
 

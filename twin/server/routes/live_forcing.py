@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from sim.flood.forcing import SIDES
 from twin.sensors.errors import SensorInputError
 from twin.sensors.live_forcing import Window, live_forcing
 from twin.sensors.times import iso, parse_moment
 from twin.server import json_body
+from twin.server.app_state import Database
 from twin.server.auth import Role, requires
 from twin.server.problems import Problem
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/scenarios", tags=["scenarios"])
 
 @router.get("/live-forcing", dependencies=[requires(Role.STAFF)])
 def forcing_from_gauges(
-    request: Request,
+    store: Database,
     rain: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT,
                                        description="Rain datastream id (mm/h)")] = None,
     stage: Annotated[int | None, Query(ge=-json_body.INT_LIMIT, le=json_body.INT_LIMIT,
@@ -42,7 +43,7 @@ def forcing_from_gauges(
     except SensorInputError as exc:
         raise Problem(422, str(exc), "validation") from None
     window = Window(moment, window_s)
-    with request.app.state.store.session() as session:
+    with store.session() as session:
         overrides = live_forcing(session, window, rain, stage, side, datum_m)
     return {"window": {"start": iso(window.start), "end": iso(window.end), "seconds": window_s},
             "overrides": overrides}

@@ -142,7 +142,7 @@ def forecast_areas(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts)
 
 @router.get("/{city_id}/forecasts/{stamp}/roads", dependencies=[requires(Role.STAFF)])
 def forecast_roads(city_id: str, stamp: str, cities: Cities, nowcasts: Nowcasts, all: bool = False) -> dict[str, Any]:
-    """The roads the forecast cuts (``all=true``: every road), GeoJSON in EPSG:4326, soonest cut
+    """The roads the forecast cuts (``all=true``: every road), GeoJSON in lon/lat, soonest cut
     first: ``gml_id``, class and function where the City has them, ``cut_at`` (valid time its
     deepest cell reaches the cut depth, null if never), ``max_depth_m`` and ``area_cut_m2``."""
     issued, path = _kept_file(cities, nowcasts, city_id, stamp, "roads.parquet", "roads")

@@ -33,12 +33,14 @@ from twin.opendata.sensor_stations import stations
 from twin.opendata.tables import FrameTable, Table, Where
 from twin.sensors import footfall
 from twin.sensors.footfall_areas import areas_path
-from twin.server.app_state import AppSettings, Cities, Jobs, Published
+from twin.server.app_state import AppSettings, Cities, Database, Jobs, Published
 from twin.server.auth import Role, RoleCheck, is_staff, requires
 from twin.server.cities import City
 from twin.server.labels import LABELS
 from twin.server.problems import Problem
 from twin.server.routes.footfall import city_areas
+from twin.server.settings import Settings
+from twin.store.database import Store
 
 router = APIRouter(prefix="/ogcapi", tags=["ogcapi"])
 
@@ -180,6 +182,7 @@ def get_items(
     jobs: Jobs,
     published: Published,
     settings: AppSettings,
+    store: Database,
     limit: Annotated[int, Query(ge=1, description=f"Features per page (at most {MAX_LIMIT}; more is cut to it)")]
     = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=2**53, description="Matching features to skip")] = 0,
@@ -207,7 +210,7 @@ def get_items(
         answer_crs = ogc_crs.parse_crs(crs, "crs")
         area = ogc_crs.bbox_to_lonlat(_numbers(bbox), ogc_crs.parse_crs(bbox_crs, "bbox-crs")) if bbox else None
         where = _where(collection, area, filter, filter_crs)
-        table = _table(request, city, collection, settings, datetime_)
+        table = _table(store, city, collection, settings, datetime_)
     except TwinInputError as exc:
         raise _bad(exc) from None
     page = published.selector.page(table, where, offset, limit, collection.layer.stored_columns(
@@ -231,7 +234,7 @@ def get_items(
 @router.get("/{city_id}/collections/{collection_id}/items/{feature_id}", dependencies=[requires(Role.ANONYMOUS)],
             responses={200: {"content": {GEOJSON: {"schema": {"type": "object", "required": ["type"]}}}}})
 def get_item(city_id: str, collection_id: str, feature_id: str, request: Request, cities: Cities, jobs: Jobs,
-             published: Published, settings: AppSettings,
+             published: Published, settings: AppSettings, store: Database,
              crs: Annotated[str | None, Query(description="CRS of the geometry (CRS84, EPSG:6668, EPSG:6697)")] = None,
              f: Format = None) -> Response:
     """One feature by its id."""
@@ -240,7 +243,7 @@ def get_item(city_id: str, collection_id: str, feature_id: str, request: Request
     collection = _collection(request, city, collection_id, jobs, published, settings)
     try:
         answer_crs = ogc_crs.parse_crs(crs, "crs")
-        table = _table(request, city, collection, settings, None)
+        table = _table(store, city, collection, settings, None)
     except TwinInputError as exc:
         raise _bad(exc) from None
     key = collection.layer.id_column
@@ -294,11 +297,10 @@ def _staff_or_refuse(request: Request) -> bool:
     return True
 
 
-def _table(request: Request, city: City, collection: Collection, settings: AppSettings, when: str | None) -> Table:
+def _table(store: Store, city: City, collection: Collection, settings: Settings, when: str | None) -> Table:
     if collection.table is not None:
         return collection.table
-    store = request.app.state.store
-    bbox, areas = city_areas(request, city.id)
+    bbox, areas = city_areas(city, settings.data_dir)
     with store.session() as session:
         if collection.layer is FOOTFALL:
             frame = daily_aggregates(session, bbox, areas, _days(when), settings.footfall_k,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from twin.server.app_state import Accounts
 from twin.server.auth import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -23,7 +24,7 @@ from twin.server.auth import (
     requires,
 )
 from twin.server.problems import Problem
-from twin.store.users import SignInError, Users
+from twin.store.users import SignInError
 
 router = APIRouter(prefix="/api/session", tags=["session"])
 
@@ -44,9 +45,8 @@ class Session(BaseModel):
 @router.post("", response_model=Session, dependencies=[requires(Role.ANONYMOUS)],
              responses={401: {"description": "wrong name, password or code, or a code used before"},
                         429: {"description": "locked after repeated failures, or rate-limited"}})
-async def sign_in(body: SignIn, request: Request, response: Response) -> Session:
+async def sign_in(body: SignIn, request: Request, response: Response, users: Accounts) -> Session:
     """Sign in: sets the session cookie (HttpOnly, SameSite=Strict, Secure over TLS)."""
-    users: Users = request.app.state.users
     request.state.actor = f"user:{body.name}"
     try:
         signed = await run_in_threadpool(users.sign_in, body.name, body.password, body.code)
@@ -68,10 +68,11 @@ async def sign_in(body: SignIn, request: Request, response: Response) -> Session
 
 
 @router.delete("", status_code=204)
-def sign_out(caller: Annotated[Caller, requires(Role.STAFF)], request: Request, response: Response) -> None:
+def sign_out(caller: Annotated[Caller, requires(Role.STAFF)], request: Request, response: Response,
+             users: Accounts) -> None:
     """End the session of the cookie sent (a bearer-key caller has none; nothing happens)."""
     if isinstance(caller, SessionUser):
-        request.app.state.users.sign_out(request.cookies[SESSION_COOKIE])
+        users.sign_out(request.cookies[SESSION_COOKIE])
     secure = request.url.scheme == "https"
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, secure=secure, httponly=name == SESSION_COOKIE, samesite="strict", path="/")

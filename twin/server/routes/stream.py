@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from twin.sensors.alerts import LABELS
 from twin.sensors.times import iso
+from twin.server.app_state import Database, Feed
 from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
-from twin.server.event_feed import EventFeed
 from twin.store.models import AlertState
 
 router = APIRouter(prefix="/api", tags=["sensors"])
@@ -21,14 +21,6 @@ router = APIRouter(prefix="/api", tags=["sensors"])
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 _STAFF = RoleCheck((Role.STAFF, Role.SENSOR, Role.ADMIN))
-
-
-def event_feed(request: Request) -> EventFeed:
-    """The app's shared reader of the event log, made on first use."""
-    state = request.app.state
-    if getattr(state, "event_feed", None) is None:
-        state.event_feed = EventFeed(state.store, POLL_SECONDS)
-    return state.event_feed
 
 
 def _is_staff(request: Request) -> bool:
@@ -40,14 +32,13 @@ def _is_staff(request: Request) -> bool:
 
 
 @router.get("/stream", dependencies=[requires(Role.ANONYMOUS)])
-async def stream(request: Request, last_event_id: Annotated[str | None, Header()] = None,
+async def stream(request: Request, feed: Feed, last_event_id: Annotated[str | None, Header()] = None,
                  after: int | None = None) -> StreamingResponse:
     """``observations`` and ``alert`` events; ``Last-Event-ID`` (or ``?after=``) resumes after that id.
 
     Without either, the stream starts with new events only. Footfall counters are shown to keys only.
     """
     public_only = not _is_staff(request)
-    feed = event_feed(request)
     start = after if after is not None else int(last_event_id) if last_event_id and last_event_id.isdigit() else None
 
     async def lines() -> AsyncIterator[str]:
@@ -72,9 +63,9 @@ async def stream(request: Request, last_event_id: Annotated[str | None, Header()
 
 
 @router.get("/alerts", dependencies=[requires(Role.ANONYMOUS)])
-def alert_states(request: Request) -> dict:
+def alert_states(store: Database) -> dict:
     """The current alert level of every gauge with thresholds."""
-    with request.app.state.store.session() as session:
+    with store.session() as session:
         states = session.scalars(select(AlertState).order_by(AlertState.datastream_id))
         return {"alerts": [{"datastream": s.datastream_id, "level": s.level, "label": LABELS[s.level],
                             "value": s.value, "phenomenonTime": iso(s.phenomenon_time), "since": iso(s.since)}
