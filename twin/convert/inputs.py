@@ -106,7 +106,7 @@ def _bbox(path: Path, kind: str) -> BBox | None:
         return _union(files) or _union([_gsi_bbox(n) for n in names])
     if kind == "raster_dem":
         return raster_bbox(path)
-    return None  # shelter lists are points wherever they are; the City keeps those on its grid
+    return None  # a shelter list has no box: its sites far from the City are reported and left out (shelters_for_city)
 
 
 def _spacing(path: Path, kind: str) -> float | None:
