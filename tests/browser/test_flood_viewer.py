@@ -126,6 +126,12 @@ def test_a_finished_scenario_animates_over_the_city(server):
         page.wait_for_selector(f"#flood-jobs option[value='{job_id}']", state="attached", timeout=90_000)  # slow when loaded
         assert page.eval_on_selector_all("#flood-scenario option", "os => os.map(o => o.value)") == [
             "cloudburst-100mm", "river-breach"]
+        note = """name => { const s = document.querySelector('#flood-scenario'); s.value = name;
+                              s.dispatchEvent(new Event('change'));
+                              const n = document.querySelector('#flood-scenario-note');
+                              return n.hidden ? null : n.textContent; }"""
+        assert "サンプル都市" in page.evaluate(note, "river-breach") and "sample city" in page.evaluate(note, "river-breach")
+        assert page.evaluate(note, "cloudburst-100mm") is None  # fits any city: no note
         page.fill("#flood-key", key)
         page.dispatch_event("#flood-key", "change")
         assert page.evaluate("sessionStorage.getItem('twin.staffKey')") == key

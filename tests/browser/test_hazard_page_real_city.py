@@ -17,7 +17,7 @@ from tests.conftest import plateau_sample
 from tests.twin.fixtures_city import converted_real_city
 from tests.twin.hazardmap.test_hazard_sources import plateau_depths
 from twin.city.layout import CityFolder
-from twin.city.shelters import attach_shelters
+from twin.convert.additions import add_to_city
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 HEADER = ("NO,共通ID,施設・場所名,住所,洪水,崖崩れ、土石流及び地滑り,高潮,地震,津波,大規模な火事,内水氾濫,火山現象,"
@@ -47,8 +47,8 @@ def city(tmp_path_factory):
         rows.append(f"{k},{sid},{name},埼玉県越谷市,{'1' if flood else ''},,,1,,,,,,{lat:.6f},{lon:.6f},")
     csv = home.parent / "shelters.csv"
     csv.write_text("\r\n".join(rows) + "\r\n", encoding="shift_jis")
-    report = attach_shelters(folder, csv)
-    assert (report.layout, report.written, report.flood_shelters) == ("gsi-csv", 3, 2), report
+    report = add_to_city(target, [csv])["shelters"]
+    assert (report["layout"], report["kept"], report["flood_shelters"]) == ("gsi-csv", 3, 2), report
     return target
 
 

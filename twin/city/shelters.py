@@ -29,7 +29,8 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from citygml.samplecity.shelters import HAZARD_COLUMNS
 from twin.city.layout import CityFolder
 from twin.errors import TwinInputError
-from twin.files.atomic import write_json
 from twin.lonlat import LONLAT, from_lonlat
 
 COLUMNS = ("shelter_id", "name", "name_en", "lon", "lat", "capacity", "kind")
@@ -61,7 +62,7 @@ CAPACITY_COLUMNS = ("想定収容人数", "収容人数", "収容可能人数", 
 TRUE_FLAGS = frozenset({"1", "○", "◯", "〇", "●", "true", "yes", "y", "対象", "可"})
 FALSE_FLAGS = frozenset({"", "0", "×", "✕", "-", "－", "false", "no", "n", "対象外", "不可"})
 ENCODINGS = ("utf-8-sig", "cp932")
-#: Sites farther than this (m) from the City's data are reported and left out when attaching a list:
+#: Sites farther than this (m) from the City's data are reported and left out when a list is attached:
 #: an hour's walk at the planning speed of 1 m/s is 3.6 km.
 FAR_M = 5_000.0
 VERTICAL_MIN_STOREYS = 3
@@ -86,15 +87,23 @@ class ShelterList:
 
 @dataclass(frozen=True)
 class ShelterReport:
-    """What ``attach_shelters`` read and wrote."""
+    """What a City kept of a shelter list (``shelters_for_city``), recorded in its manifest as ``shelters``."""
 
-    source: str
+    source: str  # the file's name (never a server path: the report is shown to API users)
     layout: str
-    sites: int  # readable sites in the file
-    written: int  # sites written to the City (near enough to it)
+    sites: int  # readable sites in the file (a site listed twice at the same place counted once)
+    kept: int  # sites written to the City (near enough to it)
     flood_shelters: int  # of those, designated for floods
-    left_out_far: list[str]  # sites farther than FAR_M from the City
-    warnings: list[str]
+    left_out_far: list[str]  # sites farther than FAR_M from the City: "id name (d km away)"
+    warnings: list[str]  # repeated ids, unclear flags, no flood shelter
+
+    def messages(self) -> list[str]:
+        """Every warning and every site left out, one line each, naming the file."""
+        far = [f"left out, farther than {FAR_M / 1000:g} km from the City: {site}" for site in self.left_out_far]
+        return [f"shelters {self.source}: {line}" for line in (*self.warnings, *far)]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def city_shelters(city: CityFolder) -> pd.DataFrame:
@@ -156,7 +165,8 @@ def _geojson_list(path: Path) -> ShelterList:
                      "kind": str(props.get("kind") or "designated"),
                      "address": props.get("address") if isinstance(props.get("address"), str) else None,
                      "hazards": _geojson_hazards(props, where, warnings)})
-    return ShelterList(path, "geojson", _finished(rows, path, warnings), warnings)
+    return ShelterList(path, "geojson", _finished(rows, path, warnings, [f"feature {k}" for k in range(len(rows))]),
+                       warnings)
 
 
 def _geojson_hazards(props: dict, where: str, warnings: list[str]) -> dict[str, bool]:
@@ -207,6 +217,7 @@ def read_official_csv(path: Path) -> ShelterList:
     id_col, en_col, cap_col, address_col = (_column(columns, names, path) for names in (
         ID_COLUMNS, NAME_EN_COLUMNS, CAPACITY_COLUMNS, ADDRESS_COLUMNS))
     rows: list[dict[str, Any]] = []
+    places: list[str] = []  # each row's "line n"
     warnings: list[str] = []
     line = 2  # the first line after the header
     try:
@@ -227,9 +238,10 @@ def read_official_csv(path: Path) -> ShelterList:
                          "capacity": _capacity(cells[cap_col], path, where), "kind": "designated",
                          "address": cells[address_col] or None,
                          "hazards": {key: _flag(record[k], f"{where}: {header[k]}", warnings) for key, k in flags.items()}})
+            places.append(where)
     except csv.Error as exc:
         raise TwinInputError(f"{path}: line {reader.line_num}: not readable as CSV ({exc})") from None
-    return ShelterList(path, layout, _finished(rows, path, warnings), warnings)
+    return ShelterList(path, layout, _finished(rows, path, warnings, places), warnings)
 
 
 def _decoded(path: Path) -> str:
@@ -284,13 +296,14 @@ def _capacity(value: object, path: Path, where: str) -> float:
     return number
 
 
-def _finished(rows: list[dict[str, Any]], path: Path, warnings: list[str]) -> pd.DataFrame:
-    """The sites as a table: positions checked, a site listed twice kept once, a reused id made unique."""
+def _finished(rows: list[dict[str, Any]], path: Path, warnings: list[str], places: list[str]) -> pd.DataFrame:
+    """The sites as a table: positions checked (an error names the row's ``places`` entry and its id), a site
+    listed twice kept once, a reused id made unique."""
     table = pd.DataFrame(rows, columns=[*COLUMNS, "address", "hazards"])
     bad = ~(table["lon"].between(-180, 180) & table["lat"].between(-90, 90))
     if bad.any():
         k = int(np.argmax(bad.to_numpy()))
-        raise TwinInputError(f"{path}: shelter {table['shelter_id'].iloc[k]}: ({table['lon'].iloc[k]}, "
+        raise TwinInputError(f"{path}: {places[k]}: shelter {table['shelter_id'].iloc[k]}: ({table['lon'].iloc[k]}, "
                              f"{table['lat'].iloc[k]}) is not a lon/lat position")
     place = table["lon"].round(6).astype(str) + "," + table["lat"].round(6).astype(str)
     repeated = (table["shelter_id"] + "@" + place).duplicated()
@@ -309,45 +322,40 @@ def _finished(rows: list[dict[str, Any]], path: Path, warnings: list[str]) -> pd
     return table
 
 
-def attach_shelters(city: CityFolder, path: Path) -> ShelterReport:
-    """Read a shelter list (any layout above) and make it the City's ``shelters.geojson``, leaving out
-    sites farther than ``FAR_M`` from the City's data; TwinInputError when none is near."""
-    shelters = read_shelter_list(Path(path))
+def shelters_for_city(path: Path, bbox: Sequence[float] | None, crs: CRS | str, city: str) -> tuple[bytes, ShelterReport]:
+    """A shelter list (any layout above) as the bytes of a City's ``shelters.geojson`` and its report: every
+    readable site with its hazard flags, but for the sites farther than ``FAR_M`` from the City's lon/lat
+    ``bbox`` (measured in its plane ``crs``; no box: none left out). TwinInputError when the file is unreadable,
+    has no site, or none near the City (a list of another place)."""
+    path = Path(path)
+    shelters = read_shelter_list(path)
     sites = shelters.sites
     if len(sites) == 0:
         raise TwinInputError(f"{path}: no shelter in the file")
-    distance = _metres_from_city(city, sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
+    distance = np.zeros(len(sites))
+    if bbox is not None:
+        distance = _metres_from(bbox, crs, sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))
+        if (distance > FAR_M).all():
+            raise TwinInputError(f"{path}: none of its {len(sites)} sites lies within {FAR_M / 1000:g} km of {city} "
+                                 f"(the nearest is {distance.min() / 1000:.0f} km away): a list of another place?")
     far = distance > FAR_M
-    if far.all():
-        raise TwinInputError(f"{path}: none of its {len(sites)} sites lies within {FAR_M / 1000:g} km of city "
-                             f"{city.id!r} (the nearest is {distance.min() / 1000:.0f} km away): a list of another place?")
     left_out = [f"{sid} {name} ({d / 1000:.1f} km away)" for sid, name, d
                 in zip(sites["shelter_id"][far], sites["name"][far], distance[far])]
     kept = sites[~far].reset_index(drop=True)
-    city.write_part("shelters", lambda tmp: write_json(tmp, _feature_collection(kept, Path(path).name)))
     flood = int(sum(takes_floods({"hazards": h}) for h in kept["hazards"]))
     warnings = list(shelters.warnings)
     if flood == 0:
         warnings.append("no site is designated for floods (洪水): the evacuation and the public map will find "
                         "no flood shelter")
-    return ShelterReport(source=str(path), layout=shelters.layout, sites=len(sites), written=len(kept),
-                         flood_shelters=flood, left_out_far=left_out, warnings=warnings)
+    report = ShelterReport(source=path.name, layout=shelters.layout, sites=len(sites), kept=len(kept),
+                           flood_shelters=flood, left_out_far=left_out, warnings=warnings)
+    return json.dumps(_feature_collection(kept, path.name), ensure_ascii=False).encode("utf-8"), report
 
 
-def shelters_geojson(path: Path) -> bytes:
-    """A shelter list (any layout above) as the bytes of a City's ``shelters.geojson``: every readable
-    site with its hazard flags (TwinInputError if unreadable or empty). ``twin convert`` writes these;
-    ``attach_shelters`` also leaves out sites far from the City."""
-    sites = read_shelter_list(Path(path)).sites
-    if len(sites) == 0:
-        raise TwinInputError(f"{path}: no shelter in the file")
-    return json.dumps(_feature_collection(sites, Path(path).name), ensure_ascii=False).encode("utf-8")
-
-
-def _metres_from_city(city: CityFolder, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Distance (m) of each lon/lat from the City's data (its manifest bbox) in the City's plane CRS."""
-    west, south, east, north = city.manifest["bbox"][:4]
-    to_map = from_lonlat(city.local_crs)
+def _metres_from(bbox: Sequence[float], crs: CRS | str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Distance (m) of each lon/lat from a lon/lat box, in the plane CRS ``crs``."""
+    west, south, east, north = bbox[:4]
+    to_map = from_lonlat(crs)
     corners = np.column_stack(to_map.transform([west, east, east, west], [south, south, north, north]))
     x, y = to_map.transform(lon, lat)
     return shapely.distance(shapely.Polygon(corners), shapely.points(np.column_stack([x, y])))

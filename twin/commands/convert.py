@@ -121,6 +121,14 @@ def print_summary(console: Console, out: Path, manifest: dict) -> None:
     sources = (manifest.get("terrain") or {}).get("sources") or []
     if sources:
         console.print("  terrain: " + ", ".join(f"{s['kind']} {s['share']:.1%}" for s in sources), highlight=False)
+    shelters = manifest.get("shelters")
+    if shelters:
+        from twin.city.shelters import ShelterReport
+
+        console.print(f"  shelters: {shelters['source']} ({shelters['layout']}): {shelters['sites']} sites, "
+                      f"{shelters['kept']} kept, {shelters['flood_shelters']} of them for floods", highlight=False)
+        for message in ShelterReport(**shelters).messages():
+            console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
     warnings = manifest.get("warnings") or []
     for warning in warnings[:10]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)

@@ -15,6 +15,7 @@ from sim.flood import Boundaries, Boundary, Forcing, Gauge, Inflow, Rain, Scheme
 from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
 from twin.files.rasters import Grid, read_grid
+from twin.flood.builtin import sample_city_only_help
 from twin.flood.grid_run import SERIES_COLUMNS, FloodRun, read_series, run_flood
 from twin.flood.scenario import SCHEMES
 
@@ -29,8 +30,8 @@ def register(app: typer.Typer) -> None:
 def run(
     city: Path = typer.Option(None, "--city", help="City folder (twin convert): run --scenario on it."),
     scenario: str = typer.Option(None, "--scenario", help="With --city: a scenario TOML file or a built-in name "
-                                 "(river-breach, cloudburst-100mm). The built-in river-breach line fits only the "
-                                 "sample city unless --river or --at places it."),
+                                 f"(river-breach, cloudburst-100mm). {sample_city_only_help()} --river or --at "
+                                 "places the breach on another City."),
     river: str = typer.Option(None, "--river", help="With --city: put the scenario's breach (its first inflow) on "
                               "this river of the City (the bank nearest --at, else the town's side)."),
     at: str = typer.Option(None, "--at", help="With --city: LON,LAT near the bank where the breach goes."),

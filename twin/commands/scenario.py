@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from twin.errors import TwinInputError
+from twin.flood.builtin import sample_city_only_help
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +23,9 @@ def register(app: typer.Typer) -> None:
 def run(
     data_dir: Path = typer.Option(..., "--data-dir", help="The server's data folder (one folder per city)."),
     city: str = typer.Option(..., "--city", help="City id: a folder of the data folder."),
-    scenario: str = typer.Option(..., "--scenario", help="A built-in scenario name or a TOML file."),
+    scenario: str = typer.Option(..., "--scenario", help="A built-in scenario name or a TOML file. "
+                                 f"{sample_city_only_help()} On another City give a TOML file whose breach "
+                                 "lies on one of its rivers."),
     cell_size: float = typer.Option(None, "--cell-size", help="Coarsen the City's grid for the flood, m."),
     duration: float = typer.Option(None, "--duration", help="Flood duration, s (default: the scenario's)."),
     evacuation: bool = typer.Option(False, "--evacuation", help="Evacuate the city's people after the flood."),

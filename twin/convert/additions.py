@@ -27,7 +27,7 @@ import pandas as pd
 import rasterio
 
 from twin.city.layout import FILES, TERRAIN_SOURCES, CityFolder, files_entry, write_manifest
-from twin.city.shelters import shelters_geojson
+from twin.city.shelters import shelters_for_city
 from twin.convert.city_build import (
     TABLE_FILES,
     CityParts,
@@ -136,6 +136,12 @@ def _update(city: CityFolder, out: Path, new: CityParts, plan: Plan, options: Co
     if frame is None:  # a City without terrain (hazard layers only): place its grid now, as a conversion would
         return _convert_again(city, out, new, plan, options, on_stage, tables, points)
 
+    shelter_inputs = of_kind(plan.inputs, "shelters")
+    shelters = None
+    if shelter_inputs:  # checked first: a list of another place changes nothing
+        shelters, report = shelters_for_city(shelter_inputs[-1], manifest.get("bbox"), frame.crs, f"city {city.id!r}")
+        manifest["shelters"] = report.as_dict()
+
     on_stage("terrain")
     dems = new.tin is not None or bool(of_kind(plan.inputs, "gsi_dem") or of_kind(plan.inputs, "raster_dem"))
     estimated = (manifest.get("terrain") or {}).get("estimated_share", 0) > 0
@@ -157,9 +163,7 @@ def _update(city: CityFolder, out: Path, new: CityParts, plan: Plan, options: Co
         _remove(out, "roughness")
         write_grid_layers(out, frame, tables)
     on_stage("tables")
-    shelters = of_kind(plan.inputs, "shelters")
-    written = write_tables(out, {p: t for p, t in tables.items() if p in changed},
-                           shelters_geojson(shelters[-1]) if shelters else None,
+    written = write_tables(out, {p: t for p, t in tables.items() if p in changed}, shelters,
                            points if new.ground_points is not None else None)
     on_stage("tiles")
     tiles: dict = {}
@@ -191,11 +195,14 @@ def _convert_again(city: CityFolder, out: Path, new: CityParts, plan: Plan, opti
                 for i in city.manifest.get("inputs") or []]
     dems = [i for i in recorded if i.kind in ("gsi_dem", "raster_dem") and i.path.exists()]
     shelters = plan.shelters
-    if city.has("shelters") and not shelters and not of_kind(plan.inputs, "shelters"):
+    kept_shelters = city.has("shelters") and not shelters and not of_kind(plan.inputs, "shelters")
+    if kept_shelters:
         shelters = [(str(city.require("shelters")), city.require("shelters").read_bytes())]
     _remove(out, "water_tileset")
     manifest = build_city(out, city.id, joined, replace(plan, inputs=[*plan.inputs, *dems], shelters=shelters),
                           options, on_stage)
+    if kept_shelters and city.manifest.get("shelters"):
+        manifest["shelters"] = city.manifest["shelters"]
     kept = {key for key, name in (city.manifest.get("files") or {}).items() if name}
     if manifest.get("tiles") is None:
         manifest["tiles"] = city.manifest.get("tiles")

@@ -29,7 +29,7 @@ from citygml.model import Code, Feature, Geometry, Surface
 from citygml.model import Polygon as GmlPolygon
 from twin import __version__
 from twin.city.layout import FILES, TABLE_ROW_GROUP, files_entry, write_manifest
-from twin.city.shelters import shelters_geojson
+from twin.city.shelters import ShelterReport, shelters_for_city
 from twin.convert.dem_rasters import MeasuredLayer, gsi_layer, raster_layer
 from twin.convert.file_tasks import GROUND_POINTS_FILE, TABLES, TIN_FILE, FileResult
 from twin.convert.grid_frame import (
@@ -182,7 +182,7 @@ def build_city(out: Path, city_id: str, parts: CityParts, plan: Plan, options: C
         if terrain is not None:
             write_grid_layers(out, terrain.frame, parts.tables)
         on_stage("tables")
-        shelters = _shelters(plan, warnings)
+        shelters, shelter_report = _shelters(plan, _lonlat_bbox(parts, terrain), crs, city_id, warnings)
         written = write_tables(out, parts.tables, shelters, parts.ground_points)
         on_stage("tiles")
         tiles = tiling.result() if tiling is not None else None
@@ -198,6 +198,8 @@ def build_city(out: Path, city_id: str, parts: CityParts, plan: Plan, options: C
             present.add("roughness")
     present |= {f"{part}_tileset" for part, summary in extra.items() if summary is not None}
     manifest = manifest_of(city_id, plan, parts, terrain, present, tiles, extra, terrain_tiles, options, warnings)
+    if shelter_report is not None:
+        manifest["shelters"] = shelter_report.as_dict()
     write_manifest(out, manifest)
     return manifest
 
@@ -329,16 +331,18 @@ def write_tables(out: Path, tables: dict[str, gpd.GeoDataFrame | None], shelters
     return written
 
 
-def _shelters(plan: Plan, warnings: list[str]) -> bytes | None:
-    """The shelter list: a shelter input (.csv/.geojson) if given, else one inside a dataset."""
+def _shelters(plan: Plan, bbox: Sequence[float] | None, crs: str, city_id: str,
+              warnings: list[str]) -> tuple[bytes | None, ShelterReport | None]:
+    """The shelter list and, for a shelter input (.csv/.geojson), its report (``shelters_for_city``: sites far
+    from the City left out); else one inside a dataset, as it is."""
     given = of_kind(plan.inputs, "shelters")
     if len(given) > 1:
         warnings.append(f"{len(given)} shelter lists given; the City keeps the last, {given[-1]}")
     if given:
-        return shelters_geojson(given[-1])
+        return shelters_for_city(given[-1], bbox, crs, f"city {city_id!r}")
     if len(plan.shelters) > 1:
         warnings.append(f"{len(plan.shelters)} datasets bring a shelter list; the City keeps {plan.shelters[0][0]}")
-    return plan.shelters[0][1] if plan.shelters else None
+    return (plan.shelters[0][1] if plan.shelters else None), None
 
 
 # -- tiles of bridges, water and terrain -----------------------------------------------------

@@ -44,6 +44,7 @@ class ImportJob:
     files_total: int = 0
     reason: str | None = None
     warnings: int = 0
+    shelters: dict | None = None  # the report of a shelter list among the sources (ShelterReport.as_dict)
     created: str = field(default_factory=now)
     finished: str | None = None
 
@@ -124,8 +125,10 @@ class ImportRunner:
             job.files_done += 1
             self._board.save(job)
 
-        job.files_total = len(plan_conversion(classify(list(paths), check=False), ConvertOptions(),
-                                              require_content=False).files)
+        inputs = classify(list(paths), check=False)
+        job.files_total = len(plan_conversion(inputs, ConvertOptions(), require_content=False).files)
         target = self.data_dir / job.name
         manifest = add_to_city(target, paths, on_file=on_file) if job.add else convert(paths, target, on_file=on_file)
         job.warnings = len(manifest.get("warnings") or [])
+        if any(i.kind == "shelters" for i in inputs):  # what the City kept of it, what was reported
+            job.shelters = manifest.get("shelters")

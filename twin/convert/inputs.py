@@ -107,7 +107,8 @@ def _bbox(path: Path, kind: str) -> BBox | None:
         return _union(files) or _union([_gsi_bbox(n) for n in names])
     if kind == "raster_dem":
         return raster_bbox(path)
-    if kind == "shelters":  # the box of its sites: a list of another place is refused like any input
+    if kind == "shelters":  # the box of its sites: a list of another place is refused before the work;
+        # within a list that meets the City, sites far from it are reported and left out (shelters_for_city)
         from twin.city.shelters import read_shelter_list
 
         sites = read_shelter_list(path).sites

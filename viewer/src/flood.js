@@ -137,6 +137,8 @@ export function initFloodPanel(element, widget, currentCity) {
   const overlay = new DepthOverlay(widget, currentCity);
   const ui = {
     scenario: el("select", { id: "flood-scenario" }),
+    // Why a built-in template fits only the sample city (/api/scenarios/builtin sample_city_only), shown under it.
+    scenarioNote: el("p", { id: "flood-scenario-note", className: "flood-note", hidden: true }),
     key: el("input", { id: "flood-key", type: "password", placeholder: "twin_…", autocomplete: "off",
                        value: staffKey() ?? "" }),
     run: el("button", { id: "flood-run", type: "button", textContent: "実行 Run" }),
@@ -154,6 +156,7 @@ export function initFloodPanel(element, widget, currentCity) {
   element.replaceChildren(
     el("h2", { textContent: "浸水シナリオ Flood scenario" }),
     el("label", {}, "シナリオ ", ui.scenario),
+    ui.scenarioNote,
     el("label", {}, "職員キー Staff key ", ui.key),
     el("div", { className: "flood-row" }, ui.run, ui.progress),
     el("label", {}, "結果 Results ", ui.jobs, ui.open),
@@ -257,6 +260,14 @@ export function initFloodPanel(element, widget, currentCity) {
     const { scenarios } = await api("/api/scenarios/builtin");
     ui.scenario.replaceChildren(...scenarios.map((s) => Object.assign(new Option(`${s.title.ja} · ${s.title.en}`, s.name),
       { title: s.description })));
+    const notes = new Map(scenarios.map((s) => [s.name, s.sample_city_only]));
+    const showNote = () => {
+      const note = notes.get(ui.scenario.value);
+      ui.scenarioNote.hidden = !note;
+      ui.scenarioNote.textContent = note ? `⚠ ${note.ja} · ${note.en[0].toUpperCase()}${note.en.slice(1)}` : "";
+    };
+    ui.scenario.addEventListener("change", showNote);
+    showNote();
     await refreshJobs();
   })();
   return { ready, refreshJobs, openJob, showFrame, overlay };

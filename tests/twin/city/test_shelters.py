@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO
 from tests.twin.fixtures_city import converted_sample_city
 from twin.city.layout import CityFolder
-from twin.city.shelters import FAR_M, attach_shelters, city_shelters, read_shelter_list, read_shelters
+from twin.city.shelters import FAR_M, city_shelters, read_shelter_list, read_shelters, shelters_for_city
 from twin.errors import TwinInputError
 
 SHELTERS = Path(os.environ.get("TWIN_SHELTER_SAMPLES", REPO.parent / "shared" / "data" / "shelters"))
@@ -90,7 +90,7 @@ def test_the_standard_layout_with_numeric_flags_english_names_and_capacity(tmp_p
     # a name quoted over two lines (3 and 4): the next row starts on line 5
     ("S1,a,,x,35.1,139.1,1,,\nS2,\"b\nc\",,y,35.2,139.2,1,,4\nS3,d,,z,35.3,139.3,1,,-4\n", r"line 5: capacity '-4'"),
     ("S1,a,,x,35.1,139.1,1,,\nS2,b,,y,35.2,139.2,1,,\nS3,,,z,35.3,139.3,1,,\n", r"line 4: empty 名称"),
-    ("S1,a,,x,35.1,339.1,1,,\n", r"shelter S1: \(339.1, 35.1\) is not a lon/lat position"),
+    ("S1,a,,x,35.1,139.1,1,,\nS2,a,,x,35.1,339.1,1,,\n", r"line 3: shelter S2: \(339.1, 35.1\) is not a lon/lat position"),
 ])
 def test_a_row_that_cannot_be_read_names_its_line(tmp_path, body, message):
     path = tmp_path / "bad.csv"
@@ -147,7 +147,7 @@ def city(tmp_path) -> CityFolder:
     return CityFolder.open(folder)
 
 
-def test_attaching_a_list_writes_the_citys_shelters_and_reports_far_sites(city, tmp_path):
+def test_a_list_for_a_city_leaves_out_and_reports_far_sites(city, tmp_path):
     west, south, east, north = city.manifest["bbox"]
     path = tmp_path / "list.csv"
     path.write_text(STANDARD_HEADER
@@ -155,24 +155,22 @@ def test_attaching_a_list_writes_the_citys_shelters_and_reports_far_sites(city, 
                     + f"S2,浜の高台,,浜2,{north + 0.01},{east},,○,80\n"  # about 1.1 km north: kept
                     + f"S3,遠い町,,遠く,{north + 0.2},{east},○,,50\n",  # about 22 km north: left out
                     encoding="cp932")
-    report = attach_shelters(city, path)
-    assert (report.layout, report.sites, report.written, report.flood_shelters) == ("municipal-standard-csv", 3, 2, 1)
+    geojson, report = shelters_for_city(path, city.manifest["bbox"], city.local_crs, "city 'sample'")
+    assert (report.layout, report.sites, report.kept, report.flood_shelters) == ("municipal-standard-csv", 3, 2, 1)
     assert len(report.left_out_far) == 1 and report.left_out_far[0].startswith("S3 遠い町 (22.")
+    assert report.source == "list.csv" and report.warnings == []
+    assert report.messages() == [f"shelters list.csv: left out, farther than 5 km from the City: {report.left_out_far[0]}"]
     assert FAR_M == 5000
-    again = CityFolder.open(city.path)
-    assert again.manifest["files"]["shelters"] == "shelters.geojson"
-    flood = city_shelters(again)
-    assert flood["shelter_id"].tolist() == ["S1"] and flood["capacity"].tolist() == [300.0]
-    written = json.loads((city.path / "shelters.geojson").read_text(encoding="utf-8"))
+    written = json.loads(geojson)
     assert [f["properties"]["id"] for f in written["features"]] == ["S1", "S2"]
     assert written["features"][1]["properties"]["hazards"]["tsunami"] is True
+    # without a box (a City with nothing placed yet) no site is left out
+    assert shelters_for_city(path, None, city.local_crs, "city 'sample'")[1].kept == 3
 
 
-def test_a_list_of_another_place_is_refused_and_the_city_keeps_its_own(city):
-    before = (city.path / "shelters.geojson").read_bytes()
+def test_a_list_of_another_place_is_refused(city):
     with pytest.raises(TwinInputError, match=r"none of its 14 sites lies within 5 km of city 'sample'"):
-        attach_shelters(city, real(GSI))  # Seika, Kyoto: hundreds of km from the sample city
-    assert (city.path / "shelters.geojson").read_bytes() == before
+        shelters_for_city(real(GSI), city.manifest["bbox"], city.local_crs, "city 'sample'")  # Seika, Kyoto
 
 
 def test_a_city_without_shelters_says_how_to_get_them_without_naming_flags_or_paths(city):

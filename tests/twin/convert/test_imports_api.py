@@ -8,6 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.twin.convert.test_city_shelters import REPORTED, shelter_csv
 from twin.server import Settings, create_app
 
 
@@ -64,3 +65,30 @@ def test_a_file_that_is_no_input_is_refused(server, tmp_path):
     (tmp_path / "import" / "notes.txt").write_text("hello")
     response = client.post("/api/cities", json={"source": "notes.txt", "name": "x"}, headers=admin)
     assert response.status_code == 422 and "not a PLATEAU dataset" in response.json()["detail"]
+
+
+def test_a_shelter_list_added_reports_repeated_ids_and_far_sites_and_a_bad_row_its_line(server, tmp_path):
+    client, admin = server
+    made = client.post("/api/cities", json={"source": "buildings", "name": "town"}, headers=admin)
+    assert wait(client, admin, made.json()["id"])["status"] == "done"
+    city = tmp_path / "home" / "town"
+    before = (city / "shelters.geojson").read_bytes()  # the sample dataset's own list
+    (tmp_path / "import" / "bad").mkdir()
+    shelter_csv(city, tmp_path / "import" / "bad" / "list.csv", bad_row=True)
+    bad = client.post("/api/cities", json={"source": "bad/list.csv", "name": "town", "add": True}, headers=admin)
+    job = wait(client, admin, bad.json()["id"])
+    assert job["status"] == "failed" and "line 6: 緯度 'north' is not a number" in job["reason"], job
+    assert (city / "shelters.geojson").read_bytes() == before
+
+    shelter_csv(city, tmp_path / "import" / "list.csv")
+    added = client.post("/api/cities", json={"source": "list.csv", "name": "town", "add": True}, headers=admin)
+    job = wait(client, admin, added.json()["id"])
+    assert job["status"] == "done", job
+    report = job["shelters"]
+    assert (report["source"], report["sites"], report["kept"], report["flood_shelters"]) == ("list.csv", 5, 4, 3)
+    assert report["warnings"] == [m.removeprefix("shelters list.csv: ") for m in REPORTED[:3]]
+    assert len(report["left_out_far"]) == 1 and report["left_out_far"][0].startswith("S9 遠い町 (22.")
+    assert str(tmp_path) not in str(report)
+    shelters = client.get("/api/cities/town/shelters").json()["features"]
+    assert sorted(f["properties"]["id"] for f in shelters) == ["S1", "S2", "S2#2"]  # S3 takes no floods
+    assert client.get("/api/cities/town").json()["shelters"] == report

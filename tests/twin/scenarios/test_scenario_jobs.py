@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from tests.twin.fixtures_city import CITY_ID
+from twin.flood.builtin import SAMPLE_CITY_ONLY, sample_city_only_help
 from twin.pictures.lonlat_png import depth_rgba
 from twin.server import Settings, create_app
 
@@ -66,8 +67,18 @@ def test_bad_requests_are_problems(client, staff):
 
 
 def test_builtin_catalogue(client):
-    names = [s["name"] for s in client.get("/api/scenarios/builtin").json()["scenarios"]]
-    assert names == ["cloudburst-100mm", "river-breach"]
+    scenarios = client.get("/api/scenarios/builtin").json()["scenarios"]
+    assert [s["name"] for s in scenarios] == ["cloudburst-100mm", "river-breach"]
+    # the console shows why the hand-placed breach fits only the sample city (the --help text, twin.flood.builtin)
+    assert [s["sample_city_only"] for s in scenarios] == [None, SAMPLE_CITY_ONLY["river-breach"]]
+    assert set(SAMPLE_CITY_ONLY["river-breach"]) == {"ja", "en"}
+
+
+def test_both_commands_say_which_builtin_scenarios_fit_only_the_sample_city(twin):
+    for command in (("scenario", "run"), ("flood", "run")):
+        done = twin(*command, "--help")
+        text = " ".join(done.stdout.replace("│", " ").split())
+        assert done.returncode == 0 and sample_city_only_help() in text, text
 
 
 def test_a_job_runs_to_done_with_progress_events_and_png_frames(client, staff, data_dir):

@@ -22,6 +22,7 @@ from twin.evacuation.city_run import evacuation_spec
 from twin.evacuation.outputs import EVACUATION_FILES, agents_at
 from twin.files.job_state import FINISHED
 from twin.flood.breach_site import with_breach
+from twin.flood.builtin import SAMPLE_CITY_ONLY
 from twin.flood.scenario import Scenario, builtin_data, builtin_names, parse_scenario, with_overrides
 from twin.scenarios.frames import water_surface
 from twin.scenarios.jobs import Job, JobRunner
@@ -89,11 +90,13 @@ def job_of(jobs: JobRunner, job_id: str) -> Job:
 
 @router.get("/builtin", dependencies=[requires(Role.ANONYMOUS)])
 def list_builtin() -> dict[str, Any]:
-    """The built-in scenarios: name, titles and main figures."""
+    """The built-in scenarios: name, titles and main figures; ``sample_city_only`` (ja, en) says why one fits
+    only the sample city (else null)."""
     out = []
     for name in builtin_names():
         s = parse_scenario(builtin_data(name), f"scenario {name}").as_dict()
-        out.append({k: s[k] for k in ("name", "title", "description", "duration_s", "output_interval_s")})
+        out.append({**{k: s[k] for k in ("name", "title", "description", "duration_s", "output_interval_s")},
+                    "sample_city_only": SAMPLE_CITY_ONLY.get(name)})
     return {"scenarios": out}
 
 
