@@ -13,6 +13,7 @@ running when the runner starts were cut off by a restart and are marked failed.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -115,12 +116,25 @@ class ImportRunner:
         names = [sources] if isinstance(sources, str) else list(sources)
         if not names:
             raise TwinInputError("sources: name at least one input")
-        paths = [resolve_source(self.import_dir, source) for source in names]
-        classify(paths, check=not add)
+        try:
+            paths = [resolve_source(self.import_dir, source) for source in names]
+            classify(paths, check=not add)
+        except TwinInputError as exc:
+            raise self._in_import_words(exc) from None
         job = ImportJob(id=new_id(), source=names[0], name=name, sources=names, add=add)
         return self._board.submit(job, lambda job, cancel: self._run(job, paths))
 
+    def _in_import_words(self, exc: TwinInputError) -> TwinInputError:
+        """The error with its inputs named as the API user names them: relative to the import folder."""
+        return TwinInputError(str(exc).replace(f"{self.import_dir.resolve()}{os.sep}", ""))
+
     def _run(self, job: ImportJob, paths: Sequence[Path]) -> None:
+        try:
+            self._convert(job, paths)
+        except TwinInputError as exc:
+            raise self._in_import_words(exc) from None
+
+    def _convert(self, job: ImportJob, paths: Sequence[Path]) -> None:
         def on_file(result: FileResult) -> None:
             job.files_done += 1
             self._board.save(job)
