@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
@@ -73,9 +74,13 @@ async def stream(request: Request, last_event_id: Annotated[str | None, Header()
 
 @router.get("/alerts", dependencies=[requires(Role.ANONYMOUS)])
 def alert_states(request: Request) -> dict:
-    """The current alert level of every gauge with thresholds."""
+    """The current alert level of every gauge with thresholds; to staff also each City's
+    current forecast alerts (``forecasts``: its latest valid forecast's, ``twin.nowcast``)."""
     with request.app.state.store.session() as session:
         states = session.scalars(select(AlertState).order_by(AlertState.datastream_id))
-        return {"alerts": [{"datastream": s.datastream_id, "level": s.level, "label": LABELS[s.level],
-                            "value": s.value, "phenomenonTime": iso(s.phenomenon_time), "since": iso(s.since)}
-                           for s in states]}
+        answer: dict[str, Any] = {"alerts": [{"datastream": s.datastream_id, "level": s.level, "label": LABELS[s.level],
+                              "value": s.value, "phenomenonTime": iso(s.phenomenon_time), "since": iso(s.since)}
+                             for s in states]}
+    if _is_staff(request):
+        answer["forecasts"] = request.app.state.nowcasts.alerts(datetime.now(UTC))
+    return answer
