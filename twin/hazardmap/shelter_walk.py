@@ -240,8 +240,7 @@ class ShelterWalk:
         shelters = [s for group in self._at.values() for s in group]
         out = np.full((len(starts), len(shelters)), np.inf)
         placed = [i for i, cell in enumerate(starts) if cell is not None]
-        rows = np.array([starts[i][0] for i in placed], np.int64)  # type: ignore[index]
-        cols = np.array([starts[i][1] for i in placed], np.int64)  # type: ignore[index]
+        rows, cols = np.array([c for c in starts if c is not None], np.int64).reshape(-1, 2).T
         column = 0
         for source, group in self._at.items():
             field = travel_distance(self.walls, [source], self.cell_size)
