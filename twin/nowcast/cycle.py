@@ -128,7 +128,7 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     if warm is not None:
         state, valid, meta = warm
         if valid <= issue and issue - valid <= MAX_GAP and state.depth.shape == grids.terrain.shape \
-                and meta.get("cell_size_m") == config.cell_size_m:
+                and meta.get("cell_size_m") == config.cell_size_m and meta.get("origin") == iso(config.origin):
             start, how = valid, f"warm start from the state at {iso(valid)}"
         else:
             warm = None
@@ -148,7 +148,7 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     model.run(issue_s)
     analysis = model.state()
     folder.save_state(analysis, issue, {"cell_size_m": config.cell_size_m, "scheme": analysis.scheme,
-                                        "issued": iso(issue)})
+                                        "issued": iso(issue), "origin": iso(config.origin)})  # the state's clock
     model.restore(analysis, tracks=False)
     frames = Frames(context, config, issue_s, run.blocked if run.blocked is not None else grids.blocked)
     model.run(config.seconds(forcing.end), output_interval=config.output_interval_s, on_output=frames.add)
