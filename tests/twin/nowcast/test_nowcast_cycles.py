@@ -10,6 +10,7 @@ river gauge driving a 100 m levee breach among the buildings whose crest the riv
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -52,6 +53,17 @@ def post(feed: Feed, start: datetime, end: datetime) -> None:
     while moment <= end:
         feed.live(STORM, moment)
         moment += timedelta(minutes=5)
+
+
+def post_storm_to(feed: Feed) -> datetime:
+    """Post the last 90 minutes of the storm shifted so that now is FIRST; now, to the second."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    storm = now - (FIRST - STORM)
+    moment = now - timedelta(hours=1, minutes=30)
+    while moment <= now:
+        feed.live(storm, moment)
+        moment += timedelta(minutes=5)
+    return now
 
 
 def stream(feed: Feed, kind: str) -> int:
@@ -119,6 +131,7 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
     assert least == (None if table["time_to_leave_s"].isna().all() else pytest.approx(table["time_to_leave_s"].min(), abs=0.1))
     assert sum(a["too_late"] for a in areas["areas"]) == int((table["time_to_leave_s"] < 0).sum())
     assert sum(a["at_alert_depth"] for a in areas["areas"]) == int(table["alert_in_s"].notna().sum()) > 0
+    assert table["walk_s"].notna().all() and table["shelter"].notna().all(), "every building walks to a shelter"
     assert sum(a["no_shelter"] for a in areas["areas"]) == int((table["alert_in_s"].notna() & table["walk_s"].isna()).sum())
     # roads cut and when: served soonest first, each cut at one of the forecast's valid times
     roads = client.get(f"/api/nowcast/{CITY_ID}/forecasts/{issue_stamp(FIRST)}/roads", headers=keys["staff"]).json()
@@ -197,12 +210,7 @@ def test_cycles_warm_starts_alerts_verification_and_resume(app, data_dir, feed, 
 def test_forecast_alerts_are_listed_on_the_alerts_route_and_logged(app, data_dir, feed, settings, client, keys):
     """A cycle issued now, during the same storm shifted to end now: its alerts are on
     ``/api/alerts`` for staff (not for anonymous readers) and in the event log ``/api/stream`` reads."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    storm = now - (FIRST - STORM)
-    moment = now - timedelta(hours=1, minutes=30)
-    while moment <= now:
-        feed.live(storm, moment)
-        moment += timedelta(minutes=5)
+    now = post_storm_to(feed)
     service = NowcastService(data_dir, app.state.store)
     service.configure(CITY_ID, {**settings, "alert_depth_m": 0.02})  # low enough for the shelters' 3-6 cm
     with app.state.store.session() as session:
@@ -224,3 +232,35 @@ def test_forecast_alerts_are_listed_on_the_alerts_route_and_logged(app, data_dir
         public = [e for e in events.since(session, last, public_only=True) if e.kind == "forecast"]
     assert [e.data for e in logged] == [{"city": CITY_ID, "issued": forecast["issued"], **forecast["alerts"]}]
     assert public == []
+
+
+def wait_for_new(folder: NowcastFolder, known: set[str], timeout_s: float) -> str:
+    """The stamp of the first forecast kept that is not in ``known``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        new = sorted(set(folder.issued()) - known)
+        if new:
+            return new[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no new forecast within {timeout_s} s")
+
+
+def test_the_server_thread_runs_cycles_on_time_and_stops(app, data_dir, feed, settings):
+    """The service's own thread, checking every 0.5 s with a 60 s cycle, issues two forecasts
+    60 s apart (plus at most the cycle's check and a second's rounding), and stops when asked."""
+    post_storm_to(feed)
+    service = NowcastService(data_dir, app.state.store, tick_s=0.5)
+    service.context(service.configure(CITY_ID, {**settings, "cycle_s": 60}))  # the City's grids and walks, loaded once
+    folder = NowcastFolder(data_dir, CITY_ID)
+    known = set(folder.issued())
+    service.start()
+    thread = service._thread
+    try:
+        first = wait_for_new(folder, known, 180)
+        second = wait_for_new(folder, known | {first}, 180)
+    finally:
+        service.stop()
+    assert thread is not None and not thread.is_alive()
+    issued = [datetime.fromisoformat(folder.forecast(s)["issued"].replace("Z", "+00:00")) for s in (first, second)]
+    assert 60 <= (issued[1] - issued[0]).total_seconds() <= 62
+    assert set(folder.issued()) == known | {first, second} and not list(folder.forecasts.glob(".*"))
