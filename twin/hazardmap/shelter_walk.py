@@ -222,8 +222,9 @@ class ShelterWalk:
         lons, lats = self._to_lonlat.transform(xs, ys)
         return float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats))
 
-    def nearest(self, lon: float, lat: float) -> WalkAnswer | None:
-        """The flood shelter nearest on foot from lon/lat, or None when none is reachable."""
+    def start_cell(self, lon: float, lat: float) -> tuple[int, int] | None:
+        """The open cell a walk from lon/lat starts at (off a roof, out of a pocket between
+        buildings to the street), None when no shelter is reachable from there."""
         cell = self.cell_of(lon, lat)
         if cell is None:
             return None
@@ -231,7 +232,26 @@ class ShelterWalk:
         start = entrance(self.open, *cell, snap)
         if start is None or not np.isfinite(self.distance[start]):  # a pocket between buildings:
             start = entrance(self.streets, *cell, snap)  # out through the nearest building to the street
-        if start is None or not np.isfinite(self.distance[start]):
+        return start if start is not None and np.isfinite(self.distance[start]) else None
+
+    def distances_to_each(self, starts: list[tuple[int, int] | None]) -> tuple[list[Shelter], np.ndarray]:
+        """The walked shelters and the distance (m over the grid, inf: none) from each start cell
+        to each of them, shape (starts, shelters): one fast-marching pass per shelter entrance."""
+        shelters = [s for group in self._at.values() for s in group]
+        out = np.full((len(starts), len(shelters)), np.inf)
+        placed = [i for i, cell in enumerate(starts) if cell is not None]
+        rows, cols = np.array([c for c in starts if c is not None], np.int64).reshape(-1, 2).T
+        column = 0
+        for source, group in self._at.items():
+            field = travel_distance(self.walls, [source], self.cell_size)
+            out[placed, column:column + len(group)] = field[rows, cols][:, None]
+            column += len(group)
+        return shelters, out
+
+    def nearest(self, lon: float, lat: float) -> WalkAnswer | None:
+        """The flood shelter nearest on foot from lon/lat, or None when none is reachable."""
+        start = self.start_cell(lon, lat)
+        if start is None:
             return None
         path = descend(self.distance, *start)
         end = (int(path[-1, 0]), int(path[-1, 1]))

@@ -9,9 +9,9 @@ then the forecast over the horizon, kept as a forecast with its issue and valid 
 3. **Forecast.** Go on with the forecast forcing (``twin.nowcast.forcing``) to the horizon with
    fresh maxima and arrival times; per building the predicted maximum depth, the time it first
    gets wet and the time water reaches the alert depth (0.5 m by default: knee depth, where
-   walking stops, REFERENCES.md "Walking in water"), the walking time to the nearest flood
-   shelter (``twin.hazardmap.shelter_walk``, 1.0 m/s) and the time left to leave (the one minus
-   the other); per shelter whether its cell floods; per output time the buildings wet, the
+   walking stops, REFERENCES.md "Walking in water"), the time left to leave to a flood shelter
+   that stays reachable (:func:`leave_times`, walks on the dry City, ``twin.hazardmap.shelter_walk``,
+   1.0 m/s); per shelter when its cell reaches the alert depth; per output time the buildings wet, the
    buildings at the alert depth, the flooded area and the road length cut (roads under
    ``ROAD_CUT_M``: cars stall at 0.3–0.5 m, same reference); per road feature when it is cut
    (``twin.nowcast.roads``); per area the least time left to leave (``twin.nowcast.areas``).
@@ -37,7 +37,7 @@ from twin.files.atomic import publish, staging_folder, write_json
 from twin.files.rasters import Grid, write_grid
 from twin.flood.city_run import flood_run
 from twin.flood.scenario import InflowSpec, Scenario
-from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, ShelterWalk
+from twin.hazardmap.shelter_walk import WALKING_SPEED_M_S, Shelter, ShelterWalk
 from twin.nowcast.areas import area_table
 from twin.nowcast.config import NowcastConfig
 from twin.nowcast.folder import NowcastFolder, issue_stamp
@@ -90,7 +90,8 @@ class CityContext:
 
     grids: CityGrids
     buildings: BuildingCells
-    walk_s: np.ndarray  # per building, walking time to the nearest flood shelter (inf: none reachable)
+    walked: list[Shelter]  # the flood shelters reachable on foot from somewhere, the columns of walk_s
+    walk_s: np.ndarray  # (buildings, walked): walking time on the dry City to each shelter (inf: none)
     walk: ShelterWalk
     roads: RoadCells  # the City's road features on the grid (none when it has no roads.parquet)
 
@@ -98,15 +99,13 @@ class CityContext:
     def of(cls, grids: CityGrids) -> CityContext:
         walk = ShelterWalk.of_city(grids.city)
         frame = grids.buildings
-        walk_s = np.full(len(frame), np.inf)
-        for i, (lon, lat) in enumerate(zip(frame["centroid_lon"], frame["centroid_lat"])):
-            cell = walk.cell_of(float(lon), float(lat)) if np.isfinite(lon) and np.isfinite(lat) else None
-            if cell is not None:
-                walk_s[i] = walk.distance[cell] / WALKING_SPEED_M_S
+        starts = [walk.start_cell(float(lon), float(lat)) if np.isfinite(lon) and np.isfinite(lat) else None
+                  for lon, lat in zip(frame["centroid_lon"], frame["centroid_lat"])]
+        walked, distance = walk.distances_to_each(starts)
         roads = (grids.city.roads().to_crs(grids.crs) if grids.city.has("roads")
                  else gpd.GeoDataFrame({"gml_id": []}, geometry=gpd.GeoSeries([], crs=grids.crs)))
         road_cells = RoadCells(roads, grids.terrain.transform, grids.terrain.shape, grids.blocked)
-        return cls(grids, BuildingCells(grids, grids.blocked), walk_s, walk, road_cells)
+        return cls(grids, BuildingCells(grids, grids.blocked), walked, distance / WALKING_SPEED_M_S, walk, road_cells)
 
 
 def scenario_of(config: NowcastConfig, forcing: CycleForcing) -> Scenario:
@@ -129,7 +128,7 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     if warm is not None:
         state, valid, meta = warm
         if valid <= issue and issue - valid <= MAX_GAP and state.depth.shape == grids.terrain.shape \
-                and meta.get("cell_size_m") == config.cell_size_m:
+                and meta.get("cell_size_m") == config.cell_size_m and meta.get("origin") == iso(config.origin):
             start, how = valid, f"warm start from the state at {iso(valid)}"
         else:
             warm = None
@@ -149,13 +148,13 @@ def run_cycle(context: CityContext, config: NowcastConfig, folder: NowcastFolder
     model.run(issue_s)
     analysis = model.state()
     folder.save_state(analysis, issue, {"cell_size_m": config.cell_size_m, "scheme": analysis.scheme,
-                                        "issued": iso(issue)})
+                                        "issued": iso(issue), "origin": iso(config.origin)})  # the state's clock
     model.restore(analysis, tracks=False)
     frames = Frames(context, config, issue_s, run.blocked if run.blocked is not None else grids.blocked)
     model.run(config.seconds(forcing.end), output_interval=config.output_interval_s, on_output=frames.add)
     result = model.result()
-    table = _building_forecast(context, config, result.max_depth, result.arrival_time - issue_s, frames)
     shelters = _shelter_forecast(config, result.max_depth, frames)
+    table = _building_forecast(context, result.max_depth, result.arrival_time - issue_s, frames, shelters)
     roads = frames.road_forecast()
     soon = table["alert_in_s"] <= config.alert_lead_s
     forecast = {
@@ -256,22 +255,45 @@ class Frames:
         return out
 
 
-def _building_forecast(context: CityContext, config: NowcastConfig, max_depth: np.ndarray, arrival_s: np.ndarray,
-                       frames: Frames) -> pd.DataFrame:
+def _building_forecast(context: CityContext, max_depth: np.ndarray, arrival_s: np.ndarray, frames: Frames,
+                       shelters: list[dict[str, Any]]) -> pd.DataFrame:
     cells = context.buildings
     alert_in = frames.first_reaching(np.nan_to_num(np.array(frames.depths), nan=0.0))
+    floods = {s["id"]: s["alert_in_s"] for s in shelters if s["alert_in_s"] is not None}
+    shelter_alert_in = np.array([floods.get(s.id, np.inf) for s in context.walked], float)
+    left, chosen, walk = leave_times(alert_in, context.walk_s, shelter_alert_in)
     frame = context.grids.buildings
-    walk = np.where(np.isfinite(context.walk_s), context.walk_s, np.nan)
     return pd.DataFrame({
         "gml_id": frame["gml_id"].to_numpy(),
         "max_depth_m": cells.maximum(max_depth).astype(np.float32),
         "wet_in_s": cells.minimum(arrival_s),
         "alert_in_s": alert_in,
+        "shelter": [context.walked[k].id if k >= 0 else None for k in chosen],
         "walk_s": walk,
-        "time_to_leave_s": alert_in - walk,
+        "time_to_leave_s": left,
         "centroid_lon": frame["centroid_lon"].to_numpy(float),
         "centroid_lat": frame["centroid_lat"].to_numpy(float),
     })
+
+
+def leave_times(alert_in: np.ndarray, walk_s: np.ndarray,
+                shelter_alert_in: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per building, the time left to leave, the shelter it counts (a column of ``walk_s``, -1:
+    none walkable) and the walk there (NaN: none). Time left: the latest departure that leaves
+    before the water reaches the building at the alert depth (``alert_in``, NaN: never) and
+    arrives before it reaches the shelter's (``shelter_alert_in``, inf: never), the max over
+    shelters of min(the two) − walk; a shelter flooding before the walk would end scores below
+    zero, so one that stays reachable wins. Where the water never comes: NaN, the nearest shelter."""
+    n = len(alert_in)
+    if walk_s.shape[1] == 0:
+        return np.full(n, np.nan), np.full(n, -1), np.full(n, np.nan)
+    reached = np.isfinite(alert_in)
+    until = np.minimum(np.where(reached, alert_in, 0.0)[:, None], shelter_alert_in[None, :]) - walk_s
+    chosen = np.argmax(np.where(reached[:, None], until, -walk_s), axis=1)
+    walkable = np.isfinite(walk_s).any(axis=1)
+    rows = np.arange(n)
+    return (np.where(reached & walkable, until[rows, chosen], np.nan), np.where(walkable, chosen, -1),
+            np.where(walkable, walk_s[rows, chosen], np.nan))
 
 
 def shelter_cells(context: CityContext) -> list[tuple[Any, int, int]]:
@@ -288,14 +310,14 @@ def shelter_cells(context: CityContext) -> list[tuple[Any, int, int]]:
 
 
 def _shelter_forecast(config: NowcastConfig, max_depth: np.ndarray, frames: Frames) -> list[dict[str, Any]]:
-    """Each flood shelter on the grid: its cell's predicted maximum depth and the lead time
-    water there reaches the alert depth."""
+    """Each flood shelter on the grid: its cell's predicted maximum depth, the lead time water
+    there reaches the alert depth, and whether it stays reachable (never does over the horizon)."""
     if not frames.shelters:
         return []
     alert_in = frames.first_reaching(np.array(frames.shelter_depths))
     return [{"id": shelter.id, "name": shelter.name, "lon": shelter.lon, "lat": shelter.lat,
              "max_depth_m": round(float(np.nan_to_num(max_depth[row, col], nan=0.0)), 3),
-             "alert_in_s": None if np.isnan(a) else round(float(a), 1)}
+             "alert_in_s": None if np.isnan(a) else round(float(a), 1), "stays_reachable": bool(np.isnan(a))}
             for (shelter, row, col), a in zip(frames.shelters, alert_in)]
 
 

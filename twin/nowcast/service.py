@@ -7,7 +7,8 @@ checks every ``tick_s`` and runs due cycles one at a time; every cycle keeps its
 warm state on disk, so a restarted server carries on from the last saved state.
 
 A forecast naming buildings or shelters that reach the alert depth within the configured lead
-time logs a ``forecast`` event in the sensor event log (``/api/stream``, staff only).
+time logs a ``forecast`` event in the sensor event log (``/api/stream``, staff only), and its
+alerts are listed on ``/api/alerts`` (staff only) until it is superseded or expires.
 """
 
 from __future__ import annotations
@@ -154,6 +155,21 @@ class NowcastService:
                     events.append(session, "forecast", {"city": city, "issued": forecast["issued"], **alerts},
                                   public=False)
         return forecast
+
+    def alerts(self, now: datetime) -> list[dict[str, Any]]:
+        """Per City, the alerts of its latest forecast while that forecast is valid (to its
+        ``valid_to``), when it names buildings or shelters."""
+        current = []
+        for city in self.cities():
+            folder = NowcastFolder(self.data_dir, city)
+            issued = folder.issued()
+            if not issued:
+                continue
+            forecast = folder.forecast(issued[-1])
+            alerts = forecast["alerts"]
+            if parse_moment(forecast["valid_to"], "valid_to") > now and (alerts["buildings"] or alerts["shelters"]):
+                current.append({"city": city, "issued": forecast["issued"], "valid_to": forecast["valid_to"], **alerts})
+        return current
 
     def last_issue(self, city: str) -> datetime | None:
         issued = self.folder(city).issued()

@@ -167,3 +167,18 @@ def test_a_shelter_next_to_a_closed_courtyard_is_entered_from_the_street():
     path = [(100.5, 20.5), (120.5, 79.5), (120.5, 100.5), (103.5, 100.5)]
     expected = sum(math.dist(TRANSFORM @ a, TRANSFORM @ b) for a, b in zip(path, path[1:]))
     assert expected - H <= answer.distance_m <= expected + 2 * H * math.sqrt(2)
+
+
+def test_the_distance_to_each_shelter_on_open_ground_is_the_straight_line_and_its_least_the_nearest():
+    """Two shelters 300 m apart in the open: from a start cell, each one's distance is the straight
+    line between the cells (fast marching within 2 %), the nearer equals the all-shelter field's;
+    a start with no cell gets inf."""
+    walls = np.zeros((200, 200), bool)
+    west, east = Shelter("w", "西", None, *lonlat(100.5, 25.5), None), Shelter("e", "東", None, *lonlat(100.5, 175.5), None)
+    walk = ShelterWalk(walls, TRANSFORM, CRS_, [west, east])
+    start = walk.start_cell(*lonlat(40.5, 60.5))
+    shelters, distance = walk.distances_to_each([start, None])
+    assert [s.id for s in shelters] == ["w", "e"] and start == (40, 60)
+    assert distance[0] == pytest.approx([H * math.hypot(60, 35), H * math.hypot(60, 115)], rel=0.02)
+    assert distance[0].min() == pytest.approx(walk.distance[start], rel=1e-6)
+    assert np.isinf(distance[1]).all()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from twin.sensors.alerts import LABELS
 from twin.sensors.times import iso
-from twin.server.app_state import Database, Feed
+from twin.server.app_state import Database, Feed, Nowcasts
 from twin.server.auth import SESSION_COOKIE, Role, RoleCheck, requires
 from twin.store.models import AlertState
 
@@ -63,10 +64,14 @@ async def stream(request: Request, feed: Feed, last_event_id: Annotated[str | No
 
 
 @router.get("/alerts", dependencies=[requires(Role.ANONYMOUS)])
-def alert_states(store: Database) -> dict:
-    """The current alert level of every gauge with thresholds."""
+def alert_states(request: Request, store: Database, nowcasts: Nowcasts) -> dict:
+    """The current alert level of every gauge with thresholds; to staff also each City's
+    current forecast alerts (``forecasts``: its latest valid forecast's, ``twin.nowcast``)."""
     with store.session() as session:
         states = session.scalars(select(AlertState).order_by(AlertState.datastream_id))
-        return {"alerts": [{"datastream": s.datastream_id, "level": s.level, "label": LABELS[s.level],
-                            "value": s.value, "phenomenonTime": iso(s.phenomenon_time), "since": iso(s.since)}
-                           for s in states]}
+        answer: dict[str, Any] = {"alerts": [
+            {"datastream": s.datastream_id, "level": s.level, "label": LABELS[s.level], "value": s.value,
+             "phenomenonTime": iso(s.phenomenon_time), "since": iso(s.since)} for s in states]}
+    if _is_staff(request):
+        answer["forecasts"] = nowcasts.alerts(datetime.now(UTC))
+    return answer
