@@ -173,6 +173,8 @@ def _verification_shown(page, base: str, staff: str, sensor: str, river: int, re
         crossings = rows(f"{item} .forecast-verification-thresholds")
         assert [r[-1] for r in crossings] == ["的中 hit", "見逃し miss"]
         assert [r[1] for r in crossings] == ["はい yes", "いいえ no"] and [r[2] for r in crossings] == ["はい yes"] * 2
+    page.eval_on_selector("#forecast .forecast-verification", "e => { e.querySelector('details').open = true; "
+                          "e.scrollIntoView(); }")
     page.screenshot(path=str(ARTIFACTS / "forecast-verification.png"), timeout=120_000)
 
 
