@@ -35,34 +35,44 @@ FEATURE_COLOURS = """() => { const out = {};
   visit(window.twinViewer.tileset.root); return out; }"""
 
 
-def _rain_gauge(base: str, sensor: str) -> int:
-    """A rain gauge with four readings over the last 40 minutes; its datastream id."""
-    stream = {"name": "雨量 rain", "description": "rain", "observationType":
+def _gauge(base: str, sensor: str, name: str, unit: str, values: list[float], properties: dict | None = None) -> int:
+    """A gauge ``name`` with ``values`` read 40, 30, 20 and 10 minutes ago; its datastream id."""
+    stream = {"name": name, "description": name, "observationType":
               "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
-              "unitOfMeasurement": {"name": "mm/h", "symbol": "mm/h", "definition": "mm/h"},
-              "Sensor": {"name": "rain sensor", "encodingType": "text/plain", "metadata": "-"},
-              "ObservedProperty": {"name": "rain", "definition": "urn:mm/h"}}
+              "unitOfMeasurement": {"name": unit, "symbol": unit, "definition": unit},
+              "Sensor": {"name": f"{name} sensor", "encodingType": "text/plain", "metadata": "-"},
+              "ObservedProperty": {"name": name, "definition": f"urn:{unit}"}, "properties": properties or {}}
     headers = {"Authorization": f"Bearer {sensor}"}
-    thing = {"name": "rain gauge", "description": "rain gauge", "Datastreams": [stream]}
+    thing = {"name": f"{name} gauge", "description": f"{name} gauge", "Datastreams": [stream]}
     assert httpx.post(f"{base}/sta/v1.1/Things", json=thing, headers=headers).status_code == 201
-    ident = httpx.get(f"{base}/sta/v1.1/Datastreams", headers=headers).json()["value"][0]["@iot.id"]
+    ident = next(d["@iot.id"] for d in httpx.get(f"{base}/sta/v1.1/Datastreams", headers=headers).json()["value"]
+                 if d["name"] == name)
     now = datetime.now(UTC).replace(microsecond=0)
-    for k, rain in enumerate([10.0, 30.0, 50.0, 60.0]):
-        moment = (now - timedelta(minutes=40 - 10 * k)).isoformat().replace("+00:00", "Z")
-        answer = httpx.post(f"{base}/sta/v1.1/Observations", headers=headers,
-                            json={"phenomenonTime": moment, "result": rain, "Datastream": {"@iot.id": ident}})
-        assert answer.status_code == 201, answer.text
+    _readings(base, sensor, ident, [(now - timedelta(minutes=40 - 10 * k), v) for k, v in enumerate(values)])
     return ident
 
 
-def _forecast(base: str, admin: str, staff: str, gauge: int) -> dict:
+def _readings(base: str, sensor: str, ident: int, readings: list[tuple[datetime, float]]) -> None:
+    for moment, value in readings:
+        answer = httpx.post(f"{base}/sta/v1.1/Observations", headers={"Authorization": f"Bearer {sensor}"},
+                            json={"phenomenonTime": moment.isoformat().replace("+00:00", "Z"), "result": value,
+                                  "Datastream": {"@iot.id": ident}})
+        assert answer.status_code == 201, answer.text
+
+
+def _forecast(base: str, admin: str, staff: str, rain: int, river: int) -> dict:
     """Configure the nowcast, post a 300 mm/h cloudburst for the next 40 minutes, and wait for a
-    forecast that used it (the thread's first cycle may run before the post: then the requested one)."""
+    forecast that used it (the thread's first cycle may run before the post: then the requested one).
+    The river gauge drives a breach at the City's centre whose crest no stage reaches: its predicted
+    stage is kept (and verified), but it sends no water."""
     def headers(key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 
-    settings = {"rain_gauges": [gauge], "horizon_s": 3600, "output_interval_s": 600, "cell_size_m": 16.0,
-                "scheme": "inertial"}
+    lon, lat = httpx.get(f"{base}/api/cities/{CITY_ID}").json()["center"][:2]
+    breach = {"datastream": river, "breach": [[lon - 0.0003, lat], [lon + 0.0003, lat]], "width_m": 50.0,
+              "crest_m": 1000.0, "datum_m": 0.0}
+    settings = {"rain_gauges": [rain], "river_gauges": [breach], "horizon_s": 3600, "output_interval_s": 600,
+                "cell_size_m": 16.0, "scheme": "inertial"}
     assert (answer := httpx.put(f"{base}{NOWCAST}", json=settings, headers=headers(admin))).status_code == 200, \
         answer.text
     now = datetime.now(UTC)
@@ -97,6 +107,17 @@ def _press(page, selector: str) -> None:
     page.eval_on_selector(selector, "e => e.dispatchEvent(new MouseEvent('click'))")
 
 
+def _published_becomes(page, state: str) -> None:
+    """Wait for the panel's publish state; on a timeout, say what the panel shows instead."""
+    try:
+        page.wait_for_function(f"document.querySelector('#forecast').dataset.published === '{state}'", polling=250,
+                               timeout=90_000)
+    except Exception as exc:
+        shown = page.evaluate("[document.querySelector('#forecast').dataset.published, "
+                              "document.querySelector('#forecast .forecast-publish')?.textContent]")
+        raise AssertionError(f"the panel's publish state is not {state!r}: {shown}") from exc
+
+
 def _colours_become(page, expected: dict[str, str]) -> dict[str, str]:
     """Wait until every loaded building has its expected colour (the style applies on the next frames)."""
     shown: dict[str, str] = {}
@@ -111,12 +132,62 @@ def _colours_become(page, expected: dict[str, str]) -> dict[str, str]:
     raise AssertionError(f"{len(wrong)} of {len(shown)} buildings keep another colour, e.g. {list(wrong.items())[:3]}")
 
 
+def _verification_shown(page, base: str, staff: str, sensor: str, river: int, read_from: datetime) -> None:
+    """The river's readings over the forecasts' hours arrive (posted ahead of their times: the test
+    cannot wait an hour), rising past 氾濫注意水位 (2.0 m) 47 minutes after the first readings, which no
+    forecast's trend predicted; the panel then shows the verification's numbers."""
+    _readings(base, sensor, river, [(read_from + timedelta(minutes=5 * k), round(1.3 + 0.075 * k, 3))
+                                    for k in range(25)])
+    scores = httpx.get(f"{base}{NOWCAST}/verification", headers={"Authorization": f"Bearer {staff}"}).json()
+    scored = [(f, g) for f in reversed(scores["forecasts"]) for g in [f["gauges"][str(river)]]]
+    assert scored and all(len(g["errors"]) == 6 for _, g in scored), scores
+    assert all(g["thresholds"]["standby"]["outcome"] == "hit" and g["thresholds"]["caution"]["outcome"] == "miss"
+               for _, g in scored), scores
+    page.evaluate("window.twinViewer.forecast.refresh()")
+    page.wait_for_function(f"document.querySelector('#forecast').dataset.scored === '{len(scored)}'", polling=250,
+                           timeout=30_000)
+
+    def rows(selector: str) -> list[list[str]]:
+        return page.eval_on_selector_all(f"{selector} tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.textContent))")
+
+    def near(text: str, value: float) -> bool:  # metres are written to the mm
+        return abs(float(text) - value) <= 0.0005 + 1e-9
+
+    summary = scores["gauges"][str(river)]
+    shown = rows(f"#forecast .forecast-verification-leads[data-gauge='{river}']")
+    assert [r[0] for r in shown] == [f"+{b['lead_s'] // 60}" for b in summary["by_lead"]]
+    assert all(near(r[1], b["mean_abs_error_m"]) and r[2] == str(b["forecasts"]) for r, b in zip(shown, summary["by_lead"]))
+    outcomes = page.inner_text("#forecast .forecast-verification-outcomes")
+    assert f"水防団待機水位 standby: 的中 hit {len(scored)}" in outcomes
+    assert f"氾濫注意水位 caution: 見逃し miss {len(scored)}" in outcomes
+    items = page.eval_on_selector_all("#forecast .forecast-verification-item", "es => es.map(e => e.dataset.issued)")
+    assert items == [f["issued"] for f, _ in scored]
+    for k, (_, g) in enumerate(scored):
+        item = f"#forecast .forecast-verification-item:nth-of-type({k + 1})"
+        errors = rows(f"{item} .forecast-verification-errors")
+        assert [r[0] for r in errors] == [f"+{round(e['lead_s'] / 60)}" for e in g["errors"]]
+        for r, e in zip(errors, g["errors"]):
+            assert near(r[1], e["predicted_m"]) and near(r[2], e["observed_m"]) and near(r[3], e["error_m"]), (r, e)
+        caption = page.text_content(f"{item} .forecast-verification-errors caption") or ""  # folded: no innerText
+        assert near(caption.split("mean abs error ")[1].removesuffix(" m"), g["mean_abs_error_m"]), caption
+        crossings = rows(f"{item} .forecast-verification-thresholds")
+        assert [r[-1] for r in crossings] == ["的中 hit", "見逃し miss"]
+        assert [r[1] for r in crossings] == ["はい yes", "いいえ no"] and [r[2] for r in crossings] == ["はい yes"] * 2
+    page.eval_on_selector("#forecast .forecast-verification", "e => { e.querySelector('details').open = true; "
+                          "e.scrollIntoView(); }")
+    page.screenshot(path=str(ARTIFACTS / "forecast-verification.png"), timeout=120_000)
+
+
 def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp_path_factory):
     playwright = pytest.importorskip("playwright.sync_api")
     home = data_dir_linking(tmp_path_factory.mktemp("home") / "data", converted_sample_city())
     admin, staff, sensor = (create_key(home, role, role) for role in ("admin", "staff", "sensor"))
     with running_server(home) as base, playwright.sync_playwright() as p:
-        gauge = _rain_gauge(base, sensor)
+        read_from = datetime.now(UTC).replace(microsecond=0)
+        rain = _gauge(base, sensor, "雨量 rain", "mm/h", [10.0, 30.0, 50.0, 60.0])
+        # rising 0.6 m/h: the trend predicts 1.9 m at most within the hour, past 水防団待機水位 but not 氾濫注意水位
+        river = _gauge(base, sensor, "水位 river stage", "m", [1.0, 1.1, 1.2, 1.3],
+                       {"thresholds": {"standby": 1.0, "caution": 2.0}})
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 700})
         errors: list[str] = []
@@ -130,7 +201,7 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         page.evaluate("window.twinViewer.forecast.ready")
         assert page.inner_text("#forecast .forecast-issued") == "予報はまだありません · no forecast yet"
 
-        forecast = _forecast(base, admin, staff, gauge)
+        forecast = _forecast(base, admin, staff, rain, river)
         timeline = forecast["timeline"]
         depths = httpx.get(f"{base}{NOWCAST}/forecasts/latest/depths",
                            headers={"Authorization": f"Bearer {staff}"}).json()
@@ -146,6 +217,10 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
                                polling=250, timeout=30_000)
         assert forecast["issued"][:16].replace("T", " ") in page.inner_text("#forecast .forecast-issued")
         assert "rain: 予報値 posted forecast" in page.inner_text("#forecast .forecast-forcing")
+        # no reading after the forecast yet: nothing scored, and the panel says so
+        page.wait_for_function("document.querySelector('#forecast').dataset.scored === '0'", polling=250,
+                               timeout=30_000)
+        assert "no forecast scored yet" in page.inner_text("#forecast .forecast-verification")
         shown_wet = page.eval_on_selector_all("#forecast text.forecast-buildings", "es => es.map(e => e.textContent)")
         shown_roads = page.eval_on_selector_all("#forecast text.forecast-roads", "es => es.map(e => e.textContent)")
         ticks = page.eval_on_selector_all("#forecast .forecast-tick", "es => es.map(e => Number(e.dataset.lead))")
@@ -176,8 +251,7 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         assert [r.split(" · ")[-2] for r in shown_roads[:12]] == [f["properties"]["gml_id"] for f in roads[:12]]
         assert page.get_attribute("#forecast", "data-published") == "none"
         _press(page, "#forecast .forecast-publish-button")
-        page.wait_for_function("document.querySelector('#forecast').dataset.published === 'this'", polling=250,
-                               timeout=30_000)
+        _published_becomes(page, "this")
         assert "公開中 on the public map" in page.inner_text("#forecast .forecast-publish")
         public = httpx.get(f"{base}/api/cities/{CITY_ID}/hazard-forecast").json()["forecast"]
         assert public["issued"] == forecast["issued"] and public["status"] == "current"
@@ -206,8 +280,9 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
 
         page.bring_to_front()  # a page behind another gets no animation frames
         _press(page, "#forecast .forecast-publish-button")
-        page.wait_for_function("document.querySelector('#forecast').dataset.published === 'none'", polling=250,
-                               timeout=30_000)
+        _published_becomes(page, "none")
         assert httpx.get(f"{base}/api/cities/{CITY_ID}/hazard-forecast").json() == {"forecast": None}
+
+        _verification_shown(page, base, staff, sensor, river, read_from)
         assert errors == [], errors
         browser.close()

@@ -5,7 +5,9 @@
 // then (the MLIT classes of colouring.js, from …/forecasts/{stamp}/depths). Below: whether the forecast
 // is published to the public hazard map, with a button to publish or withdraw it, and the time left to
 // leave per area (…/forecasts/{stamp}/areas), the least first, then the roads cut and when
-// (…/forecasts/{stamp}/roads), the soonest first.
+// (…/forecasts/{stamp}/roads), the soonest first. Last, the verification (…/verification): each kept
+// forecast's predicted river stage against the gauges' later readings, by lead time, and whether it
+// predicted each threshold crossing that happened (hit, miss, false alarm).
 import { api, canActAsStaff } from "./api.js";
 import { node } from "./chart.js";
 import { simulatedStyle } from "./colouring.js";
@@ -95,6 +97,74 @@ function roadsList(body, rows = 12) {
     el("ul", {}, ...items, ...more));
 }
 
+const THRESHOLD_NAMES = { standby: "水防団待機水位 standby", caution: "氾濫注意水位 caution",
+  evacuation: "避難判断水位 evacuation", danger: "氾濫危険水位 danger" };
+const OUTCOMES = { hit: "的中 hit", miss: "見逃し miss", "false alarm": "空振り false alarm",
+  "correct negative": "正しく否定 correct negative", pending: "未確定 pending" };
+const metres = (value) => (value === null || value === undefined ? "–" : value.toFixed(3));
+const yesNo = (value) => (value === undefined ? "–" : value ? "はい yes" : "いいえ no");
+
+/** A gauge of a forecast is scored once a reading covers one of its valid times or a threshold is decided. */
+const isScored = (gauge) => gauge.errors.length > 0
+  || Object.values(gauge.thresholds).some((c) => c.outcome !== "pending");
+
+/** A table of ``rows`` (arrays of cells, the first a row header) under ``headers``, with ``caption``. */
+function scoreTable(className, caption, headers, rows) {
+  const head = el("tr", {}, ...headers.map((text) => el("th", { scope: "col", textContent: text })));
+  const body = rows.map(([first, ...rest]) => el("tr", {}, el("th", { scope: "row", textContent: first }),
+    ...rest.map((text) => el("td", { textContent: text }))));
+  return el("table", { className }, el("caption", { textContent: caption }), el("thead", {}, head),
+    el("tbody", {}, ...body));
+}
+
+/** Per gauge over every forecast: the mean absolute stage error by lead time, and the crossings counted. */
+function gaugeSummary(id, summary) {
+  const counts = Object.entries(summary.outcomes).map(([name, c]) => `${THRESHOLD_NAMES[name] ?? name}: `
+    + Object.entries(c).map(([outcome, n]) => `${OUTCOMES[outcome] ?? outcome} ${n}`).join(", "));
+  const table = scoreTable("forecast-verification-leads",
+    `水位計 gauge ${id}: 先行時間ごとの平均絶対誤差 mean abs stage error by lead time`,
+    ["先行 lead (分 min)", "平均絶対誤差 mean abs error (m)", "予報数 forecasts"],
+    summary.by_lead.map((b) => [minutes(b.lead_s), metres(b.mean_abs_error_m), String(b.forecasts)]));
+  table.dataset.gauge = id;
+  return el("div", {}, table, el("p", { className: "forecast-verification-outcomes", textContent:
+    `閾値の超過 threshold crossings: ${counts.join(" · ") || "閾値なし no thresholds"}` }));
+}
+
+/** One scored forecast at one gauge: predicted, observed and error per lead time, then each threshold's outcome. */
+function forecastScores(forecast, id, gauge) {
+  const errors = scoreTable("forecast-verification-errors",
+    `発表 issued ${utc(forecast.issued)} · 水位計 gauge ${id} · 平均絶対誤差 mean abs error ${metres(gauge.mean_abs_error_m)} m`,
+    ["先行 lead (分 min)", "予測 predicted (m)", "観測 observed (m)", "誤差 error (m)"],
+    gauge.errors.map((e) => [minutes(e.lead_s), metres(e.predicted_m), metres(e.observed_m), metres(e.error_m)]));
+  const crossings = scoreTable("forecast-verification-thresholds", "閾値の超過 threshold crossings",
+    ["閾値 threshold (m)", "予測 predicted", "観測 observed", "結果 outcome"],
+    Object.entries(gauge.thresholds).map(([name, c]) => [`${THRESHOLD_NAMES[name] ?? name} ${c.threshold_m}`,
+      yesNo(c.predicted), yesNo(c.observed), OUTCOMES[c.outcome] ?? c.outcome]));
+  const item = el("div", { className: "forecast-verification-item" }, errors, crossings);
+  item.dataset.issued = forecast.issued;
+  item.dataset.gauge = id;
+  return item;
+}
+
+/**
+ * The verification (…/verification): per gauge the mean absolute error by lead time over all forecasts
+ * and the crossings counted, then per scored forecast (the newest first, at most ``rows``) its scores.
+ */
+function verificationSection(body, rows = 6) {
+  const scored = body.forecasts.flatMap((f) => Object.entries(f.gauges).filter(([, g]) => isScored(g))
+    .map(([id, g]) => [f, id, g])).reverse();
+  const heading = el("h3", { textContent: "検証 Verification" });
+  if (scored.length === 0) {
+    return [el("div", { className: "forecast-verification" }, heading, el("p", { textContent:
+      "採点済みの予報なし: 予報の後の水位観測を待っています · no forecast scored yet: awaiting the gauges' later readings" })), 0];
+  }
+  const details = el("details", {}, el("summary", { textContent: `予報ごと per forecast (${scored.length})` }),
+    ...scored.slice(0, rows).map(([f, id, g]) => forecastScores(f, id, g)));
+  const section = el("div", { className: "forecast-verification" }, heading,
+    ...Object.entries(body.gauges).map(([id, summary]) => gaugeSummary(id, summary)), details);
+  return [section, scored.length];
+}
+
 /**
  * Build the panel in ``element``; ``legend`` is the console's legend box, ``buildings()`` the open
  * city's tileset, ``currentCity()`` its manifest.
@@ -102,7 +172,7 @@ function roadsList(body, rows = 12) {
 export function initForecastPanel(element, legend, buildings, currentCity) {
   const ui = { head: el("p", { className: "forecast-issued" }), forcing: el("ul", { className: "forecast-forcing" }),
     chart: el("div"), picked: el("p", { className: "forecast-picked" }), publish: el("p", { className: "forecast-publish" }),
-    areas: el("div") };
+    areas: el("div"), verification: el("div") };
   let depths = null; // the shown forecast's …/depths answer ({lead_s, buildings: [{gml_id, depth_m}]}), on the first pick
 
   async function pick(forecast, stamp, k) {
@@ -130,7 +200,7 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
 
   function say(text) {
     ui.head.textContent = text;
-    for (const part of [ui.forcing, ui.chart, ui.publish, ui.areas]) part.replaceChildren();
+    for (const part of [ui.forcing, ui.chart, ui.publish, ui.areas, ui.verification]) part.replaceChildren();
     ui.picked.textContent = "";
   }
 
@@ -162,9 +232,10 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
     element.hidden = !canActAsStaff() || !city;
     delete element.dataset.issued;
     delete element.dataset.lead;
+    delete element.dataset.scored;
     if (element.hidden) return;
     element.replaceChildren(el("h2", { textContent: "予報 Forecast" }), ui.head, ui.forcing, ui.chart, ui.picked,
-      ui.publish, ui.areas);
+      ui.publish, ui.areas, ui.verification);
     const base = `/api/nowcast/${encodeURIComponent(city.id)}`;
     const { forecasts, published } = await api(base); // the issue times first: asking for `latest` of none would log a 404
     if (forecasts.length === 0) {
@@ -184,6 +255,13 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
       ui.areas.append(roadsList(await api(`${base}/forecasts/${stamp}/roads`)));
     } catch (e) {
       ui.areas.append(el("p", { textContent: `通行止め予測なし · no roads cut kept: ${e.message}` }));
+    }
+    try {
+      const [section, scored] = verificationSection(await api(`${base}/verification`));
+      ui.verification.replaceChildren(section);
+      element.dataset.scored = String(scored);
+    } catch (e) {
+      ui.verification.replaceChildren(el("p", { textContent: `検証を読めません · cannot read the verification: ${e.message}` }));
     }
   }
 

@@ -8,6 +8,7 @@ members finish in cannot change them) and percentiles are picked from the member
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -168,3 +169,25 @@ def test_the_command_refuses_an_unknown_parameter_in_one_line_and_writes_nothing
     assert done.returncode == 2
     assert done.stderr.startswith("twin: error: cannot vary 'wind'") and "Traceback" not in done.stderr
     assert not out.exists()
+
+
+def test_the_command_runs_a_two_member_ensemble_in_process_and_writes_its_outputs(twin, tmp_path):
+    storm = tmp_path / "storm.toml"
+    storm.write_text(STORM, encoding="utf-8")
+    out = tmp_path / "out"
+    done = twin("ensemble", "run", "--city", str(converted_sample_city()), "--scenario", str(storm),
+                "--vary", "rain=0.5:1.5", "--vary", "manning=0.5:2.0", "--members", "2", "--seed", "11",
+                "--cell-size", "16", "--workers", "0", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ensemble: 2 of 2 members used (0 after a retry, 0 failed)"), done.stdout
+    for name in ("members.csv", "ensemble.nc", "buildings.parquet", "probability.png", "summary.json"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["members_requested"], summary["members_used"], summary["used"], summary["failed"]) == (2, 2, [0, 1], [])
+    assert list(summary["varied"]) == ["rain", "manning"]
+    with netCDF4.Dataset(out / "ensemble.nc") as ds:
+        assert ds.members_used == 2
+    buildings = gpd.read_parquet(out / "buildings.parquet")
+    assert len(buildings) == summary["buildings"]["count"] > 0
+    assert set(np.unique(buildings["p_wetted"])) <= {0.0, 0.5, 1.0}  # the share of two members
+    assert all(member_folder(out, k).is_dir() for k in (0, 1))
