@@ -9,9 +9,10 @@ DEMO_BUILDINGS ?= 10000
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
-## pytest-xdist workers: 0 runs the suite in one process (the default); 2 runs whole test files on two
-## workers, which was not faster here (two software-WebGL browser tests at once each ran 2-3x slower).
-PYTEST_WORKERS ?= 0
+## pytest-xdist workers (2 by default; 0 runs the suite in one process). Each test file is one group and
+## every browser test is in one group (tests/conftest.py), so two software-WebGL pages never draw at once
+## (they each ran 2-3x slower so) while the other worker runs the rest.
+PYTEST_WORKERS ?= 2
 ## A finished flood + evacuation for the console (74 s of CPU on the 10,000-building city).
 DEMO_SCENARIO ?= --data-dir $(DEMO)/data --city sample --scenario river-breach --cell-size 16 --duration 3600 \
 	--evacuation --people-per-agent 10 --evacuation-cell-size 8 --evacuation-duration 1800
