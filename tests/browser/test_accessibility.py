@@ -1,8 +1,6 @@
-"""An accessibility audit of the three pages with axe-core (npm, viewer/node_modules; no CDN) in Debian's
-Chromium: no serious or critical violation on /hazard (with an answer open), / and /footfall.
-
-axe-core is injected into the page by Playwright; the pages' Content-Security-Policy allows no inline
-script, so the audit's browser context bypasses it (the pages themselves run under it everywhere else).
+"""An accessibility audit of the three pages on the sample city with axe-core (``tests.browser.a11y``) in
+Debian's Chromium: no serious or critical violation on /hazard (with an answer open), / and /footfall.
+The real-city pages are audited in test_hazard_page_real_city.py and test_console_real_city.py.
 """
 
 from __future__ import annotations
@@ -12,14 +10,11 @@ import json
 import geopandas as gpd
 import pytest
 
+from tests.browser.a11y import audit, needs_axe
 from tests.browser.serving import CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
-from tests.conftest import REPO
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
-AXE = REPO / "viewer" / "node_modules" / "axe-core" / "axe.min.js"
-#: The impacts the audit fails on (axe's four are minor, moderate, serious, critical).
-FAILING = ("serious", "critical")
 
 
 @pytest.fixture(scope="module")
@@ -32,26 +27,15 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(server):  # closed before the server stops: its open event streams would hold the server up
     playwright = pytest.importorskip("playwright.sync_api")
-    if not AXE.is_file():
-        pytest.skip("axe-core is not installed: cd viewer && npm ci")
+    needs_axe()
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
 
-def audit(page) -> list[dict]:
-    """axe-core's violations of the WCAG 2.x A/AA rules and best practices at FAILING impact."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("""async () => (await axe.run(document, {
-        runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']},
-        resultTypes: ['violations']})).violations""")
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result if v["impact"] in FAILING]
-
-
 def open_page(browser, url: str, ready: str, viewport=(1280, 800), locale: str = "ja-JP"):
-    context = browser.new_context(viewport=dict(zip(("width", "height"), viewport)), locale=locale, bypass_csp=True)
+    context = browser.new_context(viewport=dict(zip(("width", "height"), viewport)), locale=locale)
     page = context.new_page()
     page.goto(url)
     page.wait_for_function(f"!!document.querySelector({ready!r})", polling=250, timeout=150_000)

@@ -1,10 +1,12 @@
 """The public hazard map on a City converted from a real PLATEAU sample (Koshigaya: five buildings with
 PLATEAU's own river-flood depths, no area maps) with a shelter list attached in the GSI 指定緊急避難場所
 CSV layout: a tapped building shows its official depth and where that comes from, and the nearest flood
-shelter of the list is offered with its walk drawn on the map."""
+shelter of the list is offered with its walk drawn on the map; axe-core finds no serious or critical
+violation with that answer open."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import geopandas as gpd
@@ -12,6 +14,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from tests.browser.a11y import audit
 from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
 from tests.conftest import plateau_sample
 from tests.twin.fixtures_city import converted_real_city
@@ -100,4 +103,16 @@ def test_a_tapped_building_shows_its_official_depth_and_source_and_the_nearest_f
         const r = c.width / box.width; return [...c.getContext('2d').getImageData(Math.round((x - box.left) * r),
         Math.round((y - box.top) * r), 1, 1).data].slice(0, 3); }""", [middle["x"], middle["y"]])
     assert all(abs(a - b) <= 4 for a, b in zip(pixel, ROUTE_RGB)), pixel
+    assert phone.errors == []
+
+
+def test_a_building_answer_passes_the_accessibility_audit(phone, city):
+    """axe-core on the page with a building's answer and its route open, under the page's own CSP."""
+    inside = gpd.read_parquet(city / "buildings.parquet").geometry.iloc[0].representative_point()
+    verdict = phone.evaluate("async ([lon, lat]) => (await window.hazardMap.checkAt(lon, lat)).verdict",
+                             [inside.x, inside.y])
+    assert verdict == "building-attributes"
+    phone.wait_for_timeout(500)  # the frame with the marks is drawn
+    violations = audit(phone)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
     assert phone.errors == []
