@@ -92,8 +92,6 @@ def test_a_tapped_building_shows_its_official_depth_and_source_and_the_nearest_f
     # the nearest flood shelter of the attached list, walked, with its route drawn on the map
     assert "東の避難場所（試験用）" in text and "北の広場" not in text
     phone.wait_for_timeout(1000)  # the frame with the marks is drawn
-    ARTIFACTS.mkdir(exist_ok=True)
-    phone.screenshot(path=str(ARTIFACTS / "hazard-real-city.png"))
     route = phone.evaluate("window.hazardMap.map.marks.route")
     assert route and len(route) >= 2
     halfway = shapely.LineString(route).interpolate(0.5, normalized=True)  # far from both markers
@@ -103,7 +101,36 @@ def test_a_tapped_building_shows_its_official_depth_and_source_and_the_nearest_f
         const r = c.width / box.width; return [...c.getContext('2d').getImageData(Math.round((x - box.left) * r),
         Math.round((y - box.top) * r), 1, 1).data].slice(0, 3); }""", [middle["x"], middle["y"]])
     assert all(abs(a - b) <= 4 for a, b in zip(pixel, ROUTE_RGB)), pixel
+    # the picture in the docs: the buildings, the tapped place and the walk in the map left open above the answer
+    frame_above_the_answer(phone, [[inside.x, inside.y], *route,
+                                   *([g.x, g.y] for g in buildings.geometry.representative_point())])
+    phone.wait_for_timeout(1000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "hazard-real-city.png"))
     assert phone.errors == []
+
+
+def frame_above_the_answer(page, points: list, margin: float = 20) -> None:
+    """Zoom and move the map so that ``points`` ([lon, lat]) lie in the strip of map that a phone shows
+    between the controls and the answer panel (a screenshot of the map behind the answer shows nothing)."""
+    top, bottom, width = page.evaluate("""() => [document.getElementById('controls').getBoundingClientRect().bottom,
+        document.getElementById('answer').getBoundingClientRect().top, document.getElementById('map').clientWidth]""")
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    lon, lat = (min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2
+
+    def look(lat_centre: float, range_m: float) -> list[dict]:
+        page.evaluate("([lon, lat, r]) => window.hazardMap.lookDown(lon, lat, r)", [lon, lat_centre, range_m])
+        return [page.evaluate("([lon, lat]) => window.hazardMap.pagePosition(lon, lat, 0)", list(p))
+                for p in [*points, [lon, lat], [lon, lat + 1e-3]]]
+
+    first = look(lat, 600)
+    xs, ys = [p["x"] for p in first[:-2]], [p["y"] for p in first[:-2]]
+    zoom = min((width - 2 * margin) / max(max(xs) - min(xs), 1), (bottom - top - 2 * margin) / max(max(ys) - min(ys), 1))
+    range_m = 600 / zoom
+    placed = look(lat, range_m)
+    centre, north = placed[-2], placed[-1]
+    per_degree = (north["y"] - centre["y"]) / 1e-3  # screen y per degree of latitude (negative: north is up)
+    look(lat - ((top + bottom) / 2 - centre["y"]) / per_degree, range_m)
 
 
 def test_a_building_answer_passes_the_accessibility_audit(phone, city):
