@@ -8,12 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from citygml.samplecity import generate
 from tests.twin.fixtures_jobs import quick_job, run_job
 from twin.convert.pipeline import convert
-from twin.server import Settings, create_app
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +23,6 @@ def data_dir(tmp_path_factory) -> Path:
     shutil.copytree(root / "full", root / "bare", ignore=lambda folder, names: [n for n in names if n in ("dem", "fld")])
     convert([root / "bare"], root / "home" / "town")
     return root / "home"
-
-
-@pytest.fixture(scope="module")
-def app(data_dir):
-    return create_app(Settings(data_dir=data_dir))
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def staff(app) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.keys.create('ops-desk', 'staff')}"}
 
 
 def test_a_scenario_on_estimated_terrain_is_refused_with_a_clear_problem(client, staff, data_dir):
