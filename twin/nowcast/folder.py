@@ -124,6 +124,11 @@ class NowcastFolder:
             raise TwinInputError(f"no forecast {stamp!r} for city {self.city!r}")
         return json.loads(path.read_text(encoding="utf-8"))
 
+    def latest(self) -> dict[str, Any] | None:
+        """The newest kept forecast's ``forecast.json``, None before the first."""
+        issued = self.issued()
+        return self.forecast(issued[-1]) if issued else None
+
     def forecast_file(self, stamp: str, name: str) -> Path:
         """A file of a kept forecast (``buildings.parquet``, ``areas.json``, ``max_depth.tif`` …)."""
         self.forecast(stamp)

@@ -161,19 +161,17 @@ class NowcastService:
         ``valid_to``), when it names buildings or shelters."""
         current = []
         for city in self.cities():
-            folder = NowcastFolder(self.data_dir, city)
-            issued = folder.issued()
-            if not issued:
+            forecast = NowcastFolder(self.data_dir, city).latest()
+            if forecast is None:
                 continue
-            forecast = folder.forecast(issued[-1])
             alerts = forecast["alerts"]
             if parse_moment(forecast["valid_to"], "valid_to") > now and (alerts["buildings"] or alerts["shelters"]):
                 current.append({"city": city, "issued": forecast["issued"], "valid_to": forecast["valid_to"], **alerts})
         return current
 
     def last_issue(self, city: str) -> datetime | None:
-        issued = self.folder(city).issued()
-        return parse_moment(self.folder(city).forecast(issued[-1])["issued"], "issued") if issued else None
+        latest = self.folder(city).latest()
+        return parse_moment(latest["issued"], "issued") if latest is not None else None
 
     def due(self, city: str, now: datetime) -> str | None:
         """Why the City's cycle is due at ``now`` (None when it is not)."""

@@ -327,10 +327,9 @@ def _footfall_dataset(base: str, city: City) -> Dataset:
 
 def _forecast_dataset(base: str, city: City, folder: NowcastFolder) -> Dataset | None:
     """The City's latest nowcast forecast (staff only), modified at its issue time; None without one."""
-    issued = folder.issued()
-    if not issued:
+    latest = folder.latest()
+    if latest is None:
         return None
-    latest = folder.forecast(issued[-1])
     ident = f"forecast-{_name(city.id)}"
     api = f"{base}/api/nowcast/{city.id}/forecasts/latest"
     return Dataset(ident, f"{_title(city)}: 最新の浸水予測（ナウキャスト）", f"{_title(city)}: latest flood forecast (nowcast)",
