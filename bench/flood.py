@@ -10,6 +10,7 @@ one JSON object.
    (ANUGA: 4 triangles per cell), same physical time, one thread each, every engine warmed up;
    wall time and error against the analytical solution, and their ratios. Discharges enter
    across the upstream edge here and through an inlet operator in ANUGA (it has no such edge).
+   Then ``misses``: where the full scheme's two misses (Thacker's bowl, the jump) come from.
 3. Storm: 1 km² at 2 m (500 x 500 cells), a synthetic street-and-block DEM, 3 hours of rain:
    today's engine, the inertial scheme and the full scheme.
 4. Dry ground: a 150 m³/s hydrograph down a valley of a 2 x 2 km grid at 2 m (10 % of it ever
@@ -169,26 +170,57 @@ def _anuga_stoker(anuga, dx: float) -> tuple[float, float]:
 def _engine_thacker(kind: str, dx: float, amplitude: float) -> tuple[float, float]:
     from sim.flood.analytic import thacker_omega, thacker_planar
 
-    nx, ny = int(30 / dx), 4
+    wall, x, h = _engine_thacker_depth(kind, dx, amplitude)
+    return wall, float(np.abs(h - thacker_planar(x, 2 * np.pi / thacker_omega(), amplitude=amplitude)[1]).mean())
+
+
+def _engine_thacker_depth(kind: str, dx: float, amplitude: float,
+                          bed_dx: float | None = None) -> tuple[float, np.ndarray, np.ndarray]:
+    """Wall time, cell centres and depths after one period of Thacker's bowl on cells of ``dx``;
+    with ``bed_dx`` (a multiple of ``dx``) the bed is the one cells of that size would have (the
+    bowl's elevation at their centres: stairs), the water the exact lens over it."""
+    from sim.flood.analytic import thacker_omega, thacker_planar
+
+    nx, ny = int(round(30 / dx)), 4
     x = -15.0 + (np.arange(nx) + 0.5) * dx
     bed, depth, _ = thacker_planar(x, 0.0, amplitude=amplitude)
+    if bed_dx is not None:
+        surface = bed + depth
+        bed = thacker_planar(-15.0 + (np.floor((x + 15.0) / bed_dx) + 0.5) * bed_dx, 0.0, amplitude=amplitude)[0]
+        depth = np.where(depth > 0, np.maximum(surface - bed, 0.0), 0.0)
     t_end = 2 * np.pi / thacker_omega()
     model = FloodModel(np.repeat(bed[None, :], ny, 0), dx, initial_depth=np.repeat(depth[None, :], ny, 0),
                        manning=0.0, scheme=Scheme(kind=kind, dtype=np.float64, threads=1))
     wall, h = _engine_run(model, t_end)
-    return wall, float(np.abs(h - thacker_planar(x, t_end, amplitude=amplitude)[1]).mean())
+    return wall, x, h
 
 
 def _anuga_thacker(anuga, dx: float, amplitude: float) -> tuple[float, float]:
     from sim.flood.analytic import thacker_omega, thacker_planar
 
+    wall, x, h = _anuga_thacker_depth(anuga, dx, amplitude)
+    return wall, float(np.abs(h - thacker_planar(x, 2 * np.pi / thacker_omega(), amplitude=amplitude)[1]).mean())
+
+
+def _anuga_thacker_depth(anuga, dx: float, amplitude: float,
+                         cell_bed: bool = False) -> tuple[float, np.ndarray, np.ndarray]:
+    """Wall time, triangle centroids and depths after one period of Thacker's bowl in ANUGA: the
+    bed and surface at the triangles' vertices, or (``cell_bed``) constant over each cell, its
+    centre's values, as this engine's raster holds them."""
+    from sim.flood.analytic import thacker_omega, thacker_planar
+
     domain = _anuga_domain(anuga, 30.0, 4 * dx, dx, -15.0)
-    domain.set_quantity("elevation", lambda x, y: thacker_planar(x, 0.0, amplitude=amplitude)[0])
-    domain.set_quantity("stage", lambda x, y: sum(thacker_planar(x, 0.0, amplitude=amplitude)[:2]))
+    if cell_bed:
+        centres = -15.0 + (np.floor((domain.centroid_coordinates[:, 0] + 15.0) / dx) + 0.5) * dx
+        bed, depth, _ = thacker_planar(centres, 0.0, amplitude=amplitude)
+        domain.set_quantity("elevation", np.repeat(bed[:, None], 3, 1), location="vertices")
+        domain.set_quantity("stage", np.repeat((bed + depth)[:, None], 3, 1), location="vertices")
+    else:
+        domain.set_quantity("elevation", lambda x, y: thacker_planar(x, 0.0, amplitude=amplitude)[0])
+        domain.set_quantity("stage", lambda x, y: sum(thacker_planar(x, 0.0, amplitude=amplitude)[:2]))
     t_end = 2 * np.pi / thacker_omega()
     wall = _anuga_evolve(domain, t_end)
-    x, h = _anuga_depth(domain)
-    return wall, float(np.abs(h - thacker_planar(x, t_end, amplitude=amplitude)[1]).mean())
+    return (wall, *_anuga_depth(domain))
 
 
 _MAC = {"length": 1000.0, "rows": 3, "manning": 0.033, "t_end": 3500.0}
@@ -247,7 +279,16 @@ def _bump_start(x: np.ndarray, h_out: float | None) -> np.ndarray:
 def _engine_bump(kind: str, dx: float, q: float, h_out: float | None, t_end: float) -> tuple[float, float]:
     """SWASHES' flow over a bump (as in tests/sim/test_flood_full_steady.py), fed across its
     upstream edge; mean |h - h_exact| over the whole channel after ``t_end`` (steady by then)."""
-    from sim.flood.analytic import BUMP_LENGTH, bump_bed, bump_depth
+    from sim.flood.analytic import bump_depth
+
+    wall, x, h = _engine_bump_depth(kind, dx, q, h_out, t_end)
+    return wall, float(np.abs(h - bump_depth(x, q, h_out)).mean())
+
+
+def _engine_bump_depth(kind: str, dx: float, q: float, h_out: float | None,
+                       t_end: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """Wall time, cell centres and depths of ``_engine_bump``'s run."""
+    from sim.flood.analytic import BUMP_LENGTH, bump_bed
 
     rows = _BUMP["rows"]
     x = (np.arange(int(round(BUMP_LENGTH / dx))) + 0.5) * dx
@@ -257,11 +298,20 @@ def _engine_bump(kind: str, dx: float, q: float, h_out: float | None, t_end: flo
                        initial_wse=np.repeat(_bump_start(x, h_out)[None], rows, 0),
                        scheme=Scheme(kind=kind, dtype=np.float64, threads=1))
     wall, h = _engine_run(model, t_end)
-    return wall, float(np.abs(h - bump_depth(x, q, h_out)).mean())
+    return wall, x, h
 
 
 def _anuga_bump(anuga, dx: float, q: float, h_out: float | None, t_end: float) -> tuple[float, float]:
-    from sim.flood.analytic import BUMP_LENGTH, bump_bed, bump_depth
+    from sim.flood.analytic import bump_depth
+
+    wall, domain = _anuga_bump_domain(anuga, dx, q, h_out, t_end)
+    x, h = _anuga_depth(domain)
+    return wall, float(np.abs(h - bump_depth(x, q, h_out)).mean())
+
+
+def _anuga_bump_domain(anuga, dx: float, q: float, h_out: float | None, t_end: float):
+    """Wall time and the evolved domain of ``_anuga_bump``'s run."""
+    from sim.flood.analytic import BUMP_LENGTH, bump_bed
 
     rows = _BUMP["rows"]
     domain = _anuga_domain(anuga, BUMP_LENGTH, rows * dx, dx, 0.0)
@@ -272,9 +322,7 @@ def _anuga_bump(anuga, dx: float, q: float, h_out: float | None, t_end: float) -
               else anuga.Transmissive_boundary(domain))
     domain.set_boundary({"left": reflective, "top": reflective, "bottom": reflective, "right": outlet})
     anuga.Inlet_operator(domain, [[0.0, 0.0], [0.0, rows * dx]], Q=q * rows * dx)
-    wall = _anuga_evolve(domain, t_end)
-    x, h = _anuga_depth(domain)
-    return wall, float(np.abs(h - bump_depth(x, q, h_out)).mean())
+    return _anuga_evolve(domain, t_end), domain
 
 
 _SEICHE = {"length": 1000.0, "depth": 10.0, "amplitude": 0.05, "periods": 3}
@@ -363,6 +411,73 @@ def _problems(anuga, quick: bool) -> dict:
     }
 
 
+def _cell_averages(f, x: np.ndarray, dx: float, n: int = 400) -> np.ndarray:
+    """Averages of f(x) over the cells of width ``dx`` centred on ``x`` (n points each)."""
+    xs = x[:, None] + ((np.arange(n) + 0.5) / n - 0.5) * dx
+    return f(xs.ravel()).reshape(xs.shape).mean(axis=1)
+
+
+def _triangle_averages(domain, f, n: int = 40) -> np.ndarray:
+    """Averages of f(x) over an ANUGA domain's triangles (the centroids of a regular split of
+    each into n² small triangles, n(n+1)/2 of them upright, which carry the mean of a linear f)."""
+    v = domain.get_vertex_coordinates().reshape(-1, 3, 2)[:, :, 0]
+    i, j = np.meshgrid(np.arange(n), np.arange(n))
+    upright = i + j < n
+    a, b = (i[upright] + 1 / 3) / n, (j[upright] + 1 / 3) / n
+    xs = v[:, :1] + a * (v[:, 1:2] - v[:, :1]) + b * (v[:, 2:] - v[:, :1])
+    return f(xs.ravel()).reshape(xs.shape).mean(axis=1)
+
+
+def _thacker_per_cell(x: np.ndarray, h: np.ndarray, amplitude: float, dx: float) -> float:
+    """Mean error after one period of Thacker's bowl per cell of ``dx``: the mean depth of the
+    finer cells or triangles centred in it against the exact depth at its centre."""
+    from sim.flood.analytic import thacker_omega, thacker_planar
+
+    n = int(round(30 / dx))
+    cell = np.floor((x + 15.0) / dx).astype(int)
+    mean = np.bincount(cell, h, n) / np.bincount(cell, minlength=n)
+    exact = thacker_planar(-15.0 + (np.arange(n) + 0.5) * dx, 2 * np.pi / thacker_omega(), amplitude=amplitude)[1]
+    return float(np.abs(mean - exact).mean())
+
+
+def misses(anuga) -> dict:
+    """Where the full scheme's two misses come from (docs/flood.md). Thacker's bowl: ANUGA with
+    the bed it is given in the peer table (the bowl at its vertices: a continuous surface) and
+    with the raster's (one elevation per cell, the centre's: stairs), and this engine on the
+    stairs at a half and a quarter of the cell size and on the bowl at half of it; errors per
+    0.2 m cell, the mean depth over its finer cells or triangles against the exact depth at its
+    centre (on stairs, the depth at a finer cell's centre measures the stair, not the water).
+    The jump: each engine's mean error against the exact depth at its cells' or triangles'
+    centres (the peer table) and against the exact average over them (what a finite-volume
+    value stands for)."""
+    from sim.flood.analytic import bump_depth
+
+    out: dict = {}
+    dx = 0.2
+    for a in (2.0, 0.2):
+        out[f"thacker_A{a:g}"] = {
+            "anuga_vertex_bed": _thacker_per_cell(*_anuga_thacker_depth(anuga, dx, a)[1:], a, dx),
+            "anuga_cell_bed": _thacker_per_cell(*_anuga_thacker_depth(anuga, dx, a, cell_bed=True)[1:], a, dx),
+            "full_cell_bed": _thacker_per_cell(*_engine_thacker_depth("full", dx, a)[1:], a, dx),
+            "full_dx_0.1_on_the_cell_bed": _thacker_per_cell(*_engine_thacker_depth("full", dx / 2, a, dx)[1:], a, dx),
+            "full_dx_0.05_on_the_cell_bed": _thacker_per_cell(*_engine_thacker_depth("full", dx / 4, a, dx)[1:], a, dx),
+            "full_dx_0.1_on_the_bowl": _thacker_per_cell(*_engine_thacker_depth("full", dx / 2, a)[1:], a, dx)}
+    dx, q, h_out = 0.25, 0.18, 0.33
+
+    def depth(x: np.ndarray) -> np.ndarray:
+        return bump_depth(x, q, h_out)
+
+    _, domain = _anuga_bump_domain(anuga, dx, q, h_out, 300.0)
+    x, h = _anuga_depth(domain)
+    _, xf, hf = _engine_bump_depth("full", dx, q, h_out, 300.0)
+    out["bump_hydraulic_jump"] = {
+        "anuga": {"at_centres": float(np.abs(h - depth(x)).mean()),
+                  "over_triangles": float(np.abs(h - _triangle_averages(domain, depth)).mean())},
+        "full": {"at_centres": float(np.abs(hf - depth(xf)).mean()),
+                 "over_cells": float(np.abs(hf - _cell_averages(depth, xf, dx)).mean())}}
+    return out
+
+
 def peer(quick: bool) -> dict:
     """ANUGA against both schemes on the same problems, or why ANUGA was skipped."""
     try:
@@ -392,6 +507,8 @@ def peer(quick: bool) -> dict:
                                  "error_ratio_over_anuga": round(err / a_err, 3) if a_err > 0 else None}
                 row["load_before"], row["load_after"] = before, _load()
                 out[name] = row
+            with contextlib.redirect_stdout(sys.stderr):
+                out["misses"] = misses(anuga)
         finally:
             os.chdir(cwd)
     return out
