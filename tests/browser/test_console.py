@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, create_key, running_server
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, NEEDS_CHROMIUM, create_key, running_server
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 from twin.city.layout import CityFolder
 from twin.flood.breach_site import place_breach
@@ -106,7 +106,7 @@ def page(server):
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 700})
+        page = browser.new_page(viewport=DESKTOP)
         page.errors = []
         page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: page.errors.append(f"{e.name}: {e.message}"))
@@ -168,6 +168,15 @@ def toggle(page, layer: str) -> None:
     # workers, behind the roads-and-rivers layer the console draws at start; SwiftShader on a loaded
     # 2-core machine takes minutes for that.
     page.wait_for_function(f"!document.querySelector('#layer-{layer}').disabled", polling=250, timeout=240_000)
+
+
+def on_the_globe(page) -> tuple[float, float]:
+    """A point of the viewport near its middle where the globe, not a panel, takes the click."""
+    point = page.evaluate("""() => [[0.5, 0.55], [0.4, 0.5], [0.3, 0.6], [0.45, 0.7]]
+        .map(([fx, fy]) => [innerWidth * fx, innerHeight * fy])
+        .find(([x, y]) => document.elementFromPoint(x, y)?.tagName === 'CANVAS') ?? null""")
+    assert point, "no panel-free point of the globe near the middle of the viewport"
+    return tuple(point)
 
 
 def look_down_on(page, west: float, south: float, east: float, north: float) -> None:
@@ -308,7 +317,7 @@ def test_cloudburst_template_runs_and_opens_in_the_flood_panel(page, server):
     # The breach template takes its point from a click on the map.
     choose(page, "#template-kind", "breach")
     press(page, "#breach-pick")
-    page.mouse.click(600, 400)
+    page.mouse.click(*on_the_globe(page))
     until(page, "#templates[data-breach]")
     lon, lat = map(float, page.get_attribute("#templates", "data-breach").split(","))
     city = httpx.get(f"{server['base']}/api/cities/{CITY_ID}").json()

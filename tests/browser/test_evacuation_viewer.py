@@ -14,6 +14,7 @@ from tests.browser.serving import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
+    DESKTOP,
     NEEDS_CHROMIUM,
     running_server,
 )
@@ -51,7 +52,7 @@ def test_agents_move_with_the_flood_slider(server):
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 640})
+        page = browser.new_page(viewport=DESKTOP)
         errors = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))

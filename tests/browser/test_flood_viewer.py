@@ -14,7 +14,7 @@ import pytest
 import shapely
 from PIL import Image
 
-from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, running_server
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, NEEDS_CHROMIUM, running_server
 from tests.twin.fixtures_city import CITY_ID, TWIN, converted_sample_city, data_dir_linking
 from twin.city.layout import CityFolder
 
@@ -116,7 +116,7 @@ def test_a_finished_scenario_animates_over_the_city(server):
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 640})
+        page = browser.new_page(viewport=DESKTOP)
         errors, external = [], []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))

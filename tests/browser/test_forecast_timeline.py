@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, NEEDS_CHROMIUM, create_key, running_server
+from tests.browser.serving import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, NEEDS_CHROMIUM, create_key, running_server
 from tests.twin.fixtures_city import CITY_ID, converted_sample_city, data_dir_linking
 from twin.depth_classes import CLASSES, rank_of_depth
 
@@ -189,7 +189,7 @@ def test_forecast_timeline_shows_the_forecast_and_colours_buildings_by_depth(tmp
         river = _gauge(base, sensor, "水位 river stage", "m", [1.0, 1.1, 1.2, 1.3],
                        {"thresholds": {"standby": 1.0, "caution": 2.0}})
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 700})
+        page = browser.new_page(viewport=DESKTOP)
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(f"{e.name}: {e.message}"))
