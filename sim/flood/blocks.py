@@ -292,6 +292,18 @@ def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
     return np.nan if broken else deepest
 
 
+@njit(cache=True, inline="always")
+def _deepest(h, r, b0, b1):
+    """The deepest water in row ``r`` from ``b0`` to ``b1``, and whether one is NaN."""
+    m = 0.0
+    broken = False
+    for c in range(b0, b1):
+        d = h[r, c]
+        m = max(m, d)
+        broken |= d != d
+    return m, broken
+
+
 @njit(cache=True)
 def mark_row_spans(h, r, c0, c1, threshold, block, wet, spans, track):
     """:func:`mark_row_wet` for items that need not start or end at a block's edge, also
@@ -311,32 +323,31 @@ def mark_row_spans(h, r, c0, c1, threshold, block, wet, spans, track):
         end = min(start + block, nx)
         b0 = max(c0, start)
         b1 = min(c1, end)
-        m = 0.0
-        for c in range(b0, b1):
-            d = h[r, c]
-            m = max(m, d)
-            broken |= d != d
-        first = NO_WATER
-        last = -1
-        if m > threshold:
-            wet[WET, br, bc] = 1
-            if top:
-                wet[NORTH, br, bc] = 1
-            if bottom:
-                wet[SOUTH, br, bc] = 1
-            if b0 == start and h[r, b0] > threshold:
-                wet[WEST, br, bc] = 1
-            if b1 == end and h[r, b1 - 1] > threshold:
-                wet[EAST, br, bc] = 1
-            first = b0
-            while not h[r, first] > threshold:
-                first += 1
-            last = b1 - 1
-            while not h[r, last] > threshold:
-                last -= 1
+        # a whole block's stretch in a loop of known length, which vectorises without a remainder
+        m, nan = _deepest(h, r, b0, b0 + BLOCK) if b1 - b0 == BLOCK else _deepest(h, r, b0, b1)
+        broken |= nan
+        deepest = max(deepest, m)
+        if not m > threshold:
+            spans[0, r, bc] = NO_WATER
+            spans[1, r, bc] = -1
+            continue
+        first = b0
+        while not h[r, first] > threshold:
+            first += 1
+        last = b1 - 1
+        while not h[r, last] > threshold:
+            last -= 1
         spans[0, r, bc] = first
         spans[1, r, bc] = last
-        deepest = max(deepest, m)
+        wet[WET, br, bc] = 1
+        if top:
+            wet[NORTH, br, bc] = 1
+        if bottom:
+            wet[SOUTH, br, bc] = 1
+        if first == start:
+            wet[WEST, br, bc] = 1
+        if last == end - 1:
+            wet[EAST, br, bc] = 1
     return np.nan if broken else deepest
 
 
