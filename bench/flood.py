@@ -26,7 +26,7 @@ their process CPU time (``cpu_s``) beside the wall time.
 
 Usage: python bench/flood.py [--quick] [--skip-throughput] [--skip-peer] [--skip-storm] [--skip-dry]
                              [--threads N] [--baseline-ref REF] [--city CITY [--breach-cell-size M]
-                             [--breach-hours H]]
+                             [--breach-hours H]] [--schemes LABEL,...]
 """
 
 from __future__ import annotations
@@ -640,8 +640,11 @@ def baseline(case: str, args: dict, ref: str) -> dict:
         return json.loads(done.stdout.strip().splitlines()[-1]) | {"engine": f"sim/ at {ref}"}
 
 
-def side_by_side(case: str, args: dict, ref: str, kinds: tuple[tuple[str, dict], ...]) -> dict:
-    """``case`` on today's engine and on this one's schemes, with the speed-ups over today's."""
+def side_by_side(case: str, args: dict, ref: str, kinds: tuple[tuple[str, dict], ...],
+                 only: set[str] | None = None) -> dict:
+    """``case`` on today's engine and on this one's schemes (those labelled in ``only``, if given),
+    with the speed-ups over today's."""
+    kinds = tuple((label, extra) for label, extra in kinds if only is None or label in only)
     out = {"today": baseline(case, args, ref)}
     print(json.dumps({case: {"today": out["today"]}}), file=sys.stderr, flush=True)  # progress, kept if a later part fails
     for label, extra in kinds:
@@ -669,6 +672,8 @@ def main() -> None:
     parser.add_argument("--valley-size", type=int, default=1000, help="cells a side of the valley (2 m cells)")
     parser.add_argument("--valley-hours", type=float, default=1.0, help="simulated hours of the valley run")
     parser.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose sim/ is today's engine")
+    parser.add_argument("--schemes", help="comma-separated labels of the schemes the valley and the breach run beside "
+                        "today's engine (inertial, inertial_no_skip, full, full_no_skip); default all")
     parser.add_argument("--baseline-case", help=argparse.SUPPRESS)  # internal: run a case on the baseline
     parser.add_argument("--case-args", help=argparse.SUPPRESS)
     parser.add_argument("--sim-root", help=argparse.SUPPRESS)
@@ -678,6 +683,7 @@ def main() -> None:
         print(json.dumps(CASES[args.baseline_case](None, **json.loads(args.case_args))))
         return
     threads = min(args.threads, numba.config.NUMBA_NUM_THREADS)
+    only = set(args.schemes.split(",")) if args.schemes else None
     report: dict = {"machine": {"cpus": os.cpu_count(), "numba_threads": numba.config.NUMBA_NUM_THREADS,
                                 "load_avg_1min_start": _load()}}
     if not args.skip_throughput:
@@ -699,7 +705,7 @@ def main() -> None:
             "valley", {"n": 200 if args.quick else args.valley_size, "hours": 0.2 if args.quick else args.valley_hours,
                        "threads": threads},
             args.baseline_ref, (("inertial", {"kind": "inertial"}), ("inertial_no_skip", {"kind": "inertial", "skip": False}),
-                                ("full", {"kind": "full"}), ("full_no_skip", {"kind": "full", "skip": False})))
+                                ("full", {"kind": "full"}), ("full_no_skip", {"kind": "full", "skip": False})), only)
         report["valley_target"] = "inertial (skipping) >= 3x faster than today"
     if args.city is not None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -708,7 +714,9 @@ def main() -> None:
             report["breach_city"] |= side_by_side(
                 "breach", {"inputs": str(inputs), "cell_size": args.breach_cell_size,
                            "hours": 0.25 if args.quick else args.breach_hours, "threads": threads},
-                args.baseline_ref, (("inertial", {"kind": "inertial"}), ("full", {"kind": "full"})))
+                args.baseline_ref, (("inertial", {"kind": "inertial"}),
+                                    ("inertial_no_skip", {"kind": "inertial", "skip": False}), ("full", {"kind": "full"})),
+                only)
         report["breach_targets"] = "inertial (skipping) >= 3x faster than today; auto (the full scheme) under 5 min"
     report["machine"]["load_avg_1min_end"] = _load()
     print(json.dumps(report, indent=2))

@@ -9,6 +9,15 @@ its two cells holds water above the no-flow depth), a wet block wakes only the n
 its sides where such water touches its border row or column (``ActiveBlocks(edges=True)``): a
 front in the middle of a block no longer computes the ring of blocks around it. The kernels take the active cells as work
 items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
+
+Such a scheme's items are also cut to the cells its water can reach: in each row of a run, from
+one column before the first to one after the last cell holding water in that row or the two
+beside it, now or at the start of the previous step (``ActiveBlocks.spans``, recorded by the
+depth update per row and block). A face the step leaves out then lies between two cells that
+held no water at the start of this step or of the last, so it carried nothing in the last step
+and carries nothing in this one: it is zero already, as computing it would make it. Blocks
+holding or beside inflows, rain or a fed side are computed whole (inflows add water between the
+kernels' records).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from numba import njit
 
 BLOCK = 32
 _NONE_STOPPED = np.zeros((0, 2), np.int64)
+NO_WATER = np.iinfo(np.int32).max  # a span's first column where a row's stretch holds no water (its last: -1)
 # planes of ``ActiveBlocks.wet``: water anywhere in the block, along its north, south, west, east border
 WET, NORTH, SOUTH, WEST, EAST = range(5)
 
@@ -30,7 +40,12 @@ class ActiveBlocks:
     in the block's border row or column on that side. ``always`` marks blocks computed every
     step (along stage and discharge boundaries), ``inflows`` those holding each inflow's cells,
     computed while it runs. With ``edges`` a wet block wakes only the neighbours its border water
-    touches (schemes whose water moves at most one cell a step), else all 8 neighbours.
+    touches (schemes whose water moves at most one cell a step), else all 8 neighbours, and the
+    items are cut to the cells within one of water (``spans``).
+
+    ``spans[k, 0 | 1, row, block col]`` is the first | last column holding water in that row of
+    that block, for the water after the last step (k = 1 - ``turn``) and the one before (k = ``turn``);
+    the depth update writes plane ``turn`` (``spans_out``) for the rows it computes.
     """
 
     def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
@@ -50,6 +65,10 @@ class ActiveBlocks:
         self.items = _items(self.active, shape, block)
         self._all = np.ones((self.nby, self.nbx), bool)
         self._none = np.zeros((self.nby, self.nbx), bool)
+        self._block_items = self.items  # the active blocks' items, before cutting them to the water
+        self.spans = np.empty((2, 2, ny, self.nbx), np.int32)
+        self.turn = 0
+        self.spans_out = self.spans[0]
 
     @classmethod
     def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
@@ -81,8 +100,13 @@ class ActiveBlocks:
                 self.active = self._all.copy()
                 self.items = _items(self.active, self.shape, self.block)
             return _NONE_STOPPED
-        if not self._wet_known:
+        first = not self._wet_known  # the water of the previous step unknown: no cutting this step
+        out = self.turn
+        if first:
             self.wet[...] = _wet_planes(h, threshold, self.block, self.nby, self.nbx)
+        if first and self.edges:
+            self.spans[out] = [[[NO_WATER]], [[-1]]]
+            _row_spans(h, threshold, self.block, self.spans[1 - out])
         self.tracking = self._wet_known = True
         if rained is False:
             rained = self._none
@@ -93,7 +117,14 @@ class ActiveBlocks:
         if changed:
             stopped = np.argwhere(self.active & ~active)
             self.active = active
-            self.items = _items(active, self.shape, self.block)
+            self._block_items = self.items = _items(active, self.shape, self.block)
+            if self.edges:
+                _forget_spans(stopped, self.block, self.spans)
+        if self.edges:
+            self.items = self._block_items if first else _cut(self._block_items, self.spans, self.always | rained,
+                                                               self.block)
+            self.spans_out = self.spans[out]
+            self.turn = 1 - out
         self.wet[:, active] = 0  # the update kernels set it again where water remains
         return stopped
 
@@ -117,6 +148,69 @@ def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray
     # (which would stop the loops vectorising)
     return np.stack([rows, np.repeat(bc0 * block, counts), np.repeat(np.minimum(bc1 * block, nx), counts)],
                     axis=1).astype(np.uint32)
+
+
+@njit(cache=True)
+def _cut(items, spans, forced, block):
+    """The work items cut, row by row, to one cell around the water in ``spans`` (both planes) in
+    that row and the two beside it; whole blocks where ``forced`` or beside a forced block."""
+    nby, nbx = forced.shape
+    ny = spans.shape[2]
+    whole = np.zeros((nby, nbx), np.bool_)
+    for i in range(nby):
+        for j in range(nbx):
+            if forced[i, j]:
+                whole[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = True
+    out = np.empty_like(items)
+    n = 0
+    for k in range(items.shape[0]):
+        r, c0, c1 = np.int64(items[k, 0]), np.int64(items[k, 1]), np.int64(items[k, 2])
+        br = r // block
+        lo = c1
+        hi = np.int64(-1)
+        for bc in range(c0 // block, (c1 - 1) // block + 1):
+            if whole[br, bc]:
+                lo = min(lo, bc * block)
+                hi = max(hi, min((bc + 1) * block, c1) - 1)
+                continue
+            for rr in range(max(r - 1, 0), min(r + 2, ny)):
+                lo = min(lo, np.int64(spans[0, 0, rr, bc]), np.int64(spans[1, 0, rr, bc]))
+                hi = max(hi, np.int64(spans[0, 1, rr, bc]), np.int64(spans[1, 1, rr, bc]))
+        if lo <= hi:
+            out[n, 0] = r
+            out[n, 1] = max(c0, lo - 1)
+            out[n, 2] = min(c1, hi + 2)
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def _row_spans(h, threshold, block, spans):
+    """``spans`` (first | last, row, block col) of the water deeper than ``threshold`` in ``h``."""
+    ny, nx = h.shape
+    for r in range(ny):
+        for bc in range(spans.shape[2]):
+            first = NO_WATER
+            last = -1
+            for c in range(bc * block, min((bc + 1) * block, nx)):
+                if h[r, c] > threshold:
+                    first = min(first, c)
+                    last = c
+            spans[0, r, bc] = first
+            spans[1, r, bc] = last
+
+
+@njit(cache=True)
+def _forget_spans(stopped, block, spans):
+    """Mark the blocks in ``stopped`` as holding no water in both planes of ``spans``."""
+    ny = spans.shape[2]
+    for k in range(stopped.shape[0]):
+        r0 = stopped[k, 0] * block
+        bc = stopped[k, 1]
+        for r in range(r0, min(r0 + block, ny)):
+            for plane in range(2):
+                spans[plane, 0, r, bc] = NO_WATER
+                spans[plane, 1, r, bc] = -1
 
 
 @njit(cache=True)
@@ -195,6 +289,65 @@ def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
             if h[r, b1 - 1] > threshold:
                 wet[EAST, br, bc] = 1
         deepest = max(deepest, m)
+    return np.nan if broken else deepest
+
+
+@njit(cache=True, inline="always")
+def _deepest(h, r, b0, b1):
+    """The deepest water in row ``r`` from ``b0`` to ``b1``, and whether one is NaN."""
+    m = 0.0
+    broken = False
+    for c in range(b0, b1):
+        d = h[r, c]
+        m = max(m, d)
+        broken |= d != d
+    return m, broken
+
+
+@njit(cache=True)
+def mark_row_spans(h, r, c0, c1, threshold, block, wet, spans, track):
+    """:func:`mark_row_wet` for items that need not start or end at a block's edge, also
+    writing (if ``track``) into ``spans`` (first | last, row, block col) the first and last column
+    of row ``r`` holding water above ``threshold`` in each block it crosses (``NO_WATER``, -1
+    where none)."""
+    if not track:
+        return mark_row_wet(h, r, c0, c1, threshold, block, wet, False)
+    nx = h.shape[1]
+    br = r // block
+    top = r % block == 0
+    bottom = r % block == block - 1
+    deepest = 0.0
+    broken = False
+    for bc in range(c0 // block, (c1 - 1) // block + 1):
+        start = bc * block
+        end = min(start + block, nx)
+        b0 = max(c0, start)
+        b1 = min(c1, end)
+        # a whole block's stretch in a loop of known length, which vectorises without a remainder
+        m, nan = _deepest(h, r, b0, b0 + BLOCK) if b1 - b0 == BLOCK else _deepest(h, r, b0, b1)
+        broken |= nan
+        deepest = max(deepest, m)
+        if not m > threshold:
+            spans[0, r, bc] = NO_WATER
+            spans[1, r, bc] = -1
+            continue
+        first = b0
+        while not h[r, first] > threshold:
+            first += 1
+        last = b1 - 1
+        while not h[r, last] > threshold:
+            last -= 1
+        spans[0, r, bc] = first
+        spans[1, r, bc] = last
+        wet[WET, br, bc] = 1
+        if top:
+            wet[NORTH, br, bc] = 1
+        if bottom:
+            wet[SOUTH, br, bc] = 1
+        if first == start:
+            wet[WEST, br, bc] = 1
+        if last == end - 1:
+            wet[EAST, br, bc] = 1
     return np.nan if broken else deepest
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.flood.blocks import add_water, mark_row_wet
+from sim.flood.blocks import add_water, mark_row_spans
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.raster import Raster, Tracks
 
@@ -177,12 +177,13 @@ def boundary_volumes(wx, wy, qx, qy, dx, dt):
 
 @njit(cache=True, parallel=True)
 def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rain, rain_grid, use_grid, dt,
-                 t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, wet_depth, block, track):
+                 t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, spans, wet_depth, block, track):
     """Depth from the flux divergence and rain, with each face's flux scaled by its upstream
     cell's outflow factor (so no cell goes below zero); the scaled fluxes go to
     ``qx_out``/``qy_out``. Tracks the maximum depth and speed² and the first time deeper
     than ``arrival_depth`` (``arrival`` holds +inf until then), and flags in ``wet`` (if
-    ``track``) the blocks left with water deeper than ``wet_depth``.
+    ``track``) the blocks left with water deeper than ``wet_depth``, writing where it lies in
+    each row into ``spans`` (:func:`sim.flood.blocks.mark_row_spans`).
 
     ``inv_width`` is 1 / (open fraction · Δx), zero on walls. Returns the largest depth.
     """
@@ -226,14 +227,14 @@ def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rai
             for c in range(c0, c1):
                 qs = qy[ny, c]
                 qy_out[ny, c] = qs * (f_pad[ny, c + 1] if qs > 0 else 1.0)
-        item_max[it] = mark_row_wet(h, r, c0, c1, wet_depth, block, wet, track)
+        item_max[it] = mark_row_spans(h, r, c0, c1, wet_depth, block, wet, spans, track)
     return item_max.max() if items.shape[0] > 0 else 0.0
 
 
 @njit(cache=True)
 def advance(items, h, z, n2, phi, wx, wy, inv_width, qx, qy, qx_new, qy_new, f_pad, rain, rain_grid, use_grid,
             kinds, values, dt, dx, g, theta, h_min, fr_max, t_new, max_depth, arrival, arrival_depth, max_speed2,
-            speed_depth, wet, block, track):
+            speed_depth, wet, spans, block, track):
     """One step: new face fluxes (interior and edges), outflow limits, depths. The limited fluxes
     overwrite the old ones in ``qx``/``qy``. Returns the volumes (in, out) through the grid's
     edges and the largest depth."""
@@ -241,8 +242,8 @@ def advance(items, h, z, n2, phi, wx, wy, inv_width, qx, qy, qx_new, qy_new, f_p
     boundary_fluxes(h, z, n2, phi, qx, qy, qx_new, qy_new, kinds, values, dt, dx, g, h_min, fr_max)
     outflow_factors(items, h, phi, wx, wy, qx_new, qy_new, dt, dx, f_pad)
     h_max = update_depth(items, h, inv_width, wx, wy, qx_new, qy_new, f_pad, qx, qy, rain, rain_grid, use_grid, dt,
-                         t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, 0.5 * h_min, block,
-                         track)
+                         t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, spans, 0.5 * h_min,
+                         block, track)
     v_in, v_out = boundary_volumes(wx, wy, qx, qy, dx, dt)
     return v_in, v_out, h_max
 
@@ -290,14 +291,15 @@ class InertialSolver:
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
              kinds: np.ndarray, values: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
-             tracks: Tracks) -> tuple[float, float]:
-        """Advance the depths by ``dt``; returns the volumes (in, out) through the grid's edges."""
+             tracks: Tracks, spans: np.ndarray) -> tuple[float, float]:
+        """Advance the depths by ``dt``; returns the volumes (in, out) through the grid's edges. The
+        depth update records in ``spans`` where the water lies (:class:`sim.flood.blocks.ActiveBlocks`)."""
         g = self.raster
         v_in, v_out, h_max = advance(
             items, self.h, g.z, g.n2, g.phi, g.wx, g.wy, g.inv_width, self.qx, self.qy, self._qx_new, self._qy_new,
             self._factors, rain, rain_grid, use_grid, kinds, values, dt, g.dx, self.g, self.theta, self.h_min,
             self.fr_max, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth, tracks.max_speed2,
-            tracks.velocity_depth, wet, block, track)
+            tracks.velocity_depth, wet, spans, block, track)
         self._h_max = float(h_max)
         return v_in, v_out
 
