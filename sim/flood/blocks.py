@@ -258,12 +258,7 @@ def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
     returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main
     loop, this max-reduction would stop that loop vectorising."""
     if not track:
-        deepest = 0.0
-        broken = False
-        for c in range(c0, c1):
-            d = h[r, c]
-            deepest = max(deepest, d)
-            broken |= d != d
+        deepest, broken = _deepest(h, r, c0, c1)
         return np.nan if broken else deepest
     br = r // block
     top = r % block == 0
@@ -272,11 +267,8 @@ def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
     broken = False
     for b0 in range(c0, c1, block):
         b1 = min(b0 + block, c1)
-        m = 0.0
-        for c in range(b0, b1):
-            d = h[r, c]
-            m = max(m, d)
-            broken |= d != d
+        m, nan = _deepest(h, r, b0, b1)
+        broken |= nan
         if m > threshold:
             bc = b0 // block
             wet[WET, br, bc] = 1
