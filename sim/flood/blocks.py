@@ -44,8 +44,9 @@ class ActiveBlocks:
     items are cut to the cells within one of water (``spans``).
 
     ``spans[k, 0 | 1, row, block col]`` is the first | last column holding water in that row of
-    that block, for the water after the last step (k = 1 - ``turn``) and the one before (k = ``turn``);
-    the depth update writes plane ``turn`` (``spans_out``) for the rows it computes.
+    that block, for the water after the last step (k = 1 - ``turn``) and the one before (k = ``turn``)
+    when ``refresh`` is called; the step after it overwrites the older plane (``spans_out``) for the
+    rows it computes.
     """
 
     def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
@@ -68,7 +69,6 @@ class ActiveBlocks:
         self._block_items = self.items  # the active blocks' items, before cutting them to the water
         self.spans = np.empty((2, 2, ny, self.nbx), np.int32)
         self.turn = 0
-        self.spans_out = self.spans[0]
 
     @classmethod
     def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
@@ -97,8 +97,7 @@ class ActiveBlocks:
         if not self.skip or rained is True:
             self.tracking = self._wet_known = False
             if not self.active.all():
-                self.active = self._all.copy()
-                self.items = _items(self.active, self.shape, self.block)
+                self._activate(self._all.copy())
             return _NONE_STOPPED
         first = not self._wet_known  # the water of the previous step unknown: no cutting this step
         out = self.turn
@@ -116,17 +115,25 @@ class ActiveBlocks:
         stopped = _NONE_STOPPED
         if changed:
             stopped = np.argwhere(self.active & ~active)
-            self.active = active
-            self._block_items = self.items = _items(active, self.shape, self.block)
+            self._activate(active)
             if self.edges:
                 _forget_spans(stopped, self.block, self.spans)
         if self.edges:
             self.items = self._block_items if first else _cut(self._block_items, self.spans, self.always | rained,
                                                                self.block)
-            self.spans_out = self.spans[out]
             self.turn = 1 - out
         self.wet[:, active] = 0  # the update kernels set it again where water remains
         return stopped
+
+    def _activate(self, active: np.ndarray) -> None:
+        """Compute the blocks ``active`` from now on (their items not yet cut to the water)."""
+        self.active = active
+        self._block_items = self.items = _items(active, self.shape, self.block)
+
+    @property
+    def spans_out(self) -> np.ndarray:
+        """The plane of ``spans`` the coming step's depth update writes."""
+        return self.spans[1 - self.turn]
 
     @property
     def fraction(self) -> float:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series
+from sim.flood.blocks import ActiveBlocks
 
 
 def _valley(ny: int = 160, nx: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -85,3 +86,24 @@ def test_inertial_items_cut_to_the_water_change_nothing() -> None:
             assert np.array_equal(getattr(results[1], name), getattr(results[0], name), equal_nan=True), name
         assert results[1].mass == results[0].mass
         assert results[1].cells_computed < 0.8 * results[0].cells_computed
+
+
+def test_after_rain_on_every_block_every_wet_block_is_computed_whole() -> None:
+    """Rain on every block computes them all without tracking the water; the first step after it
+    computes every cell of the blocks then wet (here all of them), not the items of the blocks
+    that were wet before the rain."""
+    blocks = ActiveBlocks.for_forcing((128, 128), [], (), edges=True)
+    h = np.zeros((128, 128))
+    h[5:10, 5:10] = 0.1
+    blocks.refresh(False, [], h, 0.001)
+    assert _cells(blocks.items) == 32 * 32  # the one wet block
+    blocks.refresh(True, [], h, 0.001)
+    h[:] = 0.01  # the rain has wetted the whole grid
+    blocks.refresh(False, [], h, 0.001)
+    assert blocks.active.all()
+    assert _cells(blocks.items) == h.size
+
+
+def _cells(items: np.ndarray) -> int:
+    """Cells covered by work items (row, first col, end col)."""
+    return int((items[:, 2].astype(np.int64) - items[:, 1]).sum())
