@@ -1,23 +1,25 @@
 """Skipping dry ground: the grid as blocks of cells, and which of them a step must compute.
 
 A block is computed when it holds water deeper than the scheme's no-flow depth, gets rain or
-an inflow, lies on a stage or discharge boundary, or touches (8-neighbourhood) such a block. Elsewhere
-every face flux of the scheme is exactly zero and every cell keeps its depth, so leaving those
-blocks out gives the same numbers as computing them. For a scheme whose water crosses only the
-faces of the cells holding it in a step (the inertial one: a face carries flow only where one of
-its two cells holds water above the no-flow depth), a wet block wakes only the neighbours across
-its sides where such water touches its border row or column (``ActiveBlocks(edges=True)``): a
-front in the middle of a block no longer computes the ring of blocks around it. The kernels take the active cells as work
+an inflow, lies on a stage or discharge boundary, or touches such a block. Elsewhere every face
+flux of the scheme is exactly zero and every cell keeps its depth, so leaving those blocks out
+gives the same numbers as computing them. A scheme's water crosses at most ``reach`` cells a
+step (the inertial scheme 1: a face carries flow only where one of its two cells holds water
+above the no-flow depth; the full scheme 2: two stages, each moving water one cell), so a wet
+block wakes only the neighbours across the sides where its water lies within ``reach`` cells
+of its border, and the diagonal neighbour between two such sides when ``reach`` is 2 or more: a
+front in the middle of a block does not compute the ring of blocks around it. Blocks holding
+rain, an inflow or a fed side wake all 8 neighbours. The kernels take the active cells as work
 items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
 
-Such a scheme's items are also cut to the cells its water can reach: in each row of a run, from
-one column before the first to one after the last cell holding water in that row or the two
-beside it, now or at the start of the previous step (``ActiveBlocks.spans``, recorded by the
-depth update per row and block). A face the step leaves out then lies between two cells that
-held no water at the start of this step or of the last, so it carried nothing in the last step
-and carries nothing in this one: it is zero already, as computing it would make it. Blocks
-holding or beside inflows, rain or a fed side are computed whole (inflows add water between the
-kernels' records).
+The items of a scheme of reach 1 are also cut to the cells its water can reach: in each row
+of a run, from one column before the first to one after the last cell holding water in that
+row or the two beside it, now or at the start of the previous step (``ActiveBlocks.spans``,
+recorded by the depth update per row and block). A face the step leaves out then lies between
+two cells that held no water at the start of this step or of the last, so it carried nothing
+in the last step and carries nothing in this one: it is zero already, as computing it would
+make it. Blocks holding or beside inflows, rain or a fed side are computed whole (inflows add
+water between the kernels' records).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from numba import njit
 BLOCK = 32
 _NONE_STOPPED = np.zeros((0, 2), np.int64)
 NO_WATER = np.iinfo(np.int32).max  # a span's first column where a row's stretch holds no water (its last: -1)
-# planes of ``ActiveBlocks.wet``: water anywhere in the block, along its north, south, west, east border
+# planes of ``ActiveBlocks.wet``: water anywhere in the block, within ``reach`` cells of its north, south,
+# west, east border
 WET, NORTH, SOUTH, WEST, EAST = range(5)
 
 
@@ -37,11 +40,10 @@ class ActiveBlocks:
 
     ``wet`` is set by the depth-update kernels: plane ``WET`` is 1 where a block holds water above
     the scheme's no-flow depth after the step, planes ``NORTH`` ... ``EAST`` where that water lies
-    in the block's border row or column on that side. ``always`` marks blocks computed every
-    step (along stage and discharge boundaries), ``inflows`` those holding each inflow's cells,
-    computed while it runs. With ``edges`` a wet block wakes only the neighbours its border water
-    touches (schemes whose water moves at most one cell a step), else all 8 neighbours, and the
-    items are cut to the cells within one of water (``spans``).
+    within ``reach`` rows or columns of the block's border on that side. ``always`` marks blocks
+    computed every step (along stage and discharge boundaries), ``inflows`` those holding each
+    inflow's cells, computed while it runs. With ``reach`` 1 the items are also cut to the cells
+    within one of water (``spans``, ``cuts``).
 
     ``spans[k, 0 | 1, row, block col]`` is the first | last column holding water in that row of
     that block, for the water after the last step (k = 1 - ``turn``) and the one before (k = ``turn``)
@@ -50,11 +52,12 @@ class ActiveBlocks:
     """
 
     def __init__(self, shape: tuple[int, int], always: np.ndarray, inflows: list[np.ndarray], block: int = BLOCK,
-                 skip: bool = True, edges: bool = False) -> None:
+                 skip: bool = True, reach: int = 1) -> None:
         self.shape = shape
         self.block = block
         self.skip = skip
-        self.edges = edges
+        self.reach = reach
+        self.cuts = reach == 1
         ny, nx = shape
         self.nby, self.nbx = -(-ny // block), -(-nx // block)
         self.always = always
@@ -73,7 +76,7 @@ class ActiveBlocks:
     @classmethod
     def for_forcing(cls, shape: tuple[int, int], inflow_cells: list[tuple[np.ndarray, np.ndarray]],
                     fed_sides: tuple[str, ...], block: int = BLOCK, skip: bool = True,
-                    edges: bool = False) -> ActiveBlocks:
+                    reach: int = 1) -> ActiveBlocks:
         """Blocks for a grid whose inflows feed the given (rows, cols) and whose ``fed_sides``
         hold a stage or a discharge."""
         nby, nbx = -(-shape[0] // block), -(-shape[1] // block)
@@ -87,7 +90,7 @@ class ActiveBlocks:
             fed = np.zeros((nby, nbx), bool)
             fed[np.asarray(rows, np.int64) // block, np.asarray(cols, np.int64) // block] = True
             inflows.append(fed)
-        return cls(shape, always, inflows, block, skip, edges)
+        return cls(shape, always, inflows, block, skip, reach)
 
     def refresh(self, rained: np.ndarray | bool, fed: list[int], h: np.ndarray, threshold: float) -> np.ndarray:
         """Recompute the active blocks for the coming step, given where it rains, which inflows
@@ -102,8 +105,8 @@ class ActiveBlocks:
         first = not self._wet_known  # the water of the previous step unknown: no cutting this step
         out = self.turn
         if first:
-            self.wet[...] = _wet_planes(h, threshold, self.block, self.nby, self.nbx)
-        if first and self.edges:
+            self.wet[...] = _wet_planes(h, threshold, self.block, self.nby, self.nbx, self.reach)
+        if first and self.cuts:
             self.spans[out] = [[[NO_WATER]], [[-1]]]
             _row_spans(h, threshold, self.block, self.spans[1 - out])
         self.tracking = self._wet_known = True
@@ -111,14 +114,14 @@ class ActiveBlocks:
             rained = self._none
         for i in fed:
             rained = rained | self.inflows[i]
-        active, changed = _grown(self.wet, self.always, rained, self.active, self.edges)
+        active, changed = _grown(self.wet, self.always, rained, self.active, self.reach)
         stopped = _NONE_STOPPED
         if changed:
             stopped = np.argwhere(self.active & ~active)
             self._activate(active)
-            if self.edges:
+            if self.cuts:
                 _forget_spans(stopped, self.block, self.spans)
-        if self.edges:
+        if self.cuts:
             self.items = self._block_items if first else _cut(self._block_items, self.spans, self.always | rained,
                                                                self.block)
             self.turn = 1 - out
@@ -221,15 +224,16 @@ def _forget_spans(stopped, block, spans):
 
 
 @njit(cache=True)
-def _grown(wet, always, rained, before, edges):
-    """Blocks that are wet, rained on (or fed) or always computed, and their 8 neighbours (with
-    ``edges``, a wet block's only across the sides its border water touches); and whether that
-    differs from ``before``."""
+def _grown(wet, always, rained, before, reach):
+    """Blocks that are wet, rained on (or fed) or always computed, and their neighbours: all 8
+    for the rained on and always computed, a wet block's only across the sides its water lies
+    within ``reach`` of (and the diagonal between two such sides if ``reach`` >= 2); and whether
+    that differs from ``before``."""
     _, nby, nbx = wet.shape
     active = np.zeros((nby, nbx), np.bool_)
     for i in range(nby):
         for j in range(nbx):
-            if always[i, j] or rained[i, j] or (wet[WET, i, j] and not edges):
+            if always[i, j] or rained[i, j]:
                 active[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = True
             elif wet[WET, i, j]:
                 active[i, j] = True
@@ -241,6 +245,11 @@ def _grown(wet, always, rained, before, edges):
                     active[i, j - 1] = True
                 if wet[EAST, i, j] and j + 1 < nbx:
                     active[i, j + 1] = True
+                if reach >= 2:  # water in a corner crosses into the diagonal block in two moves
+                    for side_r, di in ((NORTH, -1), (SOUTH, 1)):
+                        for side_c, dj in ((WEST, -1), (EAST, 1)):
+                            if wet[side_r, i, j] and wet[side_c, i, j] and 0 <= i + di < nby and 0 <= j + dj < nbx:
+                                active[i + di, j + dj] = True
     changed = False
     for i in range(nby):
         for j in range(nbx):
@@ -248,28 +257,28 @@ def _grown(wet, always, rained, before, edges):
     return active, changed
 
 
-def _wet_planes(h: np.ndarray, threshold: float, block: int, nby: int, nbx: int) -> np.ndarray:
+def _wet_planes(h: np.ndarray, threshold: float, block: int, nby: int, nbx: int, reach: int) -> np.ndarray:
     """The ``wet`` planes of :class:`ActiveBlocks` for the depths ``h``."""
     ny, nx = h.shape
     deep = np.zeros((nby * block, nbx * block), bool)
     deep[:ny, :nx] = h > threshold
     cells = deep.reshape(nby, block, nbx, block)
-    return np.stack([cells.any(axis=(1, 3)), cells[:, 0].any(axis=2), cells[:, -1].any(axis=2),
-                     cells[:, :, :, 0].any(axis=1), cells[:, :, :, -1].any(axis=1)]).astype(np.uint8)
+    return np.stack([cells.any(axis=(1, 3)), cells[:, :reach].any(axis=(1, 3)), cells[:, -reach:].any(axis=(1, 3)),
+                     cells[:, :, :, :reach].any(axis=(1, 3)), cells[:, :, :, -reach:].any(axis=(1, 3))]).astype(np.uint8)
 
 
 @njit(cache=True)
-def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
+def mark_row_wet(h, r, c0, c1, threshold, block, reach, wet, track):
     """Flag (if ``track``) in the planes of ``wet`` the blocks of row ``r`` between ``c0`` and
-    ``c1`` (block edges) that hold water above ``threshold``, and where it lies on their border;
-    returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main
+    ``c1`` (block edges) that hold water above ``threshold``, and where it lies within ``reach``
+    of their border; returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main
     loop, this max-reduction would stop that loop vectorising."""
     if not track:
         deepest, broken = _deepest(h, r, c0, c1)
         return np.nan if broken else deepest
     br = r // block
-    top = r % block == 0
-    bottom = r % block == block - 1
+    top = r % block < reach
+    bottom = r % block >= block - reach
     deepest = 0.0
     broken = False
     for b0 in range(c0, c1, block):
@@ -283,9 +292,9 @@ def mark_row_wet(h, r, c0, c1, threshold, block, wet, track):
                 wet[NORTH, br, bc] = 1
             if bottom:
                 wet[SOUTH, br, bc] = 1
-            if h[r, b0] > threshold:
+            if _deepest(h, r, b0, min(b0 + reach, b1))[0] > threshold:
                 wet[WEST, br, bc] = 1
-            if h[r, b1 - 1] > threshold:
+            if _deepest(h, r, max(b1 - reach, b0), b1)[0] > threshold:
                 wet[EAST, br, bc] = 1
         deepest = max(deepest, m)
     return np.nan if broken else deepest
@@ -310,7 +319,7 @@ def mark_row_spans(h, r, c0, c1, threshold, block, wet, spans, track):
     of row ``r`` holding water above ``threshold`` in each block it crosses (``NO_WATER``, -1
     where none)."""
     if not track:
-        return mark_row_wet(h, r, c0, c1, threshold, block, wet, False)
+        return mark_row_wet(h, r, c0, c1, threshold, block, 1, wet, False)
     nx = h.shape[1]
     br = r // block
     top = r % block == 0
@@ -367,6 +376,20 @@ def zero_faces(stopped, block, fx, fy):
             a[r0:r1, c0:c1x] = 0
         for a in fy:
             a[r0:r1y, c0:c1] = 0
+
+
+@njit(cache=True)
+def copy_blocks(stopped, block, src, dst):
+    """Copy the cells of the blocks in ``stopped`` from each array of the tuple ``src`` into the
+    array of ``dst`` in the same place."""
+    ny, nx = src[0].shape
+    for k in range(stopped.shape[0]):
+        r0 = stopped[k, 0] * block
+        c0 = stopped[k, 1] * block
+        r1 = min(r0 + block, ny)
+        c1 = min(c0 + block, nx)
+        for i in range(len(src)):
+            dst[i][r0:r1, c0:c1] = src[i][r0:r1, c0:c1]
 
 
 @njit(cache=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.flood.blocks import add_water, mark_row_spans
+from sim.flood.blocks import BLOCK, add_water, mark_row_spans, zero_faces
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.raster import Raster, Tracks
 
@@ -252,7 +252,8 @@ class InertialSolver:
     """The local inertial scheme's state (the face discharges) and its step."""
 
     name = "inertial"
-    moves_one_cell = True  # a face carries flow only if one of its two cells holds water above quiet_depth
+    reach = 1  # cells water may cross in a step: a face carries flow only if one of its cells holds water
+    block = BLOCK
 
     def __init__(self, raster: Raster, h: np.ndarray, theta: float, h_min: float, froude_max: float | None,
                  gravity: float) -> None:
@@ -275,10 +276,9 @@ class InertialSolver:
         levels and may exceed its cells' depths by an ulp of the level (2e-6 m at 20 m in float32)."""
         return 0.5 * self.h_min
 
-    @property
-    def face_arrays(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-        """The x-face and y-face arrays that blocks leaving the computation must zero."""
-        return (self.qx, self._qx_new), (self.qy, self._qy_new)
+    def stop(self, stopped: np.ndarray, block: int) -> None:
+        """Leave the blocks ``stopped`` (block row, block col) out from now on: zero their faces."""
+        zero_faces(stopped, block, (self.qx, self._qx_new), (self.qy, self._qy_new))
 
     def add_inflow(self, rows: np.ndarray, cols: np.ndarray, area: np.ndarray, volume: float) -> float:
         """Add (or take) ``volume`` m³ in each listed cell of open area ``area`` (the face

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from sim.errors import SimInputError
-from sim.flood.blocks import ActiveBlocks, deepest_at, zero_faces
+from sim.flood.blocks import ActiveBlocks, deepest_at
 from sim.flood.choice import SchemeChoice, SchemeKind, choose_scheme
 from sim.flood.forcing import MM_PER_H, SIDES, Forcing
 from sim.flood.godunov import GodunovSolver
@@ -243,8 +243,7 @@ class FloodModel:
             self.solver = InertialSolver(self.raster, self.h, s.theta, s.h_min, s.froude_max, s.gravity)
         self._fed_sides = tuple(side for side in SIDES
                                 if getattr(self.forcing.boundaries, side).kind in ("stage", "discharge"))
-        self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
-                                               self._fed_sides, skip=s.skip_dry, edges=self.solver.moves_one_cell)
+        self.blocks = self._new_blocks()
         self.mass = MassBalance(initial_m3=self.stored_volume())
         self._gauge_times: list[float] = []
         self._gauge_depths: list[np.ndarray] = []
@@ -352,9 +351,7 @@ class FloodModel:
             t.arrival[...] = np.where(self.h > t.arrival_depth, self.time, np.inf)
             t.max_speed2[...] = 0
             self.mass = MassBalance(initial_m3=self.stored_volume())
-        self.blocks = ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
-                                               self._fed_sides, skip=self.scheme.skip_dry,
-                                               edges=self.solver.moves_one_cell)
+        self.blocks = self._new_blocks()
         self._rain_grid_index = -1
         self._gauge_times = []
         self._gauge_depths = []
@@ -426,6 +423,12 @@ class FloodModel:
             self._rain_grid_blocks = padded.reshape(self.blocks.nby, b, self.blocks.nbx, b).any(axis=(1, 3))
         return uniform, self._rain_grid, True, rate + self._rain_grid_rate
 
+    def _new_blocks(self) -> ActiveBlocks:
+        """Blocks for this run's forcing and scheme, all computed in the first step."""
+        return ActiveBlocks.for_forcing(self.shape, [(i.rows, i.cols) for i in self.forcing.inflows],
+                                        self._fed_sides, block=self.solver.block, skip=self.scheme.skip_dry,
+                                        reach=self.solver.reach)
+
     def step(self, dt: float) -> None:
         """Advance by ``dt`` seconds (the caller keeps ``dt`` within the stable step)."""
         t0 = self.time
@@ -435,8 +438,7 @@ class FloodModel:
         stopped = self.blocks.refresh(uniform > 0 or (self._rain_grid_blocks if use_grid else False), running,
                                       self.h, self.solver.quiet_depth)
         if stopped.size:
-            fx, fy = self.solver.face_arrays
-            zero_faces(stopped, self.blocks.block, fx, fy)
+            self.solver.stop(stopped, self.blocks.block)
         items = self.blocks.items
         active = float(np.sum(items[:, 2] - items[:, 1]))
         if self._threads_in_run is not None:  # few cells to compute: one thread (see _threads)
@@ -444,7 +446,7 @@ class FloodModel:
         kinds, values = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
         # a scheme whose water moves one cell a step also records where it lies, to cut the items
-        spans = {"spans": self.blocks.spans_out} if self.blocks.edges else {}
+        spans = {"spans": self.blocks.spans_out} if self.blocks.cuts else {}
         with kernel_launch():
             v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, values, items, self.blocks.wet,
                                            self.blocks.block, self.blocks.tracking, self.tracks, **spans)

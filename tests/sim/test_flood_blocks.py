@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series
-from sim.flood.blocks import ActiveBlocks
+from sim.flood.blocks import EAST, SOUTH, WET, ActiveBlocks, _wet_planes, mark_row_wet
 
 
 def _valley(ny: int = 160, nx: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +58,9 @@ def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     assert skipped.steps == everything.steps
     assert skipped.mass == everything.mass
     assert np.array_equal(model.velocities()[0], full_model.velocities()[0])
-    # measured 0.46 (inertial, neighbours across touched sides, rows cut to the water), 0.69 (full, all 8 neighbours)
-    assert skipped.cells_computed < (0.65 if kind == "inertial" else 0.8) * everything.cells_computed
+    # measured 0.46 (inertial: blocks of 32, neighbours across touched sides, rows cut to the water), 0.33 (full:
+    # blocks of 16, neighbours across sides with water within two cells; 0.69 when it woke all 8 of 32-cell blocks)
+    assert skipped.cells_computed < (0.65 if kind == "inertial" else 0.45) * everything.cells_computed
     assert everything.cells_computed == everything.steps * everything.cells
     assert max(fractions) < 1.0
     assert any(b > a for a, b in zip(fractions, fractions[1:]))  # blocks start as the water spreads
@@ -92,7 +93,7 @@ def test_after_rain_on_every_block_every_wet_block_is_computed_whole() -> None:
     """Rain on every block computes them all without tracking the water; the first step after it
     computes every cell of the blocks then wet (here all of them), not the items of the blocks
     that were wet before the rain."""
-    blocks = ActiveBlocks.for_forcing((128, 128), [], (), edges=True)
+    blocks = ActiveBlocks.for_forcing((128, 128), [], ())
     h = np.zeros((128, 128))
     h[5:10, 5:10] = 0.1
     blocks.refresh(False, [], h, 0.001)
@@ -102,6 +103,43 @@ def test_after_rain_on_every_block_every_wet_block_is_computed_whole() -> None:
     blocks.refresh(False, [], h, 0.001)
     assert blocks.active.all()
     assert _cells(blocks.items) == h.size
+
+
+@pytest.mark.parametrize(("cell", "reach", "woken"), [
+    ((17, 20), 1, set()),  # one row below the north border: beyond a one-cell reach
+    ((16, 20), 1, {(0, 1)}),
+    ((17, 20), 2, {(0, 1)}),  # within two cells of it: across the north side
+    ((18, 20), 2, set()),
+    ((20, 30), 2, {(1, 2)}),  # within two of the east border
+    ((31, 31), 1, {(2, 1), (1, 2)}),  # a corner cell: one move crosses either side only
+    ((31, 31), 2, {(2, 1), (1, 2), (2, 2)}),  # two moves also reach the diagonal block
+])
+def test_a_wet_block_wakes_the_neighbours_its_water_can_reach_in_a_step(cell: tuple[int, int], reach: int,
+                                                                         woken: set[tuple[int, int]]) -> None:
+    """Water crossing at most ``reach`` cells a step wakes only the blocks it can reach: across a
+    side where it lies within ``reach`` of the border, and the diagonal when it lies in a corner
+    and can make two moves."""
+    blocks = ActiveBlocks.for_forcing((96, 96), [], (), block=16, reach=reach)
+    h = np.zeros((96, 96))
+    h[cell] = 0.1
+    blocks.refresh(False, [], h, 0.001)
+    assert {tuple(int(i) for i in b) for b in np.argwhere(blocks.active)} == {(1, 1)} | woken
+
+
+@pytest.mark.parametrize("reach", [1, 2])
+def test_the_depth_updates_flags_match_the_whole_grids(reach: int) -> None:
+    """The flags the kernels set row by row (``mark_row_wet``) are those computed from the whole
+    grid at once, for scattered water on a grid that ends in partial blocks."""
+    rng = np.random.default_rng(3)
+    h = np.where(rng.random((90, 75)) < 0.02, 0.1, 0.0)
+    wet = np.zeros((5, 6, 5), np.uint8)
+    for r in range(90):
+        mark_row_wet(h, r, 0, 75, 0.001, 16, reach, wet, True)
+    whole = _wet_planes(h, 0.001, 16, 6, 5, reach)
+    for flags in (wet, whole):  # the south and east flags of the partial blocks on the grid's edge wake nothing
+        flags[SOUTH, -1] = flags[EAST, :, -1] = 0
+    assert wet[WET].any() and wet[EAST].any() and wet[SOUTH].any()
+    assert np.array_equal(wet, whole)
 
 
 def _cells(items: np.ndarray) -> int:
