@@ -12,14 +12,15 @@ front in the middle of a block does not compute the ring of blocks around it. Bl
 rain, an inflow or a fed side wake all 8 neighbours. The kernels take the active cells as work
 items ``(row, first col, end col)``: runs of consecutive active blocks, one item per grid row.
 
-The items of a scheme of reach 1 are also cut to the cells its water can reach: in each row
-of a run, from one column before the first to one after the last cell holding water in that
-row or the two beside it, now or at the start of the previous step (``ActiveBlocks.spans``,
+The items are also cut to the cells the water can reach: in each row of a run, from ``reach``
+columns before the first to ``reach`` after the last cell holding water in that row or the
+``reach`` rows on either side, now or at the start of the previous step (``ActiveBlocks.spans``,
 recorded by the depth update per row and block). A face the step leaves out then lies between
-two cells that held no water at the start of this step or of the last, so it carried nothing
-in the last step and carries nothing in this one: it is zero already, as computing it would
-make it. Blocks holding or beside inflows, rain or a fed side are computed whole (inflows add
-water between the kernels' records).
+two cells that the water could not reach in the last step or in this one (nor, for the full
+scheme, in either's first stage), so it carried nothing in the last step and carries nothing in
+this one: it is zero already, as computing it would make it; and a cell left out keeps its
+state, which is what computing it would give. Blocks holding or beside inflows, rain or a fed
+side are computed whole (inflows add water between the kernels' records).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class ActiveBlocks:
     the scheme's no-flow depth after the step, planes ``NORTH`` ... ``EAST`` where that water lies
     within ``reach`` rows or columns of the block's border on that side. ``always`` marks blocks
     computed every step (along stage and discharge boundaries), ``inflows`` those holding each
-    inflow's cells, computed while it runs. With ``reach`` 1 the items are also cut to the cells
-    within one of water (``spans``, ``cuts``).
+    inflow's cells, computed while it runs. The items are cut to the cells within ``reach`` of
+    water (``spans``).
 
     ``spans[k, 0 | 1, row, block col]`` is the first | last column holding water in that row of
     that block, for the water after the last step (k = 1 - ``turn``) and the one before (k = ``turn``)
@@ -57,7 +58,6 @@ class ActiveBlocks:
         self.block = block
         self.skip = skip
         self.reach = reach
-        self.cuts = reach == 1
         ny, nx = shape
         self.nby, self.nbx = -(-ny // block), -(-nx // block)
         self.always = always
@@ -106,7 +106,7 @@ class ActiveBlocks:
         out = self.turn
         if first:
             self.wet[...] = _wet_planes(h, threshold, self.block, self.nby, self.nbx, self.reach)
-        if first and self.cuts:
+        if first:
             self.spans[out] = [[[NO_WATER]], [[-1]]]
             _row_spans(h, threshold, self.block, self.spans[1 - out])
         self.tracking = self._wet_known = True
@@ -119,12 +119,10 @@ class ActiveBlocks:
         if changed:
             stopped = np.argwhere(self.active & ~active)
             self._activate(active)
-            if self.cuts:
-                _forget_spans(stopped, self.block, self.spans)
-        if self.cuts:
-            self.items = self._block_items if first else _cut(self._block_items, self.spans, self.always | rained,
-                                                               self.block)
-            self.turn = 1 - out
+            _forget_spans(stopped, self.block, self.spans)
+        self.items = self._block_items if first else _cut(self._block_items, self.spans, self.always | rained,
+                                                           self.block, self.reach)
+        self.turn = 1 - out
         self.wet[:, active] = 0  # the update kernels set it again where water remains
         return stopped
 
@@ -161,9 +159,10 @@ def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray
 
 
 @njit(cache=True)
-def _cut(items, spans, forced, block):
-    """The work items cut, row by row, to one cell around the water in ``spans`` (both planes) in
-    that row and the two beside it; whole blocks where ``forced`` or beside a forced block."""
+def _cut(items, spans, forced, block, reach):
+    """The work items cut, row by row, to ``reach`` cells around the water in ``spans`` (both
+    planes) in that row and the ``reach`` rows either side; whole blocks where ``forced`` or
+    beside a forced block."""
     nby, nbx = forced.shape
     ny = spans.shape[2]
     whole = np.zeros((nby, nbx), np.bool_)
@@ -183,13 +182,13 @@ def _cut(items, spans, forced, block):
                 lo = min(lo, bc * block)
                 hi = max(hi, min((bc + 1) * block, c1) - 1)
                 continue
-            for rr in range(max(r - 1, 0), min(r + 2, ny)):
+            for rr in range(max(r - reach, 0), min(r + reach + 1, ny)):
                 lo = min(lo, np.int64(spans[0, 0, rr, bc]), np.int64(spans[1, 0, rr, bc]))
                 hi = max(hi, np.int64(spans[0, 1, rr, bc]), np.int64(spans[1, 1, rr, bc]))
         if lo <= hi:
             out[n, 0] = r
-            out[n, 1] = max(c0, lo - 1)
-            out[n, 2] = min(c1, hi + 2)
+            out[n, 1] = max(c0, lo - reach)
+            out[n, 2] = min(c1, hi + reach + 1)
             n += 1
     return out[:n]
 
@@ -267,39 +266,6 @@ def _wet_planes(h: np.ndarray, threshold: float, block: int, nby: int, nbx: int,
                      cells[:, :, :, :reach].any(axis=(1, 3)), cells[:, :, :, -reach:].any(axis=(1, 3))]).astype(np.uint8)
 
 
-@njit(cache=True)
-def mark_row_wet(h, r, c0, c1, threshold, block, reach, wet, track):
-    """Flag (if ``track``) in the planes of ``wet`` the blocks of row ``r`` between ``c0`` and
-    ``c1`` (block edges) that hold water above ``threshold``, and where it lies within ``reach``
-    of their border; returns the deepest water there (NaN if a depth is NaN). Not inlined: beside a kernel's main
-    loop, this max-reduction would stop that loop vectorising."""
-    if not track:
-        deepest, broken = _deepest(h, r, c0, c1)
-        return np.nan if broken else deepest
-    br = r // block
-    top = r % block < reach
-    bottom = r % block >= block - reach
-    deepest = 0.0
-    broken = False
-    for b0 in range(c0, c1, block):
-        b1 = min(b0 + block, c1)
-        m, nan = _deepest(h, r, b0, b1)
-        broken |= nan
-        if m > threshold:
-            bc = b0 // block
-            wet[WET, br, bc] = 1
-            if top:
-                wet[NORTH, br, bc] = 1
-            if bottom:
-                wet[SOUTH, br, bc] = 1
-            if _deepest(h, r, b0, min(b0 + reach, b1))[0] > threshold:
-                wet[WEST, br, bc] = 1
-            if _deepest(h, r, max(b1 - reach, b0), b1)[0] > threshold:
-                wet[EAST, br, bc] = 1
-        deepest = max(deepest, m)
-    return np.nan if broken else deepest
-
-
 @njit(cache=True, inline="always")
 def _deepest(h, r, b0, b1):
     """The deepest water in row ``r`` from ``b0`` to ``b1``, and whether one is NaN."""
@@ -313,17 +279,20 @@ def _deepest(h, r, b0, b1):
 
 
 @njit(cache=True)
-def mark_row_spans(h, r, c0, c1, threshold, block, wet, spans, track):
-    """:func:`mark_row_wet` for items that need not start or end at a block's edge, also
-    writing (if ``track``) into ``spans`` (first | last, row, block col) the first and last column
-    of row ``r`` holding water above ``threshold`` in each block it crosses (``NO_WATER``, -1
-    where none)."""
+def mark_row_spans(h, r, c0, c1, threshold, block, reach, wet, spans, track):
+    """Flag (if ``track``) in the planes of ``wet`` the blocks of row ``r`` between ``c0`` and
+    ``c1`` that hold water above ``threshold``, and where it lies within ``reach`` of their border,
+    writing into ``spans`` (first | last, row, block col) the first and last column holding such
+    water in each block the row crosses (``NO_WATER``, -1 where none); returns the deepest water
+    there (NaN if a depth is NaN). Not inlined: beside a kernel's main loop, this
+    max-reduction would stop that loop vectorising."""
     if not track:
-        return mark_row_wet(h, r, c0, c1, threshold, block, 1, wet, False)
+        deepest, broken = _deepest(h, r, c0, c1)
+        return np.nan if broken else deepest
     nx = h.shape[1]
     br = r // block
-    top = r % block == 0
-    bottom = r % block == block - 1
+    top = r % block < reach
+    bottom = r % block >= block - reach
     deepest = 0.0
     broken = False
     for bc in range(c0 // block, (c1 - 1) // block + 1):
@@ -352,9 +321,9 @@ def mark_row_spans(h, r, c0, c1, threshold, block, wet, spans, track):
             wet[NORTH, br, bc] = 1
         if bottom:
             wet[SOUTH, br, bc] = 1
-        if first == start:
+        if first < start + reach:
             wet[WEST, br, bc] = 1
-        if last == end - 1:
+        if last >= end - reach:
             wet[EAST, br, bc] = 1
     return np.nan if broken else deepest
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from sim.flood.blocks import copy_blocks, mark_row_wet, zero_faces
+from sim.flood.blocks import copy_blocks, mark_row_spans, zero_faces
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.inertial import CLOSED, DISCHARGE, EAST, NORTH, OPEN, SOUTH, STAGE, WEST
 from sim.flood.raster import Raster, Tracks
@@ -285,11 +285,11 @@ def outflow_factors(items, h, phi, fhx, fhy, dt, dx, f_pad):
 
 
 @njit(cache=True)
-def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet, track):
+def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet, spans, track):
     """The fastest max(|u|, |v|) + sqrt(g h) among the wet cells c0 <= c < c1 of row ``r`` (NaN if
-    a value is NaN), and
-    the row's blocks flagged in ``wet`` where water is deeper than ``h_dry``. A function of its
-    own, not inlined: a max-reduction in (or inlined beside) the update loop stops it vectorising."""
+    a value is NaN), and the row's water deeper than ``h_dry`` recorded in ``wet`` and ``spans``
+    (:func:`sim.flood.blocks.mark_row_spans`). A function of its own, not inlined: a
+    max-reduction in (or inlined beside) the update loop stops it vectorising."""
     speed = 0.0
     broken = False
     for c in range(c0, c1):
@@ -297,14 +297,14 @@ def _row_speed(h, u, v, r, c0, c1, g, h_dry, block, wet, track):
         s = max(abs(u[r, c]), abs(v[r, c])) + np.sqrt(g * hc)
         speed = max(speed, s if hc > h_dry else 0.0)
         broken |= s != s
-    deepest = mark_row_wet(h, r, c0, c1, h_dry, block, REACH, wet, track)
+    deepest = mark_row_spans(h, r, c0, c1, h_dry, block, REACH, wet, spans, track)
     return np.nan if (broken or deepest != deepest) else speed
 
 
 @njit(cache=True, parallel=True)
 def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out, v_out, inv_width, n2,
            fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, f_pad, rain, rain_grid, use_grid, dt, dx, g,
-           h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, block, track):
+           h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2, speed_depth, wet, spans, block, track):
     """One stage: U_out = w U0 + (1 - w) F(U + Δt L(U)), F the implicit friction, with the
     limited fluxes, rain, and velocities u = hu/h (0 where dry). In the ``final`` stage also
     tracks the maxima and first wetting, and flags the wet blocks. Returns the fastest
@@ -359,7 +359,7 @@ def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out,
                 m2 = max_speed2[r, c]
                 max_speed2[r, c] = max(m2, s2) if hn > speed_depth else m2
         if final:
-            item_max[it] = _row_speed(h_out, u_out, v_out, r, c0, c1, g, h_dry, block, wet, track)
+            item_max[it] = _row_speed(h_out, u_out, v_out, r, c0, c1, g, h_dry, block, wet, spans, track)
     return item_max.max() if items.shape[0] > 0 else 0.0
 
 
@@ -397,7 +397,7 @@ def boundary_volumes(fhx, fhy, f_pad, dx, dt):
 @njit(cache=True)
 def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad, rain, rain_grid, use_grid,
             kinds, values, dt, dx, g, theta, h_dry, t_new, max_depth, arrival, arrival_depth, max_speed2,
-            speed_depth, wet, block, track):
+            speed_depth, wet, spans, block, track):
     """One step of the two-stage SSP Runge-Kutta scheme: U¹ = E(U) into ``stage``, then
     U = ½ U + ½ E(U¹) back into ``now`` (tuples h, hu, hv, u, v). Returns the volumes (in, out)
     through the grid's edges and the fastest wave speed after the step."""
@@ -419,7 +419,7 @@ def advance(items, now, stage, z, phi, wx, wy, inv_width, n2, fx, fy, src, f_pad
         speed = update(items, h, hu, hv, now[0], now[1], now[2], weight, h_o, hu_o, hv_o, u_o, v_o,
                        inv_width, n2, fhx, plx, prx, ftx, fhy, ply, pry, fty, srcx, srcy, f_pad, rain, rain_grid,
                        use_grid, dt, dx, g, h_dry, final, t_new, max_depth, arrival, arrival_depth, max_speed2,
-                       speed_depth, wet, block, track)
+                       speed_depth, wet, spans, block, track)
         vi, vo = boundary_volumes(fhx, fhy, f_pad, dx, dt)
         v_in += 0.5 * vi
         v_out += 0.5 * vo
@@ -453,9 +453,10 @@ class GodunovSolver:
     name = "full"
 
     reach = REACH
-    # blocks of 16 cells: a cell of this scheme costs 5-6 of the inertial one, so finer blocks that
-    # follow a front more closely pay for their extra work items (the breach's first hour at 4 m:
-    # 65.4 s waking 8 neighbours of 32-cell blocks, 54.5 s touched sides, 44.7 s with 16, 42.7 s with 8)
+    # blocks of 16 cells: finer blocks follow a front more closely and a cell of this scheme costs
+    # 5-6 of the inertial one's, so they pay for their extra work items up to a point (the sample
+    # city's breach, its first hour at 4 m on 2 threads, items cut to the water: 42.1 s with
+    # blocks of 32, 37.4 s with 16, 42.8 s with 8)
     block = 16
 
     def __init__(self, raster: Raster, h: np.ndarray, limiter_theta: float, gravity: float) -> None:
@@ -499,14 +500,14 @@ class GodunovSolver:
 
     def step(self, dt: float, t_new: float, rain: float, rain_grid: np.ndarray, use_grid: bool,
              kinds: np.ndarray, values: np.ndarray, items: np.ndarray, wet: np.ndarray, block: int, track: bool,
-             tracks: Tracks) -> tuple[float, float]:
+             tracks: Tracks, spans: np.ndarray) -> tuple[float, float]:
         """Advance by ``dt`` (two stages); returns the volumes (in, out) through the grid's edges."""
         g = self.raster
         v_in, v_out, speed = advance(
             items, (self.h, self.hu, self.hv, self.u, self.v), self._stage, g.z, g.phi, g.wx, g.wy, g.inv_width,
             g.n2, self._fx, self._fy, self._src, self._factors, rain, rain_grid, use_grid, kinds, values, dt, g.dx,
             self.g, self.theta, DRY_DEPTH, t_new, tracks.max_depth, tracks.arrival, tracks.arrival_depth,
-            tracks.max_speed2, tracks.velocity_depth, wet, block, track)
+            tracks.max_speed2, tracks.velocity_depth, wet, spans, block, track)
         self._speed = float(speed)
         return v_in, v_out
 

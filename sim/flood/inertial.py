@@ -23,6 +23,7 @@ from sim.flood.friction import inv_pow_7_3
 from sim.flood.raster import Raster, Tracks
 
 CLOSED, OPEN, STAGE, DISCHARGE = 0, 1, 2, 3
+REACH = 1  # cells water may cross in a step: a face carries flow only if one of its cells holds water
 NORTH, SOUTH, EAST, WEST = 0, 1, 2, 3
 
 
@@ -227,7 +228,7 @@ def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rai
             for c in range(c0, c1):
                 qs = qy[ny, c]
                 qy_out[ny, c] = qs * (f_pad[ny, c + 1] if qs > 0 else 1.0)
-        item_max[it] = mark_row_spans(h, r, c0, c1, wet_depth, block, wet, spans, track)
+        item_max[it] = mark_row_spans(h, r, c0, c1, wet_depth, block, REACH, wet, spans, track)
     return item_max.max() if items.shape[0] > 0 else 0.0
 
 
@@ -252,7 +253,7 @@ class InertialSolver:
     """The local inertial scheme's state (the face discharges) and its step."""
 
     name = "inertial"
-    reach = 1  # cells water may cross in a step: a face carries flow only if one of its cells holds water
+    reach = REACH
     block = BLOCK
 
     def __init__(self, raster: Raster, h: np.ndarray, theta: float, h_min: float, froude_max: float | None,

@@ -445,11 +445,10 @@ class FloodModel:
             numba.set_num_threads(1 if active < SERIAL_BELOW_CELLS else self._threads_in_run)
         kinds, values = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
-        # a scheme whose water moves one cell a step also records where it lies, to cut the items
-        spans = {"spans": self.blocks.spans_out} if self.blocks.cuts else {}
         with kernel_launch():
             v_in, v_out = self.solver.step(dt, t1, uniform, grid, use_grid, kinds, values, items, self.blocks.wet,
-                                           self.blocks.block, self.blocks.tracking, self.tracks, **spans)
+                                           self.blocks.block, self.blocks.tracking, self.tracks,
+                                           self.blocks.spans_out)
         self.mass.boundary_in_m3 += v_in
         self.mass.boundary_out_m3 += v_out
         self.cells_computed += active

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series
-from sim.flood.blocks import EAST, SOUTH, WET, ActiveBlocks, _wet_planes, mark_row_wet
+from sim.flood.blocks import EAST, SOUTH, WET, ActiveBlocks, _row_spans, _wet_planes, mark_row_spans
 
 
 def _valley(ny: int = 160, nx: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +49,7 @@ def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     rising stage on the east side, with and without skipping: every number of the result is
     the same to the last bit (the skipped cells' fluxes are exactly zero either way), while the
     skipping run computes a fraction of the grid, blocks starting as the water spreads and
-    stopping once the pond is empty (the path that zeroes their faces). The inertial scheme wakes
-    only the neighbours a wet block's border water touches, so it computes fewer cells."""
+    stopping once the pond is empty (the path that zeroes their faces)."""
     full_model, everything, _ = _run(kind, skip=False)
     model, skipped, fractions = _run(kind, skip=True)
     for name in ("depth", "max_depth", "arrival_time", "max_velocity"):
@@ -58,9 +57,10 @@ def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     assert skipped.steps == everything.steps
     assert skipped.mass == everything.mass
     assert np.array_equal(model.velocities()[0], full_model.velocities()[0])
-    # measured 0.46 (inertial: blocks of 32, neighbours across touched sides, rows cut to the water), 0.33 (full:
-    # blocks of 16, neighbours across sides with water within two cells; 0.69 when it woke all 8 of 32-cell blocks)
-    assert skipped.cells_computed < (0.65 if kind == "inertial" else 0.45) * everything.cells_computed
+    # measured 0.46 (inertial: blocks of 32, neighbours across touched sides, rows cut to the water within a cell)
+    # and 0.26 (full: blocks of 16, sides with water within two cells, rows cut to two cells around the water;
+    # 0.69 when it woke all 8 neighbours of 32-cell blocks and computed them whole)
+    assert skipped.cells_computed < (0.65 if kind == "inertial" else 0.4) * everything.cells_computed
     assert everything.cells_computed == everything.steps * everything.cells
     assert max(fractions) < 1.0
     assert any(b > a for a, b in zip(fractions, fractions[1:]))  # blocks start as the water spreads
@@ -68,11 +68,12 @@ def test_skipping_dry_blocks_changes_nothing(kind: str) -> None:
     assert np.all(skipped.depth[POND] == 0)
 
 
-def test_inertial_items_cut_to_the_water_change_nothing() -> None:
+@pytest.mark.parametrize("kind", ["inertial", pytest.param("full", marks=pytest.mark.slow)])
+def test_items_cut_to_the_water_change_nothing(kind: str) -> None:
     """Water spreading every way from an inflow, out of the blocks computed whole around it, over
-    rough ground with walls, then draining away through the open west side: the inertial scheme's
-    items, cut row by row to the cells the water can reach, give every number of computing the
-    whole grid, in float32 and float64."""
+    rough ground with walls, then draining away through the open west side: the items, cut row
+    by row to the cells the water can reach in a step, give every number of computing the whole
+    grid, in float32 and float64."""
     y, x = np.mgrid[0:96, 0:160]
     dem = 0.002 * x + 0.05 * np.sin(x / 2.0) * np.cos(y / 3.0)
     blocked = np.zeros(dem.shape)
@@ -81,7 +82,8 @@ def test_inertial_items_cut_to_the_water_change_nothing() -> None:
                       boundaries=Boundaries(west=Boundary.open()))
     for dtype in (np.float32, np.float64):
         results = [FloodModel(dem, 2.0, blocked=blocked, manning=0.03, forcing=forcing,
-                              scheme=Scheme(skip_dry=skip, dtype=dtype, threads=1)).run(900.0, output_interval=300.0)
+                              scheme=Scheme(kind=kind, skip_dry=skip, dtype=dtype, threads=1)).run(
+                                  900.0, output_interval=300.0)
                    for skip in (False, True)]
         for name in ("depth", "max_depth", "arrival_time", "max_velocity"):
             assert np.array_equal(getattr(results[1], name), getattr(results[0], name), equal_nan=True), name
@@ -128,13 +130,17 @@ def test_a_wet_block_wakes_the_neighbours_its_water_can_reach_in_a_step(cell: tu
 
 @pytest.mark.parametrize("reach", [1, 2])
 def test_the_depth_updates_flags_match_the_whole_grids(reach: int) -> None:
-    """The flags the kernels set row by row (``mark_row_wet``) are those computed from the whole
-    grid at once, for scattered water on a grid that ends in partial blocks."""
+    """The flags and spans the kernels record row by row (``mark_row_spans``) are those computed
+    from the whole grid at once, for scattered water on a grid that ends in partial blocks."""
     rng = np.random.default_rng(3)
     h = np.where(rng.random((90, 75)) < 0.02, 0.1, 0.0)
     wet = np.zeros((5, 6, 5), np.uint8)
+    spans = np.zeros((2, 90, 5), np.int32)
     for r in range(90):
-        mark_row_wet(h, r, 0, 75, 0.001, 16, reach, wet, True)
+        mark_row_spans(h, r, 0, 75, 0.001, 16, reach, wet, spans, True)
+    whole_spans = np.zeros_like(spans)
+    _row_spans(h, 0.001, 16, whole_spans)
+    assert np.array_equal(spans, whole_spans)
     whole = _wet_planes(h, 0.001, 16, 6, 5, reach)
     for flags in (wet, whole):  # the south and east flags of the partial blocks on the grid's edge wake nothing
         flags[SOUTH, -1] = flags[EAST, :, -1] = 0
