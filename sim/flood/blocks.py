@@ -123,8 +123,13 @@ class ActiveBlocks:
         self.items = self._block_items if first else _cut(self._block_items, self.spans, self.always | rained,
                                                            self.block, self.reach)
         self.turn = 1 - out
-        self.wet[:, active] = 0  # the update kernels set it again where water remains
+        _clear(self.wet, active)  # the update kernels set it again where water remains
         return stopped
+
+    @property
+    def cells(self) -> int:
+        """Cells the coming step computes."""
+        return _cells(self.items)
 
     def _activate(self, active: np.ndarray) -> None:
         """Compute the blocks ``active`` from now on (their items not yet cut to the water)."""
@@ -159,6 +164,24 @@ def _items(active: np.ndarray, shape: tuple[int, int], block: int) -> np.ndarray
 
 
 @njit(cache=True)
+def _cells(items):
+    """Cells covered by the work items."""
+    n = 0
+    for k in range(items.shape[0]):
+        n += np.int64(items[k, 2]) - np.int64(items[k, 1])
+    return n
+
+
+@njit(cache=True)
+def _clear(wet, active):
+    """Zero every plane of ``wet`` on the ``active`` blocks."""
+    for i in range(active.shape[0]):
+        for j in range(active.shape[1]):
+            if active[i, j]:
+                wet[:, i, j] = 0
+
+
+@njit(cache=True)
 def _cut(items, spans, forced, block, reach):
     """The work items cut, row by row, to ``reach`` cells around the water in ``spans`` (both
     planes) in that row and the ``reach`` rows either side; whole blocks where ``forced`` or
@@ -175,22 +198,44 @@ def _cut(items, spans, forced, block, reach):
     for k in range(items.shape[0]):
         r, c0, c1 = np.int64(items[k, 0]), np.int64(items[k, 1]), np.int64(items[k, 2])
         br = r // block
+        r0, r1 = max(r - reach, 0), min(r + reach + 1, ny)
+        first, last = c0 // block, (c1 - 1) // block
+        # blocks run west to east, so the first one from the west holding water (or whole) gives
+        # the start and the first one from the east the end: scan each way until one does
         lo = c1
+        for bc in range(first, last + 1):
+            lo = bc * block if whole[br, bc] else _first_water(spans, r0, r1, bc)
+            if lo != NO_WATER:
+                break
         hi = np.int64(-1)
-        for bc in range(c0 // block, (c1 - 1) // block + 1):
-            if whole[br, bc]:
-                lo = min(lo, bc * block)
-                hi = max(hi, min((bc + 1) * block, c1) - 1)
-                continue
-            for rr in range(max(r - reach, 0), min(r + reach + 1, ny)):
-                lo = min(lo, np.int64(spans[0, 0, rr, bc]), np.int64(spans[1, 0, rr, bc]))
-                hi = max(hi, np.int64(spans[0, 1, rr, bc]), np.int64(spans[1, 1, rr, bc]))
-        if lo <= hi:
+        for bc in range(last, first - 1, -1):
+            hi = min((bc + 1) * block, c1) - 1 if whole[br, bc] else _last_water(spans, r0, r1, bc)
+            if hi >= 0:
+                break
+        if 0 <= hi and lo <= hi:
             out[n, 0] = r
             out[n, 1] = max(c0, lo - reach)
             out[n, 2] = min(c1, hi + reach + 1)
             n += 1
     return out[:n]
+
+
+@njit(cache=True, inline="always")
+def _first_water(spans, r0, r1, bc):
+    """The first column of water in block column ``bc`` over rows r0 <= r < r1, both planes."""
+    lo = np.int64(NO_WATER)
+    for rr in range(r0, r1):
+        lo = min(lo, np.int64(spans[0, 0, rr, bc]), np.int64(spans[1, 0, rr, bc]))
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _last_water(spans, r0, r1, bc):
+    """The last column of water in block column ``bc`` over rows r0 <= r < r1, both planes (-1: none)."""
+    hi = np.int64(-1)
+    for rr in range(r0, r1):
+        hi = max(hi, np.int64(spans[0, 1, rr, bc]), np.int64(spans[1, 1, rr, bc]))
+    return hi
 
 
 @njit(cache=True)

@@ -68,14 +68,22 @@ def inv_pow_7_3(h):
     raise NotImplementedError("inv_pow_7_3 is compiled into numba kernels")
 
 
-@overload(inv_pow_7_3, inline="always")
+@njit(cache=True, inline="always")
+def _inv_pow_7_3_32(h):
+    y = _inv_cbrt32(h)
+    y2 = y * y
+    return y2 * y2 * y2 * y
+
+
+@njit(cache=True, inline="always")
+def _inv_pow_7_3_64(h):
+    y = _inv_cbrt64(h)
+    y2 = y * y
+    return y2 * y2 * y2 * y
+
+
+@overload(inv_pow_7_3)
 def _inv_pow_7_3(h):
     if h not in (types.float32, types.float64):
         raise TypingError(f"inv_pow_7_3 takes a float32 or a float64, not {h}")
-    inv_cbrt = _inv_cbrt32 if h == types.float32 else _inv_cbrt64
-
-    def power(h):
-        y = inv_cbrt(h)
-        y2 = y * y
-        return y2 * y2 * y2 * y
-    return power
+    return (lambda h: _inv_pow_7_3_32(h)) if h == types.float32 else (lambda h: _inv_pow_7_3_64(h))

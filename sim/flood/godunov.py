@@ -36,6 +36,8 @@ items of :mod:`sim.flood.blocks`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -527,4 +529,4 @@ class GodunovSolver:
 
     @property
     def diverged(self) -> bool:
-        return not np.isfinite(self._speed)
+        return not math.isfinite(self._speed)

@@ -15,6 +15,8 @@ west and north faces (see :mod:`sim.flood.blocks`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -333,4 +335,4 @@ class InertialSolver:
 
     @property
     def diverged(self) -> bool:
-        return not np.isfinite(self._h_max)
+        return not math.isfinite(self._h_max)

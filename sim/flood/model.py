@@ -15,6 +15,7 @@ book every volume that enters, leaves or stays, in float64 whatever the grid's p
 
 from __future__ import annotations
 
+import math
 import time as wallclock
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -225,6 +226,7 @@ class FloodModel:
         self.wall_s = 0.0
         self.cells_computed = 0.0
         self._threads_in_run: int | None = None  # run()'s thread count while it runs
+        self._threads_now = 0  # numba's thread count as step() last set it in this run
         self.tracks = Tracks(max_depth=self.h.copy(),
                              arrival=np.where(self.h > arrival_depth, 0.0, np.inf),
                              max_speed2=np.zeros(self.shape, dt_), arrival_depth=float(arrival_depth),
@@ -370,14 +372,14 @@ class FloodModel:
         """The CFL step for the fastest wave, counting the water that stage boundaries and
         inflows bring within the step (on a dry grid they set the first steps)."""
         g = self.scheme.gravity
-        speed = max(self.solver.wave_speed(), np.sqrt(g * max(self._stage_depth(), 0.0)),
+        speed = max(self.solver.wave_speed(), math.sqrt(g * max(self._stage_depth(), 0.0)),
                     *[2 * (g * abs(q(self.time)) / width) ** (1 / 3) for _, q, width in self._discharges])
         dt = self._cfl_dt(speed)
         rising = [(q, deepest_at(self.h, inflow.rows, inflow.cols), smallest)
                   for inflow, _, smallest in self._inflows if (q := inflow.m3_per_s(self.time) / inflow.rows.size) > 0]
         for _ in range(4 if rising else 0):
             h_peak = max(h + q * dt / area for q, h, area in rising)  # an upper bound over the cells
-            shorter = self._cfl_dt(max(speed, np.sqrt(g * h_peak)))
+            shorter = self._cfl_dt(max(speed, math.sqrt(g * h_peak)))
             if shorter >= dt * 0.999:
                 break
             dt = shorter
@@ -440,9 +442,12 @@ class FloodModel:
         if stopped.size:
             self.solver.stop(stopped, self.blocks.block)
         items = self.blocks.items
-        active = float(np.sum(items[:, 2] - items[:, 1]))
+        active = self.blocks.cells
         if self._threads_in_run is not None:  # few cells to compute: one thread (see _threads)
-            numba.set_num_threads(1 if active < SERIAL_BELOW_CELLS else self._threads_in_run)
+            threads = 1 if active < SERIAL_BELOW_CELLS else self._threads_in_run
+            if threads != self._threads_now:
+                numba.set_num_threads(threads)
+                self._threads_now = threads
         kinds, values = self._boundary_arrays(t0 + dt / 2)
         self.mass.rain_m3 += rain_rate * dt
         with kernel_launch():
@@ -470,7 +475,7 @@ class FloodModel:
             if value is not None and not value > 0:
                 raise SimInputError(f"{name} must be positive, got {value}")
         previous_threads = numba.get_num_threads()
-        self._threads_in_run = self._threads()
+        self._threads_in_run = self._threads_now = self._threads()
         numba.set_num_threads(self._threads_in_run)
         try:
             self._run(until, output_interval, gauge_interval, on_output, on_progress)
