@@ -38,6 +38,8 @@ length; shorter steps only make the interactions finer. Bodies that start closer
 
 from __future__ import annotations
 
+import types
+
 import numba
 import numpy as np
 
@@ -509,9 +511,18 @@ def _plan_steps(
             step[i] = max(step[i], min(length, ahead * dt_i / (dt_i + headway)))
 
 
+def _named(fn, suffix: str):
+    """``fn`` under another name: numba's cache names its files after the Python function, so two
+    dispatchers of one function share one file, and the serial build loaded for the parallel
+    dispatcher (or the reverse) ran every batch on one thread."""
+    clone = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    clone.__qualname__ = fn.__qualname__ + suffix
+    return clone
+
+
 #: the same kernel on one thread (small batches: no thread start-up) and on all (large ones)
 plan_steps = numba.njit(cache=True)(_plan_steps)
-plan_steps_parallel = numba.njit(cache=True, parallel=True)(_plan_steps)
+plan_steps_parallel = numba.njit(cache=True, parallel=True)(_named(_plan_steps, "_parallel"))
 #: the spread of the random heading of an agent stopped by walls alone, about its way (±110°)
 ALONE_JOSTLE_RAD = np.radians(220.0)
 #: batches at least this large are planned on all threads (planning is per agent from the
