@@ -456,7 +456,7 @@ class GodunovSolver:
 
     reach = REACH
     # blocks of 16 cells: finer blocks follow a front more closely and a cell of this scheme costs
-    # 5-6 of the inertial one's, so they pay for their extra work items up to a point (the sample
+    # about 6 of the inertial one's, so they pay for their extra work items up to a point (the sample
     # city's breach, its first hour at 4 m on 2 threads, items cut to the water: 42.1 s with
     # blocks of 32, 37.4 s with 16, 42.8 s with 8)
     block = 16

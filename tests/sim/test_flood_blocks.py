@@ -80,7 +80,8 @@ def test_items_cut_to_the_water_change_nothing(kind: str) -> None:
     blocked[40:44, 60:100:3] = 1.0
     forcing = Forcing(inflows=(Inflow.point(48, 80, Series([0, 60, 240, 300], [0.0, 20.0, 20.0, 0.0])),),
                       boundaries=Boundaries(west=Boundary.open()))
-    for dtype in (np.float32, np.float64):
+    # the full scheme in float32 only (its float64 skipping is compared bit for bit in the valley test above)
+    for dtype in (np.float32, np.float64) if kind == "inertial" else (np.float32,):
         results = [FloodModel(dem, 2.0, blocked=blocked, manning=0.03, forcing=forcing,
                               scheme=Scheme(kind=kind, skip_dry=skip, dtype=dtype, threads=1)).run(
                                   900.0, output_interval=300.0)
