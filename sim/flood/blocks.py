@@ -380,10 +380,7 @@ def zero_faces(stopped, block, fx, fy):
     ny, nx1 = fx[0].shape
     nx = nx1 - 1
     for k in range(stopped.shape[0]):
-        r0 = stopped[k, 0] * block
-        c0 = stopped[k, 1] * block
-        r1 = min(r0 + block, ny)
-        c1 = min(c0 + block, nx)
+        r0, r1, c0, c1 = _box(stopped[k], block, ny, nx)
         c1x = nx1 if c1 == nx else c1
         r1y = ny + 1 if r1 == ny else r1
         for a in fx:
@@ -392,16 +389,21 @@ def zero_faces(stopped, block, fx, fy):
             a[r0:r1y, c0:c1] = 0
 
 
+@njit(cache=True, inline="always")
+def _box(index, block, ny, nx):
+    """Rows r0 <= r < r1 and columns c0 <= c < c1 of the block (block row, block col) ``index``."""
+    r0 = index[0] * block
+    c0 = index[1] * block
+    return r0, min(r0 + block, ny), c0, min(c0 + block, nx)
+
+
 @njit(cache=True)
 def copy_blocks(stopped, block, src, dst):
     """Copy the cells of the blocks in ``stopped`` from each array of the tuple ``src`` into the
     array of ``dst`` in the same place."""
     ny, nx = src[0].shape
     for k in range(stopped.shape[0]):
-        r0 = stopped[k, 0] * block
-        c0 = stopped[k, 1] * block
-        r1 = min(r0 + block, ny)
-        c1 = min(c0 + block, nx)
+        r0, r1, c0, c1 = _box(stopped[k], block, ny, nx)
         for i in range(len(src)):
             dst[i][r0:r1, c0:c1] = src[i][r0:r1, c0:c1]
 

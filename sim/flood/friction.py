@@ -69,15 +69,7 @@ def inv_pow_7_3(h):
 
 
 @njit(cache=True, inline="always")
-def _inv_pow_7_3_32(h):
-    y = _inv_cbrt32(h)
-    y2 = y * y
-    return y2 * y2 * y2 * y
-
-
-@njit(cache=True, inline="always")
-def _inv_pow_7_3_64(h):
-    y = _inv_cbrt64(h)
+def _seventh_power(y):
     y2 = y * y
     return y2 * y2 * y2 * y
 
@@ -86,4 +78,5 @@ def _inv_pow_7_3_64(h):
 def _inv_pow_7_3(h):
     if h not in (types.float32, types.float64):
         raise TypingError(f"inv_pow_7_3 takes a float32 or a float64, not {h}")
-    return (lambda h: _inv_pow_7_3_32(h)) if h == types.float32 else (lambda h: _inv_pow_7_3_64(h))
+    inv_cbrt = _inv_cbrt32 if h == types.float32 else _inv_cbrt64
+    return lambda h: _seventh_power(inv_cbrt(h))

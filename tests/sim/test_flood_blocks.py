@@ -100,12 +100,12 @@ def test_after_rain_on_every_block_every_wet_block_is_computed_whole() -> None:
     h = np.zeros((128, 128))
     h[5:10, 5:10] = 0.1
     blocks.refresh(False, [], h, 0.001)
-    assert _cells(blocks.items) == 32 * 32  # the one wet block
+    assert blocks.cells == 32 * 32  # the one wet block
     blocks.refresh(True, [], h, 0.001)
     h[:] = 0.01  # the rain has wetted the whole grid
     blocks.refresh(False, [], h, 0.001)
     assert blocks.active.all()
-    assert _cells(blocks.items) == h.size
+    assert blocks.cells == h.size
 
 
 @pytest.mark.parametrize(("cell", "reach", "woken"), [
@@ -148,7 +148,3 @@ def test_the_depth_updates_flags_match_the_whole_grids(reach: int) -> None:
     assert wet[WET].any() and wet[EAST].any() and wet[SOUTH].any()
     assert np.array_equal(wet, whole)
 
-
-def _cells(items: np.ndarray) -> int:
-    """Cells covered by work items (row, first col, end col)."""
-    return int((items[:, 2].astype(np.int64) - items[:, 1]).sum())

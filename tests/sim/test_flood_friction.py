@@ -10,7 +10,7 @@ from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Rain, Series
 from sim.flood.friction import inv_pow_7_3
 
 
-@njit(cache=True)
+@njit  # not cached: numba's cache would not see a change in the inlined friction module
 def _powers(h):
     out = np.empty_like(h)
     for i in range(h.shape[0]):
