@@ -34,6 +34,13 @@ together); each sees the others where they stand at that moment. An agent
 Because every move is swept, no agent passes through another or through a wall at any step
 length; shorter steps only make the interactions finer. Bodies that start closer than
 ``body`` (or nearer a wall than their radius) may only move apart.
+
+A large crowd moves on all threads: the grid is cut into vertical strips with equal shares of
+the step's moves, each wider than twice what an agent can touch beyond its own (its step, its
+reach for others, a pushed body, a bin, a shelter's radius); the strips of one parity move at
+once, each front first, then the others (which parity goes first alternates). Only the order
+across a cut differs from moving everyone front first, and each agent's random draws come from
+its own stream (``_uniform``), so the result is the same on any number of threads.
 """
 
 from __future__ import annotations
@@ -529,226 +536,314 @@ ALONE_JOSTLE_RAD = np.radians(220.0)
 #: positions at the start of the step, so the result is the same on any number of threads);
 #: the sub-steps of crowded agents within a long step come in batches of a few thousand
 PARALLEL_PLAN = 2_000
+#: batches at least this large move strip by strip on all threads (``move_strips``)
+PARALLEL_MOVE = 2_000
+#: into at most this many strips (a fixed number, so the result does not depend on the threads)
+MOVE_STRIPS = 16
+#: a strip is at least this many times twice the distance an agent can touch beyond it
+STRIP_SAFETY = 1.5
 
 
-@numba.njit(cache=True)
-def move_agents(
-    order, start, span, px, py, pvx, pvy, lim_d, lim_dv, state, target, assigned, arrival, arrived_exit,
-    dirx, diry, step, walls, clear, depth, flow, h,
+@numba.njit(cache=True, inline="always")
+def _uniform(key, i):
+    """A uniform number in [0, 1) drawn from the pair (``key``, agent ``i``) by the splitmix64
+    finaliser (Steele, Lea & Flood 2014, OOPSLA '14): each agent's draws are its own, so the
+    result does not depend on the order in which threads move the agents."""
+    z = np.uint64(key) + np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+def _move_strips(
+    grouped, offsets, first, key, start, span, px, py, pvx, pvy, lim_d, lim_dv, state, target, assigned, arrival,
+    arrived_exit, dirx, diry, step, walls, clear, depth, flow, h,
     exit_x, exit_y, exit_r, exit_open, exit_count, exit_cap, exit_cell,
     head, nxt, prv, binof, bin_size, nbx, nby,
-    body, core, tau, side, cand_cos, cand_sin, nb, close, sub, busy,
+    body, core, tau, side, cand_cos, cand_sin, sub, busy,
 ):
-    """Move the agents in ``order`` one after another by their planned steps (``plan_steps``),
-    each covering ``span[i]`` seconds from ``t``, steering, pushing and sweeping as the module
-    describes; return True if an exit filled up."""
-    filled = False
+    """Move agents by their planned steps (``plan_steps``), each covering ``span[i]`` seconds
+    from ``start[i]``, steering, pushing and sweeping as the module describes, strip by strip:
+    ``grouped[offsets[s]:offsets[s + 1]]`` are strip ``s``'s agents, front first, moved one
+    after another. Strips of one parity move at once (on all threads in ``move_strips``), then
+    the others (parity ``first`` first); a strip is wider than what an agent can reach on
+    either side (``strip_edges``), so two strips moving at once never touch the same agents,
+    bins or exits, and the result is the same on any number of threads. ``key`` seeds the
+    call's random draws. Returns True if an exit filled up."""
     ny, nx = walls.shape
-    for q in range(order.shape[0]):
-        i = order[q]
-        e = target[i]
-        pvx[i] = 0.0
-        pvy[i] = 0.0
-        length = step[i]
-        if state[i] != MOVING or e < 0 or length <= 0.0:
-            continue
-        x = px[i]
-        y = py[i]
-        ux = dirx[i]
-        uy = diry[i]
-        dt = span[i]
-        speed = length / dt
-        # who may touch us during the step (``close``) and whom we watch for collisions (``nb``)
-        near = length + 2.0 * body
-        reach = max(near, min(2.0 * speed * tau + body, LOOK_CAP_M))
-        nq = 0
-        nc = 0
-        bx0 = max(int((x - reach) / bin_size), 0)
-        bx1 = min(int((x + reach) / bin_size), nbx - 1)
-        by0 = max(int((y - reach) / bin_size), 0)
-        by1 = min(int((y + reach) / bin_size), nby - 1)
-        for by in range(by0, by1 + 1):
-            for bx in range(bx0, bx1 + 1):
-                j = head[by * nbx + bx]
-                while j >= 0 and nq < nb.shape[0] - 1:
-                    if j != i:
-                        d2 = (px[j] - x) ** 2 + (py[j] - y) ** 2
-                        if d2 <= reach * reach:
-                            nb[nq] = j
-                            nq += 1
-                            if d2 <= near * near:
-                                close[nc] = j
-                                nc += 1
-                    j = nxt[j]
-        lim_a = lim_d[i]
-        lim_b = lim_dv[i]
-        # steering: straight on unless blocked now or a collision is predicted within tau
-        s, hit = _free(x, y, ux, uy, length, i, close, nc, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
-        ttc, who = _time_to_contact(x, y, speed * ux, speed * uy, i, nb, nq, px, py, pvx, pvy, body, tau)
-        mx = ux
-        my = uy
-        # stopped behind someone walking our way, with nothing coming at us: follow, no steering
-        follow = ttc >= tau and hit >= 0 and pvx[hit] * ux + pvy[hit] * uy > ONCOMING_MPS
-        oncoming = False
-        busy[i] = s < 0.5 * length
-        if (s < length * (1.0 - 1e-9) or ttc < tau) and not follow:
-            # someone ahead walking against us near our path: keep to the preferred side
-            for m in range(nq):
-                j = nb[m]
-                qx = px[j] - x
-                qy = py[j] - y
-                if qx * ux + qy * uy > 0.0 and abs(qx * uy - qy * ux) < 2.0 * body and \
-                        pvx[j] * ux + pvy[j] * uy < -ONCOMING_MPS:
-                    oncoming = True
-                    busy[i] = True
-                    break
-            best = -1.0 if oncoming else min(s, length * ttc / tau)
-            rx = -uy * side  # the preferred side of the heading (y points south)
-            ry = ux * side
-            for m in range(1, cand_cos.shape[0]):
-                ca_ = cand_cos[m]
-                sa_ = cand_sin[m]
-                if ca_ * length <= best * (1.0 + 1e-6) + 1e-12:
-                    break  # headings further off cannot beat the best (cosines only fall)
-                if oncoming and sa_ < 0.0:
+    n_strips = offsets.shape[0] - 1
+    filled = np.zeros(n_strips, dtype=np.bool_)
+    for phase in range(2):
+        parity = (first + phase) % 2
+        for half in numba.prange((n_strips - parity + 1) // 2):
+            strip = parity + 2 * half
+            nb = np.empty(MAX_NEIGHBOURS, dtype=np.int64)
+            close = np.empty(MAX_NEIGHBOURS, dtype=np.int64)
+            for q in range(offsets[strip], offsets[strip + 1]):
+                i = grouped[q]
+                e = target[i]
+                pvx[i] = 0.0
+                pvy[i] = 0.0
+                length = step[i]
+                if state[i] != MOVING or e < 0 or length <= 0.0:
                     continue
-                ax = ca_ * ux + sa_ * rx
-                ay = ca_ * uy + sa_ * ry
-                sm, hm = _free(x, y, ax, ay, length, i, close, nc, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
-                if sm * ca_ <= best * (1.0 + 1e-6) + 1e-12:
-                    continue  # cannot beat the best even without a predicted collision
-                tm, _ = _time_to_contact(x, y, speed * ax, speed * ay, i, nb, nq, px, py, pvx, pvy, body, tau)
-                score = min(sm, length * tm / tau) * ca_
-                if score > best * (1.0 + 1e-6) + 1e-12:
-                    best = score
-                    mx = ax
-                    my = ay
-                    s = sm
-                    hit = hm
-            if best <= 0.05 * length:
-                if oncoming:
-                    # face to face with someone walking the other way: step aside to the preferred side
-                    sm, hm = _free(x, y, rx, ry, 0.5 * length, i, close, nc, px, py, body, h, walls, clear, depth, flow,
-                                   lim_a, lim_b)
-                    mx = rx
-                    my = ry
-                    s = sm
-                    hit = hm
-                else:
-                    # jammed: press on in a random direction within 90° of the way (the jostling
-                    # that keeps a crowd from freezing in an arch before a door); with nobody
-                    # near, within 110°, so that someone pressed against a wall corner its way
-                    # leads into can back off it
-                    a = (np.random.random() - 0.5) * (np.pi if nc > 0 else ALONE_JOSTLE_RAD)
-                    mx = np.cos(a) * ux + np.sin(a) * rx
-                    my = np.cos(a) * uy + np.sin(a) * ry
-                    s = 0.0
-        # the step is taken in sub-moves of at most ``sub`` (a fraction of a body), each resolving
-        # contacts on its own, so that a long step (1 s) slides round others as short ones do
-        # a step that the sweep finds clear of everyone (a body's width) needs no contacts resolved
-        n_sub = 1 if s >= length * (1.0 - 1e-9) else max(1, int(np.ceil(length / sub)))
-        part = length / n_sub
-        xn = x
-        yn = y
-        close[nc] = i
-        for _ in range(n_sub):
-            xs = xn
-            ys = yn
-            # tentative: the sub-move along the chosen heading, stopped only by walls and water
-            sw = wall_free(xs, ys, mx, my, part, 0.5 * core, h, walls, clear)
-            sw = water_free(xs, ys, mx, my, sw, h, depth, flow, lim_a, lim_b)
-            tx = xs + mx * sw
-            ty = ys + my * sw
-            # soft contacts: a tentative position nearer than ``body`` to someone is projected out
-            # (Müller et al. 2007); a moving neighbour that is not ahead (more than 60° off the
-            # heading, so nobody is shoved through a door in front of the mover) takes half, by a
-            # swept move that keeps its core clear of everyone (the mover where it stands included)
-            px[i] = xs
-            py[i] = ys
-            for _ in range(2):
-                for m in range(nc):
-                    j = close[m]
-                    qx = tx - px[j]
-                    qy = ty - py[j]
-                    d = np.sqrt(qx * qx + qy * qy)
-                    if d >= body or d < 1e-9:
-                        continue
-                    corr = body - d
-                    qx /= d
-                    qy /= d
-                    share = 1.0
-                    if state[j] == MOVING and abs(qx * mx + qy * my) < PUSH_COS:
-                        sj, _ = _free(px[j], py[j], -qx, -qy, 0.5 * corr, j, close, nc + 1, px, py, core, h, walls,
-                                      clear, depth, flow, lim_d[j], lim_dv[j])
-                        if sj > 0.0:
-                            px[j] -= qx * sj
-                            py[j] -= qy * sj
-                            _relink(j, px[j], py[j], bin_size, nbx, nby, head, nxt, prv, binof)
-                            share = 1.0 - sj / corr
-                    cs = wall_free(tx, ty, qx, qy, share * corr, 0.5 * core, h, walls, clear)
-                    cs = water_free(tx, ty, qx, qy, cs, h, depth, flow, lim_a, lim_b)
-                    tx += qx * cs
-                    ty += qy * cs
-            # the sub-move itself is swept: it stops where the mover's core would first touch
-            # another core, or its disc a wall, or its centre water beyond its limits
-            dx = tx - xs
-            dy = ty - ys
-            dl = np.sqrt(dx * dx + dy * dy)
-            if dl <= 1e-12:
-                break
-            sf, _ = _free(xs, ys, dx / dl, dy / dl, dl, i, close, nc, px, py, core, h, walls, clear, depth, flow,
-                          lim_a, lim_b)
-            if sf <= 0.0:
-                break
-            xn = xs + dx / dl * sf
-            yn = ys + dy / dl * sf
-        px[i] = x
-        py[i] = y
-        if xn == x and yn == y:
-            continue
-        px[i] = xn
-        py[i] = yn
-        pvx[i] = (xn - x) / dt
-        pvy[i] = (yn - y) / dt
-        # arrival: the step passed within the target's radius, or ended inside another open exit
-        got = -1
-        if exit_open[e]:
-            sx = xn - x
-            sy = yn - y
-            ll = sx * sx + sy * sy
-            f = ((exit_x[e] - x) * sx + (exit_y[e] - y) * sy) / ll if ll > 0 else 0.0
-            f = min(max(f, 0.0), 1.0)
-            ex = x + f * sx - exit_x[e]
-            ey = y + f * sy - exit_y[e]
-            if ex * ex + ey * ey <= exit_r[e] * exit_r[e]:
-                got = e
-        if got < 0 and assigned[i] < 0:
-            o = exit_cell[min(int(yn / h), ny - 1), min(int(xn / h), nx - 1)]
-            if o >= 0 and exit_open[o]:
-                ex = xn - exit_x[o]
-                ey = yn - exit_y[o]
-                if ex * ex + ey * ey <= exit_r[o] * exit_r[o]:
-                    got = o
-        if got >= 0:
-            state[i] = ARRIVED
-            arrival[i] = start[i] + dt
-            arrived_exit[i] = got
-            pvx[i] = 0.0
-            pvy[i] = 0.0
-            _unlink(i, head, nxt, prv, binof)
-            exit_count[got] += 1
-            if exit_count[got] >= exit_cap[got]:
-                exit_open[got] = False
-                filled = True
-            continue
-        _relink(i, xn, yn, bin_size, nbx, nby, head, nxt, prv, binof)
-    return filled
+                x = px[i]
+                y = py[i]
+                ux = dirx[i]
+                uy = diry[i]
+                dt = span[i]
+                speed = length / dt
+                # who may touch us during the step (``close``) and whom we watch for collisions (``nb``)
+                near = length + 2.0 * body
+                reach = max(near, min(2.0 * speed * tau + body, LOOK_CAP_M))
+                nq = 0
+                nc = 0
+                bx0 = max(int((x - reach) / bin_size), 0)
+                bx1 = min(int((x + reach) / bin_size), nbx - 1)
+                by0 = max(int((y - reach) / bin_size), 0)
+                by1 = min(int((y + reach) / bin_size), nby - 1)
+                for by in range(by0, by1 + 1):
+                    for bx in range(bx0, bx1 + 1):
+                        j = head[by * nbx + bx]
+                        while j >= 0 and nq < nb.shape[0] - 1:
+                            if j != i:
+                                d2 = (px[j] - x) ** 2 + (py[j] - y) ** 2
+                                if d2 <= reach * reach:
+                                    nb[nq] = j
+                                    nq += 1
+                                    if d2 <= near * near:
+                                        close[nc] = j
+                                        nc += 1
+                            j = nxt[j]
+                lim_a = lim_d[i]
+                lim_b = lim_dv[i]
+                # steering: straight on unless blocked now or a collision is predicted within tau
+                s, hit = _free(x, y, ux, uy, length, i, close, nc, px, py, body, h, walls, clear, depth, flow, lim_a, lim_b)
+                ttc, who = _time_to_contact(x, y, speed * ux, speed * uy, i, nb, nq, px, py, pvx, pvy, body, tau)
+                mx = ux
+                my = uy
+                # stopped behind someone walking our way, with nothing coming at us: follow, no steering
+                follow = ttc >= tau and hit >= 0 and pvx[hit] * ux + pvy[hit] * uy > ONCOMING_MPS
+                oncoming = False
+                busy[i] = s < 0.5 * length
+                if (s < length * (1.0 - 1e-9) or ttc < tau) and not follow:
+                    # someone ahead walking against us near our path: keep to the preferred side
+                    for m in range(nq):
+                        j = nb[m]
+                        qx = px[j] - x
+                        qy = py[j] - y
+                        if qx * ux + qy * uy > 0.0 and abs(qx * uy - qy * ux) < 2.0 * body and \
+                                pvx[j] * ux + pvy[j] * uy < -ONCOMING_MPS:
+                            oncoming = True
+                            busy[i] = True
+                            break
+                    best = -1.0 if oncoming else min(s, length * ttc / tau)
+                    rx = -uy * side  # the preferred side of the heading (y points south)
+                    ry = ux * side
+                    for m in range(1, cand_cos.shape[0]):
+                        ca_ = cand_cos[m]
+                        sa_ = cand_sin[m]
+                        if ca_ * length <= best * (1.0 + 1e-6) + 1e-12:
+                            break  # headings further off cannot beat the best (cosines only fall)
+                        if oncoming and sa_ < 0.0:
+                            continue
+                        ax = ca_ * ux + sa_ * rx
+                        ay = ca_ * uy + sa_ * ry
+                        sm, hm = _free(x, y, ax, ay, length, i, close, nc, px, py, body, h, walls, clear, depth, flow,
+                                       lim_a, lim_b)
+                        if sm * ca_ <= best * (1.0 + 1e-6) + 1e-12:
+                            continue  # cannot beat the best even without a predicted collision
+                        tm, _ = _time_to_contact(x, y, speed * ax, speed * ay, i, nb, nq, px, py, pvx, pvy, body, tau)
+                        score = min(sm, length * tm / tau) * ca_
+                        if score > best * (1.0 + 1e-6) + 1e-12:
+                            best = score
+                            mx = ax
+                            my = ay
+                            s = sm
+                            hit = hm
+                    if best <= 0.05 * length:
+                        if oncoming:
+                            # face to face with someone walking the other way: step aside to the preferred side
+                            sm, hm = _free(x, y, rx, ry, 0.5 * length, i, close, nc, px, py, body, h, walls, clear, depth, flow,
+                                           lim_a, lim_b)
+                            mx = rx
+                            my = ry
+                            s = sm
+                            hit = hm
+                        else:
+                            # jammed: press on in a random direction within 90° of the way (the jostling
+                            # that keeps a crowd from freezing in an arch before a door); with nobody
+                            # near, within 110°, so that someone pressed against a wall corner its way
+                            # leads into can back off it
+                            a = (_uniform(key, i) - 0.5) * (np.pi if nc > 0 else ALONE_JOSTLE_RAD)
+                            mx = np.cos(a) * ux + np.sin(a) * rx
+                            my = np.cos(a) * uy + np.sin(a) * ry
+                            s = 0.0
+                # the step is taken in sub-moves of at most ``sub`` (a fraction of a body), each resolving
+                # contacts on its own, so that a long step (1 s) slides round others as short ones do
+                # a step that the sweep finds clear of everyone (a body's width) needs no contacts resolved
+                n_sub = 1 if s >= length * (1.0 - 1e-9) else max(1, int(np.ceil(length / sub)))
+                part = length / n_sub
+                xn = x
+                yn = y
+                close[nc] = i
+                for _ in range(n_sub):
+                    xs = xn
+                    ys = yn
+                    # tentative: the sub-move along the chosen heading, stopped only by walls and water
+                    sw = wall_free(xs, ys, mx, my, part, 0.5 * core, h, walls, clear)
+                    sw = water_free(xs, ys, mx, my, sw, h, depth, flow, lim_a, lim_b)
+                    tx = xs + mx * sw
+                    ty = ys + my * sw
+                    # soft contacts: a tentative position nearer than ``body`` to someone is projected out
+                    # (Müller et al. 2007); a moving neighbour that is not ahead (more than 60° off the
+                    # heading, so nobody is shoved through a door in front of the mover) takes half, by a
+                    # swept move that keeps its core clear of everyone (the mover where it stands included)
+                    px[i] = xs
+                    py[i] = ys
+                    for _ in range(2):
+                        for m in range(nc):
+                            j = close[m]
+                            qx = tx - px[j]
+                            qy = ty - py[j]
+                            d = np.sqrt(qx * qx + qy * qy)
+                            if d >= body or d < 1e-9:
+                                continue
+                            corr = body - d
+                            qx /= d
+                            qy /= d
+                            share = 1.0
+                            if state[j] == MOVING and abs(qx * mx + qy * my) < PUSH_COS:
+                                sj, _ = _free(px[j], py[j], -qx, -qy, 0.5 * corr, j, close, nc + 1, px, py, core, h, walls,
+                                              clear, depth, flow, lim_d[j], lim_dv[j])
+                                if sj > 0.0:
+                                    px[j] -= qx * sj
+                                    py[j] -= qy * sj
+                                    _relink(j, px[j], py[j], bin_size, nbx, nby, head, nxt, prv, binof)
+                                    share = 1.0 - sj / corr
+                            cs = wall_free(tx, ty, qx, qy, share * corr, 0.5 * core, h, walls, clear)
+                            cs = water_free(tx, ty, qx, qy, cs, h, depth, flow, lim_a, lim_b)
+                            tx += qx * cs
+                            ty += qy * cs
+                    # the sub-move itself is swept: it stops where the mover's core would first touch
+                    # another core, or its disc a wall, or its centre water beyond its limits
+                    dx = tx - xs
+                    dy = ty - ys
+                    dl = np.sqrt(dx * dx + dy * dy)
+                    if dl <= 1e-12:
+                        break
+                    sf, _ = _free(xs, ys, dx / dl, dy / dl, dl, i, close, nc, px, py, core, h, walls, clear, depth, flow,
+                                  lim_a, lim_b)
+                    if sf <= 0.0:
+                        break
+                    xn = xs + dx / dl * sf
+                    yn = ys + dy / dl * sf
+                px[i] = x
+                py[i] = y
+                if xn == x and yn == y:
+                    continue
+                px[i] = xn
+                py[i] = yn
+                pvx[i] = (xn - x) / dt
+                pvy[i] = (yn - y) / dt
+                # arrival: the step passed within the target's radius, or ended inside another open exit
+                got = -1
+                if exit_open[e]:
+                    sx = xn - x
+                    sy = yn - y
+                    ll = sx * sx + sy * sy
+                    f = ((exit_x[e] - x) * sx + (exit_y[e] - y) * sy) / ll if ll > 0 else 0.0
+                    f = min(max(f, 0.0), 1.0)
+                    ex = x + f * sx - exit_x[e]
+                    ey = y + f * sy - exit_y[e]
+                    if ex * ex + ey * ey <= exit_r[e] * exit_r[e]:
+                        got = e
+                if got < 0 and assigned[i] < 0:
+                    o = exit_cell[min(int(yn / h), ny - 1), min(int(xn / h), nx - 1)]
+                    if o >= 0 and exit_open[o]:
+                        ex = xn - exit_x[o]
+                        ey = yn - exit_y[o]
+                        if ex * ex + ey * ey <= exit_r[o] * exit_r[o]:
+                            got = o
+                if got >= 0:
+                    state[i] = ARRIVED
+                    arrival[i] = start[i] + dt
+                    arrived_exit[i] = got
+                    pvx[i] = 0.0
+                    pvy[i] = 0.0
+                    _unlink(i, head, nxt, prv, binof)
+                    exit_count[got] += 1
+                    if exit_count[got] >= exit_cap[got]:
+                        exit_open[got] = False
+                        filled[strip] = True
+                    continue
+                _relink(i, xn, yn, bin_size, nbx, nby, head, nxt, prv, binof)
+    return filled.any()
+
+
+#: the same kernel on one thread (one strip: small batches, narrow grids) and on all
+move_agents = numba.njit(cache=True)(_move_strips)
+move_strips = numba.njit(cache=True, parallel=True)(_named(_move_strips, "_parallel"))
 
 
 @numba.njit(cache=True)
-def seed(value):
-    """Seed the random numbers the kernels draw (numba keeps its own generator)."""
-    np.random.seed(value)
+def strip_edges(order, work, px, bin_size, nbx, min_cols, strips):
+    """Bin columns at which to cut the grid into at most ``strips`` vertical strips of at
+    least ``min_cols`` bin columns holding equal shares of the agents' ``work`` (how many
+    times ``order[q]`` moves this step: ``work[q]``), so that threads get equal shares. Each
+    cut lies within a quarter of a strip's minimum width of where the work reaches its share,
+    at the columns with the least work either side of it, so that few walkers cross a cut.
+    Returns the first column of each strip and then ``nbx``."""
+    cum = np.zeros(nbx + 1, dtype=np.int64)  # cum[c]: the work in columns before c
+    for q in range(order.shape[0]):
+        cum[min(max(int(px[order[q]] / bin_size), 0), nbx - 1) + 1] += work[q]
+    for c in range(nbx):
+        cum[c + 1] += cum[c]
+    win = min_cols // 4
+    edges = np.empty(strips + 1, dtype=np.int64)
+    edges[0] = 0
+    n = 1
+    for k in range(1, strips):
+        c = np.searchsorted(cum, k * cum[nbx] / strips)  # first cut with the share before it
+        lo = max(c - win, edges[n - 1] + min_cols)
+        hi = min(c + win, nbx - min_cols)
+        best = -1
+        best_load = 0
+        for cc in range(lo, hi + 1):
+            load = cum[cc + 1] - cum[cc - 1]  # the two columns either side of the cut
+            if best < 0 or load < best_load or (load == best_load and abs(cc - c) < abs(best - c)):
+                best = cc
+                best_load = load
+        if best > 0:
+            edges[n] = best
+            n += 1
+    edges[n] = nbx
+    return edges[:n + 1]
+
+
+@numba.njit(cache=True)
+def group_by_strip(order, px, bin_size, nbx, edges):
+    """The agents of ``order`` grouped by the strip their column falls in, keeping their order
+    within a strip (a counting sort), and each strip's offset in the result."""
+    n_strips = edges.shape[0] - 1
+    strip_of_col = np.empty(nbx, dtype=np.int64)
+    for s in range(n_strips):
+        strip_of_col[edges[s]:edges[s + 1]] = s
+    which = np.empty(order.shape[0], dtype=np.int64)
+    offsets = np.zeros(n_strips + 1, dtype=np.int64)
+    for q in range(order.shape[0]):
+        s = strip_of_col[min(max(int(px[order[q]] / bin_size), 0), nbx - 1)]
+        which[q] = s
+        offsets[s + 1] += 1
+    for s in range(n_strips):
+        offsets[s + 1] += offsets[s]
+    fill = offsets[:-1].copy()
+    grouped = np.empty(order.shape[0], dtype=np.int64)
+    for q in range(order.shape[0]):
+        grouped[fill[which[q]]] = order[q]
+        fill[which[q]] += 1
+    return grouped, offsets
 
 
 @numba.njit(cache=True)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import ndimage
@@ -317,11 +318,10 @@ class _Run:
         self.nxt = np.empty(self.n, dtype=np.int64)
         self.prv = np.empty(self.n, dtype=np.int64)
         self.binof = np.empty(self.n, dtype=np.int64)
-        self.nb = np.empty(crowd.MAX_NEIGHBOURS, dtype=np.int64)
-        self.close = np.empty(crowd.MAX_NEIGHBOURS, dtype=np.int64)
         angles = np.deg2rad([0, 15, -15, 30, -30, 45, -45, 60, -60, 75, -75, 90, -90])
         self.cand_cos, self.cand_sin = np.cos(angles), np.sin(angles)
         self.side = 1.0 if config.avoid_side == "right" else -1.0
+        self.moves = 0
 
     def _agents(self, table: pd.DataFrame) -> None:
         _require(table, ("id", "x", "y"), "agents")
@@ -564,7 +564,7 @@ class _Run:
         self._plan(order, dt, dt)
         fine = max(1, int(math.ceil(dt / self.cfg.plan_interval_s - 1e-9)))
         if fine == 1:
-            return len(order), self._move(order)
+            return len(order), self._move(order, self._strips(order, np.ones(len(order), dtype=np.int64)))
         busy = max(1, int(math.ceil(dt / (2.5 * self.cfg.plan_interval_s) - 1e-9)))
         parts = np.ones(len(order), dtype=np.int64)
         parts[self.busy[order]] = busy
@@ -573,7 +573,8 @@ class _Run:
         self.parts[order] = parts
         if split.any():
             self._plan(order[split], dt, dt / parts[split])
-        filled = self._move(order)
+        strips = self._strips(order, parts)
+        filled = self._move(order, strips)
         sub = order[split]
         for k in range(1, fine):
             if sub.size == 0:
@@ -586,7 +587,7 @@ class _Run:
             m = self.parts[due]
             self.t_from[due] = t + ((k * m) // fine) * dt / m
             self._plan(due, dt, dt / m)
-            filled |= self._move(due)
+            filled |= self._move(due, strips)
         return len(order), filled
 
     def _plan(self, order: np.ndarray, dt: float, span: float | np.ndarray) -> None:
@@ -603,16 +604,41 @@ class _Run:
                    self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,
                    self.dirx, self.diry, self.plan, cfg.headway_s, self.near)
 
-    def _move(self, order: np.ndarray) -> bool:
-        """Move the agents in ``order`` by their planned steps; True if an exit filled."""
+    def _strips(self, order: np.ndarray, work: np.ndarray) -> np.ndarray | None:
+        """Where to cut the grid into strips moved side by side this step (bin columns), or None
+        when the batch is small or the grid too narrow for three strips; ``work[q]`` is how many
+        times ``order[q]`` moves this step, which the strips share out evenly. A strip must be wider
+        than twice what an agent can touch beyond its own: its step, its reach for others and a
+        pushed body's, a bin, a shelter's radius (``crowd.move_strips``)."""
+        if len(order) < crowd.PARALLEL_MOVE:
+            return None
+        cfg = self.cfg
+        step = float(self.plan[order].max())
+        reach = max(step + 2.0 * cfg.body_m, crowd.LOOK_CAP_M)
+        touch = step + reach + cfg.body_m + self.bin_size
+        shelter = float(self.exits.radius.max()) + step + self.bin_size if len(self.exits.radius) else 0.0
+        min_cols = int(math.ceil(crowd.STRIP_SAFETY * 2.0 * max(touch, shelter) / self.bin_size))
+        if self.nbx < 3 * min_cols:
+            return None
+        return crowd.strip_edges(order, work, self.px, self.bin_size, self.nbx, min_cols, crowd.MOVE_STRIPS)
+
+    def _move(self, order: np.ndarray, strips: np.ndarray | None) -> bool:
+        """Move the agents in ``order`` by their planned steps, strip by strip on all threads
+        when ``strips`` are given (``_strips``); True if an exit filled."""
         ex, cfg = self.exits, self.cfg
-        return crowd.move_agents(
-            order, self.t_from, self.span, self.px, self.py, self.vx, self.vy, self.lim_d, self.lim_dv, self.state, self.target,
-            self.assigned, self.arrival, self.arrived_exit, self.dirx, self.diry, self.plan, self.walls, self.clear,
-            self.depth, self.flow, self.h, ex.x, ex.y, ex.radius, self.exit_open, self.exit_count, ex.capacity,
-            ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size, self.nbx, self.nby,
-            cfg.body_m, cfg.core_m, cfg.anticipation_s, self.side, self.cand_cos, self.cand_sin, self.nb, self.close,
-            cfg.sub_move_m, self.busy)
+        self.moves += 1
+        key = np.uint64((cfg.seed * 0x9E3779B97F4A7C15 + self.moves * 0xD1B54A32D192ED03) % 2**64)
+        common = (key, self.t_from, self.span, self.px, self.py, self.vx, self.vy, self.lim_d, self.lim_dv, self.state,
+                  self.target, self.assigned, self.arrival, self.arrived_exit, self.dirx, self.diry, self.plan,
+                  self.walls, self.clear, self.depth, self.flow, self.h, ex.x, ex.y, ex.radius, self.exit_open,
+                  self.exit_count, ex.capacity, ex.cell_map, self.head, self.nxt, self.prv, self.binof, self.bin_size,
+                  self.nbx, self.nby, cfg.body_m, cfg.core_m, cfg.anticipation_s, self.side, self.cand_cos,
+                  self.cand_sin, cfg.sub_move_m, self.busy)
+        if strips is None or len(order) < crowd.PARALLEL_MOVE:
+            return crowd.move_agents(order, np.array([0, len(order)]), 0, *common)
+        grouped, offsets = crowd.group_by_strip(order, self.px, self.bin_size, self.nbx, strips)
+        with kernel_launch(), numba.parallel_chunksize(1):
+            return crowd.move_strips(grouped, offsets, self.moves % 2, *common)
 
     def positions(self) -> tuple[np.ndarray, np.ndarray]:
         return self.px + self.origin[0], self.origin[1] - self.py
@@ -651,7 +677,6 @@ def simulate(
         raise SimInputError("forecast_times needs a depth provider")
     clock = time.perf_counter()
     run = _Run(walls.astype(bool), cell_size, origin, agents, exits, depth, forecast_times, cfg)
-    crowd.seed(cfg.seed)
     if depth is not None:
         run.update_water(0.0)
     run.compute_routes(0.0)

