@@ -14,8 +14,6 @@ from scipy.spatial import cKDTree
 from sim.evacuation import MAX_DT_S, EvacuationConfig, crowd, simulate
 from sim.evacuation.rimea import Layout, agents_table
 
-pytestmark = pytest.mark.slow
-
 
 def street_grid() -> Layout:
     """240 m × 60 m of 1 m cells: two rows of 20 m blocks between 6–8 m streets."""
@@ -76,6 +74,7 @@ def runs():
     return lay, two, one, serial, strips
 
 
+@pytest.mark.slow
 def test_the_crowd_moved_in_strips_is_the_same_on_one_thread_and_two(runs) -> None:
     _, two, one, _, strips = runs
     assert len(strips) > 50 and max(strips) >= 3  # the strips did run, three or more at once
@@ -83,6 +82,7 @@ def test_the_crowd_moved_in_strips_is_the_same_on_one_thread_and_two(runs) -> No
     pd.testing.assert_frame_equal(two.trajectories, one.trajectories)
 
 
+@pytest.mark.slow
 def test_bodies_moved_in_strips_never_overlap_nor_enter_walls(runs) -> None:
     lay, two, _, _, _ = runs
     tr = two.trajectories
@@ -93,6 +93,7 @@ def test_bodies_moved_in_strips_never_overlap_nor_enter_walls(runs) -> None:
     assert wall_distance(lay, tr["x"].to_numpy(), tr["y"].to_numpy()).min() >= CORE_RADIUS - 1e-3
 
 
+@pytest.mark.slow
 def test_strips_change_the_timings_no_more_than_another_seed_does(runs) -> None:
     """Strips change only the order of moves across a cut (and the random draws' stream), so
     their timings must agree with moving everyone one after another as closely as two seeds of
