@@ -328,7 +328,8 @@ def city_run(n_agents: int, duration: float) -> dict:
     simulate(walls, 1.0, (0.0, 0.0), agents.iloc[:200], exits, config=EvacuationConfig(dt_s=MAX_DT_S, duration_s=5.0))
     cpu = cpu_s()
     res = simulate(walls, 1.0, (0.0, 0.0), agents, exits,
-                   config=EvacuationConfig(duration_s=duration, dt_s=MAX_DT_S, trajectory_interval_s=60.0))
+                   config=EvacuationConfig(duration_s=duration, dt_s=MAX_DT_S, trajectory_interval_s=60.0),
+                   progress=report_every("city"))
     left = res.agents - res.arrived - res.stranded
     return {"agents": n_agents, "grid": list(walls.shape), "dt_s": MAX_DT_S, "duration_asked_s": duration,
             "simulated_s": res.simulated_s, "arrived": res.arrived, "stranded": res.stranded, "not_arrived": left,
@@ -411,6 +412,20 @@ def large_inputs(n: int, cell: float, n_agents: int, n_exits: int, seed: int = 1
     return walls, agents, exits
 
 
+def report_every(label: str, every_s: float = 300.0):
+    """A ``simulate`` progress callback that prints to stderr every ``every_s`` simulated
+    seconds: the whole-city hour takes half an hour of wall time."""
+    clock = time.perf_counter()
+    due = [every_s]
+
+    def progress(t: float, arrived: int, stranded: int) -> None:
+        if t >= due[0]:
+            due[0] += every_s
+            print(f"{label}: t = {t:.0f} s, {arrived} arrived, {stranded} stranded, "
+                  f"{time.perf_counter() - clock:.0f} s wall, load {load()}", file=sys.stderr, flush=True)
+    return progress
+
+
 def large_run(n: int, cell: float, n_agents: int, n_exits: int, duration: float) -> dict:
     clock = time.perf_counter()
     walls, agents, exits = large_inputs(n, cell, n_agents, n_exits)
@@ -418,7 +433,8 @@ def large_run(n: int, cell: float, n_agents: int, n_exits: int, duration: float)
     water = RiverBreach(walls, cell)
     cpu = cpu_s()
     res = simulate(walls, cell, (0.0, 0.0), agents, exits, depth=water, forecast_times=water.frames,
-                   config=EvacuationConfig.for_city(duration_s=duration, trajectory_interval_s=300.0))
+                   config=EvacuationConfig.for_city(duration_s=duration, trajectory_interval_s=300.0),
+                   progress=report_every("large"))
     return {"cells": int(walls.size), "cell_m": cell, "agents": n_agents, "exits": n_exits, "simulated_s": res.simulated_s,
             "arrived": res.arrived, "stranded": res.stranded, "redirected": int(res.redirected.sum()),
             "not_arrived": res.agents - res.arrived - res.stranded, "last_arrival_s": round(res.evacuation_time_s, 1),
