@@ -5,6 +5,7 @@
 import * as Cesium from "/cesium/index.js";
 import { el } from "./shared/dom.js";
 import { fetchJSON } from "./shared/http.js";
+import { restyle } from "./scene.js";
 
 export const BINS = [[0.2, "#f1eef6"], [0.4, "#bdc9e1"], [0.6, "#74a9cf"], [0.8, "#2b8cbe"], [1.0, "#045a8d"]];
 const NEVER = "#d9d9d4";
@@ -82,14 +83,14 @@ export function initEnsemblePanel(element, widget, buildings, currentCity) {
     const tileset = buildings();
     if (!tileset) return;
     if (!ui.colour.checked) {
-      if (previousStyle) tileset.style = previousStyle;
+      if (previousStyle) restyle(widget, tileset, previousStyle);
       previousStyle = null;
       delete element.dataset.coloured;
       return;
     }
     const { buildings: rows } = await fetchJSON(job.links.buildings);
     previousStyle ??= tileset.style;
-    tileset.style = wettedStyle(new Map(rows.map((b) => [b.gml_id, b.p_wetted])));
+    restyle(widget, tileset, wettedStyle(new Map(rows.map((b) => [b.gml_id, b.p_wetted]))));
     element.dataset.coloured = job.id;
   }
 

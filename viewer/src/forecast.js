@@ -12,6 +12,7 @@ import { api, canActAsStaff } from "./api.js";
 import { node } from "./chart.js";
 import { simulatedStyle } from "./colouring.js";
 import { renderLegend } from "./legend.js";
+import { restyle } from "./scene.js";
 import { el } from "./shared/dom.js";
 import { sessionHeaders } from "./signin.js";
 
@@ -166,10 +167,10 @@ function verificationSection(body, rows = 6) {
 }
 
 /**
- * Build the panel in ``element``; ``legend`` is the console's legend box, ``buildings()`` the open
+ * Build the panel in ``element`` over ``widget``; ``legend`` is the console's legend box, ``buildings()`` the open
  * city's tileset, ``currentCity()`` its manifest.
  */
-export function initForecastPanel(element, legend, buildings, currentCity) {
+export function initForecastPanel(element, widget, legend, buildings, currentCity) {
   const ui = { head: el("p", { className: "forecast-issued" }), forcing: el("ul", { className: "forecast-forcing" }),
     chart: el("div"), picked: el("p", { className: "forecast-picked" }), publish: el("p", { className: "forecast-publish" }),
     areas: el("div"), verification: el("div") };
@@ -179,7 +180,7 @@ export function initForecastPanel(element, legend, buildings, currentCity) {
     const city = currentCity();
     depths ??= await api(`/api/nowcast/${encodeURIComponent(city.id)}/forecasts/${stamp}/depths`);
     const tileset = buildings();
-    if (tileset) tileset.style = simulatedStyle(new Map(depths.buildings.map((b) => [b.gml_id, b.depth_m[k]])));
+    if (tileset) restyle(widget, tileset, simulatedStyle(new Map(depths.buildings.map((b) => [b.gml_id, b.depth_m[k]]))));
     renderLegend(legend, "forecast");
     const t = forecast.timeline[k];
     ui.picked.textContent = `建物の色: ${utc(t.valid)} (${minutes(t.lead_s)} 分 min) の予測浸水深 · `

@@ -13,12 +13,12 @@ import { initLayersPanel, simulatedDepths } from "./layers.js";
 import { renderLegend } from "./legend.js";
 import { initLivePanel } from "./live.js";
 import { hidePanel, showBuilding, showMessage } from "./panel.js";
-import { createScene, featureAt, highlightColour, loadCity, onLeftClick, pagePosition, removeCity, viewCity } from "./scene.js";
+import { createScene, featureAt, highlightColour, loadCity, onLeftClick, pagePosition, removeCity, restyle, viewCity } from "./scene.js";
 import { initSignIn } from "./signin.js";
 import { initTemplatesPanel } from "./templates.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { city: null, loaded: null, mode: $("colour-by").value, selected: null };
+const state = { widget: null, city: null, loaded: null, mode: $("colour-by").value, selected: null };
 
 function setStatus(message, isError = false) {
   $("status").textContent = message;
@@ -29,6 +29,7 @@ function setStatus(message, isError = false) {
 function clearSelection() {
   if (state.selected) state.selected.feature.color = state.selected.colour;
   state.selected = null;
+  state.widget?.scene.requestRender();
   hidePanel($("panel"));
 }
 
@@ -38,6 +39,7 @@ async function select(feature) {
   const gmlId = feature.getProperty("gml_id");
   state.selected = { feature, colour: Cesium.Color.clone(feature.color) };
   feature.color = highlightColour;
+  state.widget.scene.requestRender();
   try {
     showBuilding($("panel"), await getBuilding(state.city.id, gmlId), clearSelection);
   } catch (error) {
@@ -56,7 +58,7 @@ async function colourBy(mode) {
   }
   state.mode = mode;
   $("colour-by").value = mode;
-  if (state.loaded) state.loaded.buildings.style = style;
+  if (state.loaded) restyle(state.widget, state.loaded.buildings, style);
   renderLegend($("legend"), mode);
 }
 
@@ -85,6 +87,7 @@ async function start() {
   $("attribution").textContent = config.attribution;
   const widget = createScene($("globe"), { imageryUrl: config.imagery_url, imageryCredit: config.imagery_credit,
     creditContainer: $("credits") });
+  state.widget = widget;
   let resolveReady;
   window.twinViewer = {
     viewer: widget,
@@ -124,7 +127,7 @@ async function start() {
   window.twinViewer.templates = initTemplatesPanel($("templates"), widget, flood, () => state.city);
   window.twinViewer.compare = initComparePanel($("compare"), widget, () => state.city);
   window.twinViewer.ensemble = initEnsemblePanel($("ensemble"), widget, () => state.loaded?.buildings, () => state.city);
-  window.twinViewer.forecast = initForecastPanel($("forecast"), $("legend"), () => state.loaded?.buildings, () => state.city);
+  window.twinViewer.forecast = initForecastPanel($("forecast"), widget, $("legend"), () => state.loaded?.buildings, () => state.city);
   $("flood").addEventListener("flood-job", () => {
     window.twinViewer.compare.refresh();
     if (state.mode === "simulated") colourBy("simulated").catch((e) => setStatus(e.message, true));

@@ -6,7 +6,6 @@ import * as Cesium from "/cesium/index.js";
 import { installBrdfLut } from "./brdf-lut.js";
 
 const GLOBE_COLOUR = "#30404a";
-const HEARTBEAT_MS = 250;
 
 /** A CesiumWidget that needs nothing from the internet; ``imageryUrl`` adds an XYZ layer; ``creditContainer``
  * holds Cesium's credits (the page's footer, where no panel covers them). */
@@ -30,12 +29,12 @@ export function createScene(container, { imageryUrl = null, imageryCredit = "", 
   // The globe (the ground the hazard layers and overlays drape over) loads its own tiles frame by frame;
   // loadCity shows it once the buildings' first view is drawn, which is then about twice as fast.
   scene.globe.show = false;
-  // Draw when something changes, not 60 times a second: Cesium renders on camera moves and
-  // tile loads by itself; a slow heartbeat shows changes made through the API (styles,
-  // overlays, agents) within a quarter of a second.
+  // Draw only when something changes, not 60 times a second: Cesium renders by itself on camera moves,
+  // tile loads and geometry built in its workers; every change this viewer makes through the API (styles,
+  // shown or hidden primitives, agents) asks for a frame with scene.requestRender(). An idle page draws
+  // nothing: a timer that drew 4 frames a second kept software WebGL busy on both cores of an idle machine.
   scene.requestRenderMode = true;
   scene.maximumRenderTimeChange = Infinity;
-  setInterval(() => scene.requestRender(), HEARTBEAT_MS);
   scene.globe.baseColor = Cesium.Color.fromCssColorString(GLOBE_COLOUR);
   scene.backgroundColor = Cesium.Color.fromCssColorString("#10171b");
   scene.globe.showGroundAtmosphere = false;
@@ -104,6 +103,7 @@ export async function loadCity(widget, city, style) {
   });
   loaded.ready.then(() => {
     widget.scene.globe.show = true;
+    widget.scene.requestRender();
   });
   if (city.links.terrain_tileset) {
     loaded.ready.then(() => (loaded.removed ? null : addTileset(primitives, city.links.terrain_tileset)))
@@ -114,6 +114,12 @@ export async function loadCity(widget, city, style) {
       .catch((error) => console.error(`terrain: ${error.message}`));
   }
   return loaded;
+}
+
+/** Give ``tileset`` a new style and draw it (styles are not among the changes Cesium draws by itself). */
+export function restyle(widget, tileset, style) {
+  tileset.style = style;
+  widget.scene.requestRender();
 }
 
 export function removeCity(widget, loaded) {
