@@ -220,14 +220,18 @@ def test_rimea12_no_jam_at_the_last_exit_after_a_bottleneck(dt):
 @pytest.mark.parametrize("n", [10, 50])
 def test_rimea15_corner_time_lies_between_short_and_long_corridors(n, dt):
     """RiMEA 15 with its 50 persons (3.6 m⁻²) and with 10: the L corridor's time lies between
-    those of straight corridors as long as its inner and its outer wall."""
+    those of straight corridors as long as its inner and its outer wall. The times are means
+    over seeds 0–4 (each seed draws the walkers' speeds and the jostling): with 50 persons the
+    corner takes 0.3–3.7 s less than the long corridor on four seeds in five at each step and
+    0.4–0.5 s more on the fifth (seed 2 at 1 s, seed 4 at 0.1 s), so one seed's order is not a
+    property of the model (docs/evacuation.md)."""
     lay, exits = corner_layout()
     x, y = room_crowd(0.0, 0.0, 7.0, 2.0, n, np.random.default_rng(15))
-    corner = run(lay, agents_table(x, y), exits, dt_s=dt).evacuation_time_s
+    seeds = range(5)
+    corner = np.mean([run(lay, agents_table(x, y), exits, dt_s=dt, seed=s).evacuation_time_s for s in seeds])
     times = []
     for length in (2 * 12.0 - 2 * 2.0, 2 * 12.0):  # along the inner and the outer walls
-        straight = box(0.0, 0.0, length, 2.0)
-        res = run(straight, agents_table(x, y), exits_table(("end", length, 1.0, 1.0)), dt_s=dt)
-        times.append(res.evacuation_time_s)
+        straight, end = box(0.0, 0.0, length, 2.0), exits_table(("end", length, 1.0, 1.0))
+        times.append(np.mean([run(straight, agents_table(x, y), end, dt_s=dt, seed=s).evacuation_time_s for s in seeds]))
     short, long_ = times
     assert short < corner < long_, (short, corner, long_)
