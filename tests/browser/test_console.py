@@ -165,8 +165,9 @@ def toggle(page, layer: str) -> None:
     selector = f"#layers[data-on{want}='{layer}']" if not was else f"#layers:not([data-on~='{layer}'])"
     until(page, selector)
     # The switch stays disabled while its layer builds: ground primitives are triangulated in Cesium's web
-    # workers, behind the roads-and-rivers layer the console draws at start; SwiftShader on a loaded
-    # 2-core machine takes minutes for that.
+    # workers, behind the roads-and-rivers layer the console draws at start (14 s for the first
+    # hazard layer, 1-2 s to switch it again, on the quiet machine; 15-30 s each while the page drew 4
+    # frames a second).
     page.wait_for_function(f"!document.querySelector('#layer-{layer}').disabled", polling=250, timeout=240_000)
 
 
