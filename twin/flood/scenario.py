@@ -8,6 +8,7 @@ mm/h, a boundary per side, Manning's n for open ground and roads, how buildings 
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -161,10 +162,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<scenario>") -> Scenario
         raise p.error("buildings", "expected \"walls\", \"raised\", \"none\" or a table {mode, height_m}")
     mode = buildings.get("mode", "walls")
     if mode not in BUILDING_MODES:
-        raise p.error("buildings.mode", f"one of {', '.join(BUILDING_MODES)}, got {mode!r}")
+        raise p.error("buildings.mode", f"one of {', '.join(BUILDING_MODES)}, got {_shown(mode)}")
     scheme = data.get("scheme", "auto")
     if scheme not in SCHEMES:
-        raise p.error("scheme", f"one of {', '.join(SCHEMES)}, got {scheme!r}")
+        raise p.error("scheme", f"one of {', '.join(SCHEMES)}, got {_shown(scheme)}")
     return Scenario(
         name=name, title={str(k): v for k, v in title.items()},
         description=str(data.get("description", "")),
@@ -191,6 +192,20 @@ def scale_rain(scenario: Scenario, mm_per_h: float) -> Scenario:
     return replace(scenario, rain=Series(scenario.rain.times, scenario.rain.values * factor, hold=True))
 
 
+def finite(value: int | float) -> bool:
+    """True for a finite number that a float holds (JSON and TOML integers may have any size)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range
+        return False
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``value`` as the error shows it, cut short (with …) if long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -209,8 +224,8 @@ class _Parser:
         value = table.get(key, default)
         if value is None:
             raise self.error(prefix + key, "required, a number")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-            raise self.error(prefix + key, f"expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not finite(value):
+            raise self.error(prefix + key, f"expected a number, got {_shown(value)}")
         if minimum is not None and value < minimum:
             raise self.error(prefix + key, f"must be at least {minimum:g}, got {value:g}")
         if positive and value <= 0:
@@ -226,17 +241,17 @@ class _Parser:
     def series(self, value: Any, key: str, hold: bool, minimum: float | None = 0.0) -> Series:
         """A number (constant) or [[time_s, value], ...] with increasing times."""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not np.isfinite(value) or (minimum is not None and value < minimum):
-                raise self.error(key, f"must be a finite number ≥ {minimum:g}, got {value!r}")
+            if not finite(value) or (minimum is not None and value < minimum):
+                raise self.error(key, f"must be a finite number ≥ {minimum:g}, got {_shown(value)}")
             return Series.constant(float(value))
         ok = isinstance(value, list) and value and all(
             isinstance(r, list) and len(r) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                          for v in r) for r in value)
         if not ok:
-            raise self.error(key, f"expected a number or [[time_s, value], ...], got {value!r}")
+            raise self.error(key, f"expected a number or [[time_s, value], ...], got {_shown(value)}")
+        if not all(finite(v) for r in value for v in r):
+            raise self.error(key, "holds NaN, infinite or out-of-range values")
         arr = np.array(value, dtype=float)
-        if not np.all(np.isfinite(arr)):
-            raise self.error(key, "holds NaN or infinite values")
         if np.any(np.diff(arr[:, 0]) <= 0):
             raise self.error(key, "times must increase from row to row")
         if minimum is not None and arr[:, 1].min() < minimum:
@@ -280,13 +295,13 @@ class _Parser:
     def positions(self, value: Any, key: str) -> tuple[tuple[float, float], ...]:
         def pair(v: Any) -> bool:
             return (isinstance(v, list) and len(v) == 2
-                    and all(isinstance(c, (int, float)) and not isinstance(c, bool) and np.isfinite(c) for c in v))
+                    and all(isinstance(c, (int, float)) and not isinstance(c, bool) and finite(c) for c in v))
 
         if pair(value):
             return ((float(value[0]), float(value[1])),)
         if isinstance(value, list) and len(value) == 2 and all(pair(v) for v in value):
             return tuple((float(v[0]), float(v[1])) for v in value)
-        raise self.error(key, f"expected [a, b] (a point) or [[a1, b1], [a2, b2]] (a line), got {value!r}")
+        raise self.error(key, f"expected [a, b] (a point) or [[a1, b1], [a2, b2]] (a line), got {_shown(value)}")
 
     def boundaries(self, value: Any) -> tuple[tuple[str, str | float | Series], ...]:
         if not isinstance(value, dict):
@@ -297,11 +312,11 @@ class _Parser:
                 raise self.error(f"boundaries.{side}", f"unknown side (one of {', '.join(SIDES)})")
             if kind in ("closed", "open"):
                 out.append((side, kind))
-            elif isinstance(kind, (int, float)) and not isinstance(kind, bool) and np.isfinite(kind):
+            elif isinstance(kind, (int, float)) and not isinstance(kind, bool) and finite(kind):
                 out.append((side, float(kind)))
             elif isinstance(kind, list):  # a stage hydrograph, e.g. from a river gauge
                 out.append((side, self.series(kind, f"boundaries.{side}", hold=False, minimum=None)))
             else:
                 raise self.error(f"boundaries.{side}", f"\"closed\", \"open\", a stage (WSE, m) or "
-                                                       f"[[time_s, WSE m], ...], got {kind!r}")
+                                                       f"[[time_s, WSE m], ...], got {_shown(kind)}")
         return tuple(out)

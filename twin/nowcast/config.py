@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sim.flood.forcing import SIDES
 from twin.errors import TwinInputError
+from twin.flood.scenario import finite
 from twin.sensors.times import iso, parse_moment
 from twin.store.models import Datastream
 
@@ -49,7 +50,7 @@ class RiverGauge:
             try:
                 (a, b), (c, d) = self.breach
                 line = ((float(a), float(b)), (float(c), float(d)))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond a float's range
                 raise TwinInputError(f"{where}: a breach is two [lon, lat] points") from None
             if not all(math.isfinite(v) for p in line for v in p):
                 raise TwinInputError(f"{where}: the breach points must be finite")
@@ -57,7 +58,7 @@ class RiverGauge:
             if not self.width_m > 0:
                 raise TwinInputError(f"{where}: the breach width must be positive, got {self.width_m}")
         for name in ("datum_m", "crest_m", "width_m"):
-            if not math.isfinite(getattr(self, name)):
+            if not finite(getattr(self, name)):
                 raise TwinInputError(f"{where}: {name} must be finite")
 
 
@@ -87,7 +88,8 @@ class NowcastConfig:
                                 ("cell_size_m", 1, 100), ("alert_lead_s", 0, 2 * 86400),
                                 ("alert_depth_m", 0.01, 10), ("output_interval_s", 60, 3600)):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and low <= value <= high):
+            # the range test also refuses NaN, infinities and integers beyond a float's range
+            if not (isinstance(value, int | float) and low <= value <= high):
                 raise TwinInputError(f"{name} must lie between {low:g} and {high:g}, got {value!r}")
         if self.scheme not in SCHEMES:
             raise TwinInputError(f"scheme {self.scheme!r}: one of {', '.join(SCHEMES)}")

@@ -15,7 +15,7 @@ import pytest
 from sim.flood import Scheme, choose_scheme
 from twin.city.grids import load_grids
 from twin.flood.city_run import flood_run, run_city_flood
-from twin.flood.scenario import load_scenario, parse_toml
+from twin.flood.scenario import load_scenario, parse_scenario, parse_toml
 
 TWIN = str(Path(sys.executable).with_name("twin"))
 #: Lowland north of the scarp up to just past 荒川's levees, with the terrace edge to the south.
@@ -70,6 +70,24 @@ def test_bad_scenarios_name_the_file_and_key(text, message):
     with pytest.raises(ValueError) as err:
         parse_toml(text, "my.toml")
     assert str(err.value).startswith("my.toml: ") and message in str(err.value)
+
+
+HUGE = 10**400  # JSON integers have any size; a float holds none this large
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"duration_s": HUGE}, "duration_s: expected a number, got 1000"),
+    ({"rain": HUGE}, "rain: must be a finite number"),
+    ({"rain": {"series": [[0, 10], [60, HUGE]]}}, "rain.series: holds NaN, infinite or out-of-range values"),
+    ({"inflows": [{"xy": [HUGE, 0], "m3_per_s": 1}]}, "inflows[0].xy: expected [a, b]"),
+    ({"boundaries": {"north": -HUGE}}, "boundaries.north"),
+])
+def test_numbers_beyond_a_float_are_refused_by_name(overrides, message):
+    """A request body's integer too large for a float is a clear input error, not a crash (it was a
+    500 from the scenario route: numpy's isfinite cannot take such an int)."""
+    with pytest.raises(ValueError) as err:
+        parse_scenario({"name": "x", "duration_s": 60, **overrides}, "body")
+    assert message in str(err.value) and len(str(err.value)) < 200
 
 
 def test_breach_wets_lowland_buildings_first_and_not_the_terrace(breach):
