@@ -416,11 +416,12 @@ def report_every(label: str, every_s: float = 300.0):
     """A ``simulate`` progress callback that prints to stderr every ``every_s`` simulated
     seconds: the whole-city hour takes half an hour of wall time."""
     clock = time.perf_counter()
-    due = [every_s]
+    due = every_s
 
     def progress(t: float, arrived: int, stranded: int) -> None:
-        if t >= due[0]:
-            due[0] += every_s
+        nonlocal due
+        if t >= due:
+            due += every_s
             print(f"{label}: t = {t:.0f} s, {arrived} arrived, {stranded} stranded, "
                   f"{time.perf_counter() - clock:.0f} s wall, load {load()}", file=sys.stderr, flush=True)
     return progress
