@@ -18,6 +18,11 @@ its peak memory is its own):
   profile shares and delays as twin's city runs use), 150 shelters with capacities, a
   5,000 × 5,000-cell (2 m) grid, and a river breach spreading water (depth and flow speed
   known in advance) through one hour: wall time and peak memory (target < 15 min, < 8 GB).
+* ``district``: a 1 km × 1 km district of that stand-in (5,000 people, 8 shelters that can
+  fill, the breach) run as the city runs (2 m cells, 4 shelters listed per cell, the city's
+  water and route intervals) and on a fine grid (1 m cells, every shelter's whole field, water
+  every second, routes every minute): clearance curves, arrivals per shelter and stranded
+  people (target: within 5 %).
 
     python bench/evacuation.py                        # everything
     python bench/evacuation.py --section city         # one section
@@ -41,10 +46,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.evacuation import DEFAULT_PROFILES, MAX_DT_S, EvacuationConfig, Water, simulate
+from sim.evacuation import DEFAULT_PROFILES, MAX_DT_S, EvacuationConfig, Water, blend_frames, simulate
 from sim.evacuation.rimea import agents_table, box, carve, random_crowd, rimea9, room_crowd
 
-SECTIONS = ("peers", "city", "large")
+SECTIONS = ("peers", "city", "district", "large")
 JPS_DT = 0.01
 #: Simulated seconds JuPedSim is given on RiMEA 9 (``--peer-until``; shorter on a busy machine:
 #: its two-door run can take longer in wall time than it simulates).
@@ -353,37 +358,46 @@ def section_city(quick: bool) -> dict:
 class RiverBreach:
     """Water from a breach in a river along the west edge: the flooded band widens at 2 km/h
     and deepens towards the river (0.5 m at the front + 1 cm per 10 m back, at most 3 m),
-    flowing at up to 2 m/s near the river and 0.2 m/s at the front; known in advance, read on
-    the walking grid linearly between 5-minute frames, every 10 s of simulated time."""
+    flowing at up to 2 m/s near the river and 0.2 m/s at the front; known in advance every
+    5 minutes and read on the walking grid linearly between frames every 10 s of simulated
+    time into whole new grids, as twin reads a flood result (``blend_frames``)."""
 
     def __init__(self, walls: np.ndarray, cell: float, start_s: float = 300.0):
         self.dist = (np.arange(walls.shape[1], dtype=np.float32) + 0.5) * np.float32(cell)  # from the west edge
         self.rows = walls.shape[0]
         self.start = start_s
         self.frames = np.arange(0.0, 3601.0, 300.0)
+        self._held: dict[int, Water] = {}
         self._key: float | None = None
         self._water: Water | None = None
 
-    def _at(self, t: float) -> Water:
-        front = max(t - self.start, 0.0) * (2000.0 / 3600.0)
-        behind = np.maximum(front - self.dist, 0.0)
-        depth = np.where(behind > 0, np.minimum(0.5 + behind / 1000.0, 3.0), 0.0).astype(np.float32)
-        speed = np.where(behind > 0, np.clip(2.0 - 1.8 * self.dist / max(front, 1.0), 0.2, 2.0), 0.0).astype(np.float32)
-        return Water(np.broadcast_to(depth, (self.rows, depth.size)), np.broadcast_to(speed, (self.rows, speed.size)))
+    def _frame(self, k: int) -> Water:
+        """Frame ``k`` over the whole grid (each column's values broadcast down its rows)."""
+        if k not in self._held:
+            front = max(self.frames[k] - self.start, 0.0) * (2000.0 / 3600.0)
+            behind = np.maximum(front - self.dist, 0.0)
+            depth = np.where(behind > 0, np.minimum(0.5 + behind / 1000.0, 3.0), 0.0).astype(np.float32)
+            speed = np.where(behind > 0, np.clip(2.0 - 1.8 * self.dist / max(front, 1.0), 0.2, 2.0),
+                             0.0).astype(np.float32)
+            self._held[k] = Water(*(np.broadcast_to(g, (self.rows, g.size)) for g in (depth, speed)))
+        return self._held[k]
 
     def __call__(self, t: float) -> Water:
         key = float(np.floor(t / 10.0) * 10.0)
         if key != self._key:
             k = int(np.searchsorted(self.frames, key, side="right")) - 1
             k = min(max(k, 0), len(self.frames) - 2)
-            a, b = self._at(self.frames[k]), self._at(self.frames[k + 1])
+            a, b = self._frame(k), self._frame(k + 1)
             w = np.float32((key - self.frames[k]) / (self.frames[k + 1] - self.frames[k]))
-            self._key, self._water = key, Water((1 - w) * a.depth + w * b.depth, (1 - w) * a.speed + w * b.speed)
+            self._key = key
+            self._water = Water(blend_frames(a.depth, b.depth, w), blend_frames(a.speed, b.speed, w))
         return self._water
 
 
-def large_inputs(n: int, cell: float, n_agents: int, n_exits: int, seed: int = 11):
-    """A city of ``n`` × ``n`` cells of ``cell`` m, its people and its shelters."""
+def large_inputs(n: int, cell: float, n_agents: int, n_exits: int, seed: int = 11,
+                 capacity: tuple[int, int] = (2000, 6000)):
+    """A city of ``n`` × ``n`` cells of ``cell`` m, its people and its shelters (capacities drawn
+    uniformly from ``capacity``)."""
     walls = city_grid(n, seed)
     rng = np.random.default_rng(seed)
     ny, nx = walls.shape
@@ -408,7 +422,7 @@ def large_inputs(n: int, cell: float, n_agents: int, n_exits: int, seed: int = 1
     er, ec = np.divmod(sites, nx)
     exits = pd.DataFrame({"id": [f"shelter{k}" for k in range(n_exits)], "x": (ec + 0.5) * cell,
                           "y": -(er + 0.5) * cell, "radius_m": 10.0,
-                          "capacity": rng.integers(2000, 6000, n_exits)})
+                          "capacity": rng.integers(*capacity, n_exits)})
     return walls, agents, exits
 
 
@@ -445,6 +459,67 @@ def large_run(n: int, cell: float, n_agents: int, n_exits: int, duration: float)
             "targets": {"wall_under_15_min": res.wall_s < 900.0, "memory_under_8_gb": peak_rss_gb() < 8.0}}
 
 
+def outcome(res, duration: float, every_s: float = 60.0) -> dict:
+    """What the district comparison compares: the clearance curve (share of everyone arrived by
+    each minute of the ``duration`` asked, also after a run ended early), arrivals per shelter and
+    the stranded."""
+    arrived = np.isfinite(res.arrival_s)
+    times = np.arange(0.0, duration + every_s / 2, every_s)
+    curve = np.array([(res.arrival_s <= t).sum() for t in times]) / res.agents
+    shelters, counts = np.unique(res.exit_id[arrived], return_counts=True)
+    return {"curve": curve, "per_shelter": dict(zip(shelters.tolist(), counts.tolist())), "stranded": res.stranded,
+            "arrived": res.arrived, "agents": res.agents}
+
+
+def agreement(coarse: dict, fine: dict) -> dict:
+    """How far the city settings' outcome lies from the fine grid's: the largest gap between the
+    clearance curves (share of everyone), the share of arrivals at another shelter (half the sum
+    of the per-shelter differences, over everyone) and the stranded (relative)."""
+    gap = float(np.max(np.abs(coarse["curve"] - fine["curve"])))
+    names = set(coarse["per_shelter"]) | set(fine["per_shelter"])
+    moved = 0.5 * sum(abs(coarse["per_shelter"].get(k, 0) - fine["per_shelter"].get(k, 0)) for k in names)
+    stranded = abs(coarse["stranded"] - fine["stranded"]) / max(fine["stranded"], 1)
+    return {"clearance_max_gap": round(gap, 4), "arrivals_elsewhere": round(moved / fine["agents"], 4),
+            "stranded_rel_diff": round(stranded, 4),
+            "within_5_percent": bool(gap <= 0.05 and moved / fine["agents"] <= 0.05 and stranded <= 0.05)}
+
+
+def district_run(n: int, n_agents: int, n_exits: int, duration: float, seed: int) -> dict:
+    """A district of the whole-city stand-in (its generator, density, night people and breach)
+    run twice: as the city runs it (2 m cells, each cell listing its 4 nearest shelters,
+    ``EvacuationConfig.for_city``'s water and route intervals) and on a fine grid (1 m cells,
+    every shelter's whole field, water read every second and routes refreshed every minute),
+    both at the city step."""
+    walls, agents, exits = large_inputs(n, 2.0, n_agents, n_exits, seed=seed,
+                                        capacity=(n_agents // n_exits // 2, 2 * n_agents // n_exits))
+    fine_walls = np.repeat(np.repeat(walls, 2, axis=0), 2, axis=1)
+    runs = {}
+    for name, grid, cell, config in (
+            ("city", walls, 2.0, EvacuationConfig.for_city(duration_s=duration, trajectory_interval_s=300.0)),
+            ("fine", fine_walls, 1.0, EvacuationConfig(dt_s=MAX_DT_S, duration_s=duration, trajectory_interval_s=300.0,
+                                                       candidate_exits=n_exits))):
+        water = RiverBreach(grid, cell)
+        cpu = cpu_s()
+        res = simulate(grid, cell, (0.0, 0.0), agents, exits, depth=water, forecast_times=water.frames, config=config,
+                       progress=report_every(f"district {seed} {name}"))
+        runs[name] = outcome(res, duration) | {"cells": int(grid.size), "cell_m": cell, "wall_s": round(res.wall_s, 1),
+                                     "cpu_s": round(cpu_s() - cpu, 1), "navigation_updates": res.navigation_updates}
+    result = {"seed": seed, "agreement": agreement(runs["city"], runs["fine"])}
+    for name, run in runs.items():
+        run["curve"] = [round(float(v), 4) for v in run.pop("curve")[::5]]  # every 5 minutes
+        result[name] = run
+    return result
+
+
+def section_district(quick: bool) -> dict:
+    n, agents, exits, duration = (250, 1250, 4, 900.0) if quick else (500, 5000, 8, 3600.0)
+    runs = [timed(district_run, n, agents, exits, duration, seed) for seed in ((5,) if quick else (5, 6, 7))]
+    worst = {key: max(r["agreement"][key] for r in runs)
+             for key in ("clearance_max_gap", "arrivals_elsewhere", "stranded_rel_diff")}
+    return {"agents": agents, "exits": exits, "district_km": n * 2.0 / 1000.0, "dt_s": MAX_DT_S, "worst": worst,
+            "all_within_5_percent": all(r["agreement"]["within_5_percent"] for r in runs), "runs": runs}
+
+
 def section_large(quick: bool) -> dict:
     if quick:
         return timed(large_run, 1000, 2.0, 20_000, 30, 600.0)
@@ -475,7 +550,8 @@ def main() -> None:
     sections = args.section or list(SECTIONS)
     if args.child:
         (name,) = sections
-        print(json.dumps({"peers": section_peers, "city": section_city, "large": section_large}[name](args.quick)))
+        print(json.dumps({"peers": section_peers, "city": section_city, "district": section_district,
+                          "large": section_large}[name](args.quick)))
         return
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                              "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),

@@ -7,6 +7,7 @@
 from sim.evacuation.fundamental_diagram import weidmann_flow, weidmann_speed
 from sim.evacuation.model import MAX_DT_S, DepthProvider, EvacuationConfig, EvacuationResult, Water, simulate
 from sim.evacuation.profiles import DEFAULT_PROFILES, Distribution, Profile
+from sim.evacuation.water import blend_frames
 
 __all__ = [
     "DEFAULT_PROFILES",
@@ -17,6 +18,7 @@ __all__ = [
     "MAX_DT_S",
     "Profile",
     "Water",
+    "blend_frames",
     "simulate",
     "weidmann_flow",
     "weidmann_speed",

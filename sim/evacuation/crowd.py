@@ -114,15 +114,14 @@ def _relink(j, x, y, bin_size, nbx, nby, head, nxt, prv, binof):
         _link(j, b, head, nxt, prv, binof)
 
 
-@numba.njit(cache=True)
-def front_first_order(px, py, state, target, cls, lab, val, k, dense, dense_of, ny, nx, h, resolution):
-    """Indices of moving agents sorted by remaining distance to their exit (counting sort)."""
+@numba.njit(cache=True, parallel=True)
+def _front_keys(px, py, state, target, cls, lab, val, k, dense, dense_of, ny, nx, h, resolution, nkeys):
+    """Each agent's remaining distance to its exit in steps of ``resolution`` (``nkeys`` − 1 when
+    it has none or no route, −1 when it is not moving), on all threads: a city's walkers each read
+    their cell's exit lists, far apart in memory."""
     n = px.shape[0]
-    nkeys = 1 << 16
     keys = np.empty(n, dtype=np.int64)
-    counts = np.zeros(nkeys + 1, dtype=np.int64)
-    m = 0
-    for i in range(n):
+    for i in numba.prange(n):
         if state[i] != MOVING:
             keys[i] = -1
             continue
@@ -134,8 +133,21 @@ def front_first_order(px, py, state, target, cls, lab, val, k, dense, dense_of, 
             if np.isfinite(d):
                 key = min(int(d / resolution), nkeys - 1)
         keys[i] = key
-        counts[key + 1] += 1
-        m += 1
+    return keys
+
+
+@numba.njit(cache=True)
+def front_first_order(px, py, state, target, cls, lab, val, k, dense, dense_of, ny, nx, h, resolution):
+    """Indices of moving agents sorted by remaining distance to their exit (counting sort)."""
+    n = px.shape[0]
+    nkeys = 1 << 16
+    keys = _front_keys(px, py, state, target, cls, lab, val, k, dense, dense_of, ny, nx, h, resolution, nkeys)
+    counts = np.zeros(nkeys + 1, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        if keys[i] >= 0:
+            counts[keys[i] + 1] += 1
+            m += 1
     for q in range(nkeys):
         counts[q + 1] += counts[q]
     order = np.empty(m, dtype=np.int64)

@@ -21,19 +21,38 @@ from sim.evacuation.navigation import field_value
 NO_ROUTE = -2
 
 
-@numba.njit(cache=True)
-def _queue_histograms(px, py, cls, state, target, lab, val, k, dense, dense_of, ny, nx, h, bin_m, nbins):
-    n_exits = dense_of.shape[0]
-    cum = np.zeros((n_exits, nbins + 1), dtype=np.int64)
-    for i in range(px.shape[0]):
-        e = target[i]
-        if state[i] != MOVING or e < 0:
+@numba.njit(cache=True, parallel=True)
+def _distances(px, py, cls, state, target, assigned, exit_open, lab, val, k, dense, dense_of, ny, nx, h):
+    """On all threads (a city's agents each read their cell's exit lists, far apart in memory):
+    every moving agent's distance on foot to its target and to its assigned exit while that
+    is open (inf where there is none or no route)."""
+    n = px.shape[0]
+    to_target = np.full(n, np.inf)
+    to_assigned = np.full(n, np.inf)
+    for i in numba.prange(n):
+        if state[i] != MOVING:
             continue
         c = cls[i]
-        d = field_value(lab[c], val[c], k, dense[c], dense_of, ny, nx,
-                        min(int(py[i] / h), ny - 1), min(int(px[i] / h), nx - 1), e)
+        r = min(int(py[i] / h), ny - 1)
+        col = min(int(px[i] / h), nx - 1)
+        e = target[i]
+        if e >= 0:
+            to_target[i] = field_value(lab[c], val[c], k, dense[c], dense_of, ny, nx, r, col, e)
+        a = assigned[i]
+        if a >= 0 and exit_open[a]:
+            to_assigned[i] = to_target[i] if a == e else field_value(lab[c], val[c], k, dense[c], dense_of, ny, nx,
+                                                                     r, col, a)
+    return to_target, to_assigned
+
+
+@numba.njit(cache=True)
+def _queue_histograms(target, to_target, n_exits, bin_m, nbins):
+    """Per exit, how many agents heading for it are within each distance bin of it, cumulated."""
+    cum = np.zeros((n_exits, nbins + 1), dtype=np.int64)
+    for i in range(target.shape[0]):
+        d = to_target[i]
         if np.isfinite(d):
-            cum[e, min(int(d / bin_m), nbins - 1) + 1] += 1
+            cum[target[i], min(int(d / bin_m), nbins - 1) + 1] += 1
     for e in range(n_exits):
         for b in range(nbins):
             cum[e, b + 1] += cum[e, b]
@@ -80,7 +99,9 @@ def choose_exits(
     lists need recomputing)."""
     n_exits = dense_of.shape[0]
     n = px.shape[0]
-    cum = _queue_histograms(px, py, cls, state, target, lab, val, k, dense, dense_of, ny, nx, h, bin_m, nbins)
+    to_target, to_assigned = _distances(px, py, cls, state, target, assigned, exit_open, lab, val, k, dense, dense_of,
+                                        ny, nx, h)
+    cum = _queue_histograms(target, to_target, n_exits, bin_m, nbins)
     added = np.zeros(n_exits, dtype=np.int64)
     none = np.zeros(n_exits, dtype=np.int64)
     stale = False
@@ -90,24 +111,22 @@ def choose_exits(
     for i in range(n):
         if state[i] != MOVING:
             continue
-        r = min(int(py[i] / h), ny - 1)
-        c = min(int(px[i] / h), nx - 1)
-        cl = cls[i]
-        a = assigned[i]
-        if a >= 0 and exit_open[a] and np.isfinite(field_value(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx,
-                                                               r, c, a)):
-            target[i] = a
+        if np.isfinite(to_assigned[i]):
+            target[i] = assigned[i]
             continue
         cur = target[i]
-        cur_d = field_value(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, r, c, cur) if cur >= 0 else np.inf
-        if cur < 0 or not exit_open[cur] or not np.isfinite(cur_d):
+        if cur < 0 or not exit_open[cur] or not np.isfinite(to_target[i]):
+            r = min(int(py[i] / h), ny - 1)
+            c = min(int(px[i] / h), nx - 1)
             forced[m] = i
-            key[m] = val[cl, (r * nx + c) * k]  # the nearest listed exit (lists are nearest first)
+            key[m] = val[cls[i], (r * nx + c) * k]  # the nearest listed exit (lists are nearest first)
             m += 1
             continue
         if draw[i] > p_reconsider:
             continue
-        best, best_cost, cur_cost, _ = _best(i, r, c, v0, cl, lab, val, k, nx, exit_open, exit_flow, cum, none,
+        r = min(int(py[i] / h), ny - 1)
+        c = min(int(px[i] / h), nx - 1)
+        best, best_cost, cur_cost, _ = _best(i, r, c, v0, cls[i], lab, val, k, nx, exit_open, exit_flow, cum, none,
                                              bin_m, nbins, cur)
         if best >= 0 and best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost):
             target[i] = best

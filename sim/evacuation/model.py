@@ -22,7 +22,7 @@ from sim.evacuation.crowd import ARRIVED, MOVING, STRANDED, WAITING
 from sim.evacuation.exit_choice import NO_ROUTE, choose_exits
 from sim.evacuation.navigation import arrival_times, fast_marching, nearest_exits
 from sim.evacuation.profiles import DEFAULT_PROFILES, Profile
-from sim.evacuation.water import water_factor_grid
+from sim.evacuation.water import hazard_grid, water_factor_grid
 from sim.threading_layer import kernel_launch
 
 #: The longest step the engine accepts (s): the step its validation (tests/sim) runs at.
@@ -252,14 +252,6 @@ def _clean(grid: np.ndarray) -> np.ndarray:
     return np.nan_to_num(grid, nan=0.0) if np.isnan(grid).any() else grid
 
 
-def _hazard_grid(depth: np.ndarray, flow: np.ndarray, lim_d: float, lim_dv: float) -> np.ndarray:
-    """The hazard index H = max(d / d_lim, d·v / (d·v)_lim) over a grid (``sim.evacuation.water``)."""
-    hz = depth / np.float32(lim_d)
-    if flow.size:
-        hz = np.maximum(hz, depth * flow / np.float32(lim_dv))
-    return hz
-
-
 class _Run:
     """State of one simulation: struct-of-arrays agents, exits, routes and cell bins."""
 
@@ -402,7 +394,8 @@ class _Run:
     def read_water(self, t: float) -> tuple[tuple, np.ndarray, np.ndarray]:
         """The provider's answer at ``t``: its source objects, depth and flow speed (float32,
         NaN as dry and still; flow empty when the provider gives none)."""
-        w = self.depth_at(t)
+        with kernel_launch():  # providers may blend frames on all threads (``blend_frames``)
+            w = self.depth_at(t)
         source: tuple
         if isinstance(w, Water):
             source, d, s = (w.depth, w.speed), w.depth, w.speed
@@ -449,21 +442,19 @@ class _Run:
         is closed now, inf where it stays open through the forecast): the hazard index is
         taken linear in time between frames."""
         frames = [t] + [float(f) for f in self.forecast if f > t]
-        close, prev = [], []
-        for lim_d, lim_dv in self.class_limits:
-            hz = _hazard_grid(self.depth, self.flow, lim_d, lim_dv)
-            close.append(np.where(hz >= 1.0, np.float32(t), np.float32(np.inf)).astype(np.float32))
-            prev.append(hz)
-        for a, b in zip(frames[:-1], frames[1:]):
-            _, d, s = self.read_water(b)
-            for k, (lim_d, lim_dv) in enumerate(self.class_limits):
-                hz = _hazard_grid(d, s, lim_d, lim_dv)
-                newly = np.isinf(close[k]) & (hz >= 1.0)
-                if newly.any():
-                    h0 = prev[k][newly]
-                    frac = np.clip((1.0 - h0) / np.maximum(hz[newly] - h0, 1e-6), 0.0, 1.0)
-                    close[k][newly] = a + frac * (b - a)
-                prev[k] = hz
+        with kernel_launch():  # the hazard grids are computed on all threads
+            prev = [hazard_grid(self.depth, self.flow, lim_d, lim_dv) for lim_d, lim_dv in self.class_limits]
+            close = [np.where(hz >= 1.0, np.float32(t), np.float32(np.inf)).astype(np.float32) for hz in prev]
+            for a, b in zip(frames[:-1], frames[1:]):
+                _, d, s = self.read_water(b)
+                for k, (lim_d, lim_dv) in enumerate(self.class_limits):
+                    hz = hazard_grid(d, s, lim_d, lim_dv)
+                    newly = np.isinf(close[k]) & (hz >= 1.0)
+                    if newly.any():
+                        h0 = prev[k][newly]
+                        frac = np.clip((1.0 - h0) / np.maximum(hz[newly] - h0, 1e-6), 0.0, 1.0)
+                        close[k][newly] = a + frac * (b - a)
+                    prev[k] = hz
         return close
 
     # --- routes ---------------------------------------------------------------------------
@@ -545,10 +536,11 @@ class _Run:
         span = self.route_span + 1.0
         nbins = 4096
         ny, nx = self.walls.shape
-        return choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
-                            self.component, self.exits.component, self.lab, self.val, self.k, self.dense,
-                            self.dense_of, ny, nx, self.exit_open, self.exit_flow, self.h, self.rng.random(self.n),
-                            p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins)
+        with kernel_launch():  # its distances are read on all threads
+            return choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
+                                self.component, self.exits.component, self.lab, self.val, self.k, self.dense,
+                                self.dense_of, ny, nx, self.exit_open, self.exit_flow, self.h, self.rng.random(self.n),
+                                p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins)
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
         """One step of ``dt``: every agent plans and moves; those in a dense crowd (slowed below
@@ -557,8 +549,9 @@ class _Run:
         the other way, every 2.5 × ``plan_interval_s``, so their reactions do not lag by a long
         step."""
         ny, nx = self.walls.shape
-        order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
-                                        self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
+        with kernel_launch():  # the distances are read on all threads
+            order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
+                                            self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
         order = order[self.target[order] >= 0]
         self.t_from[order] = t
         self._plan(order, dt, dt)

@@ -10,6 +10,7 @@ import pytest
 from sim.errors import SimInputError
 from sim.evacuation import DEFAULT_PROFILES, Distribution, EvacuationConfig, Profile, Water, simulate
 from sim.evacuation.rimea import Layout, agents_table, box, carve
+from sim.evacuation.water import blend_frames, hazard_grid
 
 
 def run(lay: Layout, agents: pd.DataFrame, exits: pd.DataFrame, depth, **cfg):
@@ -141,6 +142,26 @@ def test_walking_speed_in_flowing_water_falls_with_depth_times_velocity():
     res = run(lay, agents_table([0.5], [1.0], speed_mps=[1.3], profile=["adult"]), exits, lambda t: Water(d, v),
               duration_s=400.0)
     assert 40.0 / walk_time(res) == pytest.approx(1.3 / 3.0, rel=0.03)
+
+
+def test_hazard_grid_is_depth_over_its_limit_or_depth_times_speed_over_its_limit():
+    """Cells worked by hand with an adult's limits (0.5 m, 0.6 m²/s): 0.25 m still → 0.5;
+    0.2 m at 2 m/s → max(0.4, 0.4/0.6); dry at 3 m/s → 0; 0.6 m still → 1.2. Without a flow
+    grid only the depth counts."""
+    depth = np.array([[0.25, 0.2], [0.0, 0.6]], np.float32)
+    speed = np.array([[0.0, 2.0], [3.0, 0.0]], np.float32)
+    assert np.allclose(hazard_grid(depth, speed, 0.5, 0.6), [[0.5, 0.4 / 0.6], [0.0, 1.2]], rtol=1e-6)
+    assert np.allclose(hazard_grid(depth, np.zeros((0, 0), np.float32), 0.5, 0.6), [[0.5, 0.4], [0.0, 1.2]], rtol=1e-6)
+
+
+def test_frames_blend_linearly_in_time_on_any_grid_layout():
+    """A quarter of the way from 0.2 m to 1.0 m is 0.4 m; the blend takes views (a flipped
+    frame, one column broadcast down the rows) as well as whole grids, and keeps float32."""
+    a = np.full((3, 4), 0.2, np.float32)
+    b = np.broadcast_to(np.float32([1.0, 0.2, 0.0, 0.6]), (3, 4))
+    out = blend_frames(a[::-1], b, 0.25)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert np.allclose(out, np.broadcast_to([0.4, 0.2, 0.15, 0.3], (3, 4)), atol=1e-7)
 
 
 def test_the_provider_may_give_depth_and_speed_or_depth_and_velocity_components():

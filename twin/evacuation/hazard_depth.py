@@ -21,7 +21,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.features import rasterize
 
-from sim.evacuation import Water
+from sim.evacuation import Water, blend_frames
 from twin import depth_classes
 from twin.city.grids import CityGrids
 from twin.city.hazard_areas import area_ranks
@@ -102,7 +102,7 @@ class FloodDepth:
             layers = self._frame(len(self.times) - 1)
         else:
             w = np.float32((t - self.times[k]) / (self.times[k + 1] - self.times[k]))
-            layers = [(1 - w) * a + w * b for a, b in zip(self._frame(k), self._frame(k + 1))]
+            layers = [blend_frames(a, b, w) for a, b in zip(self._frame(k), self._frame(k + 1))]
         return layers[0] if len(layers) == 1 else Water(layers[0], layers[1])
 
 
@@ -183,7 +183,7 @@ def _flood_depth(city: CityGrids, way: Walkway, result: Path) -> tuple[WaterAt, 
         if k >= len(times) - 1:
             return [a[-1] for a in on_grid]
         w = np.float32((t - times[k]) / (times[k + 1] - times[k]))
-        return [(1 - w) * a[k] + w * a[k + 1] for a in on_grid]
+        return [blend_frames(a[k], a[k + 1], w) for a in on_grid]
 
     description = {"kind": "flood", "times_s": [float(times[0]), float(times[-1])],
                    "max_depth_m": float(on_grid[0].max()), "velocity": speed is not None}
