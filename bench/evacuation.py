@@ -367,27 +367,23 @@ class RiverBreach:
         self.rows = walls.shape[0]
         self.start = start_s
         self.frames = np.arange(0.0, 3601.0, 300.0)
-        self._held: dict[int, Water] = {}
         self._key: float | None = None
         self._water: Water | None = None
 
-    def _frame(self, k: int) -> Water:
-        """Frame ``k`` over the whole grid (each column's values broadcast down its rows)."""
-        if k not in self._held:
-            front = max(self.frames[k] - self.start, 0.0) * (2000.0 / 3600.0)
-            behind = np.maximum(front - self.dist, 0.0)
-            depth = np.where(behind > 0, np.minimum(0.5 + behind / 1000.0, 3.0), 0.0).astype(np.float32)
-            speed = np.where(behind > 0, np.clip(2.0 - 1.8 * self.dist / max(front, 1.0), 0.2, 2.0),
-                             0.0).astype(np.float32)
-            self._held[k] = Water(*(np.broadcast_to(g, (self.rows, g.size)) for g in (depth, speed)))
-        return self._held[k]
+    def _at(self, t: float) -> Water:
+        """The water at frame time ``t`` (each column's values broadcast down its rows)."""
+        front = max(t - self.start, 0.0) * (2000.0 / 3600.0)
+        behind = np.maximum(front - self.dist, 0.0)
+        depth = np.where(behind > 0, np.minimum(0.5 + behind / 1000.0, 3.0), 0.0).astype(np.float32)
+        speed = np.where(behind > 0, np.clip(2.0 - 1.8 * self.dist / max(front, 1.0), 0.2, 2.0), 0.0).astype(np.float32)
+        return Water(np.broadcast_to(depth, (self.rows, depth.size)), np.broadcast_to(speed, (self.rows, speed.size)))
 
     def __call__(self, t: float) -> Water:
         key = float(np.floor(t / 10.0) * 10.0)
         if key != self._key:
             k = int(np.searchsorted(self.frames, key, side="right")) - 1
             k = min(max(k, 0), len(self.frames) - 2)
-            a, b = self._frame(k), self._frame(k + 1)
+            a, b = self._at(self.frames[k]), self._at(self.frames[k + 1])
             w = np.float32((key - self.frames[k]) / (self.frames[k + 1] - self.frames[k]))
             self._key = key
             self._water = Water(blend_frames(a.depth, b.depth, w), blend_frames(a.speed, b.speed, w))
