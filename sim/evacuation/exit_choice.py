@@ -8,17 +8,25 @@ switch only for a clear gain (hysteresis), so that crowds do not oscillate betwe
 agents with an assigned exit keep it while it is open and reachable. When every exit listed
 at an agent's cell is full, the caller recomputes the lists without the full ones, so the
 agent goes on to the next shelter by walking time.
+
+With the flood known in advance, routes are planned on the water at the time the *first*
+walker can reach each cell, and refreshed only every few minutes on a city; so each agent also
+checks, when it chooses, the way to each candidate against the water at the time *it* would get
+to each cell (``route_closes``), and takes an exit whose way stays open when there is one.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from scipy import ndimage
 
 from sim.evacuation.crowd import MOVING
 from sim.evacuation.navigation import field_value
 
 NO_ROUTE = -2
+#: cells per side of the blocks over which ``closing_near`` takes the soonest closing time
+CHECK_BLOCK = 16
 
 
 @numba.njit(cache=True, parallel=True)
@@ -59,15 +67,76 @@ def _queue_histograms(target, to_target, n_exits, bin_m, nbins):
     return cum
 
 
+def closing_near(close: np.ndarray, block: int, radius: int) -> np.ndarray:
+    """Per block of ``block`` × ``block`` cells, the soonest time at which the water known in
+    advance closes a cell within ``radius`` cells of the block (inf: none): where that lies
+    beyond an agent's look ahead, its way needs no checking (``route_closes``)."""
+    ny, nx = close.shape
+    nby, nbx = -(-ny // block), -(-nx // block)
+    padded = np.full((nby * block, nbx * block), np.inf, dtype=np.float32)
+    padded[:ny, :nx] = close
+    soonest = padded.reshape(nby, block, nbx, block).min(axis=(1, 3))
+    grow = -(-radius // block)
+    return ndimage.minimum_filter(soonest, size=2 * grow + 1, mode="constant", cval=np.inf)
+
+
 @numba.njit(cache=True)
-def _best(i, r, c, v0, cl, lab, val, k, nx, exit_open, exit_flow, cum, added, bin_m, nbins, cur):
-    """Cheapest open exit listed at cell (r, c) for agent i: (exit, cost, cost of ``cur``, and
-    whether a full exit was listed)."""
+def route_closes(lab, val, k, dense, dense_of, ny, nx, r, c, e, close, t, v, horizon_s):
+    """True when the water known in advance closes a cell of the way to exit ``e`` from cell
+    (r, c) before an agent leaving now (``t``) at ``v`` m/s gets there: the way followed down the
+    exit's field cell by cell (to the lowest of the 4 neighbours) for ``horizon_s`` of walking,
+    the time to each cell being the field's drop over ``v``. ``close`` holds the class's closing
+    times by cell (empty: no forecast)."""
+    if close.shape[0] == 0:
+        return False
+    d0 = field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e)
+    if not np.isfinite(d0):
+        return False
+    d = d0
+    while True:
+        when = t + (d0 - d) / v
+        if when - t > horizon_s:
+            return False
+        if close[r * nx + c] <= when:
+            return True
+        if d <= 0.0:
+            return False
+        best = d
+        br = -1
+        bc = -1
+        for q in range(4):
+            rr = r + (q == 0) - (q == 1)
+            cc = c + (q == 2) - (q == 3)
+            dn = field_value(lab, val, k, dense, dense_of, ny, nx, rr, cc, e)
+            if dn < best:
+                best = dn
+                br = rr
+                bc = cc
+        if br < 0:
+            return False
+        r = br
+        c = bc
+        d = best
+
+
+@numba.njit(cache=True)
+def _best(i, r, c, v0, cl, lab, val, k, dense, dense_of, ny, nx, exit_open, exit_flow, cum, added, bin_m, nbins, cur,
+          close, close_near, block, t, horizon_s):
+    """Cheapest open exit listed at cell (r, c) for agent i whose way the water does not close
+    before the agent gets there (``route_closes``), else the cheapest of those listed: (exit,
+    cost, cost of ``cur``, whether a full exit was listed, whether ``cur``'s way closes, whether
+    the exit returned has a way that stays open)."""
     best = -1
     best_cost = np.inf
     cur_cost = np.inf
+    cur_shut = False
     listed_full = False
     base = (r * nx + c) * k
+    shut = -1
+    shut_cost = np.inf
+    # no way needs checking where nothing near closes before the agent's look ahead ends
+    check = close.shape[0] > 0 and close_near[cl, r // block, c // block] <= t + horizon_s
+    mine = close[cl] if close.shape[0] else close.reshape(-1)
     for j in range(k):
         e = lab[cl, base + j]
         if e < 0:
@@ -78,25 +147,39 @@ def _best(i, r, c, v0, cl, lab, val, k, nx, exit_open, exit_flow, cum, added, bi
         d = val[cl, base + j]
         ahead = cum[e, min(int(d / bin_m), nbins - 1)] + added[e]
         cost = max(d / v0[i], ahead / exit_flow[e])
+        if e != cur and cost >= best_cost:
+            continue
+        if check and route_closes(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, r, c, e, mine, t, v0[i], horizon_s):
+            if e == cur:
+                cur_shut = True
+            if cost < shut_cost:
+                shut_cost = cost
+                shut = e
+            continue
+        if e == cur:
+            cur_cost = cost
         if cost < best_cost:
             best_cost = cost
             best = e
-        if e == cur:
-            cur_cost = cost
-    return best, best_cost, cur_cost, listed_full
+    if best < 0 and shut >= 0:
+        return shut, shut_cost, cur_cost, listed_full, cur_shut, False
+    return best, best_cost, cur_cost, listed_full, cur_shut, best >= 0
 
 
 @numba.njit(cache=True)
 def choose_exits(
     px, py, v0, cls, state, target, assigned, comp, exit_comp, lab, val, k, dense, dense_of, ny, nx,
-    exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins,
+    exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins, close, close_near, block,
+    t, horizon_s,
 ):
     """Update ``target`` in place. Agents that must choose (none yet, or theirs closed or out
     of reach) choose nearest first, each counting those who chose before it in the queue, so a
     crowd starting together does not all pick the same exit. Agents with no route to any open
     exit of their own walkable region get ``NO_ROUTE`` (cut off by water), those whose region
-    has no open exit get -1. Returns True when some agent's listed exits are all full (the
-    lists need recomputing)."""
+    has no open exit get -1. With the water known in advance (``close``, ``close_near``:
+    ``route_closes``), an agent does not choose an exit whose way the water closes before it
+    gets there while another's stays open, and leaves such an exit when it reconsiders.
+    Returns True when some agent's listed exits are all full (the lists need recomputing)."""
     n_exits = dense_of.shape[0]
     n = px.shape[0]
     to_target, to_assigned = _distances(px, py, cls, state, target, assigned, exit_open, lab, val, k, dense, dense_of,
@@ -126,16 +209,18 @@ def choose_exits(
             continue
         r = min(int(py[i] / h), ny - 1)
         c = min(int(px[i] / h), nx - 1)
-        best, best_cost, cur_cost, _ = _best(i, r, c, v0, cls[i], lab, val, k, nx, exit_open, exit_flow, cum, none,
-                                             bin_m, nbins, cur)
-        if best >= 0 and best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost):
+        best, best_cost, cur_cost, _, cur_shut, way = _best(i, r, c, v0, cls[i], lab, val, k, dense, dense_of, ny, nx,
+                                                            exit_open, exit_flow, cum, none, bin_m, nbins, cur, close,
+                                                            close_near, block, t, horizon_s)
+        if best >= 0 and ((cur_shut and way) or best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost)):
             target[i] = best
     for q in np.argsort(key[:m]):
         i = forced[q]
         r = min(int(py[i] / h), ny - 1)
         c = min(int(px[i] / h), nx - 1)
-        best, _, _, listed_full = _best(i, r, c, v0, cls[i], lab, val, k, nx, exit_open, exit_flow, cum, added,
-                                        bin_m, nbins, -1)
+        best, _, _, listed_full, _, _ = _best(i, r, c, v0, cls[i], lab, val, k, dense, dense_of, ny, nx, exit_open,
+                                              exit_flow, cum, added, bin_m, nbins, -1, close, close_near, block, t,
+                                              horizon_s)
         if best >= 0:
             target[i] = best
             added[best] += 1

@@ -19,7 +19,7 @@ from scipy import ndimage
 from sim.errors import SimInputError
 from sim.evacuation import crowd
 from sim.evacuation.crowd import ARRIVED, MOVING, STRANDED, WAITING
-from sim.evacuation.exit_choice import NO_ROUTE, choose_exits
+from sim.evacuation.exit_choice import CHECK_BLOCK, NO_ROUTE, choose_exits, closing_near
 from sim.evacuation.navigation import arrival_times, fast_marching, nearest_exits
 from sim.evacuation.profiles import DEFAULT_PROFILES, Profile
 from sim.evacuation.water import hazard_grid, water_factor_grid
@@ -84,6 +84,7 @@ class EvacuationConfig:
     water_interval_s: float = 1.0
     nav_min_interval_s: float = 5.0
     nav_refresh_s: float = 60.0
+    route_check_s: float = 300.0
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
     default_profile: str = "adult"
 
@@ -92,7 +93,8 @@ class EvacuationConfig:
         """Settings for a whole city's people on a city's walking grid: the longest validated
         step, positions kept every minute, the water read every 10 s (flood results are minutes
         apart), routes following the water at most every minute and refreshed every 15 minutes
-        (with a flood known in advance, they already plan on the water to come)."""
+        (with a flood known in advance, they already plan on the water to come, and each agent
+        checks its own way against it when choosing a shelter: ``route_check_s``)."""
         values: dict[str, Any] = dict(dt_s=MAX_DT_S, trajectory_interval_s=60.0, water_interval_s=10.0,
                                       nav_min_interval_s=60.0, nav_refresh_s=900.0)
         values.update(overrides)
@@ -106,6 +108,8 @@ class EvacuationConfig:
                                 "validated at")
         if self.avoid_side not in ("right", "left"):
             raise SimInputError(f"avoid_side must be 'right' or 'left', got {self.avoid_side!r}")
+        if self.route_check_s < 0:
+            raise SimInputError(f"route_check_s must be 0 (no check) or positive, got {self.route_check_s:g}")
         if self.candidate_exits < 1 or not 0 < self.core_m <= self.body_m or self.water_interval_s <= 0:
             raise SimInputError("candidate_exits and water_interval_s must be positive and 0 < core_m ≤ body_m")
         for p in self.profiles.values():
@@ -293,6 +297,9 @@ class _Run:
         self.dense_of[assigned] = np.arange(len(assigned))
         self.dense = np.zeros((n_cls, len(assigned), ny * nx if len(assigned) else 0), dtype=np.float32)
         self.forecast = None if forecast_times is None else np.sort(np.asarray(forecast_times, dtype=float))
+        # with a forecast: closing times by class and cell, and the soonest near each block of cells
+        self.close = np.zeros((0, 0), dtype=np.float32)
+        self.close_near = np.zeros((0, 0, 0), dtype=np.float32)
         self.nav_time = np.full(n_cls, -np.inf)
         self.nav_version = np.full(n_cls, -1)
         self.nav_passable: list[np.ndarray | None] = [None] * n_cls
@@ -466,6 +473,10 @@ class _Run:
         large grid the classes are computed at the same time, one per thread."""
         classes = list(range(len(self.class_limits)) if classes is None else classes)
         close = self.closing_times(t) if self.forecast is not None and self.depth_at is not None else None
+        if close is not None and self.cfg.route_check_s > 0:
+            self.close = np.stack([c.ravel() for c in close])
+            reach = math.sqrt(2.0) * self.cfg.route_check_s * float(self.v0.max(initial=0.0)) + self.h
+            self.close_near = np.stack([closing_near(c, CHECK_BLOCK, int(math.ceil(reach / self.h))) for c in close])
         skip = ~self.exit_open
         jobs = [(k, t, None if close is None else close[k], skip) for k in classes]
         if len(jobs) > 1 and self.walls.size >= PARALLEL_ROUTES_CELLS:
@@ -524,15 +535,15 @@ class _Run:
         closed_target = (self.state == MOVING) & (self.target >= 0)
         closed_target[closed_target] = ~self.exit_open[self.target[closed_target]]
         self.redirected |= closed_target
-        stale = self._choose(p)
+        stale = self._choose(t, p)
         if stale:  # some agents' listed shelters are all full: list the next ones
             self.compute_routes(t)
-            self._choose(0.0)
+            self._choose(t, 0.0)
         cut = (self.state == MOVING) & (self.target == NO_ROUTE)
         self.state[cut] = STRANDED
         self.stranded_t[cut] = t
 
-    def _choose(self, p: float) -> bool:
+    def _choose(self, t: float, p: float) -> bool:
         span = self.route_span + 1.0
         nbins = 4096
         ny, nx = self.walls.shape
@@ -540,7 +551,8 @@ class _Run:
             return choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
                                 self.component, self.exits.component, self.lab, self.val, self.k, self.dense,
                                 self.dense_of, ny, nx, self.exit_open, self.exit_flow, self.h, self.rng.random(self.n),
-                                p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins)
+                                p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins,
+                                self.close, self.close_near, CHECK_BLOCK, t, self.cfg.route_check_s)
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
         """One step of ``dt``: every agent plans and moves; those in a dense crowd (slowed below

@@ -250,6 +250,70 @@ def test_routes_plan_on_the_water_at_the_time_the_walker_gets_there():
     assert ahead.arrival_s[0] < now.arrival_s[0]
 
 
+def two_shelters_and_a_flooding_stretch() -> tuple[Layout, pd.DataFrame, object]:
+    """A 60 m corridor with a shelter at each end; the stretch 6–12 m from the west one floods from
+    13 s to 15 s to 0.6 m (beyond the adult limit of 0.5 m: closed at 14.67 s)."""
+    lay = box(0.0, 0.0, 60.0, 2.0)
+    exits = pd.DataFrame([("W", 1.0, 1.0, 0.5), ("E", 59.0, 1.0, 0.5)], columns=["id", "x", "y", "radius_m"])
+    r, c = np.mgrid[0:lay.walls.shape[0], 0:lay.walls.shape[1]]
+    xc = lay.origin[0] + (c + 0.5) * lay.cell_size
+    stretch = np.where((xc > 6.0) & (xc < 12.0), 0.6, 0.0).astype(np.float32)
+
+    def depth(t: float) -> np.ndarray:
+        return (stretch * np.clip((t - 13.0) / 2.0, 0.0, 1.0)).astype(np.float32)
+
+    return lay, exits, depth
+
+
+def test_each_walker_checks_its_own_way_against_the_water_to_come():
+    """Two walkers 19 m from the west shelter and 39 m from the east one. The first sets off at
+    0 s and is past the flooding stretch at 10.8 s (at 1.3 m/s); the second sets off at 8 s and
+    would reach it at 14.2 s and be in it when it closes. Routes planned on the first walker's
+    arrival count the stretch open for both; checking its own way when it chooses, the second
+    walks east at once. Without the check (``route_check_s=0``) it heads west and is caught in
+    the stretch."""
+    lay, exits, depth = two_shelters_and_a_flooding_stretch()
+    agents = agents_table([20.0, 20.0], [0.6, 1.4], speed_mps=[1.3, 1.3], start_s=[0.0, 8.0])
+    runs = {check: simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, depth=depth,
+                            forecast_times=[0.0, 13.0, 15.0, 300.0],
+                            config=EvacuationConfig(dt_s=0.1, duration_s=200.0, trajectory_interval_s=0.5,
+                                                    route_check_s=check))
+            for check in (300.0, 0.0)}
+    checked, unchecked = runs[300.0], runs[0.0]
+    assert checked.arrived == 2 and checked.stranded == 0 and list(checked.exit_id) == ["W", "E"]
+    second = checked.trajectories[checked.trajectories["agent_id"] == 1]
+    assert second["x"].min() > 19.5  # never set off west
+    # 38.5 m (to the shelter's edge) at 1.3 m/s after setting off at 8 s, within a step or two
+    assert checked.arrival_s[1] == pytest.approx(8.0 + (39.0 - 0.5) / 1.3, abs=0.5)
+    assert unchecked.arrived == 1 and unchecked.stranded == 1 and np.isfinite(unchecked.arrival_s[0])
+    # caught in the stretch when it closed (14.67 s), its centre within the flooded cells
+    assert 6.0 < unchecked.stranded_x[1] < 12.0
+    assert unchecked.stranded_s[1] == pytest.approx(14.67, abs=0.5)
+
+
+def test_the_way_check_follows_the_field_and_compares_each_cell_with_its_own_arrival():
+    """``route_closes`` on a 1 × 10 row of 1 m cells whose field falls by 1 m a cell towards
+    column 0: a walker at column 9 leaving at t = 100 s at 2 m/s gets to column j at 100 + (9 - j)/2 s."""
+    from sim.evacuation.exit_choice import route_closes
+
+    nx = 10
+    lab = np.zeros(nx, dtype=np.int16)
+    val = np.arange(nx, dtype=np.float32)
+    none = np.zeros((0, 0), dtype=np.float32)
+    dense_of = np.full(1, -1, dtype=np.int64)
+
+    def closes(cell: int, when: float, horizon: float = 1e9) -> bool:
+        close = np.full(nx, np.inf, dtype=np.float32)
+        close[cell] = when
+        return route_closes(lab, val, 1, none, dense_of, 1, nx, 0, 9, 0, close, 100.0, 2.0, horizon)
+
+    assert closes(3, 103.0)  # reached at 103 s: closed on arrival
+    assert not closes(3, 103.01)  # open when the walker gets there
+    assert closes(0, 104.5) and not closes(0, 104.6)  # the exit's own cell, 4.5 s away
+    assert not closes(3, 103.0, horizon=2.9)  # beyond the look ahead: left to a later check
+    assert not closes(3, 103.0, horizon=0.0) and closes(9, 100.0, horizon=0.0)
+
+
 def test_forecast_times_need_a_water_provider():
     lay, exits = corridor()
     with pytest.raises(SimInputError, match="forecast"):
