@@ -67,6 +67,21 @@ PUSH_COS = 0.5
 TOUCH_M = 1e-9
 
 
+def z_order(x: np.ndarray, y: np.ndarray, square: float) -> np.ndarray:
+    """Z-order (Morton) keys of the ``square``-metre squares holding the points (grid-frame
+    metres, x and y ≥ 0, at most 65,536 squares a side): points in nearby squares get nearby keys."""
+
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = v & np.uint64(0xFFFF)
+        for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    cx = np.minimum(x / square, 65535).astype(np.uint64)
+    cy = np.minimum(y / square, 65535).astype(np.uint64)
+    return spread(cx) | (spread(cy) << np.uint64(1))
+
+
 @numba.njit(cache=True)
 def link_all(px, py, state, bin_size, nbx, nby, head, nxt, prv, binof):
     """Put every agent that occupies space (not arrived) into its bin's doubly linked list."""

@@ -33,6 +33,17 @@ MAX_DT_S = 1.0
 LATE_SPEED_FACTOR = 0.02
 #: Grids at least this large compute the routes of their classes at the same time, one per thread.
 PARALLEL_ROUTES_CELLS = 1_000_000
+#: Runs of at least this many agents store them in space order every ``SORT_EVERY_S`` of
+#: simulated time (``_Run.store_in_space_order``); below it their arrays fit in a core's 2 MB
+#: cache anyway.
+SORT_AGENTS_FROM = 20_000
+SORT_EVERY_S = 60.0
+#: the per-agent arrays of ``_Run``, reordered together
+AGENT_ARRAYS = ("ids", "px", "py", "v0", "start", "lim_d", "lim_dv", "assigned", "cls", "state", "target", "arrival",
+                "arrived_exit", "stranded_t", "redirected", "vx", "vy", "dirx", "diry", "plan", "span", "busy", "parts",
+                "t_from", "near", "input_index")
+#: the squares (m) whose Z-order sets that storage order
+SORT_SQUARE_M = 4.0
 #: Speed factor, when planning routes, of a cell whose centre lies nearer a wall than a
 #: body's radius: routes keep off walls where there is room (people do not brush walls).
 WALL_SPEED_FACTOR = 0.5
@@ -395,6 +406,19 @@ class _Run:
         self.parts = np.ones(n, dtype=np.int64)
         self.t_from = np.zeros(n)
         self.near = np.zeros(n, dtype=bool)
+        self.input_index = np.arange(n)  # each stored agent's row in the input (``store_in_space_order``)
+
+    def store_in_space_order(self) -> None:
+        """Store the agents in Z-order of the 4 m squares they stand in, so that people near one
+        another lie near one another in memory and a neighbour search mostly hits the caches (a
+        city's 100,000 agents in input order: the first 1,200 s of the bench's hour took 176.5 s;
+        sorted once, 158.1 s; sorted every minute, 132.8 s). Results keep the input's order
+        (``input_index``)."""
+        order = np.argsort(crowd.z_order(self.px, self.py, SORT_SQUARE_M), kind="stable")
+        for name in AGENT_ARRAYS:
+            setattr(self, name, getattr(self, name)[order])
+        crowd.link_all(self.px, self.py, self.state, self.bin_size, self.nbx, self.nby, self.head, self.nxt, self.prv,
+                       self.binof)
 
     # --- water ----------------------------------------------------------------------------
 
@@ -687,9 +711,12 @@ def simulate(
     run.compute_routes(0.0)
     crowd.link_all(run.px, run.py, run.state, run.bin_size, run.nbx, run.nby, run.head, run.nxt, run.prv,
                    run.binof)
+    back = np.empty(run.n, dtype=np.int64)  # the stored index of each input agent (``_Run.store_in_space_order``)
+    back[run.input_index] = np.arange(run.n)
     rec_t, rec_i, rec_x, rec_y = [], [], [], []
     t, steps, agent_steps = 0.0, 0, 0
     next_record, next_choice, next_water = 0.0, 0.0, cfg.water_interval_s
+    next_sort = 0.0
     n_steps = int(math.ceil(cfg.duration_s / cfg.dt_s - 1e-9))
     for steps in range(1, n_steps + 1):
         t = (steps - 1) * cfg.dt_s
@@ -700,6 +727,10 @@ def simulate(
             if due:
                 run.compute_routes(t, due)
                 next_choice = t
+        if run.n >= SORT_AGENTS_FROM and t >= next_sort - 1e-9:
+            run.store_in_space_order()
+            back[run.input_index] = np.arange(run.n)
+            next_sort = t + SORT_EVERY_S
         starting = (run.state == WAITING) & (run.start <= t + 1e-9)
         run.state[starting] = MOVING
         choice_due = t >= next_choice - 1e-9
@@ -710,10 +741,11 @@ def simulate(
         if t >= next_record - 1e-9:
             present = (run.state == WAITING) | (run.state == MOVING)
             gx, gy = run.positions()
-            rec_t.append(np.full(int(present.sum()), t))
-            rec_i.append(np.nonzero(present)[0])
-            rec_x.append(gx[present])
-            rec_y.append(gy[present])
+            here = back[present[back]]  # in the input's order
+            rec_t.append(np.full(here.size, t))
+            rec_i.append(run.input_index[here])
+            rec_x.append(gx[here])
+            rec_y.append(gy[here])
             next_record = t + cfg.trajectory_interval_s
         moved, filled = run.step(t, cfg.dt_s)
         agent_steps += moved
@@ -731,11 +763,11 @@ def simulate(
     which = np.where(run.arrived_exit >= 0, run.arrived_exit, run.target)
     exit_id = np.where(which >= 0, run.exits.ids[np.maximum(which, 0)], "")
     idx = np.concatenate(rec_i) if rec_i else np.zeros(0, dtype=np.int64)
-    traj = pd.DataFrame({"agent_id": run.ids[idx], "t": np.concatenate(rec_t) if rec_t else [],
+    traj = pd.DataFrame({"agent_id": run.ids[back][idx], "t": np.concatenate(rec_t) if rec_t else [],
                          "x": np.concatenate(rec_x) if rec_x else [],
                          "y": np.concatenate(rec_y) if rec_y else []})
     return EvacuationResult(
-        agent_id=run.ids, exit_id=exit_id, start_s=run.start, arrival_s=run.arrival,
-        stranded_s=run.stranded_t, stranded_x=sx, stranded_y=sy, trajectories=traj,
+        agent_id=run.ids[back], exit_id=exit_id[back], start_s=run.start[back], arrival_s=run.arrival[back],
+        stranded_s=run.stranded_t[back], stranded_x=sx[back], stranded_y=sy[back], trajectories=traj,
         simulated_s=t_end, steps=steps, agent_steps=agent_steps,
-        wall_s=time.perf_counter() - clock, navigation_updates=run.nav_updates, redirected=run.redirected)
+        wall_s=time.perf_counter() - clock, navigation_updates=run.nav_updates, redirected=run.redirected[back])
