@@ -410,9 +410,8 @@ class _Run:
 
     def store_in_space_order(self) -> None:
         """Store the agents in Z-order of the 4 m squares they stand in, so that people near one
-        another lie near one another in memory and a neighbour search mostly hits the caches (a
-        city's 100,000 agents in input order: the first 1,200 s of the bench's hour took 176.5 s;
-        sorted once, 158.1 s; sorted every minute, 132.8 s). Results keep the input's order
+        another lie near one another in memory and a neighbour search mostly hits the caches
+        (docs/evacuation.md, *Agents stored in space order*). Results keep the input's order
         (``input_index``)."""
         order = np.argsort(crowd.z_order(self.px, self.py, SORT_SQUARE_M), kind="stable")
         for name in AGENT_ARRAYS:
