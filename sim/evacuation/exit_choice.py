@@ -76,7 +76,7 @@ def closing_near(close: np.ndarray, block: int, radius: int) -> np.ndarray:
     padded = np.full((nby * block, nbx * block), np.inf, dtype=np.float32)
     padded[:ny, :nx] = close
     soonest = padded.reshape(nby, block, nbx, block).min(axis=(1, 3))
-    grow = -(-radius // block)
+    grow = min(-(-radius // block), max(nby, nbx))  # beyond the grid: the soonest anywhere
     return ndimage.minimum_filter(soonest, size=2 * grow + 1, mode="constant", cval=np.inf)
 
 

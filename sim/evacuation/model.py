@@ -119,8 +119,9 @@ class EvacuationConfig:
                                 "validated at")
         if self.avoid_side not in ("right", "left"):
             raise SimInputError(f"avoid_side must be 'right' or 'left', got {self.avoid_side!r}")
-        if self.route_check_s < 0:
-            raise SimInputError(f"route_check_s must be 0 (no check) or positive, got {self.route_check_s:g}")
+        if not 0 <= self.route_check_s < math.inf:
+            raise SimInputError(f"route_check_s must be 0 (no check) or a positive number of seconds, got "
+                                f"{self.route_check_s:g}")
         if self.candidate_exits < 1 or not 0 < self.core_m <= self.body_m or self.water_interval_s <= 0:
             raise SimInputError("candidate_exits and water_interval_s must be positive and 0 < core_m ≤ body_m")
         for p in self.profiles.values():

@@ -314,6 +314,32 @@ def test_the_way_check_follows_the_field_and_compares_each_cell_with_its_own_arr
     assert not closes(3, 103.0, horizon=0.0) and closes(9, 100.0, horizon=0.0)
 
 
+@pytest.mark.parametrize("look_ahead", [-1.0, float("inf"), float("nan")])
+def test_a_negative_or_endless_way_check_is_refused(look_ahead):
+    lay, exits, depth = two_shelters_and_a_flooding_stretch()
+    with pytest.raises(SimInputError, match="route_check_s"):
+        simulate(lay.walls, lay.cell_size, lay.origin, agents_table([20.0], [1.0]), exits, depth=depth,
+                 forecast_times=[0.0, 300.0], config=EvacuationConfig(route_check_s=look_ahead))
+
+
+def test_a_look_ahead_longer_than_the_grid_checks_every_way_whole():
+    """``closing_near`` takes its window no wider than the grid: a look ahead of a million seconds
+    gives the soonest closing time anywhere to every block (and the walk is then bounded by the
+    way itself)."""
+    from sim.evacuation.exit_choice import closing_near
+
+    close = np.full((40, 70), np.inf, dtype=np.float32)
+    close[3, 65] = 12.0
+    near = closing_near(close, 16, 10**9)
+    assert near.shape == (3, 5) and np.all(near == 12.0)
+    assert closing_near(close, 16, 16)[0, 0] == np.inf  # 65 columns away: beyond one block's reach
+    lay, exits, depth = two_shelters_and_a_flooding_stretch()
+    agents = agents_table([20.0, 20.0], [0.6, 1.4], speed_mps=[1.3, 1.3], start_s=[0.0, 8.0])
+    res = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, depth=depth, forecast_times=[0.0, 13.0, 15.0, 300.0],
+                   config=EvacuationConfig(dt_s=0.1, duration_s=200.0, route_check_s=1e6))
+    assert list(res.exit_id) == ["W", "E"] and res.stranded == 0
+
+
 def test_forecast_times_need_a_water_provider():
     lay, exits = corridor()
     with pytest.raises(SimInputError, match="forecast"):
