@@ -741,11 +741,11 @@ def simulate(
         if t >= next_record - 1e-9:
             present = (run.state == WAITING) | (run.state == MOVING)
             gx, gy = run.positions()
-            here = back[present[back]]  # in the input's order
-            rec_t.append(np.full(here.size, t))
-            rec_i.append(run.input_index[here])
-            rec_x.append(gx[here])
-            rec_y.append(gy[here])
+            rows = np.flatnonzero(present[back])  # input rows of those present, in the input's order
+            rec_t.append(np.full(rows.size, t))
+            rec_i.append(rows)
+            rec_x.append(gx[back[rows]])
+            rec_y.append(gy[back[rows]])
             next_record = t + cfg.trajectory_interval_s
         moved, filled = run.step(t, cfg.dt_s)
         agent_steps += moved
