@@ -466,7 +466,7 @@ def _free(x, y, ux, uy, length, i, nb, nq, px, py, gap, h, walls, clear, depth, 
 def _plan_steps(
     order, dt, span, px, py, pvx, pvy, v0, lim_d, lim_dv, cls, target, lab, val, k, dense, dense_of, walls, depth, flow,
     area_fraction, h, exit_x, exit_y, head, nxt, bin_size, nbx, nby, body, density_radius, creep,
-    dirx, diry, step, headway, near,
+    dirx, diry, step, headway, near, memo_at, memo,
 ):
     """Heading and step length of every agent in ``order``, all from the positions at the start
     of the step (so the speeds do not depend on the order in which agents then move): the
@@ -484,7 +484,7 @@ def _plan_steps(
         x = px[i]
         y = py[i]
         cl = cls[i]
-        ux, uy = descent_direction(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, e, x, y, h)
+        ux, uy = descent_direction(lab[cl], val[cl], k, dense[cl], dense_of, ny, nx, e, x, y, h, i, memo_at, memo)
         if ux == 0.0 and uy == 0.0:
             # on the exit's own cells, where the field is flat: head for its centre
             ux = exit_x[e] - x
@@ -566,7 +566,7 @@ PARALLEL_PLAN = 2_000
 #: batches at least this large move strip by strip on all threads (``move_strips``)
 PARALLEL_MOVE = 2_000
 #: into at most this many strips (a fixed number, so the result does not depend on the threads)
-MOVE_STRIPS = 16
+MOVE_STRIPS = 32
 #: a strip is at least this many times twice the distance an agent can touch beyond it
 STRIP_SAFETY = 1.5
 

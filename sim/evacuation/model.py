@@ -41,7 +41,7 @@ SORT_EVERY_S = 60.0
 #: the per-agent arrays of ``_Run``, reordered together
 AGENT_ARRAYS = ("ids", "px", "py", "v0", "start", "lim_d", "lim_dv", "assigned", "cls", "state", "target", "arrival",
                 "arrived_exit", "stranded_t", "redirected", "vx", "vy", "dirx", "diry", "plan", "span", "busy", "parts",
-                "t_from", "near", "input_index")
+                "t_from", "near", "memo_at", "memo", "input_index")
 #: the squares (m) whose Z-order sets that storage order
 SORT_SQUARE_M = 4.0
 #: Speed factor, when planning routes, of a cell whose centre lies nearer a wall than a
@@ -407,6 +407,9 @@ class _Run:
         self.parts = np.ones(n, dtype=np.int64)
         self.t_from = np.zeros(n)
         self.near = np.zeros(n, dtype=bool)
+        # the field gradients each agent last read (``navigation.descent_direction``)
+        self.memo_at = np.full(n, -1, dtype=np.int64)
+        self.memo = np.zeros((n, 8))
         self.input_index = np.arange(n)  # each stored agent's row in the input (``store_in_space_order``)
 
     def store_in_space_order(self) -> None:
@@ -509,6 +512,7 @@ class _Run:
         else:
             spans = [self._route_class(*job) for job in jobs]
         self.route_span = max([self.route_span, *spans])
+        self.memo_at.fill(-1)
         self.nav_updates += len(jobs)
 
     def _route_class(self, k: int, t: float, close: np.ndarray | None, skip: np.ndarray) -> float:
@@ -631,7 +635,7 @@ class _Run:
                    self.cls, self.target, self.lab, self.val, self.k, self.dense, self.dense_of, self.walls,
                    self.depth, self.flow, self.area_fraction, self.h, ex.x, ex.y, self.head, self.nxt,
                    self.bin_size, self.nbx, self.nby, cfg.body_m, cfg.density_radius_m, cfg.creep_factor,
-                   self.dirx, self.diry, self.plan, cfg.headway_s, self.near)
+                   self.dirx, self.diry, self.plan, cfg.headway_s, self.near, self.memo_at, self.memo)
 
     def _strips(self, order: np.ndarray, work: np.ndarray) -> np.ndarray | None:
         """Where to cut the grid into strips moved side by side this step (bin columns), or None

@@ -379,12 +379,17 @@ def _cell_gradient(lab, val, k, dense, dense_of, ny, nx, r, c, e, h):
 
 
 @numba.njit(cache=True)
-def descent_direction(lab, val, k, dense, dense_of, ny, nx, e, x, y, h):
+def descent_direction(lab, val, k, dense, dense_of, ny, nx, e, x, y, h, i, memo_at, memo):
     """Unit vector of steepest descent of exit ``e``'s field at grid-frame point (x, y) (m).
 
     Cell gradients (central differences, one-sided beside walls) are blended bilinearly over
     the four nearest cell centres where the field is finite; where they cancel, the lowest of
     the 8 neighbouring cells; (0, 0) on a flat or unlisted spot.
+
+    The four gradients are remembered for agent ``i``: ``memo[i]`` holds them (x and y per
+    corner, NaN where the field is not finite) for the corners and exit coded in ``memo_at[i]``
+    (-1: nothing remembered; the caller clears it when the fields change), so an agent that
+    stays between the same four cell centres reads no field again.
     """
     fx = x / h - 0.5
     fy = y / h - 0.5
@@ -392,18 +397,29 @@ def descent_direction(lab, val, k, dense, dense_of, ny, nx, e, x, y, h):
     r0 = int(np.floor(fy))
     wx = fx - c0
     wy = fy - r0
+    g = memo[i]
+    at = (e * (ny + 1) + r0 + 1) * (nx + 1) + c0 + 1
+    if memo_at[i] != at:
+        for dr in range(2):
+            for dc in range(2):
+                r = r0 + dr
+                c = c0 + dc
+                j = 2 * (2 * dr + dc)
+                if np.isfinite(field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e)):
+                    g[j], g[j + 1] = _cell_gradient(lab, val, k, dense, dense_of, ny, nx, r, c, e, h)
+                else:
+                    g[j] = np.nan
+        memo_at[i] = at
     gx = 0.0
     gy = 0.0
     for dr in range(2):
         for dc in range(2):
-            r = r0 + dr
-            c = c0 + dc
-            if not np.isfinite(field_value(lab, val, k, dense, dense_of, ny, nx, r, c, e)):
+            j = 2 * (2 * dr + dc)
+            if np.isnan(g[j]):
                 continue
             w = (wx if dc else 1.0 - wx) * (wy if dr else 1.0 - wy)
-            ax, ay = _cell_gradient(lab, val, k, dense, dense_of, ny, nx, r, c, e, h)
-            gx += w * ax
-            gy += w * ay
+            gx += w * g[j]
+            gy += w * g[j + 1]
     norm = np.sqrt(gx * gx + gy * gy)
     if norm > 1e-9:
         return -gx / norm, -gy / norm

@@ -8,7 +8,7 @@ import pytest
 
 from sim.errors import SimInputError
 from sim.evacuation import DEFAULT_PROFILES, EvacuationConfig, crowd, simulate, weidmann_speed
-from sim.evacuation.navigation import exit_fields, nearest_exits
+from sim.evacuation.navigation import descent_direction, exit_fields, nearest_exits
 from sim.evacuation.rimea import agents_table, box, room_crowd
 from sim.evacuation.water import water_factor_grid
 
@@ -150,6 +150,51 @@ def test_each_cell_lists_its_k_nearest_exits_on_foot():
     assert np.all(dist >= true - 1e-4)
     far = true > 10.0
     assert np.all(dist[far] <= 1.07 * true[far])
+
+
+def test_remembered_field_gradients_give_the_headings_read_afresh():
+    """An agent's heading is blended from the field gradients at the four cell centres around
+    it, which it remembers while it stays among them. Walking a street grid in small random
+    steps and switching between two exits, the headings with the gradients remembered are
+    those read afresh every time, to the bit; after the fields change (here: the same exit's
+    field on other walls), clearing the memory, as ``_Run.compute_routes`` does, gives the new
+    field's heading, and keeping it would not."""
+    n, k = 40, 2
+    walls = np.zeros((n, n), dtype=bool)
+    walls[10:30:6, 5:35] = True  # bars across the hall: fields bend round their ends
+    exits = [np.array([2 * n + 2]), np.array([37 * n + 37])]
+
+    def fields(w):
+        lab, val = nearest_exits(np.where(w, 0.0, 1.0), exits, 1.0, k)
+        return lab.reshape(1, -1), val.reshape(1, -1)
+
+    dense, dense_of = np.zeros((1, 0, 0), np.float32), np.full(2, -1, np.int64)
+    lab, val = fields(walls)
+    memo_at, memo = np.full(1, -1, np.int64), np.zeros((1, 8))
+    rng = np.random.default_rng(3)
+    x, y, hits = 20.3, 4.1, 0
+    for step in range(3000):
+        x = min(max(x + rng.normal(0.0, 0.15), 0.5), n - 0.5)
+        y = min(max(y + rng.normal(0.0, 0.15), 0.5), n - 0.5)
+        e = (step // 500) % 2
+        before = memo_at[0]
+        kept = descent_direction(lab[0], val[0], k, dense[0], dense_of, n, n, e, x, y, 1.0, 0, memo_at, memo)
+        hits += memo_at[0] == before
+        fresh = descent_direction(lab[0], val[0], k, dense[0], dense_of, n, n, e, x, y, 1.0, 0,
+                                  np.full(1, -1, np.int64), np.zeros((1, 8)))
+        assert kept == fresh
+    assert hits > 1500  # most small steps stay among the same four centres
+    # the same exit, the same four centres, a wall now in the way: the heading turns once cleared
+    x, y = 20.5, 31.0
+    lab2, val2 = fields(walls | (np.arange(n)[:, None] == 32) & (np.arange(n)[None, :] >= 12))
+    old = descent_direction(lab[0], val[0], k, dense[0], dense_of, n, n, 1, x, y, 1.0, 0, memo_at, memo)
+    stale = descent_direction(lab2[0], val2[0], k, dense[0], dense_of, n, n, 1, x, y, 1.0, 0, memo_at, memo)
+    memo_at.fill(-1)
+    new = descent_direction(lab2[0], val2[0], k, dense[0], dense_of, n, n, 1, x, y, 1.0, 0, memo_at, memo)
+    assert stale == old and new != old
+    assert new == descent_direction(lab2[0], val2[0], k, dense[0], dense_of, n, n, 1, x, y, 1.0, 0,
+                                    np.full(1, -1, np.int64), np.zeros((1, 8)))
+    assert new[0] < -0.5  # round the new wall's west end
 
 
 def test_shelters_that_fill_send_people_on_to_the_next_by_walking_time():

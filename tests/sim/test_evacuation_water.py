@@ -99,6 +99,28 @@ def test_turns_back_when_water_closes_the_street_ahead():
     assert tr["y"].max() > 8.0
 
 
+def test_route_updates_make_walkers_read_the_new_fields(monkeypatch):
+    """Agents remember the field gradients around them (``navigation.descent_direction``);
+    every route update clears that memory, so the walker above turns back on the new field
+    rather than follow the old one's remembered slope."""
+    from sim.evacuation import model
+
+    cleared = []
+    compute = model._Run.compute_routes
+
+    def recording(self, t, classes=None):
+        compute(self, t, classes)
+        cleared.append(bool((self.memo_at == -1).all()))
+
+    monkeypatch.setattr(model._Run, "compute_routes", recording)
+    lay, exits = two_streets()
+    depth = flooded(lay, 0.0, 2.0, 0.6)
+    dry = np.zeros_like(depth)
+    res = run(lay, agents_table([0.5], [1.0], speed_mps=[1.3]), exits, lambda t: depth if t >= 4.0 else dry)
+    assert len(cleared) >= 2 and all(cleared)
+    assert res.arrived == 1 and res.trajectories["y"].max() > 8.0
+
+
 def test_stranded_when_no_dry_route_remains():
     lay, exits = two_streets()
     depth = flooded(lay, 0.0, 2.0, 0.6) + flooded(lay, 8.0, 10.0, 0.6)
