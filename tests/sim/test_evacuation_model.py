@@ -154,8 +154,8 @@ def test_each_cell_lists_its_k_nearest_exits_on_foot():
 
 def test_remembered_field_gradients_give_the_headings_read_afresh():
     """An agent's heading is blended from the field gradients at the four cell centres around
-    it, which it remembers while it stays among them. Walking a street grid in small random
-    steps and switching between two exits, the headings with the gradients remembered are
+    it, which it remembers while it stays among them. Wandering in small random steps through a
+    hall crossed by four bars, heading for one exit then the other, the headings with the gradients remembered are
     those read afresh every time, to the bit; after the fields change (here: the same exit's
     field on other walls), clearing the memory, as ``_Run.compute_routes`` does, gives the new
     field's heading, and keeping it would not."""
