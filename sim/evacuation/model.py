@@ -83,6 +83,7 @@ class EvacuationConfig:
     density_radius_m: float = 1.5
     headway_s: float = 0.4
     plan_interval_s: float = 0.1
+    slowed_plan_interval_s: float = 0.25
     creep_factor: float = 0.05
     anticipation_s: float = 2.0
     avoid_side: str = "right"
@@ -122,6 +123,9 @@ class EvacuationConfig:
         if not 0 <= self.route_check_s < math.inf:
             raise SimInputError(f"route_check_s must be 0 (no check) or a positive number of seconds, got "
                                 f"{self.route_check_s:g}")
+        if not 0 < self.plan_interval_s <= self.slowed_plan_interval_s:
+            raise SimInputError(f"need 0 < plan_interval_s ≤ slowed_plan_interval_s, got {self.plan_interval_s:g} "
+                                f"and {self.slowed_plan_interval_s:g} s")
         if self.candidate_exits < 1 or not 0 < self.core_m <= self.body_m or self.water_interval_s <= 0:
             raise SimInputError("candidate_exits and water_interval_s must be positive and 0 < core_m ≤ body_m")
         for p in self.profiles.values():
@@ -583,11 +587,11 @@ class _Run:
                                 self.close, self.close_near, CHECK_BLOCK, t, self.cfg.route_check_s)
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
-        """One step of ``dt``: every agent plans and moves; those in a dense crowd (slowed below
-        half their free speed) or near their exit re-plan and move every ``plan_interval_s``
-        within it, and those that, in the previous step, stopped short or met someone walking
-        the other way, every 2.5 × ``plan_interval_s``, so their reactions do not lag by a long
-        step."""
+        """One step of ``dt``: every agent plans and moves; those near their exit re-plan and
+        move every ``plan_interval_s`` within it, those in a dense crowd (slowed below half their
+        free speed) every ``slowed_plan_interval_s``, and those that, in the previous step,
+        stopped short or met someone walking the other way, every 2.5 × ``plan_interval_s``, so
+        their reactions do not lag by a long step."""
         ny, nx = self.walls.shape
         with kernel_launch():  # the distances are read on all threads
             order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
@@ -601,7 +605,9 @@ class _Run:
         busy = max(1, int(math.ceil(dt / (2.5 * self.cfg.plan_interval_s) - 1e-9)))
         parts = np.ones(len(order), dtype=np.int64)
         parts[self.busy[order]] = busy
-        parts[self.near[order] | (self.plan[order] < 0.5 * self.v0[order] * dt)] = fine
+        slowed = max(1, int(math.ceil(dt / self.cfg.slowed_plan_interval_s - 1e-9)))
+        parts[self.plan[order] < 0.5 * self.v0[order] * dt] = slowed
+        parts[self.near[order]] = fine
         split = parts > 1
         self.parts[order] = parts
         if split.any():

@@ -84,6 +84,14 @@ def test_bad_inputs_raise_sim_input_error(agents, message):
         simulate(lay.walls, lay.cell_size, lay.origin, agents, exits)
 
 
+@pytest.mark.parametrize("fine, slowed", [(0.0, 0.25), (-0.1, 0.25), (0.3, 0.25)])
+def test_re_plan_intervals_must_be_positive_and_the_slowed_no_finer(fine, slowed):
+    lay, exits = _room()
+    cfg = EvacuationConfig(plan_interval_s=fine, slowed_plan_interval_s=slowed)
+    with pytest.raises(SimInputError, match="plan_interval_s"):
+        simulate(lay.walls, lay.cell_size, lay.origin, agents_table([1.0], [1.0]), exits, config=cfg)
+
+
 def test_exits_outside_the_grid_are_refused():
     lay, exits = _room()
     exits.loc[0, "x"] = 50.0
