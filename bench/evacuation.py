@@ -248,7 +248,7 @@ def section_peers(quick: bool) -> dict:
     out: dict = {"jupedsim": {"model": "CollisionFreeSpeedModel", "dt_s": JPS_DT, "rimea9_until_s": PEER_UNTIL_S}
                  if peer else {"skipped": skipped}}
     rows = []
-    for density in ([1.0, 2.0] if quick else [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]):
+    for density in ([1.0, 2.0] if quick else [0.5, 1.0, 1.5, 2.0, 2.5]):  # random packing fails at 3 (0.21 m off walls)
         row = {"target_density": density}
         for name, dt in steps.items():
             row[f"ours_{name}"] = timed(rimea4_ours, density, dt)

@@ -28,57 +28,54 @@ import numpy as np
 NO_LABEL = np.int16(-1)
 
 
+#: Both marches keep their tentative entries in a binary min-heap stored as rows (key, item) of
+#: one float64 array, so that a sift reads one cache line per level instead of one per field
+#: (a float32 key widens to float64 exactly, so the order is the float32 keys'). ``item`` is the
+#: cell, and for the k-nearest march the cell × 2¹⁶ + the exit label.
+LABEL_SPAN = 65536
+
+
 @numba.njit(cache=True, inline="always")
-def _heap_push(hkey, hcell, hlab, size, key, cell, lab):
+def _heap_push(heap, size, key, item):
     k = size
     while k > 0:
         parent = (k - 1) >> 1
-        if hkey[parent] <= key:
+        if heap[parent, 0] <= key:
             break
-        hkey[k] = hkey[parent]
-        hcell[k] = hcell[parent]
-        hlab[k] = hlab[parent]
+        heap[k, 0] = heap[parent, 0]
+        heap[k, 1] = heap[parent, 1]
         k = parent
-    hkey[k] = key
-    hcell[k] = cell
-    hlab[k] = lab
+    heap[k, 0] = key
+    heap[k, 1] = item
 
 
 @numba.njit(cache=True, inline="always")
-def _heap_pop(hkey, hcell, hlab, size):
+def _heap_pop(heap, size):
     """Remove the root of a heap of ``size`` entries (the caller has read it); return nothing."""
     size -= 1
-    key = hkey[size]
-    cell = hcell[size]
-    lab = hlab[size]
+    key = heap[size, 0]
+    item = heap[size, 1]
     k = 0
     while True:
         child = 2 * k + 1
         if child >= size:
             break
-        if child + 1 < size and hkey[child + 1] < hkey[child]:
+        if child + 1 < size and heap[child + 1, 0] < heap[child, 0]:
             child += 1
-        if hkey[child] >= key:
+        if heap[child, 0] >= key:
             break
-        hkey[k] = hkey[child]
-        hcell[k] = hcell[child]
-        hlab[k] = hlab[child]
+        heap[k, 0] = heap[child, 0]
+        heap[k, 1] = heap[child, 1]
         k = child
-    hkey[k] = key
-    hcell[k] = cell
-    hlab[k] = lab
+    heap[k, 0] = key
+    heap[k, 1] = item
 
 
 @numba.njit(cache=True)
-def _grow(hkey, hcell, hlab):
-    m = hkey.shape[0] * 2
-    nk = np.empty(m, hkey.dtype)
-    nc = np.empty(m, hcell.dtype)
-    nl = np.empty(m, hlab.dtype)
-    nk[:hkey.shape[0]] = hkey
-    nc[:hkey.shape[0]] = hcell
-    nl[:hkey.shape[0]] = hlab
-    return nk, nc, nl
+def _grow(heap):
+    bigger = np.empty((heap.shape[0] * 2, 2), heap.dtype)
+    bigger[:heap.shape[0]] = heap
+    return bigger
 
 
 @numba.njit(cache=True, inline="always")
@@ -101,9 +98,7 @@ def _march(speed, start_cells, start_values, cell_size, close):
     t = np.full(n, np.inf, dtype=np.float32)
     final = np.zeros(n, dtype=np.uint8)  # 1 final, 2 final but closed on arrival
     cap = max(1024, 4 * (ny + nx))
-    hkey = np.empty(cap, np.float32)
-    hcell = np.empty(cap, np.int32)
-    hlab = np.zeros(cap, np.int16)
+    heap = np.empty((cap, 2), np.float64)
     size = 0
     has_close = close.size > 0
     for k in range(start_cells.shape[0]):
@@ -111,14 +106,14 @@ def _march(speed, start_cells, start_values, cell_size, close):
         v = np.float32(start_values[k])
         if speed.flat[s] > 0.0 and v < t[s]:
             t[s] = v
-            if size == hkey.shape[0]:
-                hkey, hcell, hlab = _grow(hkey, hcell, hlab)
-            _heap_push(hkey, hcell, hlab, size, v, s, 0)
+            if size == heap.shape[0]:
+                heap = _grow(heap)
+            _heap_push(heap, size, v, s)
             size += 1
     while size > 0:
-        key = hkey[0]
-        cur = hcell[0]
-        _heap_pop(hkey, hcell, hlab, size)
+        key = np.float32(heap[0, 0])
+        cur = np.int64(heap[0, 1])
+        _heap_pop(heap, size)
         size -= 1
         if final[cur] or key != t[cur]:
             continue
@@ -150,9 +145,9 @@ def _march(speed, start_cells, start_values, cell_size, close):
             cand = np.float32(_solve(a, b, cell_size / f))
             if cand < t[m]:
                 t[m] = cand
-                if size == hkey.shape[0]:
-                    hkey, hcell, hlab = _grow(hkey, hcell, hlab)
-                _heap_push(hkey, hcell, hlab, size, cand, m, 0)
+                if size == heap.shape[0]:
+                    heap = _grow(heap)
+                _heap_push(heap, size, cand, m)
                 size += 1
     return t.reshape(ny, nx)
 
@@ -189,9 +184,7 @@ def _final_value(lab, val, nfin, m, k, label):
 def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
     ny, nx = speed.shape
     cap = max(4096, 16 * (ny + nx) * k)
-    hkey = np.empty(cap, np.float32)
-    hcell = np.empty(cap, np.int32)
-    hlab = np.empty(cap, np.int16)
+    heap = np.empty((cap, 2), np.float64)
     size = 0
     for e in range(src_start.shape[0] - 1):
         for q in range(src_start[e], src_start[e + 1]):
@@ -210,15 +203,16 @@ def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
                 continue
             lab[base + free] = e
             val[base + free] = 0.0
-            if size == hkey.shape[0]:
-                hkey, hcell, hlab = _grow(hkey, hcell, hlab)
-            _heap_push(hkey, hcell, hlab, size, np.float32(0.0), s, e)
+            if size == heap.shape[0]:
+                heap = _grow(heap)
+            _heap_push(heap, size, 0.0, s * LABEL_SPAN + e)
             size += 1
     while size > 0:
-        key = hkey[0]
-        cur = hcell[0]
-        label = hlab[0]
-        _heap_pop(hkey, hcell, hlab, size)
+        key = np.float32(heap[0, 0])
+        item = np.int64(heap[0, 1])
+        cur = item // LABEL_SPAN
+        label = np.int16(item - cur * LABEL_SPAN)
+        _heap_pop(heap, size)
         size -= 1
         base = cur * k
         slot = -1
@@ -281,9 +275,9 @@ def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
                 continue
             lab[mb + slot] = label
             val[mb + slot] = cand
-            if size == hkey.shape[0]:
-                hkey, hcell, hlab = _grow(hkey, hcell, hlab)
-            _heap_push(hkey, hcell, hlab, size, cand, m, label)
+            if size == heap.shape[0]:
+                heap = _grow(heap)
+            _heap_push(heap, size, cand, m * LABEL_SPAN + label)
             size += 1
     # entries never finalised (evicted or unreachable) are cleared
     for m in range(nfin.shape[0]):
