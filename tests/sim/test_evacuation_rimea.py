@@ -164,8 +164,9 @@ def _rimea9(doors: int, dt: float, seed: int) -> tuple[float, list[float]]:
 def test_rimea9_four_doors_then_two_roughly_doubles_the_time(dt):
     """RiMEA 9's criterion is the ratio of the two times; the run is stochastic (the jostling's
     draws): with four doors, seeds 0–4 took 140.6–154.5 s at the city step and 132.2–186.9 s at
-    0.1 s, so the times are the means of three seeds. Each door's flow must lie in the physical band of a 1 m door that
-    test_a_one_metre_door_passes_no_more_than_its_physical_capacity states (0.91–3.3 /s)."""
+    0.1 s, so the times are the means of three seeds. Each door's flow must lie in the physical
+    band of a 1 m door that test_a_one_metre_door_passes_no_more_than_its_physical_capacity
+    states (0.91–3.3 /s)."""
     seeds = (0, 1, 2)
     four = [_rimea9(4, dt, seed) for seed in seeds]
     two = [_rimea9(2, dt, seed) for seed in seeds]
@@ -221,9 +222,9 @@ def test_rimea12_no_jam_at_the_last_exit_after_a_bottleneck(dt):
 def test_rimea15_corner_time_lies_between_short_and_long_corridors(n, dt):
     """RiMEA 15 with its 50 persons (3.6 m⁻²) and with 10: the L corridor's time lies between
     those of straight corridors as long as its inner and its outer wall. The times are means
-    over seeds 0–4 (each seed draws the walkers' speeds and the jostling): with 50 persons, over
-    seeds 0–4 at both steps, the corner takes 0.5–1.2 s less than the long corridor in seven
-    runs of ten, ties it in one (seed 0 at the city step) and takes 0.3–0.4 s more in two (seed 2
+    over seeds 0–4 (each seed draws the walkers' speeds and the jostling): with 50 persons, of
+    the ten runs (five seeds, two steps) the corner takes 0.5–1.2 s less than the long corridor
+    in seven, ties it in one (seed 0 at the city step) and takes 0.3–0.4 s more in two (seed 2
     at the city step, seed 4 at 0.1 s), so one seed's order is not a property of the model
     (docs/evacuation.md)."""
     lay, exits = corner_layout()
