@@ -22,7 +22,7 @@ from sim.evacuation.crowd import ARRIVED, MOVING, STRANDED, WAITING
 from sim.evacuation.exit_choice import CHECK_BLOCK, NO_ROUTE, choose_exits, closing_near
 from sim.evacuation.navigation import arrival_times, fast_marching, nearest_exits
 from sim.evacuation.profiles import DEFAULT_PROFILES, Profile
-from sim.evacuation.water import hazard_grid, water_factor_grid
+from sim.evacuation.water import clean_grid, hazard_grid, water_factor_grid
 from sim.threading_layer import kernel_launch
 
 #: The longest step the engine accepts (s): the step its validation (tests/sim) runs at.
@@ -266,12 +266,6 @@ def _clearances(walls: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     return anywhere, np.maximum(centres - np.float32(0.5 * h), 0.0).astype(np.float32)
 
 
-def _clean(grid: np.ndarray) -> np.ndarray:
-    """A contiguous float32 grid with NaN as 0, copied only when it has to be."""
-    grid = np.ascontiguousarray(grid, dtype=np.float32)
-    return np.nan_to_num(grid, nan=0.0) if np.isnan(grid).any() else grid
-
-
 class _Run:
     """State of one simulation: struct-of-arrays agents, exits, routes and cell bins."""
 
@@ -449,13 +443,13 @@ class _Run:
         d = np.asarray(d)
         if d.shape != self.walls.shape:
             raise SimInputError(f"depth grid at t={t:g} s has shape {d.shape}, walls have {self.walls.shape}")
-        d = _clean(d)
+        d = clean_grid(d)
         if s is None:
             return source, d, self.no_grid
         s = np.asarray(s)
         if s.shape != self.walls.shape:
             raise SimInputError(f"flow speed grid at t={t:g} s has shape {s.shape}, walls have {self.walls.shape}")
-        return source, d, np.abs(_clean(s))
+        return source, d, clean_grid(s, magnitude=True)
 
     def update_water(self, t: float) -> bool:
         """Read the water at ``t`` and strand agents it catches; True when it changed."""

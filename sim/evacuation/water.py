@@ -23,6 +23,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.threading_layer import kernel_launch
+
 
 @numba.njit(cache=True, inline="always")
 def hazard(depth: float, speed: float, depth_limit: float, dv_limit: float) -> float:
@@ -65,6 +67,40 @@ def blend_frames(a: np.ndarray, b: np.ndarray, w: float | np.floating) -> np.nda
         for c in range(cols):
             out[r, c] = wa * a[r, c] + wb * b[r, c]
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _unclean_cells(grid: np.ndarray, magnitude: bool) -> int:
+    """How many cells of a float32 grid are NaN (or, for a ``magnitude``, negative)."""
+    rows, cols = grid.shape
+    bad = 0
+    for r in numba.prange(rows):
+        for c in range(cols):
+            x = grid[r, c]
+            if x != x or (magnitude and x < 0.0):
+                bad += 1
+    return bad
+
+
+@numba.njit(cache=True, parallel=True)
+def _cleaned(grid: np.ndarray, magnitude: bool) -> np.ndarray:
+    rows, cols = grid.shape
+    out = np.empty((rows, cols), dtype=np.float32)
+    for r in numba.prange(rows):
+        for c in range(cols):
+            x = grid[r, c]
+            out[r, c] = 0.0 if x != x else (abs(x) if magnitude else x)
+    return out
+
+
+def clean_grid(grid: np.ndarray, magnitude: bool = False) -> np.ndarray:
+    """A contiguous float32 2-D grid with NaN as 0 (and, for a ``magnitude`` such as a flow
+    speed, absolute values), copied only when it has to be: checked and copied row by row on
+    all threads (numpy's NaN test and absolute value cost a city's 25 M-cell grid about 0.2 s
+    a read)."""
+    grid = np.ascontiguousarray(grid, dtype=np.float32)
+    with kernel_launch():
+        return _cleaned(grid, magnitude) if _unclean_cells(grid, magnitude) else grid
 
 
 @numba.njit(cache=True, parallel=True)

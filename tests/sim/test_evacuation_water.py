@@ -10,7 +10,7 @@ import pytest
 from sim.errors import SimInputError
 from sim.evacuation import DEFAULT_PROFILES, Distribution, EvacuationConfig, Profile, Water, simulate
 from sim.evacuation.rimea import Layout, agents_table, box, carve
-from sim.evacuation.water import blend_frames, hazard_grid
+from sim.evacuation.water import blend_frames, clean_grid, hazard_grid
 
 
 def run(lay: Layout, agents: pd.DataFrame, exits: pd.DataFrame, depth, **cfg):
@@ -366,3 +366,16 @@ def test_forecast_times_need_a_water_provider():
     lay, exits = corridor()
     with pytest.raises(SimInputError, match="forecast"):
         simulate(lay.walls, lay.cell_size, lay.origin, agents_table([0.5], [1.0]), exits, forecast_times=[0.0, 60.0])
+
+
+def test_water_grids_are_cleaned_only_when_they_have_to_be():
+    """NaN reads as dry and still, a flow speed as its magnitude; a clean float32 grid is used
+    as it is (no copy of a city's 25 M cells), anything else is copied."""
+    depth = np.array([[0.25, np.nan], [0.0, 1.5]], dtype=np.float32)
+    speed = np.array([[-1.5, np.nan], [0.5, -0.0]], dtype=np.float32)
+    assert np.array_equal(clean_grid(depth), [[0.25, 0.0], [0.0, 1.5]])
+    assert np.array_equal(clean_grid(speed, magnitude=True), [[1.5, 0.0], [0.5, 0.0]])
+    assert np.array_equal(clean_grid(np.array([[-1.0]], np.float32)), [[-1.0]])  # a depth keeps its sign
+    dry = np.zeros((3, 4), dtype=np.float32)
+    assert clean_grid(dry) is dry and clean_grid(dry, magnitude=True) is dry
+    assert clean_grid(np.zeros((3, 4))).dtype == np.float32
