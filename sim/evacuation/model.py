@@ -266,6 +266,11 @@ def _clearances(walls: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     return anywhere, np.maximum(centres - np.float32(0.5 * h), 0.0).astype(np.float32)
 
 
+def _sub_steps(dt: float, interval: float) -> int:
+    """How many sub-steps of at most ``interval`` (s) a step of ``dt`` takes (at least one)."""
+    return max(1, int(math.ceil(dt / interval - 1e-9)))
+
+
 class _Run:
     """State of one simulation: struct-of-arrays agents, exits, routes and cell bins."""
 
@@ -593,13 +598,13 @@ class _Run:
         order = order[self.target[order] >= 0]
         self.t_from[order] = t
         self._plan(order, dt, dt)
-        fine = max(1, int(math.ceil(dt / self.cfg.plan_interval_s - 1e-9)))
+        fine = _sub_steps(dt, self.cfg.plan_interval_s)
         if fine == 1:
             return len(order), self._move(order, self._strips(order, np.ones(len(order), dtype=np.int64)))
-        busy = max(1, int(math.ceil(dt / (2.5 * self.cfg.plan_interval_s) - 1e-9)))
+        busy = _sub_steps(dt, 2.5 * self.cfg.plan_interval_s)
         parts = np.ones(len(order), dtype=np.int64)
         parts[self.busy[order]] = busy
-        slowed = max(1, int(math.ceil(dt / self.cfg.slowed_plan_interval_s - 1e-9)))
+        slowed = _sub_steps(dt, self.cfg.slowed_plan_interval_s)
         parts[self.plan[order] < 0.5 * self.v0[order] * dt] = slowed
         parts[self.near[order]] = fine
         split = parts > 1

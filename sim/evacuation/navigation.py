@@ -35,8 +35,18 @@ NO_LABEL = np.int16(-1)
 LABEL_SPAN = 65536
 
 
+@numba.njit(cache=True)
+def _grow(heap):
+    bigger = np.empty((heap.shape[0] * 2, 2), heap.dtype)
+    bigger[:heap.shape[0]] = heap
+    return bigger
+
+
 @numba.njit(cache=True, inline="always")
 def _heap_push(heap, size, key, item):
+    """Add (key, item) to a heap of ``size`` entries; returns the heap, doubled when it was full."""
+    if size == heap.shape[0]:
+        heap = _grow(heap)
     k = size
     while k > 0:
         parent = (k - 1) >> 1
@@ -47,6 +57,7 @@ def _heap_push(heap, size, key, item):
         k = parent
     heap[k, 0] = key
     heap[k, 1] = item
+    return heap
 
 
 @numba.njit(cache=True, inline="always")
@@ -69,13 +80,6 @@ def _heap_pop(heap, size):
         k = child
     heap[k, 0] = key
     heap[k, 1] = item
-
-
-@numba.njit(cache=True)
-def _grow(heap):
-    bigger = np.empty((heap.shape[0] * 2, 2), heap.dtype)
-    bigger[:heap.shape[0]] = heap
-    return bigger
 
 
 @numba.njit(cache=True, inline="always")
@@ -106,9 +110,7 @@ def _march(speed, start_cells, start_values, cell_size, close):
         v = np.float32(start_values[k])
         if speed.flat[s] > 0.0 and v < t[s]:
             t[s] = v
-            if size == heap.shape[0]:
-                heap = _grow(heap)
-            _heap_push(heap, size, v, s)
+            heap = _heap_push(heap, size, v, s)
             size += 1
     while size > 0:
         key = np.float32(heap[0, 0])
@@ -145,9 +147,7 @@ def _march(speed, start_cells, start_values, cell_size, close):
             cand = np.float32(_solve(a, b, cell_size / f))
             if cand < t[m]:
                 t[m] = cand
-                if size == heap.shape[0]:
-                    heap = _grow(heap)
-                _heap_push(heap, size, cand, m)
+                heap = _heap_push(heap, size, cand, m)
                 size += 1
     return t.reshape(ny, nx)
 
@@ -203,9 +203,7 @@ def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
                 continue
             lab[base + free] = e
             val[base + free] = 0.0
-            if size == heap.shape[0]:
-                heap = _grow(heap)
-            _heap_push(heap, size, 0.0, s * LABEL_SPAN + e)
+            heap = _heap_push(heap, size, 0.0, s * LABEL_SPAN + e)
             size += 1
     while size > 0:
         key = np.float32(heap[0, 0])
@@ -275,9 +273,7 @@ def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
                 continue
             lab[mb + slot] = label
             val[mb + slot] = cand
-            if size == heap.shape[0]:
-                heap = _grow(heap)
-            _heap_push(heap, size, cand, m * LABEL_SPAN + label)
+            heap = _heap_push(heap, size, cand, m * LABEL_SPAN + label)
             size += 1
     # entries never finalised (evicted or unreachable) are cleared
     for m in range(nfin.shape[0]):
