@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from scipy import ndimage
 
-from sim.evacuation.crowd import MOVING
+from sim.evacuation.crowd import MOVING, STRANDED
 from sim.evacuation.navigation import field_value
 
 NO_ROUTE = -2
@@ -166,56 +166,75 @@ def _best(i, r, c, v0, cl, lab, val, k, dense, dense_of, ny, nx, exit_open, exit
     return best, best_cost, cur_cost, listed_full, cur_shut, best >= 0
 
 
-@numba.njit(cache=True)
-def choose_exits(
-    px, py, v0, cls, state, target, assigned, comp, exit_comp, lab, val, k, dense, dense_of, ny, nx,
-    exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins, close, close_near, block,
-    t, horizon_s,
-):
-    """Update ``target`` in place. Agents that must choose (none yet, or theirs closed or out
-    of reach) choose nearest first, each counting those who chose before it in the queue, so a
-    crowd starting together does not all pick the same exit. Agents with no route to any open
-    exit of their own walkable region get ``NO_ROUTE`` (cut off by water), those whose region
-    has no open exit get -1. With the water known in advance (``close``, ``close_near``:
-    ``route_closes``), an agent does not choose an exit whose way the water closes before it
-    gets there while another's stays open, and leaves such an exit when it reconsiders.
-    Returns True when some agent's listed exits are all full (the lists need recomputing)."""
-    n_exits = dense_of.shape[0]
-    n = px.shape[0]
-    to_target, to_assigned = _distances(px, py, cls, state, target, assigned, exit_open, lab, val, k, dense, dense_of,
-                                        ny, nx, h)
-    cum = _queue_histograms(target, to_target, n_exits, bin_m, nbins)
-    added = np.zeros(n_exits, dtype=np.int64)
-    none = np.zeros(n_exits, dtype=np.int64)
-    stale = False
-    forced = np.empty(n, dtype=np.int64)
-    key = np.empty(n, dtype=np.float64)
-    m = 0
-    for i in range(n):
+@numba.njit(cache=True, parallel=True)
+def _keep_or_reconsider(px, py, v0, cls, state, target, assigned, redirected, to_target, to_assigned, lab, val, k,
+                        dense, dense_of, ny, nx, exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s,
+                        hysteresis_frac, cum, bin_m, nbins, close, close_near, block, t, horizon_s, forced_key):
+    """On all threads, every moving agent on its own: marks it ``redirected`` when its exit has
+    closed; takes its assigned exit while that is open and reachable; marks it as having to choose
+    (``forced_key``: the distance to the nearest exit listed at its cell, NaN for the others) when
+    it has no exit, its exit has closed or it is out of the exit's reach; else, with probability
+    ``p_reconsider``, switches to a clearly better exit against the queues in ``cum``. Where the
+    exit changes, ``to_target`` becomes NaN."""
+    none = np.zeros(dense_of.shape[0], dtype=np.int64)
+    for i in numba.prange(px.shape[0]):
+        forced_key[i] = np.nan
         if state[i] != MOVING:
             continue
-        if np.isfinite(to_assigned[i]):
-            target[i] = assigned[i]
-            continue
         cur = target[i]
-        if cur < 0 or not exit_open[cur] or not np.isfinite(to_target[i]):
-            r = min(int(py[i] / h), ny - 1)
-            c = min(int(px[i] / h), nx - 1)
-            forced[m] = i
-            key[m] = val[cls[i], (r * nx + c) * k]  # the nearest listed exit (lists are nearest first)
-            m += 1
-            continue
-        if draw[i] > p_reconsider:
+        if cur >= 0 and not exit_open[cur]:
+            redirected[i] = True
+        if np.isfinite(to_assigned[i]):
+            if assigned[i] != cur:
+                target[i] = assigned[i]
+                to_target[i] = np.nan
             continue
         r = min(int(py[i] / h), ny - 1)
         c = min(int(px[i] / h), nx - 1)
+        if cur < 0 or not exit_open[cur] or not np.isfinite(to_target[i]):
+            forced_key[i] = val[cls[i], (r * nx + c) * k]  # the nearest listed exit (lists are nearest first)
+            continue
+        if draw[i] > p_reconsider:
+            continue
         best, best_cost, cur_cost, _, cur_shut, way = _best(i, r, c, v0, cls[i], lab, val, k, dense, dense_of, ny, nx,
                                                             exit_open, exit_flow, cum, none, bin_m, nbins, cur, close,
                                                             close_near, block, t, horizon_s)
         if best >= 0 and ((cur_shut and way) or best_cost < cur_cost - max(hysteresis_s, hysteresis_frac * cur_cost)):
             target[i] = best
-    for q in np.argsort(key[:m]):
+            to_target[i] = np.nan
+
+
+@numba.njit(cache=True)
+def choose_exits(
+    px, py, v0, cls, state, target, assigned, redirected, stranded_t, comp, exit_comp, lab, val, k, dense, dense_of,
+    ny, nx, exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s, hysteresis_frac, bin_m, nbins, close,
+    close_near, block, t, horizon_s, last,
+):
+    """Update ``target`` in place. Agents that must choose (none yet, or theirs closed or out
+    of reach) choose nearest first, each counting those who chose before it in the queue, so a
+    crowd starting together does not all pick the same exit. Agents with no route to any open
+    exit of their own walkable region get ``NO_ROUTE`` (cut off by water) and are stranded at
+    ``t`` (once the choice is final: ``last``, or no list was stale), those whose region has no
+    open exit get -1. With the water known in advance (``close``, ``close_near``:
+    ``route_closes``), an agent does not choose an exit whose way the water closes before it
+    gets there while another's stays open, and leaves such an exit when it reconsiders.
+    Returns whether some agent's listed exits are all full (the lists need recomputing), and each
+    agent's distance to its exit, NaN where the exit changed (``crowd.front_first_order``)."""
+    n_exits = dense_of.shape[0]
+    n = px.shape[0]
+    to_target, to_assigned = _distances(px, py, cls, state, target, assigned, exit_open, lab, val, k, dense, dense_of,
+                                        ny, nx, h)
+    cum = _queue_histograms(target, to_target, n_exits, bin_m, nbins)
+    key = np.empty(n, dtype=np.float64)
+    _keep_or_reconsider(px, py, v0, cls, state, target, assigned, redirected, to_target, to_assigned, lab, val, k, dense,
+                        dense_of, ny, nx, exit_open, exit_flow, h, draw, p_reconsider, hysteresis_s,
+                        hysteresis_frac, cum, bin_m, nbins, close, close_near, block, t, horizon_s, key)
+    forced = np.flatnonzero(~np.isnan(key))  # in the agents' order, as the sort below expects
+    added = np.zeros(n_exits, dtype=np.int64)
+    stale = False
+    for q in np.argsort(key[forced]):
         i = forced[q]
+        to_target[i] = np.nan
         r = min(int(py[i] / h), ny - 1)
         c = min(int(px[i] / h), nx - 1)
         best, _, _, listed_full, _, _ = _best(i, r, c, v0, cls[i], lab, val, k, dense, dense_of, ny, nx, exit_open,
@@ -233,4 +252,9 @@ def choose_exits(
                 if exit_open[e] and exit_comp[e] == comp[r, c]:
                     target[i] = NO_ROUTE
                     break
-    return stale
+    if last or not stale:
+        for i in range(n):
+            if state[i] == MOVING and target[i] == NO_ROUTE:
+                state[i] = STRANDED
+                stranded_t[i] = t
+    return stale, to_target

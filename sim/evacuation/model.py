@@ -19,7 +19,7 @@ from scipy import ndimage
 from sim.errors import SimInputError
 from sim.evacuation import crowd
 from sim.evacuation.crowd import ARRIVED, MOVING, STRANDED, WAITING
-from sim.evacuation.exit_choice import CHECK_BLOCK, NO_ROUTE, choose_exits, closing_near
+from sim.evacuation.exit_choice import CHECK_BLOCK, choose_exits, closing_near
 from sim.evacuation.navigation import arrival_times, fast_marching, nearest_exits
 from sim.evacuation.profiles import DEFAULT_PROFILES, Profile
 from sim.evacuation.water import clean_grid, hazard_grid, water_factor_grid
@@ -44,6 +44,11 @@ AGENT_ARRAYS = ("ids", "px", "py", "v0", "start", "lim_d", "lim_dv", "assigned",
                 "t_from", "near", "memo_at", "memo", "input_index")
 #: the squares (m) whose Z-order sets that storage order
 SORT_SQUARE_M = 4.0
+#: agents handed to a thread at a time when choosing exits: those near water, who check their
+#: way against it, lie together in space order, so equal halves would leave one thread idle
+CHOICE_CHUNK = 4096
+#: no distances to the exits known for the next step's ordering (``_Run.known``)
+NO_DISTANCES = np.zeros(0)
 #: Speed factor, when planning routes, of a cell whose centre lies nearer a wall than a
 #: body's radius: routes keep off walls where there is room (people do not brush walls).
 WALL_SPEED_FACTOR = 0.5
@@ -266,6 +271,83 @@ def _clearances(walls: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
     return anywhere, np.maximum(centres - np.float32(0.5 * h), 0.0).astype(np.float32)
 
 
+@numba.njit(cache=True)
+def split_steps(order, busy, plan, v0, near, dt, busy_parts, slowed_parts, fine, work, parts, span):
+    """How many sub-steps each agent of ``order`` takes in a step of ``dt``: ``fine`` near its
+    exit, ``slowed_parts`` slowed below half its free speed, ``busy_parts`` after it stopped short
+    or met someone head on, else one; into ``work`` (by position in ``order``) and ``parts`` (by
+    agent), with ``span`` set to the sub-step. Returns the agents taking more than one."""
+    split = np.empty(order.shape[0], dtype=np.int64)
+    m = 0
+    for q in range(order.shape[0]):
+        i = order[q]
+        p = 1
+        if busy[i]:
+            p = busy_parts
+        if plan[i] < 0.5 * v0[i] * dt:
+            p = slowed_parts
+        if near[i]:
+            p = fine
+        work[q] = p
+        parts[i] = p
+        if p > 1:
+            span[i] = dt / p
+            split[m] = i
+            m += 1
+    return split[:m]
+
+
+@numba.njit(cache=True)
+def due_sub_steps(sub, k, fine, state, target, parts, t_from, span, t, dt):
+    """At the ``k``-th of ``fine`` sub-steps of the step from ``t``: the agents of ``sub`` still
+    walking to an exit, and of them those whose next sub-step starts now, their ``t_from`` and
+    ``span`` set."""
+    keep = 0
+    due = np.empty(sub.shape[0], dtype=np.int64)
+    nd = 0
+    for q in range(sub.shape[0]):
+        i = sub[q]
+        if state[i] != MOVING or target[i] < 0:
+            continue
+        sub[keep] = i
+        keep += 1
+        m = parts[i]
+        if (k * m) // fine > ((k - 1) * m) // fine:
+            t_from[i] = t + ((k * m) // fine) * dt / m
+            span[i] = dt / m
+            due[nd] = i
+            nd += 1
+    return sub[:keep], due[:nd]
+
+
+@numba.njit(cache=True)
+def set_off(state, start, t):
+    """Those waiting whose start time has come start walking; returns how many did."""
+    n = 0
+    for i in range(state.shape[0]):
+        if state[i] == WAITING and start[i] <= t + 1e-9:
+            state[i] = MOVING
+            n += 1
+    return n
+
+
+@numba.njit(cache=True)
+def census(state, target):
+    """How many agents have arrived, are stranded, are waiting, and are walking to an exit."""
+    arrived = stranded = waiting = heading = 0
+    for i in range(state.shape[0]):
+        s = state[i]
+        if s == ARRIVED:
+            arrived += 1
+        elif s == STRANDED:
+            stranded += 1
+        elif s == WAITING:
+            waiting += 1
+        elif s == MOVING and target[i] >= 0:
+            heading += 1
+    return arrived, stranded, waiting, heading
+
+
 def _sub_steps(dt: float, interval: float) -> int:
     """How many sub-steps of at most ``interval`` (s) a step of ``dt`` takes (at least one)."""
     return max(1, int(math.ceil(dt / interval - 1e-9)))
@@ -291,6 +373,8 @@ class _Run:
                                                                1.0)).astype(np.float32)
         del centre_clear
         self.no_grid = np.zeros((0, 0), dtype=np.float32)
+        # each agent's distance to its exit as the last exit choice read it (NaN where the exit changed)
+        self.known = NO_DISTANCES
         self.depth = self.flow = self.no_grid
         self.water_source: tuple = ()
         self.water_version = 0
@@ -563,27 +647,26 @@ class _Run:
     # --- choices and steps ----------------------------------------------------------------
 
     def choose(self, t: float, p: float) -> None:
-        closed_target = (self.state == MOVING) & (self.target >= 0)
-        closed_target[closed_target] = ~self.exit_open[self.target[closed_target]]
-        self.redirected |= closed_target
-        stale = self._choose(t, p)
-        if stale:  # some agents' listed shelters are all full: list the next ones
+        """Exits for those who must choose and, with probability ``p``, a better one for the others
+        (``choose_exits``); when some agents' listed shelters are all full, the lists are computed
+        again without the full ones and those agents choose from the next."""
+        if self._choose(t, p, last=False):
             self.compute_routes(t)
-            self._choose(t, 0.0)
-        cut = (self.state == MOVING) & (self.target == NO_ROUTE)
-        self.state[cut] = STRANDED
-        self.stranded_t[cut] = t
+            self._choose(t, 0.0, last=True)
 
-    def _choose(self, t: float, p: float) -> bool:
+    def _choose(self, t: float, p: float, last: bool) -> bool:
+        """One round of ``choose_exits``; keeps the distances it read for the step that follows."""
         span = self.route_span + 1.0
         nbins = 4096
         ny, nx = self.walls.shape
-        with kernel_launch():  # its distances are read on all threads
-            return choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
-                                self.component, self.exits.component, self.lab, self.val, self.k, self.dense,
-                                self.dense_of, ny, nx, self.exit_open, self.exit_flow, self.h, self.rng.random(self.n),
-                                p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins,
-                                self.close, self.close_near, CHECK_BLOCK, t, self.cfg.route_check_s)
+        with kernel_launch(), numba.parallel_chunksize(CHOICE_CHUNK):  # on all threads, in chunks (see below)
+            stale, self.known = choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
+                                self.redirected, self.stranded_t, self.component, self.exits.component, self.lab,
+                                self.val, self.k, self.dense, self.dense_of, ny, nx, self.exit_open, self.exit_flow,
+                                self.h, self.rng.random(self.n), p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac,
+                                max(1.0, span / nbins), nbins, self.close, self.close_near, CHECK_BLOCK, t,
+                                self.cfg.route_check_s, last)
+        return stale
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
         """One step of ``dt``: every agent plans and moves; those near their exit re-plan and
@@ -594,45 +677,35 @@ class _Run:
         ny, nx = self.walls.shape
         with kernel_launch():  # the distances are read on all threads
             order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
-                                            self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25)
+                                            self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25, self.known)
+        self.known = NO_DISTANCES  # read at the positions before this step's moves
         order = order[self.target[order] >= 0]
         self.t_from[order] = t
-        self._plan(order, dt, dt)
+        self.span[order] = dt
+        self._plan(order, dt)
         fine = _sub_steps(dt, self.cfg.plan_interval_s)
         if fine == 1:
             return len(order), self._move(order, self._strips(order, np.ones(len(order), dtype=np.int64)))
-        busy = _sub_steps(dt, 2.5 * self.cfg.plan_interval_s)
-        parts = np.ones(len(order), dtype=np.int64)
-        parts[self.busy[order]] = busy
-        slowed = _sub_steps(dt, self.cfg.slowed_plan_interval_s)
-        parts[self.plan[order] < 0.5 * self.v0[order] * dt] = slowed
-        parts[self.near[order]] = fine
-        split = parts > 1
-        self.parts[order] = parts
-        if split.any():
-            self._plan(order[split], dt, dt / parts[split])
+        parts = np.empty(len(order), dtype=np.int64)
+        sub = split_steps(order, self.busy, self.plan, self.v0, self.near, dt, _sub_steps(dt, 2.5 * self.cfg.plan_interval_s),
+                          _sub_steps(dt, self.cfg.slowed_plan_interval_s), fine, parts, self.parts, self.span)
+        if sub.size:
+            self._plan(sub, dt)
         strips = self._strips(order, parts)
         filled = self._move(order, strips)
-        sub = order[split]
         for k in range(1, fine):
             if sub.size == 0:
                 break
-            sub = sub[(self.state[sub] == MOVING) & (self.target[sub] >= 0)]
-            m = self.parts[sub]
-            due = sub[(k * m) // fine > ((k - 1) * m) // fine]  # their next sub-step starts now
-            if due.size == 0:
-                continue
-            m = self.parts[due]
-            self.t_from[due] = t + ((k * m) // fine) * dt / m
-            self._plan(due, dt, dt / m)
-            filled |= self._move(due, strips)
+            sub, due = due_sub_steps(sub, k, fine, self.state, self.target, self.parts, self.t_from, self.span, t, dt)
+            if due.size:
+                self._plan(due, dt)
+                filled |= self._move(due, strips)
         return len(order), filled
 
-    def _plan(self, order: np.ndarray, dt: float, span: float | np.ndarray) -> None:
-        """Heading and step of the agents in ``order`` for steps of ``span`` (s) within a step of
-        ``dt`` (``crowd.plan_steps``)."""
+    def _plan(self, order: np.ndarray, dt: float) -> None:
+        """Heading and step of the agents in ``order`` for steps of their ``span`` (s, set by the
+        caller) within a step of ``dt`` (``crowd.plan_steps``)."""
         ex, cfg = self.exits, self.cfg
-        self.span[order] = span
         parallel = len(order) >= crowd.PARALLEL_PLAN
         kernel = crowd.plan_steps_parallel if parallel else crowd.plan_steps
         with kernel_launch() if parallel else contextlib.nullcontext():
@@ -740,10 +813,9 @@ def simulate(
             run.store_in_space_order()
             back[run.input_index] = np.arange(run.n)
             next_sort = t + SORT_EVERY_S
-        starting = (run.state == WAITING) & (run.start <= t + 1e-9)
-        run.state[starting] = MOVING
+        started = set_off(run.state, run.start, t)
         choice_due = t >= next_choice - 1e-9
-        if choice_due or starting.any():
+        if choice_due or started:
             run.choose(t, cfg.reconsider_p if choice_due else 0.0)
             if choice_due:
                 next_choice = t + cfg.choice_interval_s
@@ -760,10 +832,10 @@ def simulate(
         agent_steps += moved
         if filled:
             next_choice = t + cfg.dt_s
+        arrived, stranded, waiting, heading = census(run.state, run.target)
         if progress is not None:
-            progress(t + cfg.dt_s, int((run.state == ARRIVED).sum()), int((run.state == STRANDED).sum()))
-        heading = (run.state == MOVING) & (run.target >= 0)
-        if not filled and not (run.state == WAITING).any() and not heading.any():
+            progress(t + cfg.dt_s, arrived, stranded)
+        if not filled and not waiting and not heading:
             break
     t_end = steps * cfg.dt_s
     gx, gy = run.positions()

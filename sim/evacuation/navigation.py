@@ -28,7 +28,7 @@ import numpy as np
 NO_LABEL = np.int16(-1)
 
 
-#: Both marches keep their tentative entries in a binary min-heap stored as rows (key, item) of
+#: Both marches keep their tentative entries in a 4-ary min-heap stored as rows (key, item) of
 #: one float64 array, so that a sift reads one cache line per level instead of one per field
 #: (a float32 key widens to float64 exactly, so the order is the float32 keys'). ``item`` is the
 #: cell, and for the k-nearest march the cell × 2¹⁶ + the exit label.
@@ -49,7 +49,7 @@ def _heap_push(heap, size, key, item):
         heap = _grow(heap)
     k = size
     while k > 0:
-        parent = (k - 1) >> 1
+        parent = (k - 1) >> 2
         if heap[parent, 0] <= key:
             break
         heap[k, 0] = heap[parent, 0]
@@ -68,14 +68,20 @@ def _heap_pop(heap, size):
     item = heap[size, 1]
     k = 0
     while True:
-        child = 2 * k + 1
-        if child >= size:
+        first = 4 * k + 1
+        if first >= size:
             break
-        if child + 1 < size and heap[child + 1, 0] < heap[child, 0]:
-            child += 1
-        if heap[child, 0] >= key:
+        child = first
+        best = heap[first, 0]
+        last = min(first + 4, size)
+        for j in range(first + 1, last):
+            v = heap[j, 0]
+            if v < best:
+                best = v
+                child = j
+        if best >= key:
             break
-        heap[k, 0] = heap[child, 0]
+        heap[k, 0] = best
         heap[k, 1] = heap[child, 1]
         k = child
     heap[k, 0] = key
