@@ -284,3 +284,45 @@ def test_stored_in_space_order_the_results_come_back_in_the_input_order(monkeypa
     # the trajectories list people in the input's order at every recorded time
     assert (stored.trajectories.groupby("t")["agent_id"].apply(lambda s: s.is_monotonic_increasing)).all()
     assert crowd.z_order(np.array([0.0, 4.0, 0.0, 4.0]), np.array([0.0, 0.0, 4.0, 4.0]), 4.0).tolist() == [0, 1, 2, 3]
+
+
+def test_the_step_orders_the_crowd_on_the_distances_the_exit_choice_read(monkeypatch) -> None:
+    """Before each step the exit choice reads every walker's distance to its exit, and the step
+    orders the crowd front first on those same distances, reading afresh only those whose exit the
+    choice changed. Six shelters of 10 places along a corridor, 50 people setting off over 20 s and
+    reconsidering as the shelters fill (their lists recomputed within a choice): the run with the
+    distances read afresh at every step is the same to the bit, trajectories included."""
+    from sim.evacuation import model
+
+    lay = box(0.0, 0.0, 62.0, 4.0)
+    exits = pd.DataFrame({"id": [f"s{k}" for k in range(6)], "x": 10.0 * np.arange(1, 7), "y": 2.0,
+                          "radius_m": 1.0, "capacity": 10})
+    rng = np.random.default_rng(8)
+    x, y = room_crowd(0.0, 0.0, 6.0, 4.0, 50, rng)
+    agents = agents_table(x, y, start_s=rng.uniform(0.0, 20.0, 50))
+    cfg = EvacuationConfig(dt_s=0.5, duration_s=600.0, candidate_exits=2, trajectory_interval_s=1.0)
+    seen: list[tuple[int, int]] = []
+    order = crowd.front_first_order
+
+    def spy(*args):
+        known = args[-1]
+        seen.append((int(np.isfinite(known).sum()), int(np.isnan(known).sum())))
+        return order(*args)
+
+    monkeypatch.setattr(crowd, "front_first_order", spy)
+    shared = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, config=cfg)
+    choose = model._Run._choose
+
+    def forgetful(self, t, p, last):
+        stale = choose(self, t, p, last)
+        self.known = model.NO_DISTANCES
+        return stale
+
+    monkeypatch.setattr(model._Run, "_choose", forgetful)
+    fresh = simulate(lay.walls, lay.cell_size, lay.origin, agents, exits, config=cfg)
+    # the reuse took place, with some exits changed, and shelters filled on the way
+    assert max(f for f, _ in seen) > 0 and max(n for _, n in seen) > 0
+    assert shared.arrived == 50 and shared.redirected.sum() > 0
+    assert list(shared.exit_id) == list(fresh.exit_id)
+    assert np.array_equal(shared.arrival_s, fresh.arrival_s)
+    pd.testing.assert_frame_equal(shared.trajectories, fresh.trajectories)
