@@ -671,13 +671,13 @@ class _Run:
         span = self.route_span + 1.0
         nbins = 4096
         ny, nx = self.walls.shape
-        with kernel_launch(), numba.parallel_chunksize(CHOICE_CHUNK):  # on all threads, in chunks (see below)
-            stale, self.known = choose_exits(self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned,
-                                self.redirected, self.stranded_t, self.component, self.exits.component, self.lab,
-                                self.val, self.k, self.dense, self.dense_of, ny, nx, self.exit_open, self.exit_flow,
-                                self.h, self.rng.random(self.n), p, self.cfg.hysteresis_s, self.cfg.hysteresis_frac,
-                                max(1.0, span / nbins), nbins, self.close, self.close_near, CHECK_BLOCK, t,
-                                self.cfg.route_check_s, last)
+        with kernel_launch(), numba.parallel_chunksize(CHOICE_CHUNK):  # on all threads, CHOICE_CHUNK agents at a time
+            stale, self.known = choose_exits(
+                self.px, self.py, self.v0, self.cls, self.state, self.target, self.assigned, self.redirected,
+                self.stranded_t, self.component, self.exits.component, self.lab, self.val, self.k, self.dense,
+                self.dense_of, ny, nx, self.exit_open, self.exit_flow, self.h, self.rng.random(self.n), p,
+                self.cfg.hysteresis_s, self.cfg.hysteresis_frac, max(1.0, span / nbins), nbins, self.close,
+                self.close_near, CHECK_BLOCK, t, self.cfg.route_check_s, last)
         return stale
 
     def step(self, t: float, dt: float) -> tuple[int, bool]:
@@ -700,8 +700,10 @@ class _Run:
         if fine == 1:
             return len(order), self._move(order, self._strips(order, np.ones(len(order), dtype=np.int64)))
         parts = np.empty(len(order), dtype=np.int64)
-        sub = split_steps(order, self.busy, self.plan, self.v0, self.near, dt, _sub_steps(dt, 2.5 * self.cfg.plan_interval_s),
-                          _sub_steps(dt, self.cfg.slowed_plan_interval_s), fine, parts, self.parts, self.span)
+        busy = _sub_steps(dt, 2.5 * self.cfg.plan_interval_s)
+        slowed = _sub_steps(dt, self.cfg.slowed_plan_interval_s)
+        sub = split_steps(order, self.busy, self.plan, self.v0, self.near, dt, busy, slowed, fine, parts, self.parts,
+                          self.span)
         if sub.size:
             self._plan(np.sort(sub), dt)
         strips = self._strips(order, parts)
