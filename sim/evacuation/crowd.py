@@ -132,33 +132,29 @@ def _relink(j, x, y, bin_size, nbx, nby, head, nxt, prv, binof):
 @numba.njit(cache=True, parallel=True)
 def _front_keys(px, py, state, target, cls, lab, val, k, dense, dense_of, ny, nx, h, resolution, nkeys, known):
     """Each agent's remaining distance to its exit in steps of ``resolution`` (``nkeys`` − 1 when
-    it has none or no route, −1 when it is not moving), on all threads: a city's walkers each read
-    their cell's exit lists, far apart in memory. ``known`` (empty, or one per agent) holds the
-    distances already read where not NaN."""
+    its exit is not listed at its cell, −1 when it is not walking to an exit), on all threads: a
+    city's walkers each read their cell's exit lists, far apart in memory. ``known`` (empty, or
+    one per agent) holds the distances already read where not NaN."""
     n = px.shape[0]
     keys = np.empty(n, dtype=np.int64)
     reuse = known.shape[0] == n
     for i in numba.prange(n):
-        if state[i] != MOVING:
+        if state[i] != MOVING or target[i] < 0:
             keys[i] = -1
             continue
-        key = nkeys - 1
-        if target[i] >= 0:
-            if reuse and not np.isnan(known[i]):
-                d = known[i]
-            else:
-                c = cls[i]
-                d = field_value(lab[c], val[c], k, dense[c], dense_of, ny, nx,
-                                min(int(py[i] / h), ny - 1), min(int(px[i] / h), nx - 1), target[i])
-            if np.isfinite(d):
-                key = min(int(d / resolution), nkeys - 1)
-        keys[i] = key
+        if reuse and not np.isnan(known[i]):
+            d = known[i]
+        else:
+            c = cls[i]
+            d = field_value(lab[c], val[c], k, dense[c], dense_of, ny, nx,
+                            min(int(py[i] / h), ny - 1), min(int(px[i] / h), nx - 1), target[i])
+        keys[i] = min(int(d / resolution), nkeys - 1) if np.isfinite(d) else nkeys - 1
     return keys
 
 
 @numba.njit(cache=True)
 def front_first_order(px, py, state, target, cls, lab, val, k, dense, dense_of, ny, nx, h, resolution, known):
-    """Indices of moving agents sorted by remaining distance to their exit (counting sort);
+    """Indices of the agents walking to an exit sorted by remaining distance to it (counting sort);
     ``known``: distances to the exits already read (``_front_keys``)."""
     n = px.shape[0]
     nkeys = 1 << 16

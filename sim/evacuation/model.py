@@ -691,7 +691,6 @@ class _Run:
             order = crowd.front_first_order(self.px, self.py, self.state, self.target, self.cls, self.lab, self.val,
                                             self.k, self.dense, self.dense_of, ny, nx, self.h, 0.25, self.known)
         self.known = NO_DISTANCES  # read at the positions before this step's moves
-        order = order[self.target[order] >= 0]
         walkers = heading_agents(self.state, self.target)  # the same agents, in storage order
         self.t_from[walkers] = t
         self.span[walkers] = dt
