@@ -24,6 +24,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 NO_LABEL = np.int16(-1)
 
@@ -33,6 +37,40 @@ NO_LABEL = np.int16(-1)
 #: (a float32 key widens to float64 exactly, so the order is the float32 keys'). ``item`` is the
 #: cell, and for the k-nearest march the cell × 2¹⁶ + the exit label.
 LABEL_SPAN = 65536
+
+
+@intrinsic
+def _prefetch(typingctx, arr, index):
+    """Ask the CPU to start loading the cache line of ``arr[index]`` (a 1-D array) into every
+    cache level, without waiting for it (LLVM's ``llvm.prefetch``; a hint: no fault, no effect
+    on results)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        arr_t, index_t = signature.args
+        ary = context.make_array(arr_t)(context, builder, args[0])
+        at = context.cast(builder, args[1], index_t, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, arr_t, ary, [at], wraparound=False)
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_ptr],
+                                              fnty=ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]))
+        # read (0), keep in all levels (3), data cache (1)
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(arr, index), codegen
+
+
+@numba.njit(cache=True, inline="always")
+def _warm(a, cell, nx, per_cell):
+    """Prefetch the entries of ``cell`` and of the cells above and below it in ``a`` (a flat
+    grid of ``per_cell`` entries a cell)."""
+    if cell >= nx:
+        _prefetch(a, (cell - nx) * per_cell)
+    _prefetch(a, cell * per_cell)
+    if (cell + nx) * per_cell < a.shape[0]:
+        _prefetch(a, (cell + nx) * per_cell)
 
 
 @numba.njit(cache=True)
@@ -118,11 +156,20 @@ def _march(speed, start_cells, start_values, cell_size, close):
             t[s] = v
             heap = _heap_push(heap, size, v, s)
             size += 1
+    flat_speed = speed.reshape(-1)
+    flat_close = close.reshape(-1)
     while size > 0:
         key = np.float32(heap[0, 0])
         cur = np.int64(heap[0, 1])
         _heap_pop(heap, size)
         size -= 1
+        if size > 0:  # the next entry's neighbourhood loads while this one is worked on
+            nxt = np.int64(heap[0, 1])
+            _warm(final, nxt, nx, 1)
+            _warm(t, nxt, nx, 1)
+            _warm(flat_speed, nxt, nx, 1)
+            if has_close:
+                _prefetch(flat_close, nxt)
         if final[cur] or key != t[cur]:
             continue
         if has_close and key >= close.flat[cur]:
@@ -189,6 +236,7 @@ def _final_value(lab, val, nfin, m, k, label):
 @numba.njit(cache=True, nogil=True)
 def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
     ny, nx = speed.shape
+    flat_speed = speed.reshape(-1)
     cap = max(4096, 16 * (ny + nx) * k)
     heap = np.empty((cap, 2), np.float64)
     size = 0
@@ -218,6 +266,12 @@ def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
         label = np.int16(item - cur * LABEL_SPAN)
         _heap_pop(heap, size)
         size -= 1
+        if size > 0:  # as in ``_march``
+            nxt = np.int64(heap[0, 1]) // LABEL_SPAN
+            _warm(nfin, nxt, nx, 1)
+            _warm(lab, nxt, nx, k)
+            _warm(val, nxt, nx, k)
+            _warm(flat_speed, nxt, nx, 1)
         base = cur * k
         slot = -1
         for j in range(nfin[cur], k):
