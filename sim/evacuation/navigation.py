@@ -35,7 +35,10 @@ NO_LABEL = np.int16(-1)
 #: Both marches keep their tentative entries in a 4-ary min-heap stored as rows (key, item) of
 #: one float64 array, so that a sift reads one cache line per level instead of one per field
 #: (a float32 key widens to float64 exactly, so the order is the float32 keys'). ``item`` is the
-#: cell, and for the k-nearest march the cell × 2¹⁶ + the exit label.
+#: cell, and for the k-nearest march the cell × 2¹⁶ + the exit label. After each pop both ask
+#: for the memory of the next entry's cell and the rows above and below it (``_warm``): on a grid
+#: larger than the caches a pop otherwise waits on memory (docs/evacuation.md, *Prefetching in
+#: the marches*).
 LABEL_SPAN = 65536
 
 
