@@ -152,15 +152,15 @@ def _march(speed, start_cells, start_values, cell_size, close):
     heap = np.empty((cap, 2), np.float64)
     size = 0
     has_close = close.size > 0
+    flat_speed = speed.reshape(-1)
+    flat_close = close.reshape(-1)
     for k in range(start_cells.shape[0]):
         s = start_cells[k]
         v = np.float32(start_values[k])
-        if speed.flat[s] > 0.0 and v < t[s]:
+        if flat_speed[s] > 0.0 and v < t[s]:
             t[s] = v
             heap = _heap_push(heap, size, v, s)
             size += 1
-    flat_speed = speed.reshape(-1)
-    flat_close = close.reshape(-1)
     while size > 0:
         key = np.float32(heap[0, 0])
         cur = np.int64(heap[0, 1])
@@ -175,7 +175,7 @@ def _march(speed, start_cells, start_values, cell_size, close):
                 _prefetch(flat_close, nxt)
         if final[cur] or key != t[cur]:
             continue
-        if has_close and key >= close.flat[cur]:
+        if has_close and key >= flat_close[cur]:
             final[cur] = 2
             continue
         final[cur] = 1
@@ -246,7 +246,7 @@ def _k_nearest(speed, src_cells, src_start, k, cell_size, lab, val, nfin):
     for e in range(src_start.shape[0] - 1):
         for q in range(src_start[e], src_start[e + 1]):
             s = src_cells[q]
-            if speed.flat[s] <= 0.0:
+            if flat_speed[s] <= 0.0:
                 continue
             base = s * k
             free = -1
