@@ -374,6 +374,14 @@ def mark_row_spans(h, r, c0, c1, threshold, block, reach, wet, spans, track):
 
 
 @njit(cache=True)
+def largest(values):
+    """The largest of ``values`` (0 if none), NaN if one is NaN. Called from the parallel kernels
+    rather than written there: numba runs a parallel function's ``.max()`` as a reduction whose
+    ``max(x, NaN)`` keeps x, so a diverged row's NaN would be lost."""
+    return values.max() if values.size > 0 else 0.0
+
+
+@njit(cache=True)
 def zero_faces(stopped, block, fx, fy):
     """Zero the faces the blocks in ``stopped`` own (west and north faces of their cells, and the
     grid's east and south edge faces along them), in every array of the tuples ``fx``/``fy``."""

@@ -41,7 +41,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from sim.flood.blocks import copy_blocks, mark_row_spans, zero_faces
+from sim.flood.blocks import copy_blocks, largest, mark_row_spans, zero_faces
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.inertial import CLOSED, DISCHARGE, EAST, NORTH, OPEN, SOUTH, STAGE, WEST
 from sim.flood.raster import Raster, Tracks
@@ -362,7 +362,7 @@ def update(items, h, hu, hv, h0, hu0, hv0, weight, h_out, hu_out, hv_out, u_out,
                 max_speed2[r, c] = max(m2, s2) if hn > speed_depth else m2
         if final:
             item_max[it] = _row_speed(h_out, u_out, v_out, r, c0, c1, g, h_dry, block, wet, spans, track)
-    return item_max.max() if items.shape[0] > 0 else 0.0
+    return largest(item_max)
 
 
 @njit(cache=True)

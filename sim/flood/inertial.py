@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from sim.flood.blocks import BLOCK, add_water, mark_row_spans, zero_faces
+from sim.flood.blocks import BLOCK, add_water, largest, mark_row_spans, zero_faces
 from sim.flood.friction import inv_pow_7_3
 from sim.flood.raster import Raster, Tracks
 
@@ -239,7 +239,7 @@ def update_depth(items, h, inv_width, wx, wy, qx, qy, f_pad, qx_out, qy_out, rai
                 qs = qy[ny, c]
                 qy_out[ny, c] = qs * (f_pad[ny, c + 1] if qs > 0 else 1.0)
         item_max[it] = mark_row_spans(h, r, c0, c1, wet_depth, block, REACH, wet, spans, track)
-    return item_max.max() if items.shape[0] > 0 else 0.0
+    return largest(item_max)
 
 
 @njit(cache=True)

@@ -148,3 +148,13 @@ def test_the_depth_updates_flags_match_the_whole_grids(reach: int) -> None:
     assert wet[WET].any() and wet[EAST].any() and wet[SOUTH].any()
     assert np.array_equal(wet, whole)
 
+
+
+@pytest.mark.parametrize("kind", ["inertial", "full"])
+def test_a_nan_depth_stops_the_run_as_diverged(kind: str) -> None:
+    """A NaN anywhere in the water ends the run with an error naming the time, not a silent result."""
+    dem, blocked = _valley(64, 64)
+    model = FloodModel(dem, 2.0, blocked=blocked, initial_depth=0.2, scheme=Scheme(kind=kind, dtype=np.float32))
+    model.h[30, 20] = np.nan
+    with pytest.raises(FloatingPointError, match="diverged"):
+        model.run(10.0)
