@@ -29,6 +29,9 @@ import numpy as np
 from numba import njit
 
 BLOCK = 32
+# cells of a work item at most (see ``_cut``): the sample city's breach on 2 threads gave the busier thread
+# 16 % more than half the cells with whole rows as items, 3 % with pieces of 128 cells, 2 % with 64
+PIECE_CELLS = 128
 _NONE_STOPPED = np.zeros((0, 2), np.int64)
 NO_WATER = np.iinfo(np.int32).max  # a span's first column where a row's stretch holds no water (its last: -1)
 # planes of ``ActiveBlocks.wet``: water anywhere in the block, within ``reach`` cells of its north, south,
@@ -185,7 +188,9 @@ def _clear(wet, active):
 def _cut(items, spans, forced, block, reach):
     """The work items cut, row by row, to ``reach`` cells around the water in ``spans`` (both
     planes) in that row and the ``reach`` rows either side; whole blocks where ``forced`` or
-    beside a forced block."""
+    beside a forced block. Then split at block borders into pieces of at most ``PIECE_CELLS``
+    (rounded to whole blocks): a kernel gives each thread an equal count of items, so items of
+    like size give the threads like work (a block's span in a row stays with one item)."""
     nby, nbx = forced.shape
     ny = spans.shape[2]
     whole = np.zeros((nby, nbx), np.bool_)
@@ -193,7 +198,8 @@ def _cut(items, spans, forced, block, reach):
         for j in range(nbx):
             if forced[i, j]:
                 whole[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = True
-    out = np.empty_like(items)
+    piece = max(PIECE_CELLS // block, 1) * block
+    out = np.empty((items.shape[0] * (nbx * block // piece + 1), 3), items.dtype)
     n = 0
     for k in range(items.shape[0]):
         r, c0, c1 = np.int64(items[k, 0]), np.int64(items[k, 1]), np.int64(items[k, 2])
@@ -213,10 +219,15 @@ def _cut(items, spans, forced, block, reach):
             if hi >= 0:
                 break
         if 0 <= hi and lo <= hi:
-            out[n, 0] = r
-            out[n, 1] = max(c0, lo - reach)
-            out[n, 2] = min(c1, hi + reach + 1)
-            n += 1
+            start = max(c0, lo - reach)
+            end = min(c1, hi + reach + 1)
+            while start < end:
+                stop = min(end, (start // piece + 1) * piece)
+                out[n, 0] = r
+                out[n, 1] = start
+                out[n, 2] = stop
+                n += 1
+                start = stop
     return out[:n]
 
 

@@ -6,7 +6,19 @@ import numpy as np
 import pytest
 
 from sim.flood import Boundaries, Boundary, FloodModel, Forcing, Inflow, Rain, Scheme, Series
-from sim.flood.blocks import EAST, SOUTH, WET, ActiveBlocks, _row_spans, _wet_planes, mark_row_spans
+from sim.flood.blocks import (
+    BLOCK,
+    EAST,
+    PIECE_CELLS,
+    SOUTH,
+    WET,
+    ActiveBlocks,
+    _cut,
+    _items,
+    _row_spans,
+    _wet_planes,
+    mark_row_spans,
+)
 
 
 def _valley(ny: int = 160, nx: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +118,29 @@ def test_after_rain_on_every_block_every_wet_block_is_computed_whole() -> None:
     blocks.refresh(False, [], h, 0.001)
     assert blocks.active.all()
     assert blocks.cells == h.size
+
+
+def test_long_rows_of_water_are_split_into_pieces_along_block_borders() -> None:
+    """A kernel gives its threads equal counts of work items, so the cut items are pieces of at
+    most ``PIECE_CELLS`` cells that split rows only at block borders (a block's row stays in one
+    item, as its span records need) and cover exactly the cells the cut gives."""
+    h = np.zeros((64, 600))
+    h[10, 3:590] = 0.1  # a long strip of water
+    h[40, 100:110] = 0.1  # and a short one
+    active = np.ones((2, 19), bool)
+    spans = np.empty((2, 2, 64, 19), np.int32)
+    for plane in spans:  # the same water now and a step ago
+        _row_spans(h, 0.001, BLOCK, plane)
+    items = _cut(_items(active, h.shape, BLOCK), spans, ~active, BLOCK, 1).astype(np.int64)
+    assert (items[:, 2] - items[:, 1]).max() <= PIECE_CELLS
+    inner = np.concatenate([items[1:, 1][items[1:, 0] == items[:-1, 0]], items[:-1, 2][items[1:, 0] == items[:-1, 0]]])
+    assert inner.size > 0 and np.all(inner % BLOCK == 0)
+    covered = np.zeros(h.shape, bool)
+    for r, c0, c1 in items:
+        assert not covered[r, c0:c1].any()
+        covered[r, c0:c1] = True
+    assert covered[9:12, 2:591].all() and covered[39:42, 99:111].all()  # the water and one cell around it
+    assert covered.sum() == 3 * (591 - 2) + 3 * (111 - 99)
 
 
 @pytest.mark.parametrize(("cell", "reach", "woken"), [
