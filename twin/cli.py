@@ -36,6 +36,9 @@ def main() -> None:
     except INPUT_ERRORS as exc:
         typer.echo(f"twin: error: {exc}", err=True)
         sys.exit(2)
+    except FloatingPointError as exc:  # a simulation that diverged: say when, without a traceback
+        typer.echo(f"twin: error: {exc}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("twin: interrupted", err=True)
         sys.exit(130)

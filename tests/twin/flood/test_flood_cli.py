@@ -14,6 +14,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 
+from sim.flood import FloodModel
 from twin import cli
 from twin.files.rasters import Grid, write_grid
 
@@ -124,6 +125,27 @@ def test_bad_input_is_one_line_and_exit_2(extra: list[str], expected: str, grids
         del argv[2:4]
     assert expected in _fail(argv, monkeypatch, capsys)
     assert not (grids / "out").exists()
+
+
+def test_a_diverged_run_is_one_line_exit_1_and_leaves_nothing_half_written(grids: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """A solution that goes NaN mid-run (here set into the water before the first step) stops the
+    run with one line naming the time, exit status 1, and nothing half-written in the output folder."""
+    run = FloodModel.run
+
+    def run_with_a_nan(self: FloodModel, *args: object, **kwargs: object) -> object:
+        self.h[5, 5] = np.nan
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(FloodModel, "run", run_with_a_nan)
+    monkeypatch.setattr(sys, "argv", ["twin", "flood", "run", "--dem", str(grids / "dem.tif"), "--rain", "20",
+                                      "--duration", "60", "-o", str(grids / "out")])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("twin: error: the flood solution diverged at t = ") and "\n" not in err
+    assert not any((grids / "out").iterdir())  # made at the start, and nothing half-written left in it
 
 
 def test_nodata_in_the_dem_is_named(grids: Path, monkeypatch: pytest.MonkeyPatch,
