@@ -9,8 +9,9 @@ its peak memory is its own):
   and 12 (bottlenecks), ours at 0.1 s and at the city step, JuPedSim 1.4's collision-free
   speed model (Tordeux, Chraibi & Seyfried 2016) at 0.01 s, with the same start positions,
   free speeds and exit assignment (each person to the nearest open door); evacuation times,
-  flows, ratios ours / JuPedSim (target within ±20 %) and wall times. Needs ``jupedsim``
-  (extra ``[peers]``); skipped with the reason otherwise.
+  flows, ratios ours / JuPedSim (target within ±20 %) and wall times. On RiMEA 4 also
+  JuPedSim's other speed models at their defaults (``JPS_MODELS``) and Weidmann's flow at the
+  target density. Needs ``jupedsim`` (extra ``[peers]``); skipped with the reason otherwise.
 * ``city``: 100,000 agents on a 1,000 × 1,000-cell (1 m) grid of blocks and buildings, 12
   shelters, start times over 15 minutes, through one simulated hour at the city step: the
   simulated time actually covered, the last arrival and the agent-steps done.
@@ -46,7 +47,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.evacuation import DEFAULT_PROFILES, MAX_DT_S, EvacuationConfig, Water, blend_frames, simulate
+from sim.evacuation import (
+    DEFAULT_PROFILES,
+    MAX_DT_S,
+    EvacuationConfig,
+    Water,
+    blend_frames,
+    simulate,
+    weidmann_flow,
+)
 from sim.evacuation.rimea import agents_table, box, carve, random_crowd, rimea9, room_crowd
 
 SECTIONS = ("peers", "city", "district", "large")
@@ -109,19 +118,31 @@ def rimea4_ours(density: float, dt: float) -> dict:
     return {"density": round(rho, 3), "flow": round(flow, 3), "wall_s": round(res.wall_s, 2)}
 
 
-def jps_run(geometry, stages, positions, speeds, assignment, until: float, sample: float | None = None):
-    """JuPedSim's collision-free speed model; each agent to ``stages[assignment[i]]``. Returns
-    (time, arrived, per-stage exit times, samples (t, id, x, y), wall s)."""
+#: JuPedSim 1.4's speed models compared on RiMEA 4, each at its defaults (its 0.2 m agents). The
+#: force-based models and WarpDriver are left out: at their defaults in this corridor the social
+#: force model pushed agents through the walls (a run error), the generalized centrifugal force
+#: model hardly moved (0.04 persons/(m·s) at 2 m⁻²) and WarpDriver let agents overlap (flow
+#: ρ·v₀ at every density), so neither would be a fair figure for them.
+JPS_MODELS = ("CollisionFreeSpeedModel", "CollisionFreeSpeedModelV2", "CollisionFreeSpeedModelV3",
+              "AnticipationVelocityModel")
+
+
+def jps_run(geometry, stages, positions, speeds, assignment, until: float, sample: float | None = None,
+            model: str = JPS_MODELS[0]):
+    """JuPedSim's ``model`` (a speed model of ``JPS_MODELS``) at its defaults; each agent to
+    ``stages[assignment[i]]``. Returns (time, arrived, per-stage exit times, samples (t, id, x, y),
+    wall s)."""
     import jupedsim as jps
 
-    sim = jps.Simulation(model=jps.CollisionFreeSpeedModel(), geometry=geometry, dt=JPS_DT)
+    sim = jps.Simulation(model=getattr(jps, model)(), geometry=geometry, dt=JPS_DT)
+    agent_parameters = getattr(jps, f"{model}AgentParameters")
     routes = []
     for polygon in stages:
         stage = sim.add_exit_stage(polygon)
         routes.append((sim.add_journey(jps.JourneyDescription([stage])), stage))
     ids = {}
     for k, ((px, py), v, e) in enumerate(zip(positions, speeds, assignment)):
-        aid = sim.add_agent(jps.CollisionFreeSpeedModelAgentParameters(
+        aid = sim.add_agent(agent_parameters(
             position=(float(px), float(py)), desired_speed=float(v), journey_id=routes[e][0], stage_id=routes[e][1]))
         ids[aid] = k
     where = {aid: e for aid, e in zip(ids, assignment)}
@@ -143,12 +164,13 @@ def jps_run(geometry, stages, positions, speeds, assignment, until: float, sampl
     return sim.elapsed_time(), len(ids) - sim.agent_count(), out_times, samples, time.perf_counter() - clock
 
 
-def rimea4_jupedsim(density: float) -> dict:
+def rimea4_jupedsim(density: float, model: str = JPS_MODELS[0]) -> dict:
     from shapely.geometry import box as sbox
 
     x, y = corridor_crowd(density)
     t, _, _, samples, wall = jps_run(sbox(0, 0, 120, 2), [sbox(119, 0, 120, 2)], list(zip(x, y)),
-                                     np.full(len(x), 1.34), np.zeros(len(x), int), 14.0, sample=0.5)
+                                     np.full(len(x), 1.34), np.zeros(len(x), int), 14.0, sample=0.5,
+                                     model=model)
     s = np.array(samples)
     rho, flow = window_flow(s[:, 0], s[:, 1], s[:, 2], 0.5)
     return {"density": round(rho, 3), "flow": round(flow, 3), "wall_s": round(wall, 2)}
@@ -245,17 +267,20 @@ def section_peers(quick: bool) -> dict:
         skipped = None
     except ImportError as exc:
         peer, skipped = False, f"jupedsim not importable ({exc}); pip install -e '.[peers]'"
-    out: dict = {"jupedsim": {"model": "CollisionFreeSpeedModel", "dt_s": JPS_DT, "rimea9_until_s": PEER_UNTIL_S}
+    out: dict = {"jupedsim": {"model": JPS_MODELS[0], "dt_s": JPS_DT, "rimea9_until_s": PEER_UNTIL_S}
                  if peer else {"skipped": skipped}}
     rows = []
     for density in ([1.0, 2.0] if quick else [0.5, 1.0, 1.5, 2.0, 2.5]):  # random packing fails at 3 (0.21 m off walls)
-        row = {"target_density": density}
+        row: dict = {"target_density": density,
+                     "weidmann_flow": round(float(weidmann_flow(np.array([density]))[0]), 3)}
         for name, dt in steps.items():
             row[f"ours_{name}"] = timed(rimea4_ours, density, dt)
         if peer:
             row["jupedsim"] = timed(rimea4_jupedsim, density)
             for name in steps:
                 row[f"flow_ratio_{name}"] = ratio(row[f"ours_{name}"]["flow"], row["jupedsim"]["flow"])
+            row["jupedsim_other_models"] = {model: timed(rimea4_jupedsim, density, model)
+                                            for model in JPS_MODELS[1:]}
         rows.append(row)
         print(f"rimea4 {density}: {row}", file=sys.stderr, flush=True)
     out["rimea4"] = rows
