@@ -122,7 +122,7 @@ def rimea4_ours(density: float, dt: float) -> dict:
 #: force-based models and WarpDriver are left out: at their defaults in this corridor the social
 #: force model pushed agents through the walls (a run error), the generalized centrifugal force
 #: model hardly moved (0.04 persons/(m·s) at 2 m⁻²) and WarpDriver let agents overlap (flow
-#: ρ·v₀ at every density), so neither would be a fair figure for them.
+#: ρ·v₀ at every density), so none of those would be a fair figure for them.
 JPS_MODELS = ("CollisionFreeSpeedModel", "CollisionFreeSpeedModelV2", "CollisionFreeSpeedModelV3",
               "AnticipationVelocityModel")
 
